@@ -1,0 +1,15 @@
+//! `dico`: Creole dictionaries, from XML files to a merged model.
+//!
+//! This module only reads and checks what the dictionaries declare. Values,
+//! calculations and conditions are evaluated by [`crate::config`].
+
+mod expand;
+mod load;
+mod model;
+mod vartype;
+pub mod xml;
+
+pub use load::{list_files, load, load_all, load_str, load_texts, DicoError, DicoErrors, Outcome, Source};
+pub use expand::MAX_INSTANCES;
+pub use model::*;
+pub use vartype::VarType;
