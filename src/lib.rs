@@ -2,6 +2,10 @@
 //!
 //! The data flows through the modules in this order: [`dico`] reads the
 //! dictionaries, [`config`] evaluates values, checks and conditions against
-//! `config.eol`, and the command line sits on top ([`cli`]).
+//! `config.eol`, and the command line sits on top ([`cli`]). Every path is
+//! resolved through [`paths`], so a whole server can live under a root.
 
+pub mod cli;
+pub mod config;
 pub mod dico;
+pub mod paths;

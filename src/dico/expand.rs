@@ -184,7 +184,10 @@ impl Dictionaries {
         }
         for cond in &self.conditions {
             let dynamic = cond.source.contains(DYNAMIC_PLACEHOLDER)
-                || cond.targets.iter().any(|t| t.name.contains(DYNAMIC_PLACEHOLDER));
+                || cond
+                    .targets
+                    .iter()
+                    .any(|t| t.name.contains(DYNAMIC_PLACEHOLDER));
             if !dynamic {
                 out.conditions.push(cond.clone());
                 continue;
@@ -280,7 +283,10 @@ mod tests {
         for i in 1..=3 {
             assert!(x.variables.contains_key(&format!("c{i}_name")));
             assert!(x.families.contains_key(&format!("c{i}")));
-            assert_eq!(x.groups[&format!("c{i}_port_in")].slaves, vec![format!("c{i}_port_out")]);
+            assert_eq!(
+                x.groups[&format!("c{i}_port_in")].slaves,
+                vec![format!("c{i}_port_out")]
+            );
             match &x.calcs[&format!("c{i}_name")].params[0].value {
                 ParamValue::Text(t) => assert_eq!(t, &format!("app{i}")),
                 other => panic!("{other:?}"),
@@ -289,7 +295,10 @@ mod tests {
         assert!(!x.variables.contains_key("c4_name"));
         assert!(!x.variables.contains_key("c{X}_name"));
         assert_eq!(x.conditions.len(), 3);
-        assert_eq!(x.variables["c2_name"].template.as_ref().map(|t| t.1), Some(2));
+        assert_eq!(
+            x.variables["c2_name"].template.as_ref().map(|t| t.1),
+            Some(2)
+        );
         let zero = d.expand(&HashMap::new());
         assert!(!zero.variables.keys().any(|k| k.starts_with('c')));
     }

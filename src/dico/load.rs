@@ -12,9 +12,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::VarType;
 use super::model::*;
 use super::xml::{self, Element, LineIndex};
-use super::VarType;
 
 /// A folder of dictionaries, and the namespace its variables live in
 /// (`None` for the main `creole` namespace, `Some(ns)` for an extra one).
@@ -266,10 +266,7 @@ impl Loader {
             self.err(
                 ctx.loc(&root),
                 None,
-                format!(
-                    "expected the root element <creole>, found <{}>",
-                    root.name
-                ),
+                format!("expected the root element <creole>, found <{}>", root.name),
             );
             return;
         }
@@ -311,7 +308,13 @@ impl Loader {
         }
     }
 
-    fn bool_attr(&mut self, ctx: &FileCtx<'_>, el: &Element, name: &str, var: Option<&str>) -> Option<bool> {
+    fn bool_attr(
+        &mut self,
+        ctx: &FileCtx<'_>,
+        el: &Element,
+        name: &str,
+        var: Option<&str>,
+    ) -> Option<bool> {
         let v = el.attr(name)?;
         match parse_bool(v) {
             Some(b) => Some(b),
@@ -334,7 +337,14 @@ impl Loader {
                     self.unknown_attrs(
                         ctx,
                         child,
-                        &["servicelist", "method", "redefine", "startlevel", "stoplevel", "in_container"],
+                        &[
+                            "servicelist",
+                            "method",
+                            "redefine",
+                            "startlevel",
+                            "stoplevel",
+                            "in_container",
+                        ],
                     );
                     let name = child.text.trim().to_string();
                     let svc = ServiceDecl {
@@ -347,16 +357,25 @@ impl Loader {
                         self.err(ctx.loc(child), None, "<service> has no service name");
                         continue;
                     }
-                    let redefine = self.bool_attr(ctx, child, "redefine", None).unwrap_or(false);
+                    let redefine = self
+                        .bool_attr(ctx, child, "redefine", None)
+                        .unwrap_or(false);
                     match self.d.services.iter_mut().find(|s| s.name == name) {
                         Some(old) if redefine => *old = svc,
                         _ => self.d.services.push(svc),
                     }
                 }
-                "service_access" | "service_restriction" | "host" | "fstab" | "package"
+                "service_access"
+                | "service_restriction"
+                | "host"
+                | "fstab"
+                | "package"
                 | "interface" => self.notice(
                     ctx.loc(child),
-                    format!("<{}> (EOLE firewall or system setting) is not used by conteneur", child.name),
+                    format!(
+                        "<{}> (EOLE firewall or system setting) is not used by conteneur",
+                        child.name
+                    ),
                 ),
                 other => self.notice(
                     ctx.loc(child),
@@ -371,8 +390,20 @@ impl Loader {
             ctx,
             el,
             &[
-                "name", "source", "mode", "owner", "group", "mkdir", "rm", "filelist",
-                "name_type", "redefine", "instance_mode", "del_comment", "engine", "included",
+                "name",
+                "source",
+                "mode",
+                "owner",
+                "group",
+                "mkdir",
+                "rm",
+                "filelist",
+                "name_type",
+                "redefine",
+                "instance_mode",
+                "del_comment",
+                "engine",
+                "included",
             ],
         );
         let loc = ctx.loc(el);
@@ -455,7 +486,11 @@ impl Loader {
     }
 
     fn read_family(&mut self, ctx: &FileCtx<'_>, el: &Element) {
-        self.unknown_attrs(ctx, el, &["name", "mode", "hidden", "icon", "dynamic", "description"]);
+        self.unknown_attrs(
+            ctx,
+            el,
+            &["name", "mode", "hidden", "icon", "dynamic", "description"],
+        );
         let loc = ctx.loc(el);
         let Some(raw_name) = el.attr("name").filter(|n| !n.trim().is_empty()) else {
             self.err(loc, None, "<family> has no 'name'");
@@ -533,9 +568,22 @@ impl Loader {
             ctx,
             el,
             &[
-                "name", "type", "description", "mode", "mandatory", "hidden", "multi",
-                "redefine", "exists", "auto_freeze", "auto_save", "remove_condition",
-                "remove_check", "disabled", "never_hidden", "submulti",
+                "name",
+                "type",
+                "description",
+                "mode",
+                "mandatory",
+                "hidden",
+                "multi",
+                "redefine",
+                "exists",
+                "auto_freeze",
+                "auto_save",
+                "remove_condition",
+                "remove_check",
+                "disabled",
+                "never_hidden",
+                "submulti",
             ],
         );
         let loc = ctx.loc(el);
@@ -547,9 +595,13 @@ impl Loader {
         let var = Some(name.as_str());
         if dynamic != name.contains(DYNAMIC_PLACEHOLDER) {
             let msg = if dynamic {
-                format!("a variable of a dynamic family must hold {DYNAMIC_PLACEHOLDER} in its name")
+                format!(
+                    "a variable of a dynamic family must hold {DYNAMIC_PLACEHOLDER} in its name"
+                )
             } else {
-                format!("{DYNAMIC_PLACEHOLDER} may only appear in the names of a dynamic family's variables")
+                format!(
+                    "{DYNAMIC_PLACEHOLDER} may only appear in the names of a dynamic family's variables"
+                )
             };
             self.err(loc.clone(), var, msg);
             return;
@@ -601,7 +653,10 @@ impl Loader {
             } else {
                 self.notice(
                     ctx.loc(child),
-                    format!("unknown element <{}> in variable '{name}' is ignored", child.name),
+                    format!(
+                        "unknown element <{}> in variable '{name}' is ignored",
+                        child.name
+                    ),
                 );
             }
         }
@@ -743,17 +798,19 @@ impl Loader {
             let value = match p.attr("type") {
                 None | Some("string") => ParamValue::Text(p.text.clone()),
                 Some("eole") => ParamValue::Variable(self.resolve_ref(ctx.ns, text)),
-                Some("number") => match text.parse::<i64>() {
-                    Ok(n) => ParamValue::Number(n),
-                    Err(_) => {
-                        self.err(
+                Some("number") => {
+                    match text.parse::<i64>() {
+                        Ok(n) => ParamValue::Number(n),
+                        Err(_) => {
+                            self.err(
                             loc,
                             None,
                             format!("{owner}: a number parameter must be a whole number, found '{text}'"),
                         );
-                        continue;
+                            continue;
+                        }
                     }
-                },
+                }
                 Some("python") => ParamValue::Python(text.to_string()),
                 Some(other) => {
                     self.err(
@@ -767,7 +824,10 @@ impl Loader {
                 }
             };
             let optional = self.bool_attr(ctx, p, "optional", None).unwrap_or(false);
-            let read_disabled = self.bool_attr(ctx, p, "hidden", None).map(|h| !h).unwrap_or(false);
+            let read_disabled = self
+                .bool_attr(ctx, p, "hidden", None)
+                .map(|h| !h)
+                .unwrap_or(false);
             params.push(Param {
                 name: p.attr("name").map(str::to_string),
                 value,
@@ -786,11 +846,19 @@ impl Loader {
                 "fill" | "auto" => {
                     self.unknown_attrs(ctx, c, &["name", "target"]);
                     let (Some(func), Some(target)) = (c.attr("name"), c.attr("target")) else {
-                        self.err(loc, None, format!("<{}> needs both 'name' and 'target'", c.name));
+                        self.err(
+                            loc,
+                            None,
+                            format!("<{}> needs both 'name' and 'target'", c.name),
+                        );
                         continue;
                     };
                     let target = self.resolve_ref(ctx.ns, target);
-                    let kind = if c.name == "fill" { CalcKind::Fill } else { CalcKind::Auto };
+                    let kind = if c.name == "fill" {
+                        CalcKind::Fill
+                    } else {
+                        CalcKind::Auto
+                    };
                     let params = self.read_params(ctx, c, &format!("<{} name='{func}'>", c.name));
                     if let Some(old) = self.d.calcs.get(&target) {
                         let first = old.loc.clone();
@@ -867,12 +935,16 @@ impl Loader {
                         );
                         continue;
                     }
-                    self.d.groups.insert(master.clone(), Group { master, slaves, loc });
+                    self.d.groups.insert(
+                        master.clone(),
+                        Group {
+                            master,
+                            slaves,
+                            loc,
+                        },
+                    );
                 }
-                other => self.notice(
-                    loc,
-                    format!("unknown constraint <{other}> is ignored"),
-                ),
+                other => self.notice(loc, format!("unknown constraint <{other}> is ignored")),
             }
         }
     }
@@ -910,7 +982,11 @@ impl Loader {
                         );
                     }
                     let t = p.text.trim();
-                    values.push(if t.is_empty() { None } else { Some(t.to_string()) });
+                    values.push(if t.is_empty() {
+                        None
+                    } else {
+                        Some(t.to_string())
+                    });
                 }
                 "target" => {
                     self.unknown_attrs(ctx, p, &["type", "optional"]);
@@ -949,7 +1025,11 @@ impl Loader {
             }
         }
         if targets.is_empty() {
-            self.err(loc, None, format!("<condition name='{kind_name}' source='{source}'> has no <target>"));
+            self.err(
+                loc,
+                None,
+                format!("<condition name='{kind_name}' source='{source}'> has no <target>"),
+            );
             return;
         }
         self.d.conditions.push(Condition {
@@ -965,7 +1045,11 @@ impl Loader {
     fn read_help(&mut self, ctx: &FileCtx<'_>, el: &Element) {
         for h in &el.children {
             let Some(name) = h.attr("name") else {
-                self.err(ctx.loc(h), None, format!("<{}> in <help> has no 'name'", h.name));
+                self.err(
+                    ctx.loc(h),
+                    None,
+                    format!("<{}> in <help> has no 'name'", h.name),
+                );
                 continue;
             };
             let text = h.text.trim().to_string();
@@ -1003,46 +1087,69 @@ impl Loader {
             });
         };
 
-        let check_params = |params: &[Param], what: &str, push: &mut dyn FnMut(&Location, Option<&str>, String)| {
-            for p in params {
-                if let ParamValue::Variable(v) = &p.value {
-                    if !p.optional && !vars.contains(v.as_str()) {
-                        push(
-                            &p.loc,
-                            Some(v),
-                            format!("{what} reads this variable, which no dictionary declares (mark the parameter optional=\"True\" if it may be absent)"),
-                        );
+        let check_params =
+            |params: &[Param],
+             what: &str,
+             push: &mut dyn FnMut(&Location, Option<&str>, String)| {
+                for p in params {
+                    if let ParamValue::Variable(v) = &p.value {
+                        if !p.optional && !vars.contains(v.as_str()) {
+                            push(
+                                &p.loc,
+                                Some(v),
+                                format!(
+                                    "{what} reads this variable, which no dictionary declares (mark the parameter optional=\"True\" if it may be absent)"
+                                ),
+                            );
+                        }
                     }
                 }
-            }
-        };
+            };
 
         for calc in self.d.calcs.values() {
             let what = format!(
                 "<{} name='{}' target='{}'>",
-                if calc.kind == CalcKind::Fill { "fill" } else { "auto" },
+                if calc.kind == CalcKind::Fill {
+                    "fill"
+                } else {
+                    "auto"
+                },
                 calc.func,
                 calc.target
             );
             if !vars.contains(calc.target.as_str()) {
-                push(&calc.loc, Some(&calc.target), format!("{what} targets a variable no dictionary declares"));
+                push(
+                    &calc.loc,
+                    Some(&calc.target),
+                    format!("{what} targets a variable no dictionary declares"),
+                );
             }
             check_params(&calc.params, &what, &mut push);
         }
         for check in &self.d.checks {
             let what = format!("<check name='{}' target='{}'>", check.func, check.target);
             if !vars.contains(check.target.as_str()) {
-                push(&check.loc, Some(&check.target), format!("{what} targets a variable no dictionary declares"));
+                push(
+                    &check.loc,
+                    Some(&check.target),
+                    format!("{what} targets a variable no dictionary declares"),
+                );
             }
             check_params(&check.params, &what, &mut push);
         }
         for cond in &self.d.conditions {
-            let what = format!("<condition name='{}' source='{}'>", cond.kind.name(), cond.source);
+            let what = format!(
+                "<condition name='{}' source='{}'>",
+                cond.kind.name(),
+                cond.source
+            );
             if !cond.fallback && !vars.contains(cond.source.as_str()) {
                 push(
                     &cond.loc,
                     Some(&cond.source),
-                    format!("{what}: the source variable is not declared by any dictionary (add fallback=\"True\" if it may be absent)"),
+                    format!(
+                        "{what}: the source variable is not declared by any dictionary (add fallback=\"True\" if it may be absent)"
+                    ),
                 );
             }
             for t in &cond.targets {
@@ -1063,7 +1170,10 @@ impl Loader {
                     push(
                         &t.loc,
                         (t.kind == TargetKind::Variable).then_some(t.name.as_str()),
-                        format!("{what} targets the {kind} '{}', which no dictionary declares", t.name),
+                        format!(
+                            "{what} targets the {kind} '{}', which no dictionary declares",
+                            t.name
+                        ),
                     );
                 }
             }
@@ -1081,27 +1191,52 @@ impl Loader {
             }
             for s in &g.slaves {
                 if !vars.contains(s.as_str()) {
-                    push(&g.loc, Some(s), format!("slave of group '{}' is not declared by any dictionary", g.master));
+                    push(
+                        &g.loc,
+                        Some(s),
+                        format!(
+                            "slave of group '{}' is not declared by any dictionary",
+                            g.master
+                        ),
+                    );
                 }
                 if s == &g.master {
                     push(&g.loc, Some(s), "a variable cannot be its own slave".into());
                 }
                 if let Some(other) = slave_of.insert(s.as_str(), g.master.as_str()) {
-                    push(&g.loc, Some(s), format!("is a slave of two groups ('{other}' and '{}')", g.master));
+                    push(
+                        &g.loc,
+                        Some(s),
+                        format!("is a slave of two groups ('{other}' and '{}')", g.master),
+                    );
                 }
                 if self.d.groups.contains_key(s) {
-                    push(&g.loc, Some(s), "a slave cannot itself be the master of a group".into());
+                    push(
+                        &g.loc,
+                        Some(s),
+                        "a slave cannot itself be the master of a group".into(),
+                    );
                 }
             }
         }
         for f in self.d.families.values() {
             if let Some(count) = &f.dynamic {
                 match self.d.variables.get(count) {
-                    None => push(&f.loc, Some(count), format!("dynamic family '{}' counts its instances with this variable, which no dictionary declares", f.name)),
+                    None => push(
+                        &f.loc,
+                        Some(count),
+                        format!(
+                            "dynamic family '{}' counts its instances with this variable, which no dictionary declares",
+                            f.name
+                        ),
+                    ),
                     Some(v) if v.dynamic || v.multi || !v.ty.is_number() => push(
                         &f.loc,
                         Some(count),
-                        format!("dynamic family '{}' needs a single 'number' variable outside any dynamic family to count its instances", f.name),
+                        format!(
+                            "dynamic family '{}' needs a single 'number' variable outside any dynamic family to count its instances",
+                            f.name
+                        ),
                     ),
                     Some(_) => {}
                 }
@@ -1128,7 +1263,11 @@ mod tests {
     }
 
     fn errs(xml: &str) -> Vec<String> {
-        load_str(xml, "t.xml").errors.iter().map(|e| e.to_string()).collect()
+        load_str(xml, "t.xml")
+            .errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect()
     }
 
     #[test]
@@ -1160,8 +1299,14 @@ mod tests {
 
     #[test]
     fn bad_type_names_the_variable_and_the_type() {
-        let e = errs("<creole><variables><family name='f'><variable name='v' type='ipv9'/></family></variables></creole>");
-        assert!(e[0].contains("variable 'v'") && e[0].contains("'ipv9'"), "{}", e[0]);
+        let e = errs(
+            "<creole><variables><family name='f'><variable name='v' type='ipv9'/></family></variables></creole>",
+        );
+        assert!(
+            e[0].contains("variable 'v'") && e[0].contains("'ipv9'"),
+            "{}",
+            e[0]
+        );
     }
 
     #[test]
@@ -1194,7 +1339,10 @@ mod tests {
     fn slave_of_a_non_multi_master_is_an_error() {
         let e = errs("<creole><variables><family name='f'><variable name='m'/><variable name='s'/></family></variables>
              <constraints><group master='m'><slave>s</slave></group></constraints></creole>");
-        assert!(e[0].contains("variable 'm'") && e[0].contains("multi"), "{e:?}");
+        assert!(
+            e[0].contains("variable 'm'") && e[0].contains("multi"),
+            "{e:?}"
+        );
     }
 
     #[test]

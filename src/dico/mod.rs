@@ -9,7 +9,9 @@ mod model;
 mod vartype;
 pub mod xml;
 
-pub use load::{list_files, load, load_all, load_str, load_texts, DicoError, DicoErrors, Outcome, Source};
 pub use expand::MAX_INSTANCES;
+pub use load::{
+    DicoError, DicoErrors, Outcome, Source, list_files, load, load_all, load_str, load_texts,
+};
 pub use model::*;
 pub use vartype::VarType;

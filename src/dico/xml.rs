@@ -6,8 +6,8 @@
 //! every element so errors can point at `file:line:column`: quick-xml's own
 //! errors carry only a byte offset, which an admin cannot use.
 
-use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
 
 /// One XML element: its name, attributes (in document order), text content
 /// (all text children concatenated, entities decoded) and child elements.
@@ -74,8 +74,7 @@ pub fn parse(text: &str) -> Result<Element, XmlError> {
                     None => {
                         return Err(XmlError {
                             offset: before,
-                            message: "a second root element after the end of the document"
-                                .into(),
+                            message: "a second root element after the end of the document".into(),
                         });
                     }
                 }

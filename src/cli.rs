@@ -1,0 +1,388 @@
+//! The command line: `conteneur SUBCOMMAND`, and the EOLE command names
+//! (`CreoleGet`, `CreoleSet`, `CreoleLint`) when called through a symlink.
+//!
+//! Exit codes (also in `conteneur --help`):
+//! - 0: success;
+//! - 1: `lint` found problems, or `get` could not give the value (unknown,
+//!   disabled, not computable) and no DEFAULT was given;
+//! - 2: wrong usage (unknown option, missing argument);
+//! - 3: `set` refused the value; config.eol is unchanged;
+//! - 4: the dictionaries or a config.eol file are invalid;
+//! - 5: a system error (file access, lock).
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{
+    Config, ConfigError, EolError, EolLock, Problem, ProblemKind, SetError, Severity, ValueError,
+};
+use crate::dico;
+use crate::paths::Paths;
+
+pub const EXIT_PROBLEMS: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_REFUSED: u8 = 3;
+pub const EXIT_INVALID_CONFIG: u8 = 4;
+pub const EXIT_SYSTEM: u8 = 5;
+
+const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success
+  1  lint found problems, or get could not give the value (and no DEFAULT)
+  2  wrong usage
+  3  set refused the value (config.eol unchanged)
+  4  the dictionaries or config.eol are invalid
+  5  system error (file access, lock)";
+
+/// Declarative containers the EOLE way: Creole dictionaries and config.eol.
+#[derive(Debug, Parser)]
+#[command(name = "conteneur", version, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Global {
+    /// Prefix for every path conteneur uses (EOLE's defaults below it).
+    #[arg(long, global = true, env = "CONTENEUR_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Dictionary folder (repeatable); its local/ and variante/ subfolders
+    /// are read too. Default: ROOT/usr/share/eole/creole/dicos.
+    #[arg(long = "dicos", global = true, value_name = "DIR")]
+    pub dicos: Vec<PathBuf>,
+    /// The value file. Default: ROOT/etc/eole/config.eol.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Folder of extra dictionaries (one subfolder per namespace).
+    /// Default: ROOT/usr/share/eole/creole/extra.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub extra: Option<PathBuf>,
+}
+
+impl Global {
+    pub fn paths(&self) -> Paths {
+        let mut p = Paths::new(self.root.as_deref().unwrap_or(Path::new("/")));
+        if !self.dicos.is_empty() {
+            p.dicos = self.dicos.clone();
+        }
+        if let Some(c) = &self.config {
+            p.config = c.clone();
+        }
+        if let Some(e) = &self.extra {
+            p.extra_dicos = e.clone();
+        }
+        p
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a variable's value (a list: one value per line), as CreoleGet.
+    Get(GetArgs),
+    /// Set a variable, as CreoleSet. The value is checked before anything is written.
+    Set(SetArgs),
+    /// Check the dictionaries and the values; list every problem.
+    Lint(LintArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// The variable.
+    #[arg(required_unless_present = "list")]
+    pub var: Option<String>,
+    /// Printed when the variable is unknown or disabled.
+    pub default: Option<String>,
+    /// Print every active variable as name=value.
+    #[arg(long, conflicts_with = "var")]
+    pub list: bool,
+    /// With --list: print one JSON object.
+    #[arg(long, requires = "list")]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// The variable.
+    pub var: String,
+    /// The value; several for a multi variable; for a slave, one per index
+    /// of its master, in order. An empty string unsets the variable.
+    #[arg(required_unless_present = "default", allow_hyphen_values = true)]
+    pub values: Vec<String>,
+    /// Put the variable back to its default value.
+    #[arg(long, conflicts_with = "values")]
+    pub default: bool,
+    /// The owner recorded in config.eol.
+    #[arg(long, default_value = "creoleset")]
+    pub owner: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Also list what conteneur reads but deliberately does not use.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// Rewrites the argument list for the EOLE command names (argv[0]).
+pub fn eole_alias(args: Vec<OsString>) -> Vec<OsString> {
+    let Some(first) = args.first() else {
+        return args;
+    };
+    let name = Path::new(first)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let sub = match name.as_str() {
+        "CreoleGet" => "get",
+        "CreoleSet" => "set",
+        "CreoleLint" => "lint",
+        _ => return args,
+    };
+    let mut out = vec![OsString::from("conteneur"), OsString::from(sub)];
+    out.extend(args.into_iter().skip(1));
+    out
+}
+
+/// The binary's entry point.
+pub fn main() -> ExitCode {
+    let args = eole_alias(std::env::args_os().collect());
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    ExitCode::from(run(cli))
+}
+
+/// Runs a parsed command and returns its exit code.
+pub fn run(cli: Cli) -> u8 {
+    let paths = cli.global.paths();
+    let r = match cli.command {
+        Command::Get(a) => cmd_get(&paths, a),
+        Command::Set(a) => cmd_set(&paths, a),
+        Command::Lint(a) => cmd_lint(&paths, a),
+    };
+    match r {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("conteneur: {}", e.message);
+            e.code
+        }
+    }
+}
+
+/// An error at the edge: what to print and the exit code.
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Self {
+        let code = match &e {
+            ConfigError::Eol(
+                EolError::Io { .. }
+                | EolError::Busy { .. }
+                | EolError::WrongLock { .. }
+                | EolError::InvalidPath { .. },
+            ) => EXIT_SYSTEM,
+            _ => EXIT_INVALID_CONFIG,
+        };
+        Failure {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<EolError> for Failure {
+    fn from(e: EolError) -> Self {
+        Failure::from(ConfigError::Eol(e))
+    }
+}
+
+impl From<SetError> for Failure {
+    fn from(e: SetError) -> Self {
+        Failure {
+            code: EXIT_REFUSED,
+            message: format!("{e}; config.eol was not changed"),
+        }
+    }
+}
+
+fn out(s: &str) {
+    // A closed pipe (`CreoleGet --list | head`) is not an error worth a panic.
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(s.as_bytes());
+}
+
+fn cmd_get(paths: &Paths, a: GetArgs) -> Result<u8, Failure> {
+    let cfg = Config::load(paths)?;
+    if a.list {
+        let mut text = String::new();
+        let mut json = serde_json::Map::new();
+        // Variables that need an unsupported function are summed up in one
+        // line: one root cause often hides dozens of dependent variables.
+        let mut unsupported: Vec<String> = Vec::new();
+        let mut skipped = 0usize;
+        for (name, v) in cfg.list() {
+            match v {
+                Ok(v) => {
+                    if a.json {
+                        let ty = cfg
+                            .variable(name)
+                            .map(|v| v.ty)
+                            .unwrap_or(dico::VarType::String);
+                        json.insert(name.to_string(), v.to_json(ty));
+                    } else {
+                        text.push_str(&format!("{name}={v}\n"));
+                    }
+                }
+                Err(ValueError::Unsupported { func, .. })
+                | Err(ValueError::Python { expr: func, .. }) => {
+                    skipped += 1;
+                    if !unsupported.contains(&func) {
+                        unsupported.push(func);
+                    }
+                }
+                Err(e) => eprintln!("conteneur: {e}"),
+            }
+        }
+        if skipped > 0 {
+            eprintln!(
+                "conteneur: {skipped} variable(s) not listed: they depend on functions conteneur does not support ({}); `conteneur lint` says where",
+                unsupported.join(", ")
+            );
+        }
+        if a.json {
+            text = serde_json::to_string_pretty(&json).unwrap_or_default();
+            text.push('\n');
+        }
+        out(&text);
+        return Ok(0);
+    }
+    let Some(var) = a.var else {
+        return Err(Failure {
+            code: EXIT_USAGE,
+            message: "get needs a variable name or --list".into(),
+        });
+    };
+    match cfg.get(&var) {
+        Ok(v) => {
+            let mut text = v.to_lines().join("\n");
+            text.push('\n');
+            out(&text);
+            Ok(0)
+        }
+        Err(e @ (ValueError::Unknown { .. } | ValueError::Disabled { .. })) => match a.default {
+            Some(d) => {
+                out(&format!("{d}\n"));
+                Ok(0)
+            }
+            None => {
+                eprintln!("conteneur: {e}");
+                Ok(EXIT_PROBLEMS)
+            }
+        },
+        Err(e) => {
+            eprintln!("conteneur: {e}");
+            Ok(EXIT_PROBLEMS)
+        }
+    }
+}
+
+fn cmd_set(paths: &Paths, a: SetArgs) -> Result<u8, Failure> {
+    // The lock is held from reading to writing, so two concurrent `set`s
+    // cannot lose each other's change.
+    let lock = EolLock::acquire(&paths.config, true)?;
+    let mut cfg = Config::load(paths)?;
+    let warnings = if a.default {
+        cfg.reset(&a.var)?;
+        Vec::new()
+    } else {
+        cfg.set(&a.var, &a.values, &a.owner)?
+    };
+    for w in warnings {
+        eprintln!("conteneur: {w}");
+    }
+    cfg.save(paths, Some(&lock))?;
+    Ok(0)
+}
+
+fn cmd_lint(paths: &Paths, a: LintArgs) -> Result<u8, Failure> {
+    let outcome = dico::load_all(&crate::config::sources(paths));
+    let mut problems: Vec<Problem> = outcome
+        .errors
+        .iter()
+        .map(|e| Problem {
+            severity: Severity::Error,
+            kind: ProblemKind::Dictionary,
+            variable: e.variable.clone(),
+            loc: e.loc.clone(),
+            message: match (&e.loc, &e.file) {
+                (None, Some(f)) => format!("{}: {}", f.display(), e.message),
+                _ => e.message.clone(),
+            },
+        })
+        .collect();
+    let notices = outcome.dicos.notices.clone();
+    match Config::load_values(std::sync::Arc::new(outcome.dicos), paths) {
+        Ok(cfg) => problems.extend(cfg.problems()),
+        Err(e) => problems.push(Problem {
+            severity: Severity::Error,
+            kind: ProblemKind::Value,
+            variable: None,
+            loc: None,
+            message: e.to_string(),
+        }),
+    }
+    let mut text = String::new();
+    let sections = [
+        (ProblemKind::Dictionary, "Dictionaries"),
+        (ProblemKind::Unsupported, "Not supported by conteneur"),
+        (ProblemKind::Value, "Values"),
+        (ProblemKind::Template, "Templates"),
+    ];
+    for (kind, title) in sections {
+        let these: Vec<&Problem> = problems.iter().filter(|p| p.kind == kind).collect();
+        if these.is_empty() {
+            continue;
+        }
+        text.push_str(&format!("{title}:\n"));
+        for p in these {
+            text.push_str(&format!("  {p}\n"));
+        }
+    }
+    if a.verbose && !notices.is_empty() {
+        text.push_str("Read but not used:\n");
+        for n in &notices {
+            text.push_str(&format!("  note: {}: {}\n", n.loc, n.message));
+        }
+    }
+    let errors = problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .count();
+    let warnings = problems.len() - errors;
+    text.push_str(&format!(
+        "lint: {errors} error(s), {warnings} warning(s){}\n",
+        if a.verbose || notices.is_empty() {
+            String::new()
+        } else {
+            format!(", {} note(s) (see --verbose)", notices.len())
+        }
+    ));
+    out(&text);
+    Ok(if errors > 0 { EXIT_PROBLEMS } else { 0 })
+}

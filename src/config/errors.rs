@@ -1,0 +1,145 @@
+//! Errors and problems of the configuration layer, worded for an admin.
+
+use std::fmt;
+
+use crate::dico::{DicoErrors, Location};
+
+use super::eol::EolError;
+
+/// Why a value cannot be read.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ValueError {
+    #[error("unknown variable '{name}'{}", suggestion(.similar))]
+    Unknown { name: String, similar: Vec<String> },
+    #[error("variable '{name}' is disabled: {because}")]
+    Disabled { name: String, because: String },
+    #[error(
+        "variable '{name}' is computed by the function '{func}' ({loc}), which conteneur does not support; \
+         set the value by hand or remove that <{kind}> in a local dictionary"
+    )]
+    Unsupported {
+        name: String,
+        func: String,
+        kind: &'static str,
+        loc: Location,
+    },
+    #[error(
+        "variable '{name}' is computed with the Python expression '{expr}' ({loc}), which conteneur does not evaluate"
+    )]
+    Python {
+        name: String,
+        expr: String,
+        loc: Location,
+    },
+    #[error("variable '{name}': the calculation '{func}' ({loc}) failed: {reason}")]
+    Calc {
+        name: String,
+        func: String,
+        loc: Location,
+        reason: String,
+    },
+    #[error("variable '{name}' depends on itself through {chain}")]
+    Cycle { name: String, chain: String },
+    #[error("{file}: the stored value of '{name}' is not usable: {reason}")]
+    Stored {
+        name: String,
+        file: String,
+        reason: String,
+    },
+}
+
+fn suggestion(similar: &[String]) -> String {
+    match similar {
+        [] => String::new(),
+        [one] => format!(" (did you mean '{one}'?)"),
+        many => format!(" (did you mean one of: {}?)", many.join(", ")),
+    }
+}
+
+/// Why a `set` was refused. Nothing was written when this is returned.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SetError {
+    #[error(transparent)]
+    Value(#[from] ValueError),
+    #[error("variable '{name}' is frozen: {because}")]
+    Frozen { name: String, because: String },
+    #[error("variable '{name}' is always computed by '{func}' ({loc}) and cannot be set")]
+    Computed {
+        name: String,
+        func: String,
+        loc: Location,
+    },
+    #[error("variable '{name}' takes a single value, {count} were given")]
+    NotMulti { name: String, count: usize },
+    #[error(
+        "variable '{name}' is a slave of '{master}', which has {expected} value(s): give exactly {expected} value(s), one per index, found {found}"
+    )]
+    SlaveLength {
+        name: String,
+        master: String,
+        expected: usize,
+        found: usize,
+    },
+    #[error("variable '{name}': '{value}' is not valid: {reason} (expected {expected})")]
+    Invalid {
+        name: String,
+        value: String,
+        expected: &'static str,
+        reason: String,
+    },
+    #[error("variable '{name}': {message}")]
+    Check { name: String, message: String },
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Dicos(#[from] DicoErrors),
+    #[error(transparent)]
+    Eol(#[from] EolError),
+    #[error("{0}")]
+    Other(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// The family a problem belongs to, for grouping in `lint`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ProblemKind {
+    Dictionary,
+    Unsupported,
+    Value,
+    Template,
+}
+
+/// One line of `lint`.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub severity: Severity,
+    pub kind: ProblemKind,
+    pub variable: Option<String>,
+    pub loc: Option<Location>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{sev}: ")?;
+        if let Some(loc) = &self.loc {
+            write!(f, "{loc}: ")?;
+        }
+        if let Some(v) = &self.variable {
+            write!(f, "variable '{v}': ")?;
+        }
+        f.write_str(&self.message)
+    }
+}

@@ -1,0 +1,317 @@
+//! The function registry: what `<fill>`, `<auto>` and `<check>` may call.
+//!
+//! Each function follows the behaviour of EOLE's `eosfunc` of the same name
+//! as far as its dictionaries use it. A function that is not here is
+//! reported by name (lint, and any read of a value that needs it) instead of
+//! being guessed at.
+
+use super::types;
+use super::value::Value;
+
+/// Arguments of a call, after variables have been read: positional ones in
+/// order, then keyword ones (`name=`).
+#[derive(Debug, Default, Clone)]
+pub struct Args {
+    pub positional: Vec<Value>,
+    pub named: Vec<(String, Value)>,
+    /// For each positional argument read from a variable, its name (for
+    /// messages such as "already the value of conteneur_http_port").
+    pub sources: Vec<Option<String>>,
+}
+
+impl Args {
+    pub fn named(&self, key: &str) -> Option<&Value> {
+        self.named.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    fn named_str(&self, key: &str) -> Option<&str> {
+        self.named(key).and_then(Value::first)
+    }
+
+    /// A keyword argument, or else the positional one at `pos`.
+    fn get(&self, key: &str, pos: usize) -> Option<&Value> {
+        self.named(key).or_else(|| self.positional.get(pos))
+    }
+}
+
+/// What a calculation may need from outside its arguments.
+pub struct Env {
+    pub instantiated: bool,
+}
+
+/// Calculation functions conteneur implements.
+pub const CALCS: &[&str] = &[
+    "calc_val",
+    "calc_multi_condition",
+    "concat",
+    "calc_network",
+    "calc_broadcast",
+    "auto_copy_val",
+    "list_len_gt",
+    "gen_random",
+    "calc_multi_val",
+    "calc_val_first_value",
+    "is_instanciate",
+];
+
+/// Check functions conteneur implements.
+pub const CHECKS: &[&str] = &[
+    "valid_enum",
+    "valid_regexp",
+    "valid_entier",
+    "valid_differ",
+    "valid_networknetmask",
+    "valid_ipnetmask",
+    "valid_in_network",
+    "valid_unique",
+];
+
+pub fn is_calc(name: &str) -> bool {
+    CALCS.contains(&name)
+}
+
+pub fn is_check(name: &str) -> bool {
+    CHECKS.contains(&name)
+}
+
+/// Functions whose result must be saved once computed (as `auto_save`):
+/// a random password must not change at each read.
+pub fn saves_result(name: &str) -> bool {
+    name == "gen_random"
+}
+
+/// Calls calculation `name`. `None` means the function is unknown.
+pub fn call(name: &str, args: &Args, env: &Env) -> Option<Result<Value, String>> {
+    let r = match name {
+        "calc_val" | "auto_copy_val" => Ok(args.get("valeur", 0).cloned().unwrap_or(Value::none())),
+        "concat" => concat(args),
+        "calc_network" => net(args, types::calc_network),
+        "calc_broadcast" => net(args, types::calc_broadcast),
+        "list_len_gt" => list_len_gt(args),
+        "calc_multi_condition" => calc_multi_condition(args),
+        "calc_multi_val" => calc_multi_val(args),
+        "calc_val_first_value" => Ok(Value::Single(
+            args.positional
+                .first()
+                .or_else(|| args.named("default"))
+                .and_then(|v| v.first().map(str::to_string)),
+        )),
+        "gen_random" => gen_random(args),
+        "is_instanciate" => Ok(Value::text(if env.instantiated { "oui" } else { "non" })),
+        _ => return None,
+    };
+    Some(r)
+}
+
+fn concat(args: &Args) -> Result<Value, String> {
+    let mut out = String::new();
+    for v in &args.positional {
+        match v.first() {
+            Some(s) => out.push_str(s),
+            // Like EOLE: no value when a part is missing, rather than a
+            // half-built name such as "machine.".
+            None => return Ok(Value::none()),
+        }
+    }
+    Ok(Value::text(out))
+}
+
+fn net(args: &Args, f: fn(&str, &str) -> Option<String>) -> Result<Value, String> {
+    let ip = args.get("ip", 0).and_then(Value::first);
+    let mask = args.get("netmask", 1).and_then(Value::first);
+    match (ip, mask) {
+        (Some(ip), Some(mask)) => Ok(Value::Single(f(ip, mask))),
+        _ => Ok(Value::none()),
+    }
+}
+
+fn list_len_gt(args: &Args) -> Result<Value, String> {
+    let list = args.get("param", 0).map(|v| v.present().len()).unwrap_or(0);
+    let max = args
+        .named_str("max_len")
+        .unwrap_or("0")
+        .trim()
+        .parse::<usize>()
+        .map_err(|_| "list_len_gt: max_len must be a whole number".to_string())?;
+    let key = if list > max { "match" } else { "mismatch" };
+    Ok(Value::Single(args.named_str(key).map(str::to_string)))
+}
+
+/// `calc_multi_condition(value, condition_1=…, condition_2=…, match, mismatch,
+/// operator=AND|OR)`: compares each condition to the value (to the n-th
+/// value when a list of values is given) and answers `match` when all (AND)
+/// or any (OR) agree, `mismatch` otherwise. A condition whose variable is
+/// absent (optional) is left out of the vote.
+fn calc_multi_condition(args: &Args) -> Result<Value, String> {
+    let expected: Vec<Option<&str>> = args
+        .positional
+        .first()
+        .map(Value::items)
+        .unwrap_or_default();
+    let operator = args.named_str("operator").unwrap_or("AND");
+    if operator != "AND" && operator != "OR" {
+        return Err(format!(
+            "calc_multi_condition: operator must be AND or OR, found '{operator}'"
+        ));
+    }
+    let mut conds: Vec<(usize, &Value)> = args
+        .named
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("condition_")?
+                .parse::<usize>()
+                .ok()
+                .map(|n| (n, v))
+        })
+        .collect();
+    conds.sort_by_key(|(n, _)| *n);
+    let mut results = Vec::new();
+    for (n, cond) in conds {
+        let want = if expected.len() > 1 {
+            expected.get(n.saturating_sub(1)).copied().flatten()
+        } else {
+            expected.first().copied().flatten()
+        };
+        let hit = match cond {
+            Value::Single(s) => s.as_deref() == want,
+            Value::Multi(v) => v.iter().any(|x| x.as_deref() == want),
+        };
+        results.push(hit);
+    }
+    let ok = if results.is_empty() {
+        false
+    } else if operator == "AND" {
+        results.iter().all(|&x| x)
+    } else {
+        results.iter().any(|&x| x)
+    };
+    let key = if ok { "match" } else { "mismatch" };
+    Ok(Value::Single(args.named_str(key).map(str::to_string)))
+}
+
+fn calc_multi_val(args: &Args) -> Result<Value, String> {
+    let allow_none = args.named_str("allow_none") == Some("True");
+    let mut out = Vec::new();
+    for v in &args.positional {
+        for item in v.items() {
+            match item {
+                Some(s) => out.push(Some(s.to_string())),
+                None if allow_none => out.push(None),
+                None => {}
+            }
+        }
+    }
+    Ok(Value::Multi(out))
+}
+
+fn gen_random(args: &Args) -> Result<Value, String> {
+    let size = args
+        .get("size", 0)
+        .and_then(Value::first)
+        .unwrap_or("10")
+        .trim()
+        .parse::<usize>()
+        .map_err(|_| "gen_random: size must be a whole number".to_string())?
+        .clamp(1, 256);
+    let mut bytes = vec![0u8; size];
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| format!("gen_random: cannot read /dev/urandom: {e}"))?;
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let s: String = bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect();
+    Ok(Value::text(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Value {
+        Value::text(s)
+    }
+
+    fn env() -> Env {
+        Env {
+            instantiated: false,
+        }
+    }
+
+    #[test]
+    fn concat_and_calc_val() {
+        let a = Args {
+            positional: vec![t("m"), t("."), t("dom")],
+            ..Default::default()
+        };
+        assert_eq!(call("concat", &a, &env()).unwrap().unwrap(), t("m.dom"));
+        let a = Args {
+            positional: vec![t("m"), Value::none()],
+            ..Default::default()
+        };
+        assert_eq!(call("concat", &a, &env()).unwrap().unwrap(), Value::none());
+        let a = Args {
+            named: vec![("valeur".into(), t("x"))],
+            ..Default::default()
+        };
+        assert_eq!(call("calc_val", &a, &env()).unwrap().unwrap(), t("x"));
+        assert!(call("auto_eth", &a, &env()).is_none());
+    }
+
+    #[test]
+    fn multi_condition_or_and() {
+        let a = Args {
+            positional: vec![t("oui")],
+            named: vec![
+                ("operator".into(), t("OR")),
+                ("condition_1".into(), t("non")),
+                ("condition_2".into(), t("oui")),
+                ("match".into(), t("M")),
+                ("mismatch".into(), t("X")),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            call("calc_multi_condition", &a, &env()).unwrap().unwrap(),
+            t("M")
+        );
+        let mut b = a.clone();
+        b.named[0].1 = t("AND");
+        assert_eq!(
+            call("calc_multi_condition", &b, &env()).unwrap().unwrap(),
+            t("X")
+        );
+    }
+
+    #[test]
+    fn network_and_lists() {
+        let a = Args {
+            positional: vec![t("192.168.1.10"), t("255.255.255.0")],
+            ..Default::default()
+        };
+        assert_eq!(
+            call("calc_network", &a, &env()).unwrap().unwrap(),
+            t("192.168.1.0")
+        );
+        assert_eq!(
+            call("calc_broadcast", &a, &env()).unwrap().unwrap(),
+            t("192.168.1.255")
+        );
+        let a = Args {
+            positional: vec![Value::Multi(vec![Some("a".into())])],
+            named: vec![
+                ("max_len".into(), t("0")),
+                ("match".into(), t("oui")),
+                ("mismatch".into(), t("non")),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(call("list_len_gt", &a, &env()).unwrap().unwrap(), t("oui"));
+        let r = call("gen_random", &Args::default(), &env())
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.first().map(str::len), Some(10));
+    }
+}

@@ -1,0 +1,716 @@
+//! A parser for the Python list literals that Creole dictionaries put in
+//! `<param>` elements, chiefly the values of a `valid_enum` check:
+//!
+//! ```xml
+//! <check name="valid_enum" target="eth0_method">
+//!     <param>['non géré', 'dhcp', 'statique']</param>
+//! </check>
+//! ```
+//!
+//! Creole hands that text to Python's `eval`; here only the literal subset
+//! that dictionaries use is accepted, with Python's own rules for it: quoted
+//! strings (`'…'`, `"…"`, triple quotes, `u`/`r` prefixes, escapes, adjacent
+//! literals concatenated), integers and decimals, `True`, `False`, `None`,
+//! in a list `[…]` or a tuple `(…)`, with an optional trailing comma and
+//! `#` comments. Every item comes back as text, because the enum is compared
+//! with values that are text too (`['10', '100']` and `[10, 100]` both give
+//! `"10"`, `"100"`).
+//!
+//! Errors give the offset in characters (not bytes) of the problem and what
+//! was expected there, so an admin can find it in the XML. The parser works
+//! on `char`s and never panics, whatever the input.
+
+/// Parses a Python list or tuple literal into the text of its items.
+///
+/// A parenthesised single value such as `('a')` is, for Python, just the
+/// string `'a'`; it is taken here as a one-item sequence, which is what a
+/// dictionary author writing it means.
+///
+/// ```text
+/// parse_list("['oui', \"non\",]")  == Ok(vec!["oui", "non"])
+/// parse_list("['a' 'b']")          == Ok(vec!["ab"])   // adjacent literals
+/// parse_list("[1, True, None]")    == Ok(vec!["1", "True", "None"])
+/// parse_list("['a' 'b'")           == Err("expected ',' or ']' at offset 8, found end of input")
+/// ```
+pub fn parse_list(s: &str) -> Result<Vec<String>, String> {
+    let mut p = Parser {
+        chars: s.chars().collect(),
+        pos: 0,
+    };
+    p.skip_blank()?;
+    let close = match p.peek() {
+        Some('[') => ']',
+        Some('(') => ')',
+        _ => return Err(p.expected("'[' or '('")),
+    };
+    p.pos += 1;
+    let mut items = Vec::new();
+    loop {
+        p.skip_blank()?;
+        if p.peek() == Some(close) {
+            p.pos += 1;
+            break;
+        }
+        items.push(p.item(close)?);
+        p.skip_blank()?;
+        match p.peek() {
+            Some(',') => p.pos += 1,
+            Some(c) if c == close => {
+                p.pos += 1;
+                break;
+            }
+            _ => return Err(p.expected(&format!("',' or '{close}'"))),
+        }
+    }
+    p.skip_blank()?;
+    if p.peek().is_some() {
+        return Err(p.expected("end of input"));
+    }
+    Ok(items)
+}
+
+/// A cursor over the characters of the literal.
+struct Parser {
+    chars: Vec<char>,
+    /// Index in `chars` of the next character: the offset used in messages.
+    pos: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<char> {
+        self.peek_at(0)
+    }
+
+    fn peek_at(&self, ahead: usize) -> Option<char> {
+        self.chars.get(self.pos.checked_add(ahead)?).copied()
+    }
+
+    fn next(&mut self) -> Option<char> {
+        let c = self.peek()?;
+        self.pos += 1;
+        Some(c)
+    }
+
+    /// "expected X at offset N, found Y" for the current position.
+    fn expected(&self, what: &str) -> String {
+        format!(
+            "expected {what} at offset {}, found {}",
+            self.pos,
+            found(self.peek())
+        )
+    }
+
+    /// Skips what Python ignores between tokens inside brackets: spaces,
+    /// tabs, newlines, form feeds, `#` comments and `\` line continuations.
+    fn skip_blank(&mut self) -> Result<(), String> {
+        while let Some(c) = self.peek() {
+            match c {
+                ' ' | '\t' | '\n' | '\r' | '\x0c' => self.pos += 1,
+                '#' => {
+                    while self.peek().is_some_and(|c| c != '\n') {
+                        self.pos += 1;
+                    }
+                }
+                '\\' => match (self.peek_at(1), self.peek_at(2)) {
+                    (Some('\n'), _) => self.pos += 2,
+                    (Some('\r'), Some('\n')) => self.pos += 3,
+                    (Some('\r'), _) => self.pos += 2,
+                    _ => {
+                        return Err(format!(
+                            "unexpected '\\' at offset {}: a backslash outside a string \
+                             must end the line",
+                            self.pos
+                        ));
+                    }
+                },
+                _ => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// One item of the sequence, as text.
+    fn item(&mut self, close: char) -> Result<String, String> {
+        if self.at_string_start() {
+            return self.concatenated_strings();
+        }
+        match self.peek() {
+            Some(c) if c.is_ascii_digit() || c == '-' || c == '+' || c == '.' => self.number(),
+            Some(c) if c.is_alphabetic() || c == '_' => self.name(),
+            Some('[' | '(' | '{') => Err(format!(
+                "nested lists, tuples and dicts are not supported (offset {})",
+                self.pos
+            )),
+            _ => Err(self.expected(&format!(
+                "a quoted string, a number, True, False, None or '{close}'"
+            ))),
+        }
+    }
+
+    /// The length of a string prefix (`u`, `r`, `b`, `ur`, `br`, `rb`, any
+    /// case) starting at the cursor and followed by a quote, if there is one.
+    fn string_prefix_len(&self) -> Option<usize> {
+        let is_quote = |c: Option<char>| matches!(c, Some('\'' | '"'));
+        if is_quote(self.peek()) {
+            return Some(0);
+        }
+        let first = self.peek()?.to_ascii_lowercase();
+        if !matches!(first, 'u' | 'r' | 'b') {
+            return None;
+        }
+        if is_quote(self.peek_at(1)) {
+            return Some(1);
+        }
+        let second = self.peek_at(1)?.to_ascii_lowercase();
+        let pair_ok = matches!((first, second), ('u' | 'b', 'r') | ('r', 'b'));
+        (pair_ok && is_quote(self.peek_at(2))).then_some(2)
+    }
+
+    fn at_string_start(&self) -> bool {
+        self.string_prefix_len().is_some()
+    }
+
+    /// `'a' "b"` is one string `ab` in Python, even across lines.
+    fn concatenated_strings(&mut self) -> Result<String, String> {
+        let mut text = self.string()?;
+        loop {
+            self.skip_blank()?;
+            if !self.at_string_start() {
+                return Ok(text);
+            }
+            text.push_str(&self.string()?);
+        }
+    }
+
+    /// One quoted string, prefix included, with its escapes decoded.
+    fn string(&mut self) -> Result<String, String> {
+        let start = self.pos;
+        let prefix_len = self.string_prefix_len().unwrap_or(0);
+        let raw = self
+            .chars
+            .get(start..start + prefix_len)
+            .unwrap_or(&[])
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(&'r'));
+        self.pos += prefix_len;
+        let Some(quote) = self.next() else {
+            return Err(self.expected("a quote"));
+        };
+        let triple = self.peek() == Some(quote) && self.peek_at(1) == Some(quote);
+        if triple {
+            self.pos += 2;
+        }
+        let unterminated = || {
+            let q = if triple {
+                quote.to_string().repeat(3)
+            } else {
+                quote.to_string()
+            };
+            format!("unterminated string starting at offset {start}: expected a closing {q}")
+        };
+        let mut out = String::new();
+        loop {
+            let here = self.pos;
+            let Some(c) = self.next() else {
+                return Err(unterminated());
+            };
+            match c {
+                c if c == quote => {
+                    if !triple {
+                        return Ok(out);
+                    }
+                    if self.peek() == Some(quote) && self.peek_at(1) == Some(quote) {
+                        self.pos += 2;
+                        return Ok(out);
+                    }
+                    out.push(c);
+                }
+                '\n' | '\r' if !triple => {
+                    return Err(format!(
+                        "line break inside the string starting at offset {start} \
+                         (offset {here}): close the quote first, or write \\n"
+                    ));
+                }
+                '\\' if raw => {
+                    // In a raw string a backslash stays, and protects the
+                    // next character (even a quote) from ending the string.
+                    out.push('\\');
+                    match self.next() {
+                        Some(c) => out.push(c),
+                        None => return Err(unterminated()),
+                    }
+                }
+                '\\' => self
+                    .escape(&mut out)
+                    .map_err(|e| if e.is_empty() { unterminated() } else { e })?,
+                c => out.push(c),
+            }
+        }
+    }
+
+    /// Decodes the escape after a backslash into `out`. Unknown escapes keep
+    /// their backslash, as in Python (`'\d'` is two characters). An empty
+    /// error means the input ended.
+    fn escape(&mut self, out: &mut String) -> Result<(), String> {
+        let at = self.pos.saturating_sub(1);
+        let Some(c) = self.next() else {
+            return Err(String::new());
+        };
+        let decoded = match c {
+            '\n' => return Ok(()),
+            '\r' => {
+                if self.peek() == Some('\n') {
+                    self.pos += 1;
+                }
+                return Ok(());
+            }
+            '\\' | '\'' | '"' => c,
+            'n' => '\n',
+            't' => '\t',
+            'r' => '\r',
+            'a' => '\x07',
+            'b' => '\x08',
+            'f' => '\x0c',
+            'v' => '\x0b',
+            '0'..='7' => {
+                let mut value = c.to_digit(8).unwrap_or(0);
+                for _ in 0..2 {
+                    match self.peek().and_then(|d| d.to_digit(8)) {
+                        Some(d) => {
+                            value = value * 8 + d;
+                            self.pos += 1;
+                        }
+                        None => break,
+                    }
+                }
+                char::from_u32(value).unwrap_or('\u{fffd}')
+            }
+            'x' => self.hex_escape(at, 2)?,
+            'u' => self.hex_escape(at, 4)?,
+            'U' => self.hex_escape(at, 8)?,
+            'N' => {
+                return Err(format!(
+                    "\\N{{…}} escapes (character names) are not supported (offset {at})"
+                ));
+            }
+            other => {
+                out.push('\\');
+                other
+            }
+        };
+        out.push(decoded);
+        Ok(())
+    }
+
+    /// Reads exactly `digits` hex digits after `\x`, `\u` or `\U`.
+    fn hex_escape(&mut self, at: usize, digits: usize) -> Result<char, String> {
+        let mut value: u32 = 0;
+        for _ in 0..digits {
+            let Some(d) = self.peek().and_then(|c| c.to_digit(16)) else {
+                return Err(format!(
+                    "invalid escape at offset {at}: expected {digits} hex digits at offset {}, \
+                     found {}",
+                    self.pos,
+                    found(self.peek())
+                ));
+            };
+            value = value.saturating_mul(16).saturating_add(d);
+            self.pos += 1;
+        }
+        char::from_u32(value).ok_or_else(|| {
+            format!("invalid escape at offset {at}: U+{value:X} is not a valid character")
+        })
+    }
+
+    /// An integer or decimal, kept as written (sign included).
+    fn number(&mut self) -> Result<String, String> {
+        let start = self.pos;
+        if matches!(self.peek(), Some('-' | '+')) {
+            self.pos += 1;
+            while matches!(self.peek(), Some(' ' | '\t')) {
+                self.pos += 1;
+            }
+        }
+        let digits_start = self.pos;
+        let mut seen_dot = false;
+        while let Some(c) = self.peek() {
+            if c.is_ascii_digit() {
+                self.pos += 1;
+            } else if c == '.' && !seen_dot {
+                seen_dot = true;
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+        let body: String = self.chars[digits_start..self.pos].iter().collect();
+        if !body.chars().any(|c| c.is_ascii_digit()) {
+            self.pos = digits_start;
+            return Err(self.expected("a number"));
+        }
+        let sign: String = self.chars[start..digits_start]
+            .iter()
+            .filter(|c| matches!(c, '-' | '+'))
+            .collect();
+        Ok(format!("{sign}{body}"))
+    }
+
+    /// `True`, `False` or `None`; any other name is an expression that only
+    /// Python could evaluate.
+    fn name(&mut self) -> Result<String, String> {
+        let start = self.pos;
+        while self.peek().is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            self.pos += 1;
+        }
+        let word: String = self.chars[start..self.pos].iter().collect();
+        match word.as_str() {
+            "True" | "False" | "None" => Ok(word),
+            _ => Err(format!(
+                "unknown name '{word}' at offset {start}: expected a quoted string, \
+                 a number, True, False or None"
+            )),
+        }
+    }
+}
+
+/// How a found character (or the end) is shown in a message.
+fn found(c: Option<char>) -> String {
+    match c {
+        Some(c) => format!("{c:?}"),
+        None => "end of input".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn list(s: &str) -> Vec<String> {
+        match parse_list(s) {
+            Ok(v) => v,
+            Err(e) => panic!("{s:?} should parse: {e}"),
+        }
+    }
+
+    fn error(s: &str) -> String {
+        match parse_list(s) {
+            Ok(v) => panic!("{s:?} should fail, got {v:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn simple_lists() {
+        assert_eq!(list("['a','b']"), ["a", "b"]);
+        assert_eq!(list("[\"a\", \"b\"]"), ["a", "b"]);
+        assert_eq!(list("['a', \"b\"]"), ["a", "b"]);
+        assert_eq!(list("  \n\t[ 'a' ,\n  'b' ]\n  "), ["a", "b"]);
+        assert_eq!(list("['a', 'b',]"), ["a", "b"]);
+        assert_eq!(list("['a', 'b' , ]"), ["a", "b"]);
+        assert_eq!(list("[]"), Vec::<String>::new());
+        assert_eq!(list("[ \n ]"), Vec::<String>::new());
+        assert_eq!(list("['']"), [""]);
+        assert_eq!(list("['', \"\"]"), ["", ""]);
+    }
+
+    #[test]
+    fn tuples() {
+        assert_eq!(list("('a','b')"), ["a", "b"]);
+        assert_eq!(list("('a',)"), ["a"]);
+        assert_eq!(list("('a')"), ["a"]);
+        assert_eq!(list("()"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn escapes() {
+        assert_eq!(list(r"['it\'s']"), ["it's"]);
+        assert_eq!(list(r#"["say \"hi\""]"#), ["say \"hi\""]);
+        assert_eq!(list(r#"['say "hi"', "it's"]"#), ["say \"hi\"", "it's"]);
+        assert_eq!(list(r"['a\\b']"), ["a\\b"]);
+        assert_eq!(list(r"['a\nb\tc\rd']"), ["a\nb\tc\rd"]);
+        assert_eq!(list(r"['\x41\u00e9\U0001F600\101\0']"), ["Aé😀A\0"]);
+        // Unknown escapes keep their backslash, as in Python.
+        assert_eq!(list(r"['\d+\.\w']"), ["\\d+\\.\\w"]);
+        // A backslash-newline inside a string joins the lines.
+        assert_eq!(list("['ab\\\ncd']"), ["abcd"]);
+        assert!(error(r"['\x4']").contains("expected 2 hex digits"));
+        assert!(error(r"['\ud800']").contains("not a valid character"));
+        assert!(error(r"['\N{BULLET}']").contains("not supported"));
+        assert!(error(r"['abc\").starts_with("unterminated string starting at offset 1"));
+    }
+
+    #[test]
+    fn prefixes_raw_and_triple_quotes() {
+        assert_eq!(list("[u'é', U\"x\"]"), ["é", "x"]);
+        assert_eq!(list(r"[r'\d+', R'a\'b']"), [r"\d+", r"a\'b"]);
+        assert_eq!(list(r"[ur'\n', b'x', rb'\t']"), [r"\n", "x", r"\t"]);
+        assert_eq!(list("['''a'b''', \"\"\"x\ny\"\"\"]"), ["a'b", "x\ny"]);
+        assert_eq!(list("['''''']"), [""]);
+    }
+
+    #[test]
+    fn adjacent_strings_are_joined() {
+        assert_eq!(list("['a' 'b', 'c'\n  \"d\"]"), ["ab", "cd"]);
+        assert_eq!(list("['a' u'b']"), ["ab"]);
+    }
+
+    #[test]
+    fn unicode_text() {
+        assert_eq!(
+            list("['non géré', 'dhcp', 'statique']"),
+            ["non géré", "dhcp", "statique"]
+        );
+        assert_eq!(
+            list("['serveur de clés','URL de la clé']"),
+            ["serveur de clés", "URL de la clé"]
+        );
+        assert_eq!(
+            list("['autosigné','letsencrypt','manuel']"),
+            ["autosigné", "letsencrypt", "manuel"]
+        );
+        assert_eq!(list("['日本', '😀']"), ["日本", "😀"]);
+        // Offsets count characters, not bytes.
+        assert_eq!(
+            error("['é' x]"),
+            "expected ',' or ']' at offset 5, found 'x'"
+        );
+    }
+
+    #[test]
+    fn numbers_and_constants() {
+        assert_eq!(list("[1, 2]"), ["1", "2"]);
+        assert_eq!(list("[0, 10, 100, 1000]"), ["0", "10", "100", "1000"]);
+        assert_eq!(
+            list("[-1, +2, - 3, 1.5, .5, 2.]"),
+            ["-1", "+2", "-3", "1.5", ".5", "2."]
+        );
+        assert_eq!(list("[True, False, None]"), ["True", "False", "None"]);
+        assert_eq!(list("['a', 1, True]"), ["a", "1", "True"]);
+        assert!(error("[true]").contains("unknown name 'true' at offset 1"));
+        assert!(error("[eosfunc.get_net_devices()]").contains("unknown name 'eosfunc'"));
+        assert_eq!(error("[-]"), "expected a number at offset 2, found ']'");
+        assert_eq!(
+            error("[1.2.3]"),
+            "expected ',' or ']' at offset 4, found '.'"
+        );
+        assert_eq!(error("[1a]"), "expected ',' or ']' at offset 2, found 'a'");
+    }
+
+    #[test]
+    fn comments_and_continuations() {
+        assert_eq!(
+            list("[ # first\n 'a', # the a\n 'b' # the b\n]"),
+            ["a", "b"]
+        );
+        assert_eq!(list("['a', \\\n 'b']"), ["a", "b"]);
+        assert!(error("['a', \\ 'b']").contains("unexpected '\\' at offset 6"));
+    }
+
+    #[test]
+    fn error_messages() {
+        assert_eq!(
+            error(""),
+            "expected '[' or '(' at offset 0, found end of input"
+        );
+        assert_eq!(
+            error("   "),
+            "expected '[' or '(' at offset 3, found end of input"
+        );
+        assert_eq!(error("'a'"), "expected '[' or '(' at offset 0, found '\\''");
+        assert_eq!(
+            error("['a' 'b'"),
+            "expected ',' or ']' at offset 8, found end of input"
+        );
+        assert_eq!(
+            error("['a', 'b' x]"),
+            "expected ',' or ']' at offset 10, found 'x'"
+        );
+        assert_eq!(
+            error("['a','b','c'  x]"),
+            "expected ',' or ']' at offset 14, found 'x'"
+        );
+        assert_eq!(error("['a')"), "expected ',' or ']' at offset 4, found ')'");
+        assert_eq!(error("('a']"), "expected ',' or ')' at offset 4, found ']'");
+        assert_eq!(
+            error("['a'] x"),
+            "expected end of input at offset 6, found 'x'"
+        );
+        assert_eq!(
+            error("['a']]"),
+            "expected end of input at offset 5, found ']'"
+        );
+        assert_eq!(
+            error("[,]"),
+            "expected a quoted string, a number, True, False, None or ']' at offset 1, found ','"
+        );
+        assert!(error("['a',,]").contains("at offset 5, found ','"));
+        assert!(error("[").contains("at offset 1, found end of input"));
+        assert!(
+            error("['a")
+                .starts_with("unterminated string starting at offset 1: expected a closing '")
+        );
+        assert!(error("[\"a").contains("expected a closing \""));
+        assert!(error("['''a'']").contains("expected a closing '''"));
+        assert!(error("['a\nb']").contains("line break inside the string"));
+        assert!(error("[['a']]").contains("nested"));
+        assert!(error("[{'a': 1}]").contains("nested"));
+        assert_eq!(error("[\u{a0}'a']").lines().count(), 1);
+        assert!(error("['a'\n\u{0}]").contains("found '\\0'"));
+    }
+
+    /// The string literals of every `valid_enum` in the real dictionaries
+    /// (shared/eole-corpus/dicos), with what they must give.
+    #[test]
+    fn real_valid_enum_params() {
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "['aucun', 'queryauto', 'kernel', 'tous']",
+                &["aucun", "queryauto", "kernel", "tous"],
+            ),
+            (
+                "['serveur de clés','URL de la clé']",
+                &["serveur de clés", "URL de la clé"],
+            ),
+            (
+                "['autosigné','letsencrypt','manuel']",
+                &["autosigné", "letsencrypt", "manuel"],
+            ),
+            ("['webroot','standalone']", &["webroot", "standalone"]),
+            ("['dhcp','statique']", &["dhcp", "statique"]),
+            (
+                "['balance-rr', 'active-backup', 'balance-xor', 'broadcast', '802.3ad', 'balance-tlb', 'balance-alb']",
+                &[
+                    "balance-rr",
+                    "active-backup",
+                    "balance-xor",
+                    "broadcast",
+                    "802.3ad",
+                    "balance-tlb",
+                    "balance-alb",
+                ],
+            ),
+            ("['10', '100', '1000']", &["10", "100", "1000"]),
+            ("['full', 'half']", &["full", "half"]),
+            ("['0','1','2','3','4']", &["0", "1", "2", "3", "4"]),
+            (
+                "['none', 'daily', 'weekly', 'monthly']",
+                &["none", "daily", "weekly", "monthly"],
+            ),
+            (
+                "['non géré', 'dhcp', 'statique']",
+                &["non géré", "dhcp", "statique"],
+            ),
+            ("['sha256','sha1']", &["sha256", "sha1"]),
+            ("['1','2','3','4','5']", &["1", "2", "3", "4", "5"]),
+            ("['dark','light']", &["dark", "light"]),
+            ("['AD','ldap']", &["AD", "ldap"]),
+            ("['ttls','peap']", &["ttls", "peap"]),
+            ("['accounting', 'AD']", &["accounting", "AD"]),
+        ];
+        for (param, expected) in cases {
+            assert_eq!(list(param), *expected, "{param}");
+        }
+        let hours = list(
+            r#"["1","2","3","4","5","6","7","8","9","10","11","12","13","14","15","16","17","18","19","20","21","22","23","24"]"#,
+        );
+        let expected: Vec<String> = (1..=24).map(|h| h.to_string()).collect();
+        assert_eq!(hours, expected);
+    }
+
+    /// The `time_zone` enum of 00_common.xml (EOLE 2.10), as it is in the file.
+    const TIME_ZONES: &str = r#"["Africa/Asmara", "Africa/Cairo", "Africa/Tripoli", "America/Adak", "America/Anchorage", "America/Argentina/Buenos_Aires", "America/Argentina/Catamarca", "America/Argentina/Cordoba", "America/Argentina/Jujuy", "America/Argentina/Mendoza", "America/Cayenne", "America/Chicago", "America/Denver", "America/Detroit", "America/Edmonton", "America/Guadeloupe", "America/Halifax", "America/Havana", "America/Indianapolis", "America/Jamaica", "America/Los_Angeles", "America/Manaus", "America/Martinique", "America/Mazatlan", "America/Mexico_City", "America/Miquelon", "America/New_York", "America/Noronha", "America/Phoenix", "America/Regina", "America/Rio_Branco", "America/Santiago", "America/Sao_Paulo", "America/St_Johns", "America/Tijuana", "America/Toronto", "America/Vancouver", "America/Whitehorse", "America/Winnipeg", "Antarctica/McMurdo", "Asia/Ashgabat", "Asia/Chongqing", "Asia/Dhaka", "Asia/Ho_Chi_Minh", "Asia/Hong_Kong", "Asia/Kathmandu", "Asia/Kolkata", "Asia/Macau", "Asia/Riyadh", "Asia/Seoul", "Asia/Shanghai", "Asia/Singapore", "Asia/Taipei", "Asia/Tehran", "Asia/Tel_Aviv", "Asia/Thimphu", "Asia/Tokyo", "Asia/Ulaanbaatar", "Atlantic/Faroe", "Atlantic/Reykjavik", "Australia/Adelaide", "Australia/Brisbane", "Australia/Darwin", "Australia/Hobart", "Australia/Lord_Howe", "Australia/Melbourne", "Australia/Perth", "Australia/Sydney", "Europe/Dublin", "Europe/Helsinki", "Europe/Istanbul", "Europe/Lisbon", "Europe/London", "Europe/Moscow", "Europe/Paris", "Europe/Warsaw", "Indian/Mayotte", "Indian/Reunion", "Pacific/Auckland", "Pacific/Chatham", "Pacific/Easter", "Pacific/Gambier", "Pacific/Honolulu", "Pacific/Kwajalein", "Pacific/Noumea", "Pacific/Marquesas", "Pacific/Pago_Pago", "Pacific/Tahiti", "Pacific/Wallis"]"#;
+
+    #[test]
+    fn real_time_zone_list() {
+        let zones = list(TIME_ZONES);
+        assert_eq!(zones.len(), 89);
+        assert_eq!(zones[0], "Africa/Asmara");
+        assert_eq!(zones[74], "Europe/Paris");
+        assert_eq!(zones[88], "Pacific/Wallis");
+        assert!(zones.iter().all(|z| z.contains('/') && !z.contains('"')));
+        // Every prefix of it fails cleanly, never panics.
+        let chars: Vec<char> = TIME_ZONES.chars().collect();
+        for end in 0..chars.len() {
+            let cut: String = chars[..end].iter().collect();
+            assert!(parse_list(&cut).is_err(), "{cut}");
+        }
+    }
+
+    /// Writes a list the way Python's `repr` would, picking quotes per item.
+    fn python_repr(items: &[String], double: bool, tuple: bool, trailing_comma: bool) -> String {
+        let q = if double { '"' } else { '\'' };
+        let mut out = String::from(if tuple { "(" } else { "[" });
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push(q);
+            for c in item.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\t' => out.push_str("\\t"),
+                    '\r' => out.push_str("\\r"),
+                    c if c == q => {
+                        out.push('\\');
+                        out.push(c);
+                    }
+                    c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+                    c => out.push(c),
+                }
+            }
+            out.push(q);
+        }
+        if trailing_comma && !items.is_empty() {
+            out.push(',');
+        }
+        out.push(if tuple { ')' } else { ']' });
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(s in any::<String>()) {
+            let _ = parse_list(&s);
+        }
+
+        #[test]
+        fn never_panics_on_list_like_input(s in r#"[\[\]()'",\\ a-zé0-9#\n.+-]{0,40}"#) {
+            let _ = parse_list(&s);
+            let _ = parse_list(&format!("[{s}"));
+            let _ = parse_list(&format!("['{s}"));
+        }
+
+        #[test]
+        fn repr_round_trips(
+            items in prop::collection::vec(any::<String>(), 0..8),
+            double in any::<bool>(),
+            tuple in any::<bool>(),
+            trailing_comma in any::<bool>(),
+        ) {
+            let text = python_repr(&items, double, tuple, trailing_comma);
+            prop_assert_eq!(parse_list(&text), Ok(items));
+        }
+
+        #[test]
+        fn integers_come_back_as_text(ns in prop::collection::vec(any::<i64>(), 0..10)) {
+            let text = format!("[{}]", ns.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", "));
+            let expected: Vec<String> = ns.iter().map(|n| n.to_string()).collect();
+            prop_assert_eq!(parse_list(&text), Ok(expected));
+        }
+
+        #[test]
+        fn errors_name_an_offset_inside_the_input(s in r#"[\['", a-zé]{0,30}"#) {
+            if let Err(e) = parse_list(&s) {
+                let n = s.chars().count();
+                let offset: Option<usize> = e
+                    .split("offset ")
+                    .nth(1)
+                    .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+                    .and_then(|d| d.parse().ok());
+                prop_assert!(offset.is_some_and(|o| o <= n), "{}", e);
+            }
+        }
+    }
+}
