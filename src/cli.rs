@@ -285,7 +285,11 @@ fn cmd_get(paths: &Paths, a: GetArgs) -> Result<u8, Failure> {
             out(&text);
             Ok(0)
         }
-        Err(e @ (ValueError::Unknown { .. } | ValueError::Disabled { .. })) => match a.default {
+        Err(
+            e @ (ValueError::Unknown { .. }
+            | ValueError::NoSuchInstance { .. }
+            | ValueError::Disabled { .. }),
+        ) => match a.default {
             Some(d) => {
                 out(&format!("{d}\n"));
                 Ok(0)

@@ -11,6 +11,16 @@ use super::eol::EolError;
 pub enum ValueError {
     #[error("unknown variable '{name}'{}", suggestion(.similar))]
     Unknown { name: String, similar: Vec<String> },
+    #[error(
+        "variable '{name}' does not exist: it would be instance {index} of '{template}', but '{counter}' is {count} (raise it with: CreoleSet {counter} {index})"
+    )]
+    NoSuchInstance {
+        name: String,
+        template: String,
+        index: usize,
+        counter: String,
+        count: String,
+    },
     #[error("variable '{name}' is disabled: {because}")]
     Disabled { name: String, because: String },
     #[error(

@@ -293,6 +293,20 @@ impl Config {
     }
 
     fn unknown(&self, name: &str) -> ValueError {
+        // `conteneur3_name` while nombre_conteneur is 2: say so.
+        if let Some((template, index, counter)) = self.dynamic_template_of(name) {
+            let count = self
+                .get(&counter)
+                .ok()
+                .and_then(|v| v.first().map(str::to_string));
+            return ValueError::NoSuchInstance {
+                name: name.to_string(),
+                template,
+                index,
+                counter,
+                count: count.unwrap_or_else(|| "unset".into()),
+            };
+        }
         let mut scored: Vec<(f64, &str)> = self
             .dicos
             .variables
@@ -309,6 +323,25 @@ impl Config {
                 .map(|(_, k)| k.to_string())
                 .collect(),
         }
+    }
+
+    /// If `name` is an instance of a dynamic variable (a number where the
+    /// template has `{X}`), the template, the index and the counter.
+    fn dynamic_template_of(&self, name: &str) -> Option<(String, usize, String)> {
+        let start = name.find(|c: char| c.is_ascii_digit())?;
+        let len = name[start..]
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(name.len() - start);
+        let index: usize = name[start..start + len].parse().ok()?;
+        let template = format!(
+            "{}{}{}",
+            &name[..start],
+            dico::DYNAMIC_PLACEHOLDER,
+            &name[start + len..]
+        );
+        let var = self.base.variables.get(&template)?;
+        let counter = self.base.families.get(&var.family)?.dynamic.clone()?;
+        Some((template, index, counter))
     }
 
     /// The value of an active variable, as `CreoleGet` prints it.
