@@ -452,23 +452,24 @@ impl Config {
         }
         if let Some(master) = self.idx.master_of.get(name) {
             let mp = self.props(master)?;
-            if p.disabled.is_none() {
-                if let Some(why) = mp.disabled {
-                    p.disabled = Some(format!("its master '{master}' is disabled ({why})"));
-                }
+            if p.disabled.is_none()
+                && let Some(why) = mp.disabled
+            {
+                p.disabled = Some(format!("its master '{master}' is disabled ({why})"));
             }
             p.hidden |= mp.hidden;
             if p.frozen.is_none() {
                 p.frozen = mp.frozen;
             }
         }
-        if let Some(calc) = self.dicos.calcs.get(name) {
-            if calc.kind == CalcKind::Auto && p.frozen.is_none() {
-                p.frozen = Some(format!(
-                    "computed by <auto name='{}'> at {}",
-                    calc.func, calc.loc
-                ));
-            }
+        if let Some(calc) = self.dicos.calcs.get(name)
+            && calc.kind == CalcKind::Auto
+            && p.frozen.is_none()
+        {
+            p.frozen = Some(format!(
+                "computed by <auto name='{}'> at {}",
+                calc.func, calc.loc
+            ));
         }
         if var.auto_freeze && self.instantiated && p.frozen.is_none() {
             p.frozen = Some("auto_freeze: it cannot change once the server is instantiated".into());
@@ -608,15 +609,13 @@ impl Config {
         Ok(Some((value, owner)))
     }
 
-    fn shape(var: &Variable, multi: bool, v: Value) -> Value {
+    /// A computed value in the shape the variable takes (list or single).
+    fn shape(multi: bool, v: Value) -> Value {
         match (multi, v) {
             (true, Value::Single(None)) => Value::Multi(Vec::new()),
             (true, Value::Single(Some(s))) => Value::Multi(vec![Some(s)]),
             (false, Value::Multi(items)) => Value::Single(items.into_iter().flatten().next()),
-            (_, v) => {
-                let _ = var;
-                v
-            }
+            (_, v) => v,
         }
     }
 
@@ -642,7 +641,7 @@ impl Config {
         if let Some(c) = calc.filter(|c| c.kind == CalcKind::Auto && !keeps_stored(c)) {
             let v = self.eval_calc(c, name)?;
             return Ok(Resolved {
-                value: Self::shape(var, var.multi, v),
+                value: Self::shape(var.multi, v),
                 origin: Origin::Auto,
             });
         }
@@ -663,7 +662,7 @@ impl Config {
                 });
             }
             return Ok(Resolved {
-                value: Self::shape(var, var.multi, v),
+                value: Self::shape(var.multi, v),
                 origin: if c.kind == CalcKind::Auto {
                     Origin::Auto
                 } else {
@@ -743,8 +742,8 @@ impl Config {
         })
     }
 
-    /// Resolves the parameters of a calculation or check. `Ok(None)` when a
-    /// non-optional parameter cannot be read (reported by the caller).
+    /// Resolves the parameters of a calculation or check. An optional
+    /// parameter naming an absent variable is left out.
     fn args(
         &self,
         params: &[dico::Param],
@@ -871,12 +870,11 @@ impl Config {
     pub fn problems(&self) -> Vec<Problem> {
         let mut out = self.notes.clone();
         out.extend(self.unsupported());
-        let mut seen_unsupported = HashSet::new();
         for name in self.dicos.variables.keys() {
             let props = match self.props(name) {
                 Ok(p) => p,
                 Err(e) => {
-                    push_value_error(&mut out, name, e, &mut seen_unsupported);
+                    push_value_error(&mut out, name, e);
                     continue;
                 }
             };
@@ -885,7 +883,7 @@ impl Config {
             }
             match self.resolve(name) {
                 Ok(r) => self.value_problems(name, &r.value, &props, &mut out),
-                Err(e) => push_value_error(&mut out, name, e, &mut seen_unsupported),
+                Err(e) => push_value_error(&mut out, name, e),
             }
         }
         out
@@ -1087,7 +1085,7 @@ impl Config {
         let props = match self.props(name) {
             Ok(p) => p,
             Err(e) => {
-                push_value_error(&mut out, name, e, &mut HashSet::new());
+                push_value_error(&mut out, name, e);
                 return out;
             }
         };
@@ -1096,7 +1094,7 @@ impl Config {
         }
         match self.resolve(name) {
             Ok(r) => self.value_problems(name, &r.value, &props, &mut out),
-            Err(e) => push_value_error(&mut out, name, e, &mut HashSet::new()),
+            Err(e) => push_value_error(&mut out, name, e),
         }
         out
     }
@@ -1325,10 +1323,10 @@ impl Config {
             if file.raw(&name).is_some() {
                 continue;
             }
-            if let Ok(r) = self.resolved(&name) {
-                if !r.value.is_empty() {
-                    self.store(&var, slave, &r.value, owner);
-                }
+            if let Ok(r) = self.resolved(&name)
+                && !r.value.is_empty()
+            {
+                self.store(&var, slave, &r.value, owner);
             }
         }
     }
@@ -1375,20 +1373,19 @@ impl Config {
     }
 }
 
-fn push_value_error(out: &mut Vec<Problem>, name: &str, e: ValueError, seen: &mut HashSet<String>) {
-    let kind = match &e {
-        ValueError::Unsupported { .. } | ValueError::Python { .. } => {
-            // Already listed by `unsupported`, once per declaration.
-            if !seen.insert(name.to_string()) {
-                return;
-            }
-            return;
-        }
-        _ => ProblemKind::Value,
-    };
+/// Adds a value that cannot be computed to the problems. Unsupported
+/// functions are left out: `unsupported` lists each declaration once,
+/// instead of once per variable that depends on it.
+fn push_value_error(out: &mut Vec<Problem>, name: &str, e: ValueError) {
+    if matches!(
+        e,
+        ValueError::Unsupported { .. } | ValueError::Python { .. }
+    ) {
+        return;
+    }
     out.push(Problem {
         severity: Severity::Error,
-        kind,
+        kind: ProblemKind::Value,
         variable: Some(name.to_string()),
         loc: None,
         message: e.to_string(),

@@ -1092,16 +1092,17 @@ impl Loader {
              what: &str,
              push: &mut dyn FnMut(&Location, Option<&str>, String)| {
                 for p in params {
-                    if let ParamValue::Variable(v) = &p.value {
-                        if !p.optional && !vars.contains(v.as_str()) {
-                            push(
-                                &p.loc,
-                                Some(v),
-                                format!(
-                                    "{what} reads this variable, which no dictionary declares (mark the parameter optional=\"True\" if it may be absent)"
-                                ),
-                            );
-                        }
+                    if let ParamValue::Variable(v) = &p.value
+                        && !p.optional
+                        && !vars.contains(v.as_str())
+                    {
+                        push(
+                            &p.loc,
+                            Some(v),
+                            format!(
+                                "{what} reads this variable, which no dictionary declares (mark the parameter optional=\"True\" if it may be absent)"
+                            ),
+                        );
                     }
                 }
             };

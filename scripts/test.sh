@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The test command (README: "Run the tests"). On a bare Debian 12 machine it
+# installs what the tests need, then checks formatting and lints, then runs
+# every test. .ci/run calls exactly this script.
+#
+# Tests never touch the machine's /etc/eole: each one works under its own
+# --root in a temporary folder.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n== %s\n' "$*"; }
+
+# --- what the tests need from Debian ---------------------------------------
+# The real EOLE material the tests read lives beside the checkout.
+if [ -z "${EOLE_CORPUS:-}" ] && [ ! -d ../shared/eole-corpus ] && [ ! -d /work/shared/eole-corpus ]; then
+  echo "test.sh: the EOLE corpus (shared/eole-corpus beside this checkout) is missing; set EOLE_CORPUS" >&2
+  exit 1
+fi
+
+packages=()   # Debian packages the tests need (later: nginx, docker.io, lxc...)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  say "installing ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test.sh: run as root to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "test.sh: cargo is missing. conteneur needs Rust 1.85 or later (edition 2024);" >&2
+  echo "         Debian 12's own rustc is too old: install a toolchain with rustup." >&2
+  exit 1
+fi
+
+# --- checks ----------------------------------------------------------------
+say "cargo fmt --check"
+cargo fmt --all -- --check
+
+say "cargo clippy -D warnings"
+cargo clippy --all-targets --locked -- -D warnings
+
+say "cargo test"
+cargo test --locked --all-targets
