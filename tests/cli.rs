@@ -428,3 +428,43 @@ fn exit_codes_are_documented_in_help() {
         .stdout(predicate::str::contains("Exit codes:"));
     s.cmd(&["frobnicate"]).assert().code(2);
 }
+
+/// EOLE's official commented sample dictionary, on top of eole-server: a
+/// family switched off by a variable of its own, a master/slave group.
+#[test]
+fn eole_sample_dictionary_behaves_as_documented() {
+    let c = corpus();
+    let local = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        c.join("dicos/local-and-tests/XX_dico_exemple.xml"),
+        local.path().join("XX_dico_exemple.xml"),
+    )
+    .unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = Command::cargo_bin("conteneur").unwrap();
+        cmd.arg("--root").arg(root.path());
+        cmd.arg("--dicos").arg(c.join("dicos/eole-server-2.10.0"));
+        cmd.arg("--dicos").arg(local.path()).args(args);
+        cmd
+    };
+    run(&["get", "chaine"])
+        .assert()
+        .success()
+        .stdout("eolebase\n");
+    run(&["set", "ma_master", "a", "b"]).assert().success();
+    run(&["set", "ma_slave", "x", "y"]).assert().success();
+    run(&["get", "ma_slave"])
+        .assert()
+        .success()
+        .stdout("x\ny\n");
+    run(&["set", "activer_demo", "non"]).assert().success();
+    run(&["get", "activer_demo"])
+        .assert()
+        .success()
+        .stdout("non\n");
+    run(&["get", "chaine"]).assert().code(1).stderr(
+        predicate::str::contains("disabled_if_in")
+            .and(predicate::str::contains("'activer_demo' is 'non'")),
+    );
+}

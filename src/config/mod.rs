@@ -423,7 +423,13 @@ impl Config {
         if let Some(fam) = self.dicos.families.get(&var.family) {
             p.hidden |= fam.hidden;
             if let Some(c) = self.idx.conds_family.get(&fam.name) {
-                conds.extend(c);
+                // A family condition never applies to its own source, which
+                // often sits in that family (EOLE's sample dictionary: an
+                // `activer_demo` switch disabling the rest of its family).
+                conds.extend(
+                    c.iter()
+                        .filter(|&&ci| self.dicos.conditions[ci].source != name),
+                );
             }
         }
         if let Some(c) = self.idx.conds_var.get(name) {
@@ -1383,10 +1389,12 @@ fn push_value_error(out: &mut Vec<Problem>, name: &str, e: ValueError) {
     ) {
         return;
     }
+    // The message names the variable already.
+    let _ = name;
     out.push(Problem {
         severity: Severity::Error,
         kind: ProblemKind::Value,
-        variable: Some(name.to_string()),
+        variable: None,
         loc: None,
         message: e.to_string(),
     });
@@ -1400,5 +1408,244 @@ impl Value {
             Value::Single(Some(_)) => 1,
             Value::Multi(v) => v.len(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg_with(texts: &[(&str, &str)], eol: &str) -> Config {
+        let out = dico::load_texts(texts);
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        let eol = EolFile::parse(eol.as_bytes(), Path::new("config.eol")).unwrap();
+        Config::new(Arc::new(out.dicos), eol, IndexMap::new(), false)
+    }
+
+    fn cfg(xml: &str, eol: &str) -> Config {
+        cfg_with(&[("00_t.xml", xml)], eol)
+    }
+
+    fn one(c: &Config, name: &str) -> Option<String> {
+        c.get(name).unwrap().first().map(str::to_string)
+    }
+
+    const BASE: &str = r#"<creole><variables><family name='f'>
+        <variable name='on' type='oui/non'><value>non</value></variable>
+        <variable name='a' type='string'><value>da</value></variable>
+        <variable name='b' type='string'/>
+        <variable name='c' type='string'/>
+        <variable name='m' type='ip' multi='True'><value>10.0.0.1</value><value>10.0.0.2</value></variable>
+        <variable name='s' type='string'><value>sd</value></variable>
+        <variable name='n' type='number'><value>5</value></variable>
+        </family></variables>
+        <constraints>
+          <condition name='disabled_if_in' source='on'><param>non</param><target>a</target></condition>
+          <condition name='hidden_if_in' source='a'><param>da</param><target>c</target></condition>
+          <fill name='calc_val' target='b'><param type='eole'>a</param></fill>
+          <auto name='concat' target='c'><param type='eole'>on</param><param>-</param><param type='eole'>n</param></auto>
+          <group master='m'><slave>s</slave></group>
+        </constraints></creole>"#;
+
+    #[test]
+    fn precedence_auto_stored_fill_default() {
+        let c = cfg(
+            BASE,
+            r#"{"b": {"val": "stored", "owner": "gen_config"}, "c": {"val": "ignored", "owner": "x"}}"#,
+        );
+        assert_eq!(
+            c.resolved("b").unwrap().origin,
+            Origin::Stored("gen_config".into())
+        );
+        assert_eq!(one(&c, "b").as_deref(), Some("stored"));
+        // auto wins over what is stored.
+        assert_eq!(one(&c, "c").as_deref(), Some("non-5"));
+        assert_eq!(c.resolved("c").unwrap().origin, Origin::Auto);
+        assert_eq!(c.resolved("n").unwrap().origin, Origin::Default);
+    }
+
+    #[test]
+    fn disabled_source_propagates_and_disabled_params_read_as_unset() {
+        let c = cfg(BASE, "{}");
+        assert!(matches!(c.get("a"), Err(ValueError::Disabled { .. })));
+        // b's fill reads the disabled `a`: unset.
+        assert_eq!(one(&c, "b"), None);
+        // c's hidden_if_in has a disabled source: not hidden, not disabled.
+        let p = c.props("c").unwrap();
+        assert!(!p.hidden && p.disabled.is_none());
+        let c = cfg(BASE, r#"{"on": {"val": "oui", "owner": "u"}}"#);
+        assert_eq!(one(&c, "b").as_deref(), Some("da"));
+        assert!(c.props("c").unwrap().hidden);
+    }
+
+    #[test]
+    fn slaves_follow_their_master() {
+        let c = cfg(
+            BASE,
+            r#"{"s": {"val": {"1": "second"}, "owner": {"1": "u"}}}"#,
+        );
+        assert_eq!(
+            c.get("s").unwrap(),
+            Value::Multi(vec![Some("sd".into()), Some("second".into())])
+        );
+        let mut c = c;
+        c.set("m", &["10.0.0.9".into()], "t").unwrap();
+        assert_eq!(c.get("s").unwrap(), Value::Multi(vec![Some("sd".into())]));
+        let err = c.set("s", &["x".into(), "y".into()], "t").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SetError::SlaveLength {
+                    expected: 1,
+                    found: 2,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn set_refuses_computed_frozen_and_bad_values() {
+        let mut c = cfg(BASE, "{}");
+        assert!(matches!(
+            c.set("c", &["x".into()], "t"),
+            Err(SetError::Computed { .. })
+        ));
+        assert!(matches!(
+            c.set("a", &["x".into()], "t"),
+            Err(SetError::Value(ValueError::Disabled { .. }))
+        ));
+        assert!(matches!(
+            c.set("n", &["five".into()], "t"),
+            Err(SetError::Invalid { .. })
+        ));
+        assert!(matches!(
+            c.set("m", &["300.1.1.1".into()], "t"),
+            Err(SetError::Invalid { .. })
+        ));
+        assert!(!c.is_dirty());
+        c.set("n", &["007".into()], "t").unwrap();
+        assert_eq!(one(&c, "n").as_deref(), Some("7"));
+        // Back to the default value: nothing stored.
+        c.set("n", &["5".into()], "t").unwrap();
+        assert!(c.main.raw("n").is_none());
+    }
+
+    #[test]
+    fn frozen_mandatory_and_fallback_conditions() {
+        let xml = r#"<creole><variables><family name='g'>
+            <variable name='k' type='string'><value>x</value></variable></family><family name='f'>
+            <variable name='t' type='string'/>
+            <variable name='u' type='string'/>
+            </family></variables><constraints>
+            <condition name='frozen_if_in' source='k'><param>x</param><target>t</target></condition>
+            <condition name='mandatory_if_not_in' source='k'><param>y</param><target>u</target></condition>
+            <condition name='disabled_if_in' source='absent' fallback='True'><param>z</param><target type='family'>f</target></condition>
+            </constraints></creole>"#;
+        let out = dico::load_str(xml, "t.xml");
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        let c = cfg(xml, "{}");
+        // fallback: the source does not exist, so the family is disabled.
+        assert!(c.props("t").unwrap().disabled.is_some());
+        let xml = xml
+            .replace("fallback='True'", "fallback='False'")
+            .replace("source='absent'", "source='k'");
+        let mut c = cfg(&xml, "{}");
+        assert!(c.props("t").unwrap().frozen.is_some());
+        assert!(matches!(
+            c.set("t", &["v".into()], "o"),
+            Err(SetError::Frozen { .. })
+        ));
+        assert!(c.props("u").unwrap().mandatory);
+        assert!(
+            c.problems()
+                .iter()
+                .any(|p| p.variable.as_deref() == Some("u") && p.message.contains("mandatory"))
+        );
+    }
+
+    #[test]
+    fn redefine_and_remove_condition_across_files() {
+        let first = r#"<creole><variables><family name='f'>
+            <variable name='sw' type='oui/non'><value>non</value></variable>
+            <variable name='v' type='string' description='old'><value>1</value></variable>
+            </family></variables><constraints>
+            <condition name='disabled_if_in' source='sw'><param>non</param><target>v</target></condition>
+            <check name='valid_enum' target='v'><param>['1', '2']</param></check>
+            </constraints></creole>"#;
+        let second = r#"<creole><variables><family name='f'>
+            <variable name='v' redefine='True' remove_condition='True' remove_check='True' description='new'><value>3</value></variable>
+            <variable name='w' exists='False'/><variable name='v' exists='False'/>
+            </family></variables></creole>"#;
+        let c = cfg_with(&[("10_a.xml", first), ("20_b.xml", second)], "{}");
+        assert_eq!(one(&c, "v").as_deref(), Some("3"));
+        assert_eq!(c.variable("v").unwrap().description, "new");
+        assert!(c.problems().is_empty(), "{:?}", c.problems());
+        assert!(c.variable("w").is_ok());
+    }
+
+    #[test]
+    fn cycles_are_reported_not_overflowed() {
+        let xml = r#"<creole><variables><family name='f'>
+            <variable name='x' type='string'/><variable name='y' type='string'/>
+            </family></variables><constraints>
+            <fill name='calc_val' target='x'><param type='eole'>y</param></fill>
+            <fill name='calc_val' target='y'><param type='eole'>x</param></fill>
+            </constraints></creole>"#;
+        let c = cfg(xml, "{}");
+        assert!(matches!(c.get("x"), Err(ValueError::Cycle { .. })));
+    }
+
+    #[test]
+    fn unsupported_functions_are_named_with_their_place() {
+        let xml = r#"<creole><variables><family name='f'>
+            <variable name='x' type='string'/><variable name='y' type='string'/>
+            </family></variables><constraints>
+            <auto name='auto_eth' target='x'><param>eth0</param></auto>
+            <fill name='calc_val' target='y'><param type='python'>eosfunc.f()</param></fill>
+            <check name='valid_country' target='y'/>
+            </constraints></creole>"#;
+        let c = cfg(xml, "{}");
+        let e = c.get("x").unwrap_err().to_string();
+        assert!(e.contains("auto_eth") && e.contains("00_t.xml:4:"), "{e}");
+        assert!(matches!(c.get("y"), Err(ValueError::Python { .. })));
+        let p = c.unsupported();
+        assert_eq!(p.len(), 3, "{p:?}");
+        // A stored value stands in for an auto conteneur cannot compute.
+        let c = cfg(xml, r#"{"x": {"val": "192.0.2.1", "owner": "gen_config"}}"#);
+        assert_eq!(one(&c, "x").as_deref(), Some("192.0.2.1"));
+    }
+
+    #[test]
+    fn gen_random_is_saved_once() {
+        let xml = r#"<creole><variables><family name='f'><variable name='pw' type='password'/></family></variables>
+            <constraints><fill name='gen_random' target='pw'><param name='size'>16</param></fill></constraints></creole>"#;
+        let mut c = cfg(xml, "{}");
+        let first = one(&c, "pw").unwrap();
+        assert_eq!(first.len(), 16);
+        c.persist_computed("auto");
+        assert_eq!(
+            c.main.raw("pw").and_then(|v| v["val"].as_str()),
+            Some(first.as_str())
+        );
+    }
+
+    #[test]
+    fn multi_condition_and_list_len_from_a_dictionary() {
+        let xml = r#"<creole><variables><family name='f'>
+            <variable name='l' type='ip' multi='True'/>
+            <variable name='has' type='oui/non'/><variable name='any' type='oui/non'/>
+            </family></variables><constraints>
+            <auto name='list_len_gt' target='has'><param type='eole' name='param'>l</param><param name='max_len'>0</param><param name='match'>oui</param><param name='mismatch'>non</param></auto>
+            <auto name='calc_multi_condition' target='any'><param>oui</param><param name='operator'>OR</param>
+              <param type='eole' name='condition_1'>has</param><param type='eole' name='condition_2' optional='True'>nothing</param>
+              <param name='match'>oui</param><param name='mismatch'>non</param></auto>
+            </constraints></creole>"#;
+        let c = cfg(xml, "{}");
+        assert_eq!(one(&c, "has").as_deref(), Some("non"));
+        assert_eq!(one(&c, "any").as_deref(), Some("non"));
+        let c = cfg(xml, r#"{"l": {"val": ["192.0.2.1"], "owner": "u"}}"#);
+        assert_eq!(one(&c, "any").as_deref(), Some("oui"));
     }
 }
