@@ -9,3 +9,4 @@ pub mod cli;
 pub mod config;
 pub mod dico;
 pub mod paths;
+pub mod plan;

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs (Debian packages) and starts the real services conteneur's tests
+# and demo use: the Docker engine and a registry on 127.0.0.1:5000. Safe to
+# run again: what runs already is left alone. There is no systemd on the
+# test machines, so the daemons are started in the background by hand.
+set -euo pipefail
+
+STATE=${CONTENEUR_SERVICES_STATE:-/var/lib/conteneur-test-services}
+REGISTRY_ADDR=127.0.0.1:5000
+
+need=()
+for p in docker.io nginx docker-registry busybox-static openssl curl; do
+  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "services.sh: run as root to install: ${need[*]}" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+mkdir -p "$STATE"
+
+# Docker engine (Debian's docker.io, API 1.41).
+if ! docker version >/dev/null 2>&1; then
+  nohup dockerd >"$STATE/dockerd.log" 2>&1 &
+  for _ in $(seq 1 60); do
+    docker version >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  docker version >/dev/null 2>&1 || { echo "services.sh: dockerd did not start; see $STATE/dockerd.log" >&2; tail -20 "$STATE/dockerd.log" >&2; exit 1; }
+fi
+
+# A registry on loopback, without the packaged config (which wants htpasswd).
+if ! curl -fsS "http://$REGISTRY_ADDR/v2/" >/dev/null 2>&1; then
+  mkdir -p "$STATE/registry"
+  cat >"$STATE/registry.yml" <<YML
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $STATE/registry
+http:
+  addr: $REGISTRY_ADDR
+YML
+  nohup docker-registry serve "$STATE/registry.yml" >"$STATE/registry.log" 2>&1 &
+  for _ in $(seq 1 40); do
+    curl -fsS "http://$REGISTRY_ADDR/v2/" >/dev/null 2>&1 && break
+    sleep 0.25
+  done
+  curl -fsS "http://$REGISTRY_ADDR/v2/" >/dev/null 2>&1 || { echo "services.sh: the registry did not start; see $STATE/registry.log" >&2; exit 1; }
+fi
+echo "services.sh: docker $(docker version --format '{{.Server.Version}}' 2>/dev/null) and registry on $REGISTRY_ADDR are up"

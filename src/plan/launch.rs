@@ -1,0 +1,104 @@
+//! The launch plan: what the templates say each container must be.
+//!
+//! It is rendered from `templates/conteneur-launch.json` (so an admin adapts
+//! a launch by changing a template, as on EOLE) into
+//! `/var/lib/conteneur/launch.json`, and read here. Unknown fields are
+//! refused: a typo in an admin's template must not be silently ignored.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The whole file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LaunchFile {
+    pub containers: Vec<Launch>,
+}
+
+/// One container as it must run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Launch {
+    /// The container's name (also its web path).
+    pub name: String,
+    /// Its index X in `conteneurX_*`.
+    pub index: u32,
+    /// docker, docker+git, lxc, snap, snapcraft or vagrant.
+    pub backend: String,
+    /// The image (for docker: with its registry, e.g. localhost:5000/demo/web).
+    pub image: String,
+    pub tag: String,
+    /// Registry, git URL or snap channel; empty when unused.
+    #[serde(default)]
+    pub repository: String,
+    #[serde(default)]
+    pub ports: Vec<Port>,
+    #[serde(default)]
+    pub mounts: Vec<Mount>,
+    /// `NAME=value` entries.
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// Docker-style size (512m, 1g); empty: no limit.
+    #[serde(default)]
+    pub memory: String,
+    /// no, always, unless-stopped, on-failure.
+    pub restart: String,
+    /// Seconds given to stop before the container is killed.
+    pub stop_timeout: u32,
+    /// How to tell the container is healthy.
+    pub health: Health,
+    /// Published on the web front at /NAME/.
+    pub publish: bool,
+    pub websocket: bool,
+    /// Labels to set, beyond the ones conteneur adds itself (plan hash…).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Port {
+    /// Port inside the container.
+    pub container: u16,
+    /// Port on the host.
+    pub host: u16,
+    /// Host address the port is published on (127.0.0.1 by default).
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    /// An absolute host folder, created if missing.
+    Bind,
+    /// A named volume.
+    Volume,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mount {
+    /// Path inside the container.
+    pub container: String,
+    /// Host folder (bind) or volume name (volume).
+    pub host: String,
+    pub kind: MountKind,
+}
+
+/// `path` set: an HTTP GET of that path on the first published port must
+/// answer 2xx/3xx. `path` null: a TCP connection to that port must succeed.
+/// No port at all: the container running is enough.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Health {
+    pub path: Option<String>,
+    pub port: Option<u16>,
+}
+
+impl LaunchFile {
+    /// Parses the rendered file, naming the file and position on error.
+    pub fn parse(text: &str) -> Result<LaunchFile, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}
