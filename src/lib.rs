@@ -5,6 +5,7 @@
 //! `config.eol`, and the command line sits on top ([`cli`]). Every path is
 //! resolved through [`paths`], so a whole server can live under a root.
 
+pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod dico;

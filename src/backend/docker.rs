@@ -1,0 +1,321 @@
+//! The Docker backend, over the engine's API through bollard.
+//!
+//! The API version is always negotiated: bollard speaks a newer API than
+//! Debian's engine (1.41), and an unversioned or too-new request is refused
+//! by engines that check.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bollard::Docker;
+use bollard::models::{ContainerCreateBody, HostConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum};
+use bollard::query_parameters::{
+    CreateContainerOptions, CreateImageOptions, ListContainersOptions, ListImagesOptions,
+    RemoveContainerOptions, RenameContainerOptions, StopContainerOptions,
+};
+use futures_util::StreamExt;
+
+use super::{Backend, BackendError, HostMount, Observed, ObservedContainer, Progress};
+use crate::plan::launch::Launch;
+
+/// The engine's socket, as Docker's own tools default to it.
+pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
+
+pub struct DockerBackend {
+    docker: Docker,
+}
+
+impl DockerBackend {
+    /// Connects to the local engine and negotiates the API version. Fails
+    /// with a clear message when the engine is not there.
+    pub async fn connect() -> Result<DockerBackend, BackendError> {
+        let socket = std::env::var("DOCKER_HOST")
+            .ok()
+            .and_then(|h| h.strip_prefix("unix://").map(str::to_string))
+            .unwrap_or_else(|| DEFAULT_SOCKET.to_string());
+        let down = |message: String| BackendError::EngineDown {
+            socket: socket.clone(),
+            message,
+        };
+        let docker = Docker::connect_with_unix(&socket, 120, bollard::API_DEFAULT_VERSION)
+            .map_err(|e| down(e.to_string()))?;
+        let docker = docker.negotiate_version().await.map_err(|e| down(e.to_string()))?;
+        docker.ping().await.map_err(|e| down(e.to_string()))?;
+        Ok(DockerBackend { docker })
+    }
+
+    fn container_err(name: &str, action: &'static str, e: bollard::errors::Error) -> BackendError {
+        BackendError::Container {
+            name: name.to_string(),
+            action,
+            message: engine_message(&e),
+        }
+    }
+}
+
+/// The engine's own message, without bollard's wrapping.
+fn engine_message(e: &bollard::errors::Error) -> String {
+    match e {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
+        bollard::errors::Error::DockerStreamError { error } => error.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Docker-style size ("512m", "1g", "1024") in bytes.
+pub fn parse_size(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    let (num, mult) = match s.char_indices().last()? {
+        (i, 'k' | 'K') => (&s[..i], 1024),
+        (i, 'm' | 'M') => (&s[..i], 1024 * 1024),
+        (i, 'g' | 'G') => (&s[..i], 1024 * 1024 * 1024),
+        _ => (s, 1),
+    };
+    num.parse::<i64>().ok()?.checked_mul(mult)
+}
+
+fn restart_policy(name: &str) -> RestartPolicyNameEnum {
+    match name {
+        "always" => RestartPolicyNameEnum::ALWAYS,
+        "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
+        "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
+        _ => RestartPolicyNameEnum::NO,
+    }
+}
+
+/// The engine's create body for a launch plan.
+pub fn create_body(launch: &Launch, mounts: &[HostMount], labels: &BTreeMap<String, String>) -> ContainerCreateBody {
+    let mut port_bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+    let mut exposed = Vec::new();
+    for p in &launch.ports {
+        let key = format!("{}/tcp", p.container);
+        exposed.push(key.clone());
+        port_bindings.entry(key).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new).push(PortBinding {
+            host_ip: Some(p.address.clone()),
+            host_port: Some(p.host.to_string()),
+        });
+    }
+    let binds: Vec<String> = mounts.iter().map(|m| format!("{}:{}", m.host, m.container)).collect();
+    ContainerCreateBody {
+        image: Some(format!("{}:{}", launch.image, launch.tag)),
+        env: Some(launch.env.clone()),
+        labels: Some(labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        exposed_ports: Some(exposed),
+        stop_timeout: Some(i64::from(launch.stop_timeout)),
+        host_config: Some(HostConfig {
+            port_bindings: Some(port_bindings),
+            binds: Some(binds),
+            memory: parse_size(&launch.memory),
+            restart_policy: Some(RestartPolicy {
+                name: Some(restart_policy(&launch.restart)),
+                maximum_retry_count: None,
+            }),
+            // A tiny init as PID 1 forwards SIGTERM: servers such as busybox
+            // httpd ignore it as PID 1, and every stop would take the full
+            // timeout.
+            init: Some(true),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for DockerBackend {
+    fn kind(&self) -> &'static str {
+        "docker"
+    }
+
+    async fn inspect(&self) -> Result<Observed, BackendError> {
+        let containers = self
+            .docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                ..Default::default()
+            }))
+            .await
+            .map_err(|e| BackendError::Other(format!("listing containers failed: {}", engine_message(&e))))?;
+        let images = self
+            .docker
+            .list_images(Some(ListImagesOptions::default()))
+            .await
+            .map_err(|e| BackendError::Other(format!("listing images failed: {}", engine_message(&e))))?;
+        let mut observed = Observed::default();
+        for c in containers {
+            let name = c
+                .names
+                .as_ref()
+                .and_then(|n| n.first())
+                .map(|n| n.trim_start_matches('/').to_string())
+                .unwrap_or_default();
+            let state = c.state.map(|s| s.to_string()).unwrap_or_default();
+            observed.containers.push(ObservedContainer {
+                id: c.id.unwrap_or_default(),
+                name,
+                labels: c.labels.unwrap_or_default().into_iter().collect(),
+                running: state == "running",
+                state,
+                image: c.image.unwrap_or_default(),
+                image_id: c.image_id.unwrap_or_default(),
+            });
+        }
+        for img in images {
+            for tag in img.repo_tags {
+                observed.images.insert(tag, img.id.clone());
+            }
+        }
+        Ok(observed)
+    }
+
+    async fn prepare(&self, image: &str, tag: &str, progress: &dyn Progress) -> Result<String, BackendError> {
+        let reference = format!("{image}:{tag}");
+        let fail = |message: String| BackendError::Pull {
+            image: image.to_string(),
+            tag: tag.to_string(),
+            message,
+        };
+        let mut stream = self.docker.create_image(
+            Some(CreateImageOptions {
+                from_image: Some(image.to_string()),
+                tag: Some(tag.to_string()),
+                ..Default::default()
+            }),
+            None,
+            None,
+        );
+        let mut result = Ok(String::new());
+        // A failed pull shows up either as an HTTP error or as an error item
+        // in the progress stream: both are failures.
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) => {
+                    if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                        result = Err(fail(err));
+                        break;
+                    }
+                    let mut status = [info.id, info.status].into_iter().flatten().collect::<Vec<_>>().join(" ");
+                    if let Some(d) = info.progress_detail {
+                        if let (Some(cur), Some(total)) = (d.current, d.total) {
+                            status.push_str(&format!(" {}/{} kB", cur / 1024, total / 1024));
+                        }
+                    }
+                    progress.update(&reference, &status);
+                }
+                Err(e) => {
+                    result = Err(fail(engine_message(&e)));
+                    break;
+                }
+            }
+        }
+        if result.is_ok() {
+            result = self
+                .docker
+                .inspect_image(&reference)
+                .await
+                .map_err(|e| fail(format!("the image is not there after the pull: {}", engine_message(&e))))
+                .map(|i| i.id.unwrap_or_default());
+        }
+        progress.done(&reference, &result);
+        result
+    }
+
+    async fn create(
+        &self,
+        name: &str,
+        launch: &Launch,
+        mounts: &[HostMount],
+        labels: &BTreeMap<String, String>,
+    ) -> Result<String, BackendError> {
+        let body = create_body(launch, mounts, labels);
+        let r = self
+            .docker
+            .create_container(
+                Some(CreateContainerOptions {
+                    name: Some(name.to_string()),
+                    ..Default::default()
+                }),
+                body,
+            )
+            .await
+            .map_err(|e| Self::container_err(name, "create", e))?;
+        Ok(r.id)
+    }
+
+    async fn start(&self, id: &str) -> Result<(), BackendError> {
+        self.docker
+            .start_container(id, None)
+            .await
+            .map_err(|e| Self::container_err(id, "start", e))
+    }
+
+    async fn stop(&self, id: &str, timeout: u32) -> Result<(), BackendError> {
+        match self
+            .docker
+            .stop_container(
+                id,
+                Some(StopContainerOptions {
+                    t: Some(i32::try_from(timeout).unwrap_or(i32::MAX)),
+                    ..Default::default()
+                }),
+            )
+            .await
+        {
+            Ok(()) => Ok(()),
+            // 304: already stopped.
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
+            Err(e) => Err(Self::container_err(id, "stop", e)),
+        }
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), BackendError> {
+        match self
+            .docker
+            .remove_container(
+                id,
+                Some(RemoveContainerOptions {
+                    force: true,
+                    v: false,
+                    ..Default::default()
+                }),
+            )
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
+            Err(e) => Err(Self::container_err(id, "remove", e)),
+        }
+    }
+
+    async fn rename(&self, id: &str, name: &str) -> Result<(), BackendError> {
+        self.docker
+            .rename_container(id, RenameContainerOptions { name: name.to_string() })
+            .await
+            .map_err(|e| Self::container_err(id, "rename", e))
+    }
+
+    async fn running(&self, id: &str) -> Result<bool, BackendError> {
+        let c = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(|e| Self::container_err(id, "inspect", e))?;
+        Ok(c.state.and_then(|s| s.running).unwrap_or(false))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512m"), Some(512 * 1024 * 1024));
+        assert_eq!(parse_size("1G"), Some(1024 * 1024 * 1024));
+        assert_eq!(parse_size("100"), Some(100));
+        assert_eq!(parse_size(""), None);
+        assert_eq!(parse_size("x"), None);
+        assert_eq!(parse_size("99999999999999999g"), None);
+    }
+}
