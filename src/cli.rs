@@ -8,7 +8,15 @@
 //! - 2: wrong usage (unknown option, missing argument);
 //! - 3: `set` refused the value; config.eol is unchanged;
 //! - 4: the dictionaries or a config.eol file are invalid;
-//! - 5: a system error (file access, lock).
+//! - 5: a system error (file access, lock);
+//! - 6: nginx refused the new site (check or reload), or the private nginx
+//!   failed to start or stop; nginx's own message is printed and the
+//!   previous site stays in place.
+//!
+//! - 7: `render`: a template could not be rendered (or a rendered file
+//!   could not be written); every error is printed.
+//!
+//! `proxy status` exits 0 when nginx runs and 1 when it does not.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -28,15 +36,25 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_REFUSED: u8 = 3;
 pub const EXIT_INVALID_CONFIG: u8 = 4;
 pub const EXIT_SYSTEM: u8 = 5;
+pub const EXIT_NGINX: u8 = 6;
+pub const EXIT_TEMPLATE: u8 = 7;
 
 const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success
-  1  lint found problems, or get could not give the value (and no DEFAULT)
+  1  lint found problems, or get could not give the value (and no DEFAULT),
+     or proxy status: nginx is not running
   2  wrong usage
   3  set refused the value (config.eol unchanged)
   4  the dictionaries or config.eol are invalid
-  5  system error (file access, lock)";
+  5  system error (file access, lock)
+  6  nginx refused the new site, or the private nginx did not start or stop
+     (nginx's message is printed; the previous site stays)
+  7  render: a template could not be rendered (nothing written), or a
+     rendered file could not be written
+  8  instance/reconfigure failed (engine, plan, hook, container, nginx): the
+     message says what was left as it was; status: something is not as wanted
+  9  another instance/reconfigure holds the lock";
 
 /// Declarative containers the EOLE way: Creole dictionaries and config.eol.
 #[derive(Debug, Parser)]
@@ -65,6 +83,9 @@ pub struct Global {
     /// Default: ROOT/usr/share/eole/creole/extra.
     #[arg(long, global = true, value_name = "DIR")]
     pub extra: Option<PathBuf>,
+    /// Templates folder. Default: ROOT/usr/share/eole/creole/distrib.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
 }
 
 impl Global {
@@ -79,6 +100,9 @@ impl Global {
         if let Some(e) = &self.extra {
             p.extra_dicos = e.clone();
         }
+        if let Some(t) = &self.templates {
+            p.templates = t.clone();
+        }
         p
     }
 }
@@ -91,6 +115,19 @@ pub enum Command {
     Set(SetArgs),
     /// Check the dictionaries and the values; list every problem.
     Lint(LintArgs),
+    /// Render the templates of the active <file>s (CreoleCat -t NAME: one, to stdout).
+    Render(crate::template::cli::RenderArgs),
+    /// The web front (nginx): start, stop, status, apply the staged site.
+    Proxy(crate::proxy::cli::ProxyArgs),
+    /// Show what instance/reconfigure would do (pull, create, replace, remove,
+    /// leave), and why. Changes nothing.
+    Plan(crate::run::cli::PlanArgs),
+    /// First configuration of the server: hooks, templates, containers, nginx.
+    Instance(crate::run::cli::RunArgs),
+    /// Re-apply config.eol: hooks, templates, containers, nginx.
+    Reconfigure(crate::run::cli::RunArgs),
+    /// Per container: desired and actual state, image, health, route; and the proxy.
+    Status(crate::run::cli::StatusArgs),
 }
 
 #[derive(Debug, Args)]
@@ -144,9 +181,16 @@ pub fn eole_alias(args: Vec<OsString>) -> Vec<OsString> {
         "CreoleGet" => "get",
         "CreoleSet" => "set",
         "CreoleLint" => "lint",
+        // CreoleCat -t NAME: render one template to stdout.
+        "CreoleCat" => "render",
+        "instance" => "instance",
+        "reconfigure" => "reconfigure",
         _ => return args,
     };
     let mut out = vec![OsString::from("conteneur"), OsString::from(sub)];
+    if sub == "render" {
+        out.push(OsString::from("--stdout"));
+    }
     out.extend(args.into_iter().skip(1));
     out
 }
@@ -172,6 +216,12 @@ pub fn run(cli: Cli) -> u8 {
         Command::Get(a) => cmd_get(&paths, a),
         Command::Set(a) => cmd_set(&paths, a),
         Command::Lint(a) => cmd_lint(&paths, a),
+        Command::Render(a) => crate::template::cli::run(&paths, a),
+        Command::Proxy(a) => crate::proxy::cli::run(&paths, a),
+        Command::Plan(a) => crate::run::cli::cmd_plan(&paths, a),
+        Command::Instance(a) => crate::run::cli::cmd_run(&paths, crate::run::Mode::Instance, a),
+        Command::Reconfigure(a) => crate::run::cli::cmd_run(&paths, crate::run::Mode::Reconfigure, a),
+        Command::Status(a) => crate::run::cli::cmd_status(&paths, a),
     };
     match r {
         Ok(code) => code,
@@ -342,7 +392,10 @@ fn cmd_lint(paths: &Paths, a: LintArgs) -> Result<u8, Failure> {
         .collect();
     let notices = outcome.dicos.notices.clone();
     match Config::load_values(std::sync::Arc::new(outcome.dicos), paths) {
-        Ok(cfg) => problems.extend(cfg.problems()),
+        Ok(cfg) => {
+            problems.extend(cfg.problems());
+            problems.extend(crate::template::lint(&cfg, paths));
+        }
         Err(e) => problems.push(Problem {
             severity: Severity::Error,
             kind: ProblemKind::Value,

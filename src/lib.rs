@@ -8,6 +8,11 @@
 pub mod backend;
 pub mod cli;
 pub mod config;
+pub mod converge;
 pub mod dico;
+pub mod hooks;
 pub mod paths;
 pub mod plan;
+pub mod run;
+pub mod proxy;
+pub mod template;

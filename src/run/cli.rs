@@ -1,0 +1,132 @@
+//! The command-line side of `plan`, `instance`, `reconfigure` and `status`.
+
+use clap::Args;
+
+use super::{prepare, run, Mode, Options, RunError};
+use crate::cli::{Failure, EXIT_INVALID_CONFIG};
+use crate::paths::Paths;
+
+/// The run failed (engine, plan, hook, container, nginx); the message says
+/// what was left as it was.
+pub const EXIT_RUN_FAILED: u8 = 8;
+/// Another run holds the lock.
+pub const EXIT_LOCKED: u8 = 9;
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Plan pulls of moving tags (latest…) too.
+    #[arg(long)]
+    pub pull: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Pull moving tags (latest…) again even when present.
+    #[arg(long)]
+    pub pull: bool,
+    /// No progress bars.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print the status as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure {
+            code: crate::cli::EXIT_SYSTEM,
+            message: format!("cannot start the async runtime: {e}"),
+        })
+}
+
+fn failure(e: RunError) -> Failure {
+    let code = match &e {
+        RunError::Locked { .. } => EXIT_LOCKED,
+        RunError::Config(_) | RunError::Invalid(_) | RunError::Template(_) | RunError::Launch { .. } => EXIT_INVALID_CONFIG,
+        _ => EXIT_RUN_FAILED,
+    };
+    Failure {
+        code,
+        message: e.to_string(),
+    }
+}
+
+pub fn cmd_plan(paths: &Paths, a: PlanArgs) -> Result<u8, Failure> {
+    let rt = runtime()?;
+    let opts = Options {
+        pull: a.pull,
+        quiet: true,
+    };
+    let prepared = rt.block_on(prepare(paths, &opts)).map_err(failure)?;
+    if a.json {
+        let text = serde_json::to_string_pretty(&prepared.plan).unwrap_or_default();
+        println!("{text}");
+    } else {
+        print!("{}", prepared.plan);
+    }
+    Ok(0)
+}
+
+pub fn cmd_run(paths: &Paths, mode: Mode, a: RunArgs) -> Result<u8, Failure> {
+    let rt = runtime()?;
+    let opts = Options {
+        pull: a.pull,
+        quiet: a.quiet,
+    };
+    let mut out = std::io::stdout();
+    let report = rt.block_on(run(paths, mode, &opts, &mut out)).map_err(failure)?;
+    let c = &report.converged;
+    println!(
+        "{}: {} created, {} replaced, {} started, {} removed, {} unchanged; {} file(s) rewritten; nginx {}",
+        mode.name(),
+        c.created.len(),
+        c.replaced.len(),
+        c.started.len(),
+        c.removed.len(),
+        c.left.len(),
+        report.files_changed.len(),
+        if report.proxy_changed { "reloaded" } else { "unchanged" }
+    );
+    Ok(0)
+}
+
+pub fn cmd_status(paths: &Paths, a: StatusArgs) -> Result<u8, Failure> {
+    let rt = runtime()?;
+    let cfg = crate::config::Config::load(paths).map_err(Failure::from)?;
+    // What the configuration wants now; if it cannot be rendered, what the
+    // last run wrote.
+    let desired = match crate::template::render_all(&cfg, paths, None) {
+        Ok(rendered) => rendered
+            .iter()
+            .find_map(|r| match &r.action {
+                crate::template::Action::Write(t) if r.dest == super::launch_path(paths) => {
+                    crate::plan::launch::LaunchFile::parse(t).ok().map(|f| f.containers)
+                }
+                _ => None,
+            })
+            .unwrap_or_default(),
+        Err(_) => super::read_launch(&super::launch_path(paths)).unwrap_or_default(),
+    };
+    let status = rt.block_on(super::status::gather(paths, &cfg, &desired));
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&status).unwrap_or_default());
+    } else {
+        print!("{status}");
+    }
+    let all_well = status.engine.is_none()
+        && status
+            .containers
+            .iter()
+            .all(|c| c.desired == "running" && c.actual == "running" && c.health == "healthy");
+    Ok(if all_well { 0 } else { EXIT_RUN_FAILED })
+}

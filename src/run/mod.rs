@@ -1,0 +1,392 @@
+//! `instance` and `reconfigure`: EOLE's steps, in EOLE's order, around the
+//! planner and the executor.
+//!
+//! Everything that can be checked is checked before anything changes: the
+//! values, the templates (rendered in memory), the launch plans, the engine
+//! (one snapshot), and the plan (name clashes, mounts, unsupported types).
+//! Only then do the steps run:
+//!
+//! 1. preservice hooks, 2. pretemplate hooks, 3. templates written,
+//! 4. posttemplate hooks, 5. containers converged, 6. nginx applied,
+//! 7. postservice hooks.
+//!
+//! A failed convergence stops the run before nginx: the proxy keeps the
+//! routes it had. One run at a time: a second one says who holds the lock.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{IsTerminal, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::fcntl::{Flock, FlockArg};
+
+use crate::backend::docker::DockerBackend;
+use crate::backend::{Backend, BackendError, Observed, Progress};
+use crate::config::{Config, ConfigError, Problem, ProblemKind, Severity};
+use crate::converge::{self, ConvergeError, Report, Settings};
+use crate::hooks::{self, HookError};
+use crate::paths::Paths;
+use crate::plan::launch::{Launch, LaunchFile};
+use crate::plan::{self, Plan, PlanError};
+use crate::proxy::{self, ProxyError};
+use crate::template::{self, TemplateErrors};
+
+pub mod cli;
+pub mod status;
+
+/// Where the templates render the launch plans, under the state folder.
+pub const LAUNCH_FILE: &str = "launch.json";
+
+/// `instance` (first configuration) or `reconfigure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Instance,
+    Reconfigure,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Instance => "instance",
+            Mode::Reconfigure => "reconfigure",
+        }
+    }
+}
+
+/// The admin's choices for one run.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Pull moving tags (latest…) again.
+    pub pull: bool,
+    /// Only progress lines, no bars (also when stderr is not a terminal).
+    pub quiet: bool,
+}
+
+/// Why a run stopped. Each says what was left as it was.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("another conteneur run holds the lock {path}: {holder}; wait for it to end")]
+    Locked { path: PathBuf, holder: String },
+    #[error("this server has never been instantiated: run `instance` first (reconfigure re-applies a configuration that instance set up)")]
+    NotInstantiated,
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("the configuration has errors; nothing was changed:\n{}", list(.0))]
+    Invalid(Vec<Problem>),
+    #[error("the templates cannot be rendered; nothing was changed:\n{0}")]
+    Template(TemplateErrors),
+    #[error("the rendered launch plans {path} are not valid: {message}; nothing was changed")]
+    Launch { path: PathBuf, message: String },
+    #[error("{0}; nothing was changed")]
+    Engine(BackendError),
+    #[error("{0}; nothing was changed")]
+    Plan(PlanError),
+    #[error(transparent)]
+    Hook(#[from] HookError),
+    #[error("writing the rendered files failed: {0}")]
+    Write(String),
+    #[error("{0}\nnginx was not touched: it keeps serving the previous routes")]
+    Converge(ConvergeError),
+    #[error("{0}")]
+    Proxy(ProxyError),
+    #[error("{path}: {message}")]
+    Io { path: PathBuf, message: String },
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")
+}
+
+/// The exclusive lock of a run. Its file says who holds it.
+pub struct RunLock {
+    _lock: Flock<File>,
+}
+
+impl RunLock {
+    pub fn path(paths: &Paths) -> PathBuf {
+        paths.state.join("run.lock")
+    }
+
+    /// Takes the lock or says who has it.
+    pub fn acquire(paths: &Paths, what: &str) -> Result<RunLock, RunError> {
+        let path = Self::path(paths);
+        let io = |e: std::io::Error| RunError::Io {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(mut lock) => {
+                let holder = format!(
+                    "pid {} running `{what}` since {}",
+                    std::process::id(),
+                    humantime_now()
+                );
+                let _ = lock.set_len(0);
+                let _ = lock.rewind();
+                let _ = lock.write_all(holder.as_bytes());
+                let _ = lock.flush();
+                Ok(RunLock { _lock: lock })
+            }
+            Err((mut file, _)) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                if holder.trim().is_empty() {
+                    holder = "a process that did not say who it is".into();
+                }
+                Err(RunError::Locked {
+                    path,
+                    holder: holder.trim().to_string(),
+                })
+            }
+        }
+    }
+}
+
+/// The time of day, for the lock's holder line.
+fn humantime_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
+    format!("{h:02}:{m:02}:{s:02} UTC")
+}
+
+/// What a successful run did.
+#[derive(Debug, Default)]
+pub struct RunReport {
+    pub plan: Plan,
+    pub converged: Report,
+    pub files_changed: Vec<PathBuf>,
+    pub proxy_changed: bool,
+}
+
+/// Everything checked before a run changes anything.
+pub struct Prepared {
+    pub cfg: Config,
+    pub rendered: Vec<template::Rendered>,
+    pub desired: Vec<Launch>,
+    pub observed: Observed,
+    pub plan: Plan,
+    /// None when no container is wanted and no engine is reachable.
+    pub backend: Option<DockerBackend>,
+}
+
+/// Loads, checks, renders in memory, snapshots the engine and plans.
+pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError> {
+    let cfg = Config::load(paths)?;
+    let errors: Vec<Problem> = cfg
+        .problems()
+        .into_iter()
+        .filter(|p| p.severity == Severity::Error && p.kind == ProblemKind::Value)
+        .collect();
+    if !errors.is_empty() {
+        return Err(RunError::Invalid(errors));
+    }
+    let rendered = template::render_all(&cfg, paths, None).map_err(RunError::Template)?;
+    let launch_path = paths.state.join(LAUNCH_FILE);
+    let launch_text = rendered.iter().find_map(|r| match &r.action {
+        template::Action::Write(text) if r.dest == launch_path => Some(text.as_str()),
+        _ => None,
+    });
+    let desired = match launch_text {
+        Some(text) => {
+            LaunchFile::parse(text)
+                .map_err(|e| RunError::Launch {
+                    path: launch_path.clone(),
+                    message: e.to_string(),
+                })?
+                .containers
+        }
+        None => Vec::new(),
+    };
+    let backend = match DockerBackend::connect().await {
+        Ok(b) => Some(b),
+        // Without containers to run, a server needs no engine.
+        Err(_) if desired.is_empty() => None,
+        Err(e) => return Err(RunError::Engine(e)),
+    };
+    let observed = match &backend {
+        Some(b) => b.inspect().await.map_err(RunError::Engine)?,
+        None => Observed::default(),
+    };
+    let plan_opts = plan::Options {
+        pull_moving: opts.pull,
+        allow_system_mounts: cfg
+            .get("conteneur_allow_system_mounts")
+            .ok()
+            .and_then(|v| v.first().map(|s| s == "oui"))
+            .unwrap_or(false),
+    };
+    let plan = plan::reconcile(&desired, &observed, &plan_opts).map_err(RunError::Plan)?;
+    Ok(Prepared {
+        cfg,
+        rendered,
+        desired,
+        observed,
+        plan,
+        backend,
+    })
+}
+
+fn number(cfg: &Config, name: &str, default: u64) -> u64 {
+    cfg.get(name)
+        .ok()
+        .and_then(|v| v.first().and_then(|s| s.parse().ok()))
+        .unwrap_or(default)
+}
+
+/// `instance` or `reconfigure`, start to end. `log` receives the lines an
+/// admin reads as the run goes.
+pub async fn run(paths: &Paths, mode: Mode, opts: &Options, log: &mut dyn Write) -> Result<RunReport, RunError> {
+    let _lock = RunLock::acquire(paths, mode.name())?;
+    if mode == Mode::Reconfigure && !paths.instance_marker.exists() {
+        return Err(RunError::NotInstantiated);
+    }
+    let Prepared {
+        mut cfg,
+        rendered,
+        desired,
+        observed,
+        plan,
+        backend,
+    } = prepare(paths, opts).await?;
+    let _ = write!(log, "{plan}");
+    let arg = mode.name();
+    let root = paths.root.display().to_string();
+    let env = [("CONTENEUR_ROOT", root.as_str())];
+
+    hooks::run_phase(&paths.hooks, "preservice", arg, &env)?;
+    hooks::run_phase(&paths.hooks, "pretemplate", arg, &env)?;
+    let changes = template::write_all(&rendered).map_err(|e| RunError::Write(e.to_string()))?;
+    let files_changed: Vec<PathBuf> = changes.changed().cloned().collect();
+    hooks::run_phase(&paths.hooks, "posttemplate", arg, &env)?;
+
+    let settings = Settings {
+        parallel: number(&cfg, "conteneur_parallel", 4).clamp(1, 64) as usize,
+        health_timeout: Duration::from_secs(number(&cfg, "conteneur_health_timeout", 30).max(1)),
+    };
+    let converged = match &backend {
+        Some(b) => {
+            let progress = make_progress(opts.quiet);
+            converge::execute(&plan, &desired, &observed.images, b, &paths.root, &settings, progress.as_ref())
+                .await
+                .map_err(RunError::Converge)?
+        }
+        None => Report::default(),
+    };
+
+    let proxy_mode = proxy::Mode::from_config(&cfg).map_err(RunError::Proxy)?;
+    let applied = proxy::apply(paths, proxy_mode, &proxy::staged_site(paths)).map_err(RunError::Proxy)?;
+    if proxy_mode == proxy::Mode::Private {
+        proxy::start(paths).map_err(RunError::Proxy)?;
+    }
+    hooks::run_phase(&paths.hooks, "postservice", arg, &env)?;
+
+    if mode == Mode::Instance {
+        if let Some(dir) = paths.instance_marker.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        std::fs::write(&paths.instance_marker, b"").map_err(|e| RunError::Io {
+            path: paths.instance_marker.clone(),
+            message: e.to_string(),
+        })?;
+    }
+    // Values computed once (gen_random, auto_save) are kept from now on.
+    cfg.persist_computed("auto");
+    if cfg.is_dirty() {
+        cfg.save(paths, None).map_err(|e| RunError::Config(e.into()))?;
+    }
+    Ok(RunReport {
+        plan,
+        converged,
+        files_changed,
+        proxy_changed: !applied.unchanged(),
+    })
+}
+
+/// Pull progress: bars on a terminal, one line per image otherwise.
+fn make_progress(quiet: bool) -> Box<dyn Progress> {
+    if !quiet && std::io::stderr().is_terminal() {
+        Box::new(BarProgress::default())
+    } else {
+        Box::new(LineProgress)
+    }
+}
+
+/// One line per image, for logs and pipes.
+struct LineProgress;
+
+impl Progress for LineProgress {
+    fn update(&self, _image: &str, _status: &str) {}
+    fn done(&self, image: &str, result: &Result<String, BackendError>) {
+        match result {
+            Ok(id) => eprintln!("pulled {image} ({})", crate::backend::short_id(id)),
+            Err(e) => eprintln!("pull failed: {e}"),
+        }
+    }
+}
+
+/// A spinner per image on a terminal.
+#[derive(Default)]
+struct BarProgress {
+    multi: indicatif::MultiProgress,
+    bars: std::sync::Mutex<HashMap<String, indicatif::ProgressBar>>,
+}
+
+impl BarProgress {
+    fn bar(&self, image: &str) -> Option<indicatif::ProgressBar> {
+        let mut bars = self.bars.lock().ok()?;
+        Some(
+            bars.entry(image.to_string())
+                .or_insert_with(|| {
+                    let b = self.multi.add(indicatif::ProgressBar::new_spinner());
+                    b.set_prefix(image.to_string());
+                    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {prefix}: {wide_msg}") {
+                        b.set_style(style);
+                    }
+                    b.enable_steady_tick(Duration::from_millis(120));
+                    b
+                })
+                .clone(),
+        )
+    }
+}
+
+impl Progress for BarProgress {
+    fn update(&self, image: &str, status: &str) {
+        if let Some(b) = self.bar(image) {
+            b.set_message(status.to_string());
+        }
+    }
+    fn done(&self, image: &str, result: &Result<String, BackendError>) {
+        if let Some(b) = self.bar(image) {
+            match result {
+                Ok(id) => b.finish_with_message(format!("pulled ({})", crate::backend::short_id(id))),
+                Err(e) => b.abandon_with_message(format!("failed: {e}")),
+            }
+        }
+    }
+}
+
+/// Is `path` the rendered launch file? (For tests and `status`.)
+pub fn launch_path(paths: &Paths) -> PathBuf {
+    paths.state.join(LAUNCH_FILE)
+}
+
+/// Reads the launch file last written by a run, if any.
+pub fn read_launch(path: &Path) -> Option<Vec<Launch>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    LaunchFile::parse(&text).ok().map(|f| f.containers)
+}
