@@ -1030,6 +1030,28 @@ fn system_mode_refuses_a_site_the_main_configuration_does_not_include() -> TestR
     Ok(())
 }
 
+#[test]
+fn system_mode_without_nginx_under_the_root_says_so() -> TestResult {
+    let root = tempfile::tempdir()?;
+    let paths = Paths::new(root.path());
+    let staged = proxy::staged_site(&paths);
+    if let Some(d) = staged.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    std::fs::write(&staged, site(free_port()?, None, &[]))?;
+    let err = match proxy::apply(&paths, Mode::System, &staged) {
+        Err(e) => e,
+        Ok(a) => return Err(format!("applied without any nginx: {a:?}").into()),
+    };
+    assert!(matches!(err, ProxyError::NoMainConf { .. }), "{err:?}");
+    assert!(err.to_string().contains("conteneur_proxy_mode"), "{err}");
+    assert!(
+        !root.path().join("etc").exists(),
+        "nothing is made under the root"
+    );
+    Ok(())
+}
+
 // --- the command line ----------------------------------------------------------
 
 fn conteneur(root: &Path, args: &[&str]) -> Command {

@@ -59,6 +59,7 @@ impl From<ProxyError> for Failure {
             | ProxyError::Spawn { .. }
             | ProxyError::Signal { .. }
             | ProxyError::NoSite { .. }
+            | ProxyError::NoMainConf { .. }
             | ProxyError::UnsafePath { .. }
             | ProxyError::NotTraversable { .. } => EXIT_SYSTEM,
         };

@@ -86,6 +86,15 @@ pub enum ProxyError {
         source: io::Error,
     },
 
+    /// System mode without Debian's nginx configuration under the root.
+    #[error(
+        "there is no nginx configuration at {} (proxy mode 'system' publishes \
+         through Debian's nginx): install nginx (`apt-get install nginx`), or set \
+         conteneur_proxy_mode to 'private' for an nginx of conteneur's own under --root",
+        main.display()
+    )]
+    NoMainConf { main: PathBuf },
+
     /// The private nginx did not come up.
     #[error("the private nginx ({}) did not start:\n{message}", main.display())]
     Start { main: PathBuf, message: String },

@@ -459,6 +459,13 @@ fn check_and_swap_system(
     opts: &Options,
 ) -> Result<(files::Backup, CheckedBy), ProxyError> {
     let live = &layout.site;
+    // Checked first so that nothing (not even conf.d) is made under a root
+    // without nginx.
+    if !layout.main_conf.is_file() {
+        return Err(ProxyError::NoMainConf {
+            main: layout.main_conf.clone(),
+        });
+    }
     if opts.system_check == SystemCheck::Auto {
         // A bind mount needs a target: an empty file is a valid, harmless
         // site for the moment it exists.
