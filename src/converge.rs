@@ -22,11 +22,13 @@ use tokio::net::TcpStream;
 
 use crate::backend::{Backend, BackendError, HostMount, Progress};
 use crate::plan::launch::{Health, Launch, MountKind};
-use crate::plan::{container_labels, next_name, Action, Plan};
+use crate::plan::{Action, Plan, container_labels, next_name};
 
 /// How the executor works.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// This server's identity, set as a label on its containers.
+    pub server: String,
     /// Containers (and pulls) handled at the same time.
     pub parallel: usize,
     /// How long a started container has to become healthy.
@@ -36,6 +38,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
+            server: String::new(),
             parallel: 4,
             health_timeout: Duration::from_secs(30),
         }
@@ -123,7 +126,10 @@ pub async fn execute(
     let mut images = images.clone();
 
     // 1. Every pull, before any container is touched.
-    let pulls: Vec<(String, String)> = plan.pulls().map(|(i, t)| (i.to_string(), t.to_string())).collect();
+    let pulls: Vec<(String, String)> = plan
+        .pulls()
+        .map(|(i, t)| (i.to_string(), t.to_string()))
+        .collect();
     let results: Vec<(String, Result<String, BackendError>)> = stream::iter(pulls)
         .map(|(image, tag)| async move {
             let r = backend.prepare(&image, &tag, progress).await;
@@ -144,16 +150,16 @@ pub async fn execute(
 
     // 2. Leftovers of an interrupted run, which hold the `.next` names.
     for step in &plan.steps {
-        if let Action::Remove { name, id } = &step.action {
-            if name.ends_with(crate::backend::NEXT_SUFFIX) {
-                let _ = backend.stop(id, 1).await;
-                if let Err(e) = backend.remove(id).await {
-                    return Err(ConvergeError::Containers(vec![ContainerFailure {
-                        name: name.clone(),
-                        cause: e.to_string(),
-                        restored: false,
-                    }]));
-                }
+        if let Action::Remove { name, id } = &step.action
+            && name.ends_with(crate::backend::NEXT_SUFFIX)
+        {
+            let _ = backend.stop(id, 1).await;
+            if let Err(e) = backend.remove(id).await {
+                return Err(ConvergeError::Containers(vec![ContainerFailure {
+                    name: name.clone(),
+                    cause: e.to_string(),
+                    restored: false,
+                }]));
             }
         }
     }
@@ -224,14 +230,23 @@ async fn run_step(
         Action::Pull { .. } | Action::Leave { .. } => Ok(()),
         Action::Remove { name, id } => {
             let timeout = 10;
-            backend.stop(id, timeout).await.map_err(|e| fail(name, e.to_string(), false))?;
-            backend.remove(id).await.map_err(|e| fail(name, e.to_string(), false))
+            backend
+                .stop(id, timeout)
+                .await
+                .map_err(|e| fail(name, e.to_string(), false))?;
+            backend
+                .remove(id)
+                .await
+                .map_err(|e| fail(name, e.to_string(), false))
         }
         Action::Start { name, id } => {
             let Some(launch) = launch else {
                 return Err(fail(name, "no launch plan for it".into(), false));
             };
-            backend.start(id).await.map_err(|e| fail(name, e.to_string(), false))?;
+            backend
+                .start(id)
+                .await
+                .map_err(|e| fail(name, e.to_string(), false))?;
             wait_healthy(backend, id, &launch.health, settings.health_timeout)
                 .await
                 .map_err(|e| fail(name, e, false))
@@ -241,8 +256,11 @@ async fn run_step(
                 return Err(fail(name, "no launch plan for it".into(), false));
             };
             let mounts = host_mounts(launch, root).map_err(|e| fail(name, e.to_string(), false))?;
-            let image_id = images.get(&format!("{}:{}", launch.image, launch.tag)).cloned().unwrap_or_default();
-            let labels = container_labels(launch, &image_id);
+            let image_id = images
+                .get(&format!("{}:{}", launch.image, launch.tag))
+                .cloned()
+                .unwrap_or_default();
+            let labels = container_labels(launch, &image_id, &settings.server);
             let id = backend
                 .create(name, launch, &mounts, &labels)
                 .await
@@ -259,19 +277,35 @@ async fn run_step(
             }
             Ok(())
         }
-        Action::Replace { name, old_id } => {
+        Action::Replace {
+            name,
+            old_id,
+            old_health,
+        } => {
             let Some(launch) = launch else {
                 return Err(fail(name, "no launch plan for it".into(), false));
             };
-            replace(name, old_id, launch, images, backend, root, settings).await
+            replace(
+                name,
+                old_id,
+                old_health.as_ref(),
+                launch,
+                images,
+                backend,
+                root,
+                settings,
+            )
+            .await
         }
     }
 }
 
 /// The replace protocol (see the module docs).
+#[allow(clippy::too_many_arguments)]
 async fn replace(
     name: &str,
     old_id: &str,
+    old_health: Option<&Health>,
     launch: &Launch,
     images: &HashMap<String, String>,
     backend: &dyn Backend,
@@ -284,8 +318,11 @@ async fn replace(
         restored,
     };
     let mounts = host_mounts(launch, root).map_err(|e| fail(e.to_string(), false))?;
-    let image_id = images.get(&format!("{}:{}", launch.image, launch.tag)).cloned().unwrap_or_default();
-    let labels = container_labels(launch, &image_id);
+    let image_id = images
+        .get(&format!("{}:{}", launch.image, launch.tag))
+        .cloned()
+        .unwrap_or_default();
+    let labels = container_labels(launch, &image_id, &settings.server);
     let next = next_name(name);
     // 1. Create beside the old one: nothing stops yet.
     let new_id = backend
@@ -296,7 +333,10 @@ async fn replace(
     let old_timeout = launch.stop_timeout;
     if let Err(e) = backend.stop(old_id, old_timeout).await {
         let _ = backend.remove(&new_id).await;
-        return Err(fail(format!("stopping the previous container failed: {e}"), false));
+        return Err(fail(
+            format!("stopping the previous container failed: {e}"),
+            false,
+        ));
     }
     // 3. Start the new one and 4. wait until it is healthy.
     let outcome = match backend.start(&new_id).await {
@@ -306,22 +346,47 @@ async fn replace(
     if let Err(cause) = outcome {
         let _ = backend.stop(&new_id, 1).await;
         let _ = backend.remove(&new_id).await;
-        let restored = backend.start(old_id).await.is_ok();
-        return Err(fail(format!("the new container did not come up: {cause}"), restored));
+        // Back to the old one, and wait until it serves again, so that the
+        // run ends with the service up.
+        let restored = match backend.start(old_id).await {
+            Ok(()) => {
+                let health = old_health.unwrap_or(&launch.health);
+                wait_healthy(backend, old_id, health, settings.health_timeout)
+                    .await
+                    .is_ok()
+            }
+            Err(_) => false,
+        };
+        return Err(fail(
+            format!("the new container did not come up: {cause}"),
+            restored,
+        ));
     }
     // 5. Only now remove the old one, and give the new one its name.
     if let Err(e) = backend.remove(old_id).await {
-        return Err(fail(format!("the new container runs as '{next}', but removing the previous one failed: {e}"), false));
+        return Err(fail(
+            format!(
+                "the new container runs as '{next}', but removing the previous one failed: {e}"
+            ),
+            false,
+        ));
     }
-    backend
-        .rename(&new_id, name)
-        .await
-        .map_err(|e| fail(format!("the new container runs as '{next}', but renaming it failed: {e}"), false))
+    backend.rename(&new_id, name).await.map_err(|e| {
+        fail(
+            format!("the new container runs as '{next}', but renaming it failed: {e}"),
+            false,
+        )
+    })
 }
 
 /// Waits until the container answers its health check, fails fast when it
 /// stops, and gives up after `timeout`.
-pub async fn wait_healthy(backend: &dyn Backend, id: &str, health: &Health, timeout: Duration) -> Result<(), String> {
+pub async fn wait_healthy(
+    backend: &dyn Backend,
+    id: &str,
+    health: &Health,
+    timeout: Duration,
+) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
     loop {
         match backend.running(id).await {

@@ -39,10 +39,11 @@ pub fn list(dir: &Path) -> Vec<PathBuf> {
         .flatten()
         .map(|e| e.path())
         .filter(|p| {
-            let name_ok = p
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'));
+            let name_ok = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                !n.is_empty()
+                    && n.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            });
             let exec = std::fs::metadata(p).is_ok_and(|m| {
                 use std::os::unix::fs::PermissionsExt;
                 m.is_file() && m.permissions().mode() & 0o111 != 0
@@ -56,10 +57,18 @@ pub fn list(dir: &Path) -> Vec<PathBuf> {
 
 /// Runs every hook of `phase` found under `hooks_root/<phase>` with `arg`
 /// (`instance` or `reconfigure`). Returns the hooks that ran.
-pub fn run_phase(hooks_root: &Path, phase: &str, arg: &str, env: &[(&str, &str)]) -> Result<Vec<PathBuf>, HookError> {
+pub fn run_phase(
+    hooks_root: &Path,
+    phase: &str,
+    arg: &str,
+    env: &[(&str, &str)],
+) -> Result<Vec<PathBuf>, HookError> {
     let mut ran = Vec::new();
     for hook in list(&hooks_root.join(phase)) {
-        let out = Command::new(&hook).arg(arg).envs(env.iter().copied()).output();
+        let out = Command::new(&hook)
+            .arg(arg)
+            .envs(env.iter().copied())
+            .output();
         let out = match out {
             Ok(o) => o,
             Err(e) => {
@@ -103,17 +112,31 @@ mod tests {
         let dir = root.path().join("pretemplate");
         std::fs::create_dir_all(&dir).unwrap();
         let log = root.path().join("log");
-        script(&dir, "20-second", &format!("echo 2 $1 >> {}", log.display()));
+        script(
+            &dir,
+            "20-second",
+            &format!("echo 2 $1 >> {}", log.display()),
+        );
         script(&dir, "10-first", &format!("echo 1 $1 >> {}", log.display()));
         script(&dir, "30-x.dpkg-old", "exit 1");
         let ran = run_phase(root.path(), "pretemplate", "reconfigure", &[]).unwrap();
         assert_eq!(ran.len(), 2);
-        assert_eq!(std::fs::read_to_string(&log).unwrap(), "1 reconfigure\n2 reconfigure\n");
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            "1 reconfigure\n2 reconfigure\n"
+        );
         script(&dir, "15-fails", "echo boom; exit 3");
         let e = run_phase(root.path(), "pretemplate", "instance", &[]).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("15-fails") && msg.contains("boom") && msg.contains("exit status: 3"), "{msg}");
+        assert!(
+            msg.contains("15-fails") && msg.contains("boom") && msg.contains("exit status: 3"),
+            "{msg}"
+        );
         // A missing phase folder is no hook at all.
-        assert!(run_phase(root.path(), "postservice", "instance", &[]).unwrap().is_empty());
+        assert!(
+            run_phase(root.path(), "postservice", "instance", &[])
+                .unwrap()
+                .is_empty()
+        );
     }
 }

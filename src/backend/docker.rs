@@ -7,7 +7,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use bollard::Docker;
-use bollard::models::{ContainerCreateBody, HostConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum};
+use bollard::models::{
+    ContainerCreateBody, HostConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
+};
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, ListContainersOptions, ListImagesOptions,
     RemoveContainerOptions, RenameContainerOptions, StopContainerOptions,
@@ -38,7 +40,10 @@ impl DockerBackend {
         };
         let docker = Docker::connect_with_unix(&socket, 120, bollard::API_DEFAULT_VERSION)
             .map_err(|e| down(e.to_string()))?;
-        let docker = docker.negotiate_version().await.map_err(|e| down(e.to_string()))?;
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|e| down(e.to_string()))?;
         docker.ping().await.map_err(|e| down(e.to_string()))?;
         Ok(DockerBackend { docker })
     }
@@ -86,18 +91,29 @@ fn restart_policy(name: &str) -> RestartPolicyNameEnum {
 }
 
 /// The engine's create body for a launch plan.
-pub fn create_body(launch: &Launch, mounts: &[HostMount], labels: &BTreeMap<String, String>) -> ContainerCreateBody {
+pub fn create_body(
+    launch: &Launch,
+    mounts: &[HostMount],
+    labels: &BTreeMap<String, String>,
+) -> ContainerCreateBody {
     let mut port_bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
     let mut exposed = Vec::new();
     for p in &launch.ports {
         let key = format!("{}/tcp", p.container);
         exposed.push(key.clone());
-        port_bindings.entry(key).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new).push(PortBinding {
-            host_ip: Some(p.address.clone()),
-            host_port: Some(p.host.to_string()),
-        });
+        port_bindings
+            .entry(key)
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: Some(p.address.clone()),
+                host_port: Some(p.host.to_string()),
+            });
     }
-    let binds: Vec<String> = mounts.iter().map(|m| format!("{}:{}", m.host, m.container)).collect();
+    let binds: Vec<String> = mounts
+        .iter()
+        .map(|m| format!("{}:{}", m.host, m.container))
+        .collect();
     ContainerCreateBody {
         image: Some(format!("{}:{}", launch.image, launch.tag)),
         env: Some(launch.env.clone()),
@@ -136,12 +152,16 @@ impl Backend for DockerBackend {
                 ..Default::default()
             }))
             .await
-            .map_err(|e| BackendError::Other(format!("listing containers failed: {}", engine_message(&e))))?;
+            .map_err(|e| {
+                BackendError::Other(format!("listing containers failed: {}", engine_message(&e)))
+            })?;
         let images = self
             .docker
             .list_images(Some(ListImagesOptions::default()))
             .await
-            .map_err(|e| BackendError::Other(format!("listing images failed: {}", engine_message(&e))))?;
+            .map_err(|e| {
+                BackendError::Other(format!("listing images failed: {}", engine_message(&e)))
+            })?;
         let mut observed = Observed::default();
         for c in containers {
             let name = c
@@ -169,7 +189,12 @@ impl Backend for DockerBackend {
         Ok(observed)
     }
 
-    async fn prepare(&self, image: &str, tag: &str, progress: &dyn Progress) -> Result<String, BackendError> {
+    async fn prepare(
+        &self,
+        image: &str,
+        tag: &str,
+        progress: &dyn Progress,
+    ) -> Result<String, BackendError> {
         let reference = format!("{image}:{tag}");
         let fail = |message: String| BackendError::Pull {
             image: image.to_string(),
@@ -195,11 +220,15 @@ impl Backend for DockerBackend {
                         result = Err(fail(err));
                         break;
                     }
-                    let mut status = [info.id, info.status].into_iter().flatten().collect::<Vec<_>>().join(" ");
-                    if let Some(d) = info.progress_detail {
-                        if let (Some(cur), Some(total)) = (d.current, d.total) {
-                            status.push_str(&format!(" {}/{} kB", cur / 1024, total / 1024));
-                        }
+                    let mut status = [info.id, info.status]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    if let Some(d) = info.progress_detail
+                        && let (Some(cur), Some(total)) = (d.current, d.total)
+                    {
+                        status.push_str(&format!(" {}/{} kB", cur / 1024, total / 1024));
                     }
                     progress.update(&reference, &status);
                 }
@@ -214,7 +243,12 @@ impl Backend for DockerBackend {
                 .docker
                 .inspect_image(&reference)
                 .await
-                .map_err(|e| fail(format!("the image is not there after the pull: {}", engine_message(&e))))
+                .map_err(|e| {
+                    fail(format!(
+                        "the image is not there after the pull: {}",
+                        engine_message(&e)
+                    ))
+                })
                 .map(|i| i.id.unwrap_or_default());
         }
         progress.done(&reference, &result);
@@ -264,7 +298,9 @@ impl Backend for DockerBackend {
         {
             Ok(()) => Ok(()),
             // 304: already stopped.
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
             Err(e) => Err(Self::container_err(id, "stop", e)),
         }
     }
@@ -283,14 +319,21 @@ impl Backend for DockerBackend {
             .await
         {
             Ok(()) => Ok(()),
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
             Err(e) => Err(Self::container_err(id, "remove", e)),
         }
     }
 
     async fn rename(&self, id: &str, name: &str) -> Result<(), BackendError> {
         self.docker
-            .rename_container(id, RenameContainerOptions { name: name.to_string() })
+            .rename_container(
+                id,
+                RenameContainerOptions {
+                    name: name.to_string(),
+                },
+            )
             .await
             .map_err(|e| Self::container_err(id, "rename", e))
     }

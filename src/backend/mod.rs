@@ -18,6 +18,9 @@ pub mod labels {
     pub const MANAGED: &str = "fr.eole.conteneur.managed";
     /// The container's name in the configuration.
     pub const NAME: &str = "fr.eole.conteneur.name";
+    /// Which server (root folder) it belongs to: several roots (tests, a
+    /// demo) may share one engine, and each only ever touches its own.
+    pub const SERVER: &str = "fr.eole.conteneur.server";
     /// A hash of the container's launch plan: changed plan, new container.
     pub const PLAN_HASH: &str = "fr.eole.conteneur.plan-hash";
     /// The launch plan itself (compact JSON), so a run can say what changed.
@@ -44,9 +47,14 @@ pub struct ObservedContainer {
 }
 
 impl ObservedContainer {
-    /// Ours: it carries the managed label.
-    pub fn is_ours(&self) -> bool {
+    /// Managed by conteneur (for this server or another root).
+    pub fn is_managed(&self) -> bool {
         self.labels.get(labels::MANAGED).map(String::as_str) == Some("true")
+    }
+
+    /// Ours: managed by conteneur for the server `server`.
+    pub fn is_ours(&self, server: &str) -> bool {
+        self.is_managed() && self.labels.get(labels::SERVER).map(String::as_str) == Some(server)
     }
 
     /// The configuration name it belongs to (label), for ours.
@@ -131,7 +139,12 @@ pub trait Backend: Send + Sync {
     /// One snapshot of containers and images.
     async fn inspect(&self) -> Result<Observed, BackendError>;
     /// Makes `image:tag` present locally; returns its image id.
-    async fn prepare(&self, image: &str, tag: &str, progress: &dyn Progress) -> Result<String, BackendError>;
+    async fn prepare(
+        &self,
+        image: &str,
+        tag: &str,
+        progress: &dyn Progress,
+    ) -> Result<String, BackendError>;
     /// Creates (not starts) a container named `name` for `launch`, with
     /// `labels`; returns its id.
     async fn create(

@@ -12,7 +12,7 @@ use std::fmt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::backend::{labels, short_id, Observed, ObservedContainer, NEXT_SUFFIX};
+use crate::backend::{NEXT_SUFFIX, Observed, ObservedContainer, labels, short_id};
 use launch::{Launch, MountKind};
 
 /// What to do, and to which container.
@@ -24,7 +24,13 @@ pub enum Action {
     /// A new container.
     Create { name: String },
     /// A changed container: created anew, switched in once healthy.
-    Replace { name: String, old_id: String },
+    Replace {
+        name: String,
+        old_id: String,
+        /// How to tell the old container serves again after a rollback.
+        #[serde(skip)]
+        old_health: Option<launch::Health>,
+    },
     /// An unchanged container that is not running.
     Start { name: String, id: String },
     /// A container no longer wanted (its volumes and folders are kept).
@@ -58,7 +64,9 @@ impl Plan {
 
     /// True when the run changes nothing.
     pub fn is_noop(&self) -> bool {
-        self.steps.iter().all(|s| matches!(s.action, Action::Leave { .. }))
+        self.steps
+            .iter()
+            .all(|s| matches!(s.action, Action::Leave { .. }))
     }
 
     /// How many containers are (re)created.
@@ -79,7 +87,9 @@ impl fmt::Display for Plan {
             let (verb, what) = match &s.action {
                 Action::Pull { image, tag } => ("pull", format!("{image}:{tag}")),
                 Action::Create { name } => ("create", name.clone()),
-                Action::Replace { name, old_id } => ("replace", format!("{name} ({})", short_id(old_id))),
+                Action::Replace { name, old_id, .. } => {
+                    ("replace", format!("{name} ({})", short_id(old_id)))
+                }
                 Action::Start { name, id } => ("start", format!("{name} ({})", short_id(id))),
                 Action::Remove { name, id } => ("remove", format!("{name} ({})", short_id(id))),
                 Action::Leave { name, id } => ("leave", format!("{name} ({})", short_id(id))),
@@ -122,6 +132,8 @@ pub enum PlanError {
 /// Choices the admin makes for a run.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
+    /// This server's identity (see [`labels::SERVER`]).
+    pub server: String,
     /// Pull moving tags (latest…) again even when present.
     pub pull_moving: bool,
     /// Allow bind mounts of system folders.
@@ -130,7 +142,10 @@ pub struct Options {
 
 /// Tags that move: pulling them again may bring another image.
 pub fn is_moving_tag(tag: &str) -> bool {
-    matches!(tag, "latest" | "stable" | "edge" | "main" | "master" | "dev" | "nightly")
+    matches!(
+        tag,
+        "latest" | "stable" | "edge" | "main" | "master" | "dev" | "nightly"
+    )
 }
 
 /// The canonical text of a launch plan: what the hash covers and the label
@@ -147,8 +162,22 @@ pub fn plan_hash(launch: &Launch) -> String {
 
 /// Host folders that must not be handed to a container unless allowed.
 const SYSTEM_PATHS: &[&str] = &[
-    "/etc", "/proc", "/sys", "/dev", "/boot", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/root",
-    "/var/lib/docker", "/var/run/docker.sock", "/run/docker.sock", "/var/run", "/run",
+    "/etc",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/boot",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib64",
+    "/root",
+    "/var/lib/docker",
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+    "/var/run",
+    "/run",
 ];
 
 /// Checks a host folder of a bind mount: absolute, no `..`, and not a
@@ -173,9 +202,9 @@ pub fn check_mount(name: &str, host: &str, allow_system: bool) -> Result<(), Pla
         if t.is_empty() { "/" } else { t }
     };
     let exposes = norm == "/"
-        || SYSTEM_PATHS
-            .iter()
-            .any(|s| norm == *s || norm.starts_with(&format!("{s}/")) || s.starts_with(&format!("{norm}/")));
+        || SYSTEM_PATHS.iter().any(|s| {
+            norm == *s || norm.starts_with(&format!("{s}/")) || s.starts_with(&format!("{norm}/"))
+        });
     if exposes {
         return Err(PlanError::SystemMount {
             name: name.to_string(),
@@ -207,7 +236,12 @@ fn describe_change(old: Option<&str>, new: &Launch) -> String {
         ("health check", old.health != new.health),
         ("labels", old.labels != new.labels),
     ];
-    parts.extend(fields.iter().filter(|(_, changed)| *changed).map(|(n, _)| format!("{n} changed")));
+    parts.extend(
+        fields
+            .iter()
+            .filter(|(_, changed)| *changed)
+            .map(|(n, _)| format!("{n} changed")),
+    );
     if old.backend != new.backend {
         parts.push(format!("type {} → {}", old.backend, new.backend));
     }
@@ -218,10 +252,11 @@ fn describe_change(old: Option<&str>, new: &Launch) -> String {
     }
 }
 
-/// The labels a container of `launch` carries.
-pub fn container_labels(launch: &Launch, image_id: &str) -> BTreeMap<String, String> {
+/// The labels a container of `launch` carries on server `server`.
+pub fn container_labels(launch: &Launch, image_id: &str, server: &str) -> BTreeMap<String, String> {
     let mut l = launch.labels.clone();
     l.insert(labels::MANAGED.into(), "true".into());
+    l.insert(labels::SERVER.into(), server.to_string());
     l.insert(labels::NAME.into(), launch.name.clone());
     l.insert(labels::PLAN_HASH.into(), plan_hash(launch));
     l.insert(labels::PLAN.into(), plan_text(launch));
@@ -230,7 +265,11 @@ pub fn container_labels(launch: &Launch, image_id: &str) -> BTreeMap<String, Str
 }
 
 /// Turns the desired containers and one snapshot of the engine into a plan.
-pub fn reconcile(desired: &[Launch], observed: &Observed, opts: &Options) -> Result<Plan, PlanError> {
+pub fn reconcile(
+    desired: &[Launch],
+    observed: &Observed,
+    opts: &Options,
+) -> Result<Plan, PlanError> {
     let mut steps = Vec::new();
     let mut seen = HashSet::new();
     for d in desired {
@@ -287,7 +326,12 @@ pub fn reconcile(desired: &[Launch], observed: &Observed, opts: &Options) -> Res
     }
 
     // Leftovers of an interrupted run go first: their names are needed.
-    for c in observed.containers.iter().filter(|c| c.is_ours() && c.is_next()) {
+    let server = opts.server.as_str();
+    for c in observed
+        .containers
+        .iter()
+        .filter(|c| c.is_ours(server) && c.is_next())
+    {
         steps.push(Step {
             action: Action::Remove {
                 name: c.name.clone(),
@@ -304,21 +348,25 @@ pub fn reconcile(desired: &[Launch], observed: &Observed, opts: &Options) -> Res
         let current_image = observed.images.get(&reference);
         match by_name(&d.name) {
             None => steps.push(Step {
-                action: Action::Create { name: d.name.clone() },
+                action: Action::Create {
+                    name: d.name.clone(),
+                },
                 cause: "not running yet".into(),
             }),
-            Some(c) if !c.is_ours() => {
+            Some(c) if !c.is_ours(server) => {
                 return Err(PlanError::NameClash {
                     name: d.name.clone(),
                     id: short_id(&c.id).to_string(),
                 });
             }
             Some(c) => {
-                let image_changed = current_image.is_some_and(|id| {
-                    c.labels.get(labels::IMAGE_ID).is_some_and(|old| old != id)
-                });
+                let image_changed = current_image
+                    .is_some_and(|id| c.labels.get(labels::IMAGE_ID).is_some_and(|old| old != id));
                 let cause = if c.plan_hash() != Some(hash.as_str()) {
-                    Some(describe_change(c.labels.get(labels::PLAN).map(String::as_str), d))
+                    Some(describe_change(
+                        c.labels.get(labels::PLAN).map(String::as_str),
+                        d,
+                    ))
                 } else if image_changed {
                     Some(format!("the image {reference} changed"))
                 } else {
@@ -329,6 +377,11 @@ pub fn reconcile(desired: &[Launch], observed: &Observed, opts: &Options) -> Res
                         action: Action::Replace {
                             name: d.name.clone(),
                             old_id: c.id.clone(),
+                            old_health: c
+                                .labels
+                                .get(labels::PLAN)
+                                .and_then(|t| serde_json::from_str::<Launch>(t).ok())
+                                .map(|l| l.health),
                         },
                         cause,
                     },
@@ -352,7 +405,9 @@ pub fn reconcile(desired: &[Launch], observed: &Observed, opts: &Options) -> Res
     }
 
     let wanted: HashSet<&str> = desired.iter().map(|d| d.name.as_str()).collect();
-    let unwanted = |c: &&ObservedContainer| c.is_ours() && !c.is_next() && !wanted.contains(c.name.as_str());
+    let unwanted = |c: &&ObservedContainer| {
+        c.is_ours(server) && !c.is_next() && !wanted.contains(c.name.as_str())
+    };
     for c in observed.containers.iter().filter(unwanted) {
         steps.push(Step {
             action: Action::Remove {
@@ -407,7 +462,7 @@ mod tests {
         ObservedContainer {
             id: id.into(),
             name: l.name.clone(),
-            labels: container_labels(l, "sha256:img1"),
+            labels: container_labels(l, "sha256:img1", ""),
             running: true,
             state: "running".into(),
             image: format!("{}:{}", l.image, l.tag),
@@ -416,7 +471,9 @@ mod tests {
     }
 
     fn images(refs: &[&str]) -> std::collections::HashMap<String, String> {
-        refs.iter().map(|r| (r.to_string(), "sha256:img1".to_string())).collect()
+        refs.iter()
+            .map(|r| (r.to_string(), "sha256:img1".to_string()))
+            .collect()
     }
 
     #[test]
@@ -446,8 +503,14 @@ mod tests {
         let plan = reconcile(&[a, b2], &observed, &Options::default()).unwrap();
         let text = plan.to_string();
         assert_eq!(plan.recreated(), 1, "{text}");
-        assert!(text.contains("pull     localhost:5000/demo/web:2.0"), "{text}");
-        assert!(text.contains("replace  b (bbbb)") && text.contains("tag 1.0 → 2.0"), "{text}");
+        assert!(
+            text.contains("pull     localhost:5000/demo/web:2.0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("replace  b (bbbb)") && text.contains("tag 1.0 → 2.0"),
+            "{text}"
+        );
         assert!(text.contains("leave    a (aaaa)"), "{text}");
     }
 
@@ -461,8 +524,14 @@ mod tests {
         let mut foreign = running(&launch("x", "1.0"), "ffff");
         foreign.labels.clear();
         foreign.name = "someone-elses".into();
+        // Managed by conteneur, but for another root: not ours either.
+        let mut other_root = running(&launch("other-root-app", "1.0"), "oooo");
+        other_root
+            .labels
+            .insert(labels::SERVER.into(), "/elsewhere".into());
+        let other_root_name = other_root.name.clone();
         let observed = Observed {
-            containers: vec![old, next, foreign, running(&a, "aaaa")],
+            containers: vec![old, next, foreign, other_root, running(&a, "aaaa")],
             images: images(&["localhost:5000/demo/web:1.0"]),
         };
         let plan = reconcile(&[a], &observed, &Options::default()).unwrap();
@@ -470,6 +539,7 @@ mod tests {
         assert!(text.contains("remove   a.next (nnnn)"), "{text}");
         assert!(text.contains("remove   gone (gggg)"), "{text}");
         assert!(!text.contains("someone-elses"), "{text}");
+        assert!(!text.contains(&other_root_name), "{text}");
     }
 
     #[test]
@@ -509,16 +579,38 @@ mod tests {
     #[test]
     fn system_mounts_and_unsupported_types_are_refused() {
         let mut a = launch("a", "1.0");
-        for bad in ["/", "/etc", "/etc/ssl", "/var/run/docker.sock", "/var", "/srv/../etc"] {
+        for bad in [
+            "/",
+            "/etc",
+            "/etc/ssl",
+            "/var/run/docker.sock",
+            "/var",
+            "/srv/../etc",
+        ] {
             a.mounts = vec![Mount {
                 container: "/data".into(),
                 host: bad.into(),
                 kind: MountKind::Bind,
             }];
-            assert!(reconcile(std::slice::from_ref(&a), &Observed::default(), &Options::default()).is_err(), "{bad}");
+            assert!(
+                reconcile(
+                    std::slice::from_ref(&a),
+                    &Observed::default(),
+                    &Options::default()
+                )
+                .is_err(),
+                "{bad}"
+            );
         }
         a.mounts[0].host = "/srv/a".into();
-        assert!(reconcile(std::slice::from_ref(&a), &Observed::default(), &Options::default()).is_ok());
+        assert!(
+            reconcile(
+                std::slice::from_ref(&a),
+                &Observed::default(),
+                &Options::default()
+            )
+            .is_ok()
+        );
         a.mounts[0].host = "/etc".into();
         let allow = Options {
             allow_system_mounts: true,
@@ -528,6 +620,10 @@ mod tests {
         let mut v = launch("v", "1.0");
         v.backend = "vagrant".into();
         let e = reconcile(&[v], &Observed::default(), &Options::default()).unwrap_err();
-        assert!(e.to_string().contains("container 'v': type 'vagrant' is not supported yet"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("container 'v': type 'vagrant' is not supported yet"),
+            "{e}"
+        );
     }
 }

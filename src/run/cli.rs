@@ -2,8 +2,8 @@
 
 use clap::Args;
 
-use super::{prepare, run, Mode, Options, RunError};
-use crate::cli::{Failure, EXIT_INVALID_CONFIG};
+use super::{Mode, Options, RunError, prepare, run};
+use crate::cli::{EXIT_INVALID_CONFIG, Failure};
 use crate::paths::Paths;
 
 /// The run failed (engine, plan, hook, container, nginx); the message says
@@ -52,7 +52,10 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 fn failure(e: RunError) -> Failure {
     let code = match &e {
         RunError::Locked { .. } => EXIT_LOCKED,
-        RunError::Config(_) | RunError::Invalid(_) | RunError::Template(_) | RunError::Launch { .. } => EXIT_INVALID_CONFIG,
+        RunError::Config(_)
+        | RunError::Invalid(_)
+        | RunError::Template(_)
+        | RunError::Launch { .. } => EXIT_INVALID_CONFIG,
         _ => EXIT_RUN_FAILED,
     };
     Failure {
@@ -84,7 +87,9 @@ pub fn cmd_run(paths: &Paths, mode: Mode, a: RunArgs) -> Result<u8, Failure> {
         quiet: a.quiet,
     };
     let mut out = std::io::stdout();
-    let report = rt.block_on(run(paths, mode, &opts, &mut out)).map_err(failure)?;
+    let report = rt
+        .block_on(run(paths, mode, &opts, &mut out))
+        .map_err(failure)?;
     let c = &report.converged;
     println!(
         "{}: {} created, {} replaced, {} started, {} removed, {} unchanged; {} file(s) rewritten; nginx {}",
@@ -95,7 +100,11 @@ pub fn cmd_run(paths: &Paths, mode: Mode, a: RunArgs) -> Result<u8, Failure> {
         c.removed.len(),
         c.left.len(),
         report.files_changed.len(),
-        if report.proxy_changed { "reloaded" } else { "unchanged" }
+        if report.proxy_changed {
+            "reloaded"
+        } else {
+            "unchanged"
+        }
     );
     Ok(0)
 }
@@ -110,7 +119,9 @@ pub fn cmd_status(paths: &Paths, a: StatusArgs) -> Result<u8, Failure> {
             .iter()
             .find_map(|r| match &r.action {
                 crate::template::Action::Write(t) if r.dest == super::launch_path(paths) => {
-                    crate::plan::launch::LaunchFile::parse(t).ok().map(|f| f.containers)
+                    crate::plan::launch::LaunchFile::parse(t)
+                        .ok()
+                        .map(|f| f.containers)
                 }
                 _ => None,
             })
@@ -119,7 +130,10 @@ pub fn cmd_status(paths: &Paths, a: StatusArgs) -> Result<u8, Failure> {
     };
     let status = rt.block_on(super::status::gather(paths, &cfg, &desired));
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&status).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&status).unwrap_or_default()
+        );
     } else {
         print!("{status}");
     }

@@ -68,7 +68,9 @@ pub struct Options {
 pub enum RunError {
     #[error("another conteneur run holds the lock {path}: {holder}; wait for it to end")]
     Locked { path: PathBuf, holder: String },
-    #[error("this server has never been instantiated: run `instance` first (reconfigure re-applies a configuration that instance set up)")]
+    #[error(
+        "this server has never been instantiated: run `instance` first (reconfigure re-applies a configuration that instance set up)"
+    )]
     NotInstantiated,
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -95,7 +97,11 @@ pub enum RunError {
 }
 
 fn list(problems: &[Problem]) -> String {
-    problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")
+    problems
+        .iter()
+        .map(|p| format!("  {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The exclusive lock of a run. Its file says who holds it.
@@ -222,6 +228,7 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
         None => Observed::default(),
     };
     let plan_opts = plan::Options {
+        server: server_id(paths),
         pull_moving: opts.pull,
         allow_system_mounts: cfg
             .get("conteneur_allow_system_mounts")
@@ -249,7 +256,12 @@ fn number(cfg: &Config, name: &str, default: u64) -> u64 {
 
 /// `instance` or `reconfigure`, start to end. `log` receives the lines an
 /// admin reads as the run goes.
-pub async fn run(paths: &Paths, mode: Mode, opts: &Options, log: &mut dyn Write) -> Result<RunReport, RunError> {
+pub async fn run(
+    paths: &Paths,
+    mode: Mode,
+    opts: &Options,
+    log: &mut dyn Write,
+) -> Result<RunReport, RunError> {
     let _lock = RunLock::acquire(paths, mode.name())?;
     if mode == Mode::Reconfigure && !paths.instance_marker.exists() {
         return Err(RunError::NotInstantiated);
@@ -274,21 +286,31 @@ pub async fn run(paths: &Paths, mode: Mode, opts: &Options, log: &mut dyn Write)
     hooks::run_phase(&paths.hooks, "posttemplate", arg, &env)?;
 
     let settings = Settings {
+        server: server_id(paths),
         parallel: number(&cfg, "conteneur_parallel", 4).clamp(1, 64) as usize,
         health_timeout: Duration::from_secs(number(&cfg, "conteneur_health_timeout", 30).max(1)),
     };
     let converged = match &backend {
         Some(b) => {
             let progress = make_progress(opts.quiet);
-            converge::execute(&plan, &desired, &observed.images, b, &paths.root, &settings, progress.as_ref())
-                .await
-                .map_err(RunError::Converge)?
+            converge::execute(
+                &plan,
+                &desired,
+                &observed.images,
+                b,
+                &paths.root,
+                &settings,
+                progress.as_ref(),
+            )
+            .await
+            .map_err(RunError::Converge)?
         }
         None => Report::default(),
     };
 
     let proxy_mode = proxy::Mode::from_config(&cfg).map_err(RunError::Proxy)?;
-    let applied = proxy::apply(paths, proxy_mode, &proxy::staged_site(paths)).map_err(RunError::Proxy)?;
+    let applied =
+        proxy::apply(paths, proxy_mode, &proxy::staged_site(paths)).map_err(RunError::Proxy)?;
     if proxy_mode == proxy::Mode::Private {
         proxy::start(paths).map_err(RunError::Proxy)?;
     }
@@ -306,7 +328,8 @@ pub async fn run(paths: &Paths, mode: Mode, opts: &Options, log: &mut dyn Write)
     // Values computed once (gen_random, auto_save) are kept from now on.
     cfg.persist_computed("auto");
     if cfg.is_dirty() {
-        cfg.save(paths, None).map_err(|e| RunError::Config(e.into()))?;
+        cfg.save(paths, None)
+            .map_err(|e| RunError::Config(e.into()))?;
     }
     Ok(RunReport {
         plan,
@@ -314,6 +337,15 @@ pub async fn run(paths: &Paths, mode: Mode, opts: &Options, log: &mut dyn Write)
         files_changed,
         proxy_changed: !applied.unchanged(),
     })
+}
+
+/// This server's identity on the engine: its root folder, made absolute.
+/// Containers of other roots sharing the engine are never touched.
+pub fn server_id(paths: &Paths) -> String {
+    std::fs::canonicalize(&paths.root)
+        .unwrap_or_else(|_| paths.root.clone())
+        .display()
+        .to_string()
 }
 
 /// Pull progress: bars on a terminal, one line per image otherwise.
@@ -353,7 +385,9 @@ impl BarProgress {
                 .or_insert_with(|| {
                     let b = self.multi.add(indicatif::ProgressBar::new_spinner());
                     b.set_prefix(image.to_string());
-                    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {prefix}: {wide_msg}") {
+                    if let Ok(style) =
+                        indicatif::ProgressStyle::with_template("{spinner} {prefix}: {wide_msg}")
+                    {
                         b.set_style(style);
                     }
                     b.enable_steady_tick(Duration::from_millis(120));
@@ -373,7 +407,9 @@ impl Progress for BarProgress {
     fn done(&self, image: &str, result: &Result<String, BackendError>) {
         if let Some(b) = self.bar(image) {
             match result {
-                Ok(id) => b.finish_with_message(format!("pulled ({})", crate::backend::short_id(id))),
+                Ok(id) => {
+                    b.finish_with_message(format!("pulled ({})", crate::backend::short_id(id)))
+                }
                 Err(e) => b.abandon_with_message(format!("failed: {e}")),
             }
         }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::backend::docker::DockerBackend;
-use crate::backend::{short_id, Backend, Observed};
+use crate::backend::{Backend, Observed, short_id};
 use crate::config::Config;
 use crate::paths::Paths;
 use crate::plan::launch::Launch;
@@ -37,7 +37,9 @@ pub struct Status {
 }
 
 fn var(cfg: &Config, name: &str) -> Option<String> {
-    cfg.get(name).ok().and_then(|v| v.first().map(str::to_string))
+    cfg.get(name)
+        .ok()
+        .and_then(|v| v.first().map(str::to_string))
 }
 
 /// The base URL containers are published under.
@@ -46,10 +48,18 @@ pub fn base_url(cfg: &Config) -> String {
     let https = var(cfg, "conteneur_https").as_deref() == Some("oui");
     if https {
         let port = var(cfg, "conteneur_https_port").unwrap_or_else(|| "443".into());
-        if port == "443" { format!("https://{host}") } else { format!("https://{host}:{port}") }
+        if port == "443" {
+            format!("https://{host}")
+        } else {
+            format!("https://{host}:{port}")
+        }
     } else {
         let port = var(cfg, "conteneur_http_port").unwrap_or_else(|| "80".into());
-        if port == "80" { format!("http://{host}") } else { format!("http://{host}:{port}") }
+        if port == "80" {
+            format!("http://{host}")
+        } else {
+            format!("http://{host}:{port}")
+        }
     }
 }
 
@@ -79,14 +89,21 @@ pub async fn gather(paths: &Paths, cfg: &Config, desired: &[Launch]) -> Status {
         containers.push(ContainerStatus {
             name: d.name.clone(),
             desired: "running".into(),
-            actual: c.map(|c| c.state.clone()).unwrap_or_else(|| "missing".into()),
+            actual: c
+                .map(|c| c.state.clone())
+                .unwrap_or_else(|| "missing".into()),
             id: c.map(|c| short_id(&c.id).to_string()),
             image: format!("{}:{}", d.image, d.tag),
             health,
             route: (d.publish && !d.ports.is_empty()).then(|| format!("{base}/{}/", d.name)),
         });
     }
-    for c in observed.containers.iter().filter(|c| c.is_ours() && !desired.iter().any(|d| d.name == c.name)) {
+    let server = super::server_id(paths);
+    for c in observed
+        .containers
+        .iter()
+        .filter(|c| c.is_ours(&server) && !desired.iter().any(|d| d.name == c.name))
+    {
         containers.push(ContainerStatus {
             name: c.name.clone(),
             desired: "absent".into(),
@@ -97,10 +114,14 @@ pub async fn gather(paths: &Paths, cfg: &Config, desired: &[Launch]) -> Status {
             route: None,
         });
     }
-    let (proxy_text, proxy_running) = match proxy::Mode::from_config(cfg).and_then(|m| proxy::status(paths, m)) {
-        Ok(s) => (s.to_string().trim_end().replace('\n', "; "), s.pid.is_some()),
-        Err(e) => (e.to_string(), false),
-    };
+    let (proxy_text, proxy_running) =
+        match proxy::Mode::from_config(cfg).and_then(|m| proxy::status(paths, m)) {
+            Ok(s) => (
+                s.to_string().trim_end().replace('\n', "; "),
+                s.pid.is_some(),
+            ),
+            Err(e) => (e.to_string(), false),
+        };
     Status {
         containers,
         engine,
@@ -125,7 +146,11 @@ impl std::fmt::Display for Status {
         if self.containers.is_empty() {
             writeln!(f, "no container is configured or running")?;
         } else {
-            writeln!(f, "{:<20} {:<8} {:<10} {:<13} {:<40} {:<10} ROUTE", "NAME", "DESIRED", "ACTUAL", "ID", "IMAGE", "HEALTH")?;
+            writeln!(
+                f,
+                "{:<20} {:<8} {:<10} {:<13} {:<40} {:<10} ROUTE",
+                "NAME", "DESIRED", "ACTUAL", "ID", "IMAGE", "HEALTH"
+            )?;
             for c in &self.containers {
                 writeln!(
                     f,

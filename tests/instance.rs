@@ -1,0 +1,526 @@
+//! End-to-end tests of `instance` and `reconfigure` against the real Docker
+//! engine, the real loopback registry (localhost:5000) and a real private
+//! nginx. `scripts/test.sh` starts them (scripts/services.sh) and builds the
+//! test images (scripts/images.sh); a test fails, never skips, when they
+//! are missing.
+//!
+//! Each test has its own root, its own free ports and container names
+//! prefixed with a tag of its own, so tests run in parallel; a guard removes
+//! its containers and stops its nginx even when the test fails.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command as Proc, Output};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn docker(args: &[&str]) -> Output {
+    Proc::new("docker")
+        .args(args)
+        .output()
+        .expect("the docker client must be installed (scripts/services.sh)")
+}
+
+/// Fails (never skips) when the engine or the registry is missing.
+fn require_services() {
+    let out = docker(&["version", "--format", "{{.Server.APIVersion}}"]);
+    assert!(
+        out.status.success(),
+        "the Docker engine is not reachable: run scripts/services.sh first ({})",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reg = Proc::new("curl")
+        .args(["-fsS", "http://127.0.0.1:5000/v2/demo/web/tags/list"])
+        .output()
+        .unwrap();
+    assert!(
+        reg.status.success(),
+        "the loopback registry or its demo images are missing: run scripts/services.sh and scripts/images.sh"
+    );
+}
+
+/// A server under a temporary root, with our dictionaries and templates
+/// installed where EOLE puts them, a private nginx on a free port.
+struct Site {
+    root: tempfile::TempDir,
+    tag: String,
+    http_port: u16,
+}
+
+impl Site {
+    fn new(tag: &str) -> Site {
+        require_services();
+        let root = tempfile::tempdir().unwrap();
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for (from, to) in [
+            ("dicos", "usr/share/eole/creole/dicos"),
+            ("templates", "usr/share/eole/creole/distrib"),
+        ] {
+            let dest = root.path().join(to);
+            std::fs::create_dir_all(&dest).unwrap();
+            for e in std::fs::read_dir(repo.join(from)).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_file() {
+                    std::fs::copy(&p, dest.join(p.file_name().unwrap())).unwrap();
+                }
+            }
+        }
+        let site = Site {
+            root,
+            tag: format!("{tag}{}", std::process::id() % 100000),
+            http_port: free_port(),
+        };
+        site.clean_engine();
+        let port = site.http_port.to_string();
+        site.set("conteneur_proxy_mode", &["private"]);
+        site.set("conteneur_proxy_listen", &["127.0.0.1"]);
+        site.set("conteneur_http_port", &[&port]);
+        site.set("conteneur_health_timeout", &["5"]);
+        site
+    }
+
+    fn name(&self, short: &str) -> String {
+        format!("{}-{short}", self.tag)
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::cargo_bin("conteneur").unwrap();
+        c.arg("--root").arg(self.root.path()).args(args);
+        c.env_remove("CONTENEUR_ROOT").env_remove("DOCKER_HOST");
+        c.timeout(Duration::from_secs(120));
+        c
+    }
+
+    fn set(&self, var: &str, values: &[&str]) {
+        let mut args = vec!["set", var];
+        args.extend_from_slice(values);
+        let out = self.cmd(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "set {var}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Container X: name, image (under localhost:5000/demo/), tag, host port.
+    fn container(&self, x: u32, short: &str, image: &str, tag: &str, port: u16) {
+        let n = |v: &str| format!("conteneur{x}_{v}");
+        self.set(&n("name"), &[&self.name(short)]);
+        self.set(&n("url"), &[&format!("localhost:5000/demo/{image}")]);
+        self.set(&n("tag"), &[tag]);
+        self.set(&n("port_in"), &["80"]);
+        self.set(&n("port_out"), &[&port.to_string()]);
+    }
+
+    fn run(&self, what: &str) -> Output {
+        self.cmd(&[what, "--quiet"]).output().unwrap()
+    }
+
+    fn run_ok(&self, what: &str) -> String {
+        let out = self.run(what);
+        assert!(
+            out.status.success(),
+            "{what} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn url(&self, short: &str) -> String {
+        format!("http://127.0.0.1:{}/{}/", self.http_port, self.name(short))
+    }
+
+    /// Id and start time, as the engine reports them.
+    fn identity(&self, short: &str) -> (String, String) {
+        let out = docker(&[
+            "inspect",
+            "--format",
+            "{{.Id}} {{.State.StartedAt}}",
+            &self.name(short),
+        ]);
+        assert!(
+            out.status.success(),
+            "container {} is missing",
+            self.name(short)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let (id, started) = text.split_once(' ').unwrap();
+        (id.to_string(), started.to_string())
+    }
+
+    fn exists(&self, short: &str) -> bool {
+        docker(&["inspect", &self.name(short)]).status.success()
+    }
+
+    fn clean_engine(&self) {
+        let out = docker(&["ps", "-aq", "--filter", &format!("name=^{}-", self.tag)]);
+        for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            docker(&["rm", "-f", id]);
+        }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.root.path().join(p)
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["proxy", "stop"]).output();
+        self.clean_engine();
+    }
+}
+
+fn get(url: &str) -> Result<String, String> {
+    let out = Proc::new("curl")
+        .args(["-sS", "--max-time", "5", "-f", url])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// Requests `urls` in a loop until stopped; returns (requests, failures).
+fn hammer(
+    urls: Vec<String>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<(usize, Vec<String>)> {
+    std::thread::spawn(move || {
+        let mut n = 0;
+        let mut failures = Vec::new();
+        while !stop.load(Ordering::Relaxed) {
+            for u in &urls {
+                n += 1;
+                if let Err(e) = get(u) {
+                    failures.push(format!("{u}: {e}"));
+                }
+            }
+        }
+        (n, failures)
+    })
+}
+
+fn three(site: &Site) -> (u16, u16, u16) {
+    let (p1, p2, p3) = (free_port(), free_port(), free_port());
+    site.set("nombre_conteneur", &["3"]);
+    site.container(1, "web", "web", "1.0", p1);
+    site.container(2, "notes", "notes", "1.0", p2);
+    site.container(3, "wiki", "wiki", "1.0", p3);
+    (p1, p2, p3)
+}
+
+#[test]
+fn instance_then_reconfigure_without_change_then_one_tag_change() {
+    let site = Site::new("i1");
+    three(&site);
+    // reconfigure before instance is refused.
+    let out = site.run("reconfigure");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("run `instance` first"));
+
+    let text = site.run_ok("instance");
+    assert!(text.contains("3 created"), "{text}");
+    assert_eq!(get(&site.url("web")).unwrap().trim(), "web 1.0");
+    assert_eq!(get(&site.url("notes")).unwrap().trim(), "notes 1.0");
+    assert_eq!(get(&site.url("wiki")).unwrap().trim(), "wiki 1.0");
+    // /name redirects to /name/.
+    let out = Proc::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{redirect_url}",
+        ])
+        .arg(format!(
+            "http://127.0.0.1:{}/{}",
+            site.http_port,
+            site.name("web")
+        ))
+        .output()
+        .unwrap();
+    let r = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        r.starts_with("301") && r.ends_with(&format!("/{}/", site.name("web"))),
+        "{r}"
+    );
+
+    // No change: nothing recreated, nothing restarted (same id, same start).
+    let before: Vec<_> = ["web", "notes", "wiki"]
+        .iter()
+        .map(|c| site.identity(c))
+        .collect();
+    let text = site.run_ok("reconfigure");
+    assert!(
+        text.contains("0 created, 0 replaced, 0 started, 0 removed, 3 unchanged"),
+        "{text}"
+    );
+    let after: Vec<_> = ["web", "notes", "wiki"]
+        .iter()
+        .map(|c| site.identity(c))
+        .collect();
+    assert_eq!(before, after);
+
+    // One tag changed: only that container is recreated, and the others
+    // keep serving during the run.
+    site.set("conteneur1_tag", &["2.0"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let h = hammer(vec![site.url("notes"), site.url("wiki")], stop.clone());
+    std::thread::sleep(Duration::from_millis(200));
+    let text = site.run_ok("reconfigure");
+    stop.store(true, Ordering::Relaxed);
+    let (requests, failures) = h.join().unwrap();
+    assert!(requests > 4, "the load loop did not run");
+    assert!(
+        failures.is_empty(),
+        "requests failed during the run: {failures:?}"
+    );
+    assert!(
+        text.contains("1 replaced") && text.contains("2 unchanged"),
+        "{text}"
+    );
+    assert_eq!(get(&site.url("web")).unwrap().trim(), "web 2.0");
+    assert_ne!(site.identity("web"), before[0]);
+    assert_eq!(site.identity("notes"), before[1]);
+    assert_eq!(site.identity("wiki"), before[2]);
+
+    // plan --json: nothing to do now.
+    let out = site.cmd(&["plan", "--json"]).output().unwrap();
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let steps = plan["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 3);
+    assert!(steps.iter().all(|s| s["action"] == "leave"), "{plan}");
+    // status --json: three running and healthy, with their routes.
+    let out = site.cmd(&["status", "--json"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cs = status["containers"].as_array().unwrap();
+    assert_eq!(cs.len(), 3);
+    for c in cs {
+        assert_eq!(c["actual"], "running");
+        assert_eq!(c["health"], "healthy");
+        assert!(
+            c["route"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/{}/", c["name"].as_str().unwrap()))
+        );
+    }
+    assert_eq!(status["proxy_running"], true);
+}
+
+#[test]
+fn failures_leave_the_old_container_serving() {
+    let site = Site::new("i2");
+    site.set("nombre_conteneur", &["1"]);
+    site.container(1, "web", "web", "1.0", free_port());
+    site.run_ok("instance");
+    let before = site.identity("web");
+
+    // A tag missing from the registry: non-zero, names image and tag, the
+    // old container serves, nginx untouched.
+    site.set("conteneur1_tag", &["9.9"]);
+    let site_conf = site.path("var/lib/conteneur/nginx-private/conf/conteneur.conf");
+    let nginx_before = std::fs::read(&site_conf).unwrap();
+    let out = site.run("reconfigure");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(8), "{err}");
+    assert!(err.contains("localhost:5000/demo/web:9.9"), "{err}");
+    assert!(err.contains("no container was changed"), "{err}");
+    assert_eq!(get(&site.url("web")).unwrap().trim(), "web 1.0");
+    assert_eq!(site.identity("web"), before);
+    assert_eq!(std::fs::read(&site_conf).unwrap(), nginx_before);
+
+    // A new container that never becomes healthy is rolled back.
+    site.set("conteneur1_tag", &["1.0"]);
+    site.set("conteneur1_url", &["localhost:5000/demo/broken"]);
+    let out = site.run("reconfigure");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(8), "{err}");
+    assert!(
+        err.contains(&format!("container '{}'", site.name("web"))),
+        "{err}"
+    );
+    assert!(
+        err.contains("previous container was started again"),
+        "{err}"
+    );
+    assert_eq!(get(&site.url("web")).unwrap().trim(), "web 1.0");
+    assert_eq!(site.identity("web").0, before.0);
+    assert!(
+        !docker(&["inspect", &format!("{}.next", site.name("web"))])
+            .status
+            .success()
+    );
+
+    // The engine unreachable: a clear error, and nothing changes.
+    let before = site.identity("web");
+    site.set("conteneur1_url", &["localhost:5000/demo/web"]);
+    site.set("conteneur1_tag", &["2.0"]);
+    let launch = site.path("var/lib/conteneur/launch.json");
+    let launch_before = std::fs::read(&launch).unwrap();
+    let out = site
+        .cmd(&["reconfigure", "--quiet"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(8), "{err}");
+    assert!(
+        err.contains("cannot reach the Docker engine") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&launch).unwrap(), launch_before);
+    assert_eq!(site.identity("web"), before);
+}
+
+#[test]
+fn lowering_the_count_removes_the_container_and_keeps_its_data() {
+    let site = Site::new("i3");
+    site.set("nombre_conteneur", &["2"]);
+    site.container(1, "web", "web", "1.0", free_port());
+    site.container(2, "notes", "notes", "1.0", free_port());
+    // notes serves a host folder (a bind mount, created by conteneur).
+    site.set("conteneur2_mountpoint_in", &["/www/data"]);
+    site.set("conteneur2_mountpoint_out", &["/srv/notes"]);
+    site.run_ok("instance");
+    let data = site.path("srv/notes");
+    assert!(
+        data.is_dir(),
+        "the host folder was not created under the root"
+    );
+    std::fs::write(data.join("page.txt"), "kept\n").unwrap();
+    assert_eq!(
+        get(&format!("{}data/page.txt", site.url("notes"))).unwrap(),
+        "kept\n"
+    );
+
+    site.set("nombre_conteneur", &["1"]);
+    let text = site.run_ok("reconfigure");
+    assert!(text.contains("1 removed"), "{text}");
+    assert!(!site.exists("notes"));
+    assert!(site.exists("web"));
+    assert_eq!(
+        std::fs::read_to_string(data.join("page.txt")).unwrap(),
+        "kept\n"
+    );
+    // Its route is gone from nginx.
+    assert!(get(&site.url("notes")).is_err());
+}
+
+#[test]
+fn concurrent_runs_and_kill_minus_nine() {
+    let site = Site::new("i4");
+    site.set("nombre_conteneur", &["1"]);
+    site.container(1, "web", "web", "1.0", free_port());
+    site.run_ok("instance");
+
+    // A slow run (a broken image waits for its health check) holds the lock.
+    site.set("conteneur1_url", &["localhost:5000/demo/broken"]);
+    let mut slow = std::process::Command::new(assert_cmd::cargo::cargo_bin("conteneur"))
+        .arg("--root")
+        .arg(site.root.path())
+        .args(["reconfigure", "--quiet"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = site.path("var/lib/conteneur/run.lock");
+    let t0 = Instant::now();
+    while std::fs::read_to_string(&lock)
+        .map(|s| !s.contains(&slow.id().to_string()))
+        .unwrap_or(true)
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the slow run never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = site.run("reconfigure");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(9), "{err}");
+    assert!(
+        err.contains("holds the lock") && err.contains(&format!("pid {}", slow.id())),
+        "{err}"
+    );
+
+    // kill -9 in the middle of that run, then reconfigure converges.
+    std::thread::sleep(Duration::from_millis(800));
+    slow.kill().unwrap();
+    slow.wait().unwrap();
+    site.set("conteneur1_url", &["localhost:5000/demo/web"]);
+    site.set("conteneur1_tag", &["2.0"]);
+    site.run_ok("reconfigure");
+    assert_eq!(get(&site.url("web")).unwrap().trim(), "web 2.0");
+    assert!(
+        !docker(&["inspect", &format!("{}.next", site.name("web"))])
+            .status
+            .success()
+    );
+    let text = site.run_ok("reconfigure");
+    assert!(
+        text.contains("0 created, 0 replaced, 0 started, 0 removed, 1 unchanged"),
+        "{text}"
+    );
+}
+
+#[test]
+fn foreign_containers_and_system_mounts_are_refused_before_any_change() {
+    let site = Site::new("i5");
+    site.set("nombre_conteneur", &["1"]);
+    site.container(1, "web", "web", "1.0", free_port());
+    // Someone else's container holds the name.
+    let out = docker(&[
+        "create",
+        "--name",
+        &site.name("web"),
+        "localhost:5000/demo/web:1.0",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = site.run("instance");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(8), "{err}");
+    assert!(
+        err.contains("not created by conteneur") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert!(!site.path("etc/eole/.instance").exists());
+    assert!(!site.path("var/lib/conteneur/launch.json").exists());
+    docker(&["rm", "-f", &site.name("web")]);
+
+    site.set("conteneur1_mountpoint_in", &["/host-etc"]);
+    site.set("conteneur1_mountpoint_out", &["/etc"]);
+    let out = site.run("instance");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("would expose the system") && err.contains("conteneur_allow_system_mounts"),
+        "{err}"
+    );
+    assert!(!site.exists("web"));
+}
