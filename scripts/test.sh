@@ -17,20 +17,13 @@ if [ -z "${EOLE_CORPUS:-}" ] && [ ! -d ../shared/eole-corpus ] && [ ! -d /work/s
   exit 1
 fi
 
-packages=()   # Debian packages the tests need (later: nginx, docker.io, lxc...)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  say "installing ${missing[*]}"
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "test.sh: run as root to install: ${missing[*]}" >&2
-    exit 1
-  fi
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-fi
+# The real services the end-to-end tests drive: the Docker engine, a
+# registry on 127.0.0.1:5000, nginx (scripts/services.sh installs and starts
+# them), and the small test images built locally (no Docker Hub here).
+say "services: Docker engine, loopback registry, nginx"
+./scripts/services.sh
+say "test images"
+./scripts/images.sh
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "test.sh: cargo is missing. conteneur needs Rust 1.85 or later (edition 2024);" >&2

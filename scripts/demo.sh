@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The demo (README: "Run the demo"): on a fresh Debian 12 machine, installs
+# and starts what is missing (Docker engine, loopback registry, nginx),
+# builds conteneur, builds three small demo images and pushes them to the
+# registry, writes a demo configuration of three containers under a demo
+# root (never the machine's /etc), runs `instance` (or `reconfigure` when
+# already instantiated) and prints the URLs, which answer.
+#
+# Running it again is harmless and fast: nothing that is already right is
+# redone. DEMO_ROOT (default ./demo-root) and DEMO_PORT (default 8080) can be
+# changed; `./scripts/demo.sh stop` stops the demo's nginx and containers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+ROOT=${DEMO_ROOT:-$REPO/demo-root}
+PORT=${DEMO_PORT:-8080}
+BIN=$REPO/target/release/conteneur
+C() { "$BIN" --root "$ROOT" "$@"; }
+
+if [ "${1:-}" = stop ]; then
+  [ -x "$BIN" ] && [ -d "$ROOT" ] || exit 0
+  C proxy stop || true
+  C set nombre_conteneur 0 >/dev/null && C reconfigure --quiet || true
+  exit 0
+fi
+
+echo "== services (Docker engine, registry on 127.0.0.1:5000, nginx)"
+./scripts/services.sh
+echo "== building conteneur"
+cargo build --release --quiet
+echo "== demo images"
+./scripts/images.sh
+
+echo "== demo server under $ROOT"
+mkdir -p "$ROOT/usr/share/eole/creole/dicos" "$ROOT/usr/share/eole/creole/distrib"
+# nginx's workers run unprivileged: they must be able to reach the root.
+chmod 0755 "$ROOT"
+cp dicos/*.xml "$ROOT/usr/share/eole/creole/dicos/"
+cp templates/* "$ROOT/usr/share/eole/creole/distrib/"
+for phase in preservice pretemplate posttemplate postservice; do
+  mkdir -p "$ROOT/usr/share/eole/$phase"
+  if [ -d "instance.d/$phase" ]; then cp -p "instance.d/$phase"/* "$ROOT/usr/share/eole/$phase/" 2>/dev/null || true; fi
+done
+
+# The demo configuration, as an admin would type it (CreoleSet).
+C set conteneur_proxy_mode private
+C set conteneur_proxy_listen 127.0.0.1
+C set conteneur_http_port "$PORT"
+C set nombre_conteneur 3
+i=0
+for app in web notes wiki; do
+  i=$((i + 1))
+  C set "conteneur${i}_name" "$app"
+  C set "conteneur${i}_url" "localhost:5000/demo/$app"
+  C set "conteneur${i}_tag" 1.0
+  C set "conteneur${i}_port_in" 80
+  C set "conteneur${i}_port_out" "$((18080 + i))"
+done
+C set conteneur2_mountpoint_in /www/data
+C set conteneur2_mountpoint_out /srv/notes
+C lint >/dev/null
+
+if [ -e "$ROOT/etc/eole/.instance" ]; then
+  echo "== reconfigure"
+  C reconfigure --quiet
+else
+  echo "== instance"
+  C instance --quiet
+fi
+C status
+
+echo
+echo "The demo containers, behind nginx:"
+for app in web notes wiki; do
+  url="http://127.0.0.1:$PORT/$app/"
+  printf '  %-32s -> %s\n' "$url" "$(curl -fsS --max-time 5 "$url" || echo 'NO ANSWER')"
+done
+echo
+echo "Try: $BIN --root $ROOT set conteneur1_tag 2.0 && $BIN --root $ROOT reconfigure"
