@@ -128,6 +128,8 @@ pub enum Command {
     Reconfigure(crate::run::cli::RunArgs),
     /// Per container: desired and actual state, image, health, route; and the proxy.
     Status(crate::run::cli::StatusArgs),
+    /// Edit config.eol in a terminal, as EOLE's gen_config (also `gen_config`).
+    Genconfig(crate::genconfig::GenconfigArgs),
 }
 
 #[derive(Debug, Args)]
@@ -185,6 +187,7 @@ pub fn eole_alias(args: Vec<OsString>) -> Vec<OsString> {
         "CreoleCat" => "render",
         "instance" => "instance",
         "reconfigure" => "reconfigure",
+        "gen_config" => "genconfig",
         _ => return args,
     };
     let mut out = vec![OsString::from("conteneur"), OsString::from(sub)];
@@ -222,6 +225,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Instance(a) => crate::run::cli::cmd_run(&paths, crate::run::Mode::Instance, a),
         Command::Reconfigure(a) => crate::run::cli::cmd_run(&paths, crate::run::Mode::Reconfigure, a),
         Command::Status(a) => crate::run::cli::cmd_status(&paths, a),
+        Command::Genconfig(a) => crate::genconfig::cmd(&paths, a),
     };
     match r {
         Ok(code) => code,

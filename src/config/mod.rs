@@ -1105,6 +1105,28 @@ impl Config {
         out
     }
 
+    /// The values a `valid_enum` check of `name` lists, and whether they are
+    /// enforced (`checkval="False"` makes them a suggestion only).
+    ///
+    /// genconfig offers them as a choice list instead of a text field; the
+    /// list is read through the same check declaration the engine applies,
+    /// so the editor never offers a value `set` would refuse. `None`: no
+    /// `valid_enum` on the variable, or its list cannot be read (lint says
+    /// why).
+    pub fn enum_choices(&self, name: &str) -> Option<(Vec<String>, bool)> {
+        let check = self
+            .idx
+            .checks_of
+            .get(name)?
+            .iter()
+            .map(|&ci| &self.dicos.checks[ci])
+            .find(|c| c.func == "valid_enum")?;
+        let args = self
+            .args(&check.params, name, &check.func, &check.loc)
+            .ok()?;
+        checks::enum_choices(&args).ok()
+    }
+
     // ----- changing values ----------------------------------------------
 
     /// Sets a variable to `values` (several for a multi, one per index of

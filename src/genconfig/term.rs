@@ -1,0 +1,121 @@
+//! The terminal: raw mode and the alternate screen, and getting out of them
+//! on every path.
+//!
+//! An admin over SSH whose terminal is left in raw mode (no echo, no line
+//! editing) has to know about `reset` to recover; genconfig must never do
+//! that to them. So the terminal is restored:
+//! - by [`TerminalGuard`]'s `Drop` on every return, early or not, error or
+//!   not;
+//! - by a panic hook, before the panic message is printed (the message
+//!   would otherwise be drawn into the alternate screen and lost).
+//!
+//! Both may run (a panic unwinds through the guard): [`restore`] acts once.
+
+use std::io::{self, Write};
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crossterm::cursor::Show;
+use crossterm::event::{self, Event, KeyEventKind};
+#[cfg(debug_assertions)]
+use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::execute;
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+
+use super::input;
+use super::model::Model;
+use super::view::{self, ViewState};
+
+/// Is the terminal in raw mode and the alternate screen, by our doing?
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Puts the terminal back as the shell expects it, once: a second
+/// "leave the alternate screen" is not harmless (xterm and tmux then
+/// restore the cursor saved on entering, and the panic message printed in
+/// between is overwritten). Errors are ignored: this runs while leaving,
+/// when nothing better can be done.
+pub fn restore() {
+    if !ACTIVE.swap(false, Ordering::SeqCst) {
+        return;
+    }
+    let _ = disable_raw_mode();
+    let mut out = io::stdout();
+    let _ = execute!(out, LeaveAlternateScreen, Show);
+    let _ = out.flush();
+}
+
+static HOOK: Once = Once::new();
+
+/// Installs (once) a panic hook that restores the terminal, then lets the
+/// previous hook print the panic.
+pub fn install_panic_hook() {
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore();
+            previous(info);
+        }));
+    });
+}
+
+/// Raw mode and the alternate screen while it lives.
+pub struct TerminalGuard {
+    _private: (),
+}
+
+impl TerminalGuard {
+    pub fn enter() -> io::Result<TerminalGuard> {
+        enable_raw_mode()?;
+        ACTIVE.store(true, Ordering::SeqCst);
+        // From here on, whatever fails, Drop restores.
+        let guard = TerminalGuard { _private: () };
+        execute!(io::stdout(), EnterAlternateScreen)?;
+        Ok(guard)
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Runs the editor until the admin quits.
+pub fn run(model: &mut Model) -> io::Result<()> {
+    install_panic_hook();
+    let _guard = TerminalGuard::enter()?;
+    let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    terminal.clear()?;
+    let mut st = ViewState::default();
+    loop {
+        terminal.draw(|f| view::draw(f, model, &mut st))?;
+        if model.should_quit() {
+            break;
+        }
+        match event::read()? {
+            Event::Key(k) if k.kind == KeyEventKind::Press => {
+                #[cfg(debug_assertions)]
+                test_panic(&k);
+                input::handle_key(model, k);
+            }
+            // The next draw takes the new size.
+            Event::Resize(..) => {}
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Debug builds only (the tests' binary; never a release): with
+/// `CONTENEUR_GENCONFIG_TEST_PANIC` set, F12 panics, so the end-to-end test
+/// can show that a panic leaves the terminal usable.
+#[cfg(debug_assertions)]
+fn test_panic(k: &KeyEvent) {
+    if k.code == KeyCode::F(12) && std::env::var_os("CONTENEUR_GENCONFIG_TEST_PANIC").is_some() {
+        panic!("genconfig: test panic (F12 with CONTENEUR_GENCONFIG_TEST_PANIC)");
+    }
+}
