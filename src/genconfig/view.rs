@@ -272,7 +272,9 @@ fn draw_list(f: &mut Frame, m: &Model, st: &mut ViewState, area: Rect) {
                 if Some(name.as_str()) == selected {
                     sel_row = Some(rows.len());
                 }
-                rows.push(var_row(m, &name, value_w));
+                // Highlight symbol, value, tag, spacing, mandatory mark.
+                let desc_w = width.saturating_sub(2 + value_w + 7 + 2 + 2);
+                rows.push(var_row(m, &name, desc_w, value_w));
             }
         }
     }
@@ -298,7 +300,7 @@ fn draw_list(f: &mut Frame, m: &Model, st: &mut ViewState, area: Rect) {
     f.render_stateful_widget(table, area, &mut st.list);
 }
 
-fn var_row<'a>(m: &Model, name: &str, value_w: usize) -> TRow<'a> {
+fn var_row<'a>(m: &Model, name: &str, desc_w: usize, value_w: usize) -> TRow<'a> {
     let cfg = m.config();
     let (desc, mandatory) = match cfg.variable(name) {
         Ok(v) => (
@@ -335,7 +337,7 @@ fn var_row<'a>(m: &Model, name: &str, value_w: usize) -> TRow<'a> {
     // The mandatory mark goes first: a long description is cut at the end.
     let d = vec![
         Span::styled(if mandatory { "* " } else { "  " }, red()),
-        Span::raw(desc),
+        Span::raw(cut(&desc, desc_w)),
     ];
     let marker = if has_error {
         Span::styled("✗ ", red())
@@ -385,6 +387,8 @@ fn draw_detail(f: &mut Frame, m: &Model, area: Rect) {
     let cfg = m.config();
     let mut lines: Vec<Line> = Vec::new();
     if let Ok(v) = cfg.variable(name) {
+        // In full: the list cuts long descriptions.
+        lines.push(Line::styled(v.description.clone(), bold()));
         let mut facts = vec![
             format!("type {}", v.ty.name()),
             format!("mode {}", v.mode.name()),
@@ -537,10 +541,11 @@ fn draw_edit_box(f: &mut Frame, m: &Model, e: &Edit, area: Rect) {
     let mut lines: Vec<Line> = Vec::new();
     if let Some(v) = var {
         lines.push(Line::raw(v.description.clone()));
-        lines.push(Line::styled(
-            format!("expected: {}", v.ty.describe()),
-            dim(),
-        ));
+        let how = match e.kind {
+            EditKind::Choice { .. } => "choose one: ↑↓, or the first letter".to_string(),
+            EditKind::Text { .. } => format!("expected: {}", v.ty.describe()),
+        };
+        lines.push(Line::styled(how, dim()));
     }
     let top = lines.len() as u16;
     let (input, cursor) = input_lines(e);
