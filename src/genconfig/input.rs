@@ -34,6 +34,26 @@ pub fn handle_key(m: &mut Model, key: KeyEvent) {
     }
 }
 
+/// A pasted text: typed into the open text field or search box, one line
+/// (a value never holds a line break). Elsewhere it is ignored, so a paste
+/// into the list never runs commands.
+pub fn handle_paste(m: &mut Model, text: &str) {
+    let line: String = text
+        .chars()
+        .take_while(|c| *c != '\n' && *c != '\r')
+        .filter(|c| !c.is_control())
+        .collect();
+    if matches!(m.edit().map(|e| &e.kind), Some(EditKind::Text { .. })) {
+        m.with_edit(|e| {
+            for c in line.chars() {
+                e.insert(c);
+            }
+        });
+    } else if matches!(m.screen, Screen::Search(_)) {
+        m.with_search(|q| q.push_str(&line));
+    }
+}
+
 /// Lines a page of the list moves by.
 const PAGE: isize = 10;
 

@@ -16,7 +16,7 @@ use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossterm::cursor::Show;
-use crossterm::event::{self, Event, KeyEventKind};
+use crossterm::event::{self, DisableBracketedPaste, EnableBracketedPaste, Event, KeyEventKind};
 #[cfg(debug_assertions)]
 use crossterm::event::{KeyCode, KeyEvent};
 use crossterm::execute;
@@ -44,7 +44,7 @@ pub fn restore() {
     }
     let _ = disable_raw_mode();
     let mut out = io::stdout();
-    let _ = execute!(out, LeaveAlternateScreen, Show);
+    let _ = execute!(out, DisableBracketedPaste, LeaveAlternateScreen, Show);
     let _ = out.flush();
 }
 
@@ -73,7 +73,9 @@ impl TerminalGuard {
         ACTIVE.store(true, Ordering::SeqCst);
         // From here on, whatever fails, Drop restores.
         let guard = TerminalGuard { _private: () };
-        execute!(io::stdout(), EnterAlternateScreen)?;
+        // Bracketed paste: a pasted text arrives as one piece, so its
+        // letters are never taken for commands (`s`, `q`…).
+        execute!(io::stdout(), EnterAlternateScreen, EnableBracketedPaste)?;
         Ok(guard)
     }
 }
@@ -102,6 +104,7 @@ pub fn run(model: &mut Model) -> io::Result<()> {
                 test_panic(&k);
                 input::handle_key(model, k);
             }
+            Event::Paste(text) => input::handle_paste(model, &text),
             // The next draw takes the new size.
             Event::Resize(..) => {}
             _ => {}

@@ -7,7 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use super::input::handle_key;
+use super::input::{handle_key, handle_paste};
 use super::model::{Change, EditKind, Model, Row, Screen, StatusKind};
 use super::view::{ViewState, draw};
 use crate::config::{Config, Origin};
@@ -654,4 +654,28 @@ fn the_error_shows_in_the_edit_box_and_on_the_line() {
     let text = screen_text(&m, 80, 24);
     assert!(text.contains("✗"), "{text}");
     assert!(text.contains("1 error"), "{text}");
+}
+
+#[test]
+fn a_paste_types_into_fields_and_never_runs_commands() {
+    let (_d, _p, mut m) = demo(Mode::Normal);
+    handle_paste(&mut m, "sq");
+    assert!(matches!(m.screen, Screen::Main));
+    assert!(!m.should_quit());
+    find(&mut m, "conteneur1_tag");
+    key(&mut m, KeyCode::Enter);
+    ctrl(&mut m, 'u');
+    handle_paste(&mut m, "7.0.1\nrest");
+    assert_eq!(m.edit().unwrap().value(), "7.0.1");
+    key(&mut m, KeyCode::Esc);
+    key(&mut m, KeyCode::Char('/'));
+    handle_paste(&mut m, "port_out");
+    assert_eq!(
+        m.search_results("port_out"),
+        ["conteneur1_port_out", "conteneur2_port_out"]
+    );
+    match &m.screen {
+        Screen::Search(s) => assert_eq!(s.query, "port_out"),
+        s => panic!("{s:?}"),
+    }
 }

@@ -794,7 +794,12 @@ fn draw_errors(f: &mut Frame, m: &Model, area: Rect) {
         lines.push(Line::styled(format!("  {}", e.message), style));
     }
     let scroll = sel_line.saturating_sub((inner.height as usize).saturating_sub(2));
-    f.render_widget(Paragraph::new(lines).scroll((scroll as u16, 0)), inner);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll as u16, 0)),
+        inner,
+    );
 }
 
 fn draw_diff(f: &mut Frame, m: &Model, area: Rect) {
