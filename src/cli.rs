@@ -223,7 +223,9 @@ pub fn run(cli: Cli) -> u8 {
         Command::Proxy(a) => crate::proxy::cli::run(&paths, a),
         Command::Plan(a) => crate::run::cli::cmd_plan(&paths, a),
         Command::Instance(a) => crate::run::cli::cmd_run(&paths, crate::run::Mode::Instance, a),
-        Command::Reconfigure(a) => crate::run::cli::cmd_run(&paths, crate::run::Mode::Reconfigure, a),
+        Command::Reconfigure(a) => {
+            crate::run::cli::cmd_run(&paths, crate::run::Mode::Reconfigure, a)
+        }
         Command::Status(a) => crate::run::cli::cmd_status(&paths, a),
         Command::Genconfig(a) => crate::genconfig::cmd(&paths, a),
     };

@@ -14,6 +14,6 @@ pub mod genconfig;
 pub mod hooks;
 pub mod paths;
 pub mod plan;
-pub mod run;
 pub mod proxy;
+pub mod run;
 pub mod template;
