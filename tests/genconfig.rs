@@ -356,3 +356,17 @@ fn a_panic_leaves_the_terminal_usable() {
     );
     assert_terminal_restored(&after);
 }
+
+/// Without a terminal (a script, a pipe) genconfig says what to use instead
+/// and touches nothing.
+#[test]
+fn without_a_terminal_it_refuses_and_points_to_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    demo(&root);
+    let out = conteneur(&root, &["genconfig"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("run it in a terminal"), "{err}");
+    assert!(err.contains("conteneur set"), "{err}");
+}
