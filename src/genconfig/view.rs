@@ -609,7 +609,7 @@ fn draw_table(f: &mut Frame, m: &Model, area: Rect) {
     let (block, inner) = popup(
         f,
         rect,
-        format!(" {} ", cut(&desc, rect.width as usize - 4)),
+        format!(" {} ", cut(&desc, (rect.width as usize).saturating_sub(4))),
     );
     f.render_widget(block, rect);
     let [tarea, below] =
