@@ -202,8 +202,10 @@ fn nginx_accepts_the_rendered_site() {
         .map(Path::new)
         .find(|p| p.exists())
     else {
-        eprintln!("nginx is not installed: the site's syntax is not checked by nginx here");
-        return;
+        // Fail, never skip: scripts/services.sh installs nginx.
+        panic!(
+            "nginx is not installed (run scripts/services.sh): the rendered site cannot be checked"
+        );
     };
     let s = Server::new();
     three_containers(&s);

@@ -5,6 +5,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use regex::Regex;
 
@@ -91,7 +92,8 @@ fn valid_enum(value: &str, args: &Args) -> Result<(), String> {
 
 thread_local! {
     /// Compiled patterns: the same check runs once per container instance.
-    static REGEX_CACHE: RefCell<HashMap<String, Result<Regex, String>>> = RefCell::new(HashMap::new());
+    /// Kept behind an `Arc`: cloning a `Regex` rebuilds its match cache.
+    static REGEX_CACHE: RefCell<HashMap<String, Result<Arc<Regex>, String>>> = RefCell::new(HashMap::new());
 }
 
 fn valid_regexp(value: &str, args: &Args) -> Result<(), String> {
@@ -103,7 +105,11 @@ fn valid_regexp(value: &str, args: &Args) -> Result<(), String> {
             .borrow_mut()
             .entry(pattern.to_string())
             // Python's re.match anchors at the start only.
-            .or_insert_with(|| Regex::new(&format!("^(?:{pattern})")).map_err(|e| e.to_string()))
+            .or_insert_with(|| {
+                Regex::new(&format!("^(?:{pattern})"))
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
             .clone()
     });
     let re = compiled.map_err(|e| format!("valid_regexp: the pattern is not valid: {e}"))?;

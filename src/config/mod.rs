@@ -129,7 +129,8 @@ struct Memo {
     props: HashMap<String, Result<Props, ValueError>>,
     conds: HashMap<usize, Result<CondState, ValueError>>,
     /// For `valid_unique`: template name → value → the instances using it.
-    unique: HashMap<Arc<str>, HashMap<String, Vec<String>>>,
+    /// Shared, not copied: every instance's check reads the same map.
+    unique: HashMap<Arc<str>, Arc<HashMap<String, Vec<String>>>>,
     busy: Vec<String>,
 }
 
@@ -1058,7 +1059,7 @@ impl Config {
         Ok(())
     }
 
-    fn unique_users(&self, template: &Arc<str>) -> HashMap<String, Vec<String>> {
+    fn unique_users(&self, template: &Arc<str>) -> Arc<HashMap<String, Vec<String>>> {
         if let Some(m) = self.memo.borrow().unique.get(template) {
             return m.clone();
         }
@@ -1078,6 +1079,7 @@ impl Config {
                 }
             }
         }
+        let map = Arc::new(map);
         self.memo
             .borrow_mut()
             .unique
