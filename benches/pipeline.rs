@@ -11,12 +11,17 @@
 //!
 //! Run: `cargo bench --bench pipeline` (about two minutes);
 //! one group: `cargo bench --bench pipeline -- containers`.
+//! `cargo test --all-targets` runs each case once as a smoke test (criterion's
+//! test mode), without the 2000-container case.
 
+use std::cell::Cell;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{
+    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
 
 use conteneur::config::{Config, sources};
 use conteneur::dico;
@@ -39,8 +44,12 @@ fn load_resolve(paths: &Paths) -> usize {
     black_box(cfg.list()).len()
 }
 
-/// Says once what is measured, so the figures can be read.
-fn describe(what: &str, paths: &Paths) {
+/// Says what is measured, once per group and only if one of its cases runs
+/// (so that `cargo bench -- corpus` does not pay for the other groups).
+fn describe(told: &Cell<bool>, what: &str, paths: &Paths) {
+    if told.replace(true) {
+        return;
+    }
     let cfg = Config::load(paths).expect("load");
     let declared = cfg.dictionaries().variables.len();
     let list = cfg.list();
@@ -53,28 +62,42 @@ fn describe(what: &str, paths: &Paths) {
     );
 }
 
+/// Criterion's rule: without `--bench` (`cargo test --benches`) it runs
+/// every case once as a test.
+fn test_mode() -> bool {
+    !std::env::args().any(|a| a == "--bench")
+}
+
 fn corpus(c: &mut Criterion) {
     let root = tempfile::tempdir().unwrap();
     let paths = synth::corpus_paths(root.path(), "output_jojo_hapy2.eol");
-    describe("corpus eole-server-2.10.0 + extra", &paths);
     let srcs = sources(&paths);
+    let base = Arc::new(dico::load(&srcs).expect("the corpus loads"));
+    let told = Cell::new(false);
+    let what = "corpus eole-server-2.10.0 + extra";
 
     let mut g = c.benchmark_group("corpus");
     g.sample_size(20)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
     g.bench_function("dico_load", |b| {
+        describe(&told, what, &paths);
         b.iter(|| dico::load(black_box(&srcs)).expect("dictionaries"))
     });
-    let base = Arc::new(dico::load(&srcs).unwrap());
     g.bench_function("load_values", |b| {
+        describe(&told, what, &paths);
         b.iter(|| Config::load_values(base.clone(), black_box(&paths)).expect("values"))
     });
     g.bench_function("load", |b| {
+        describe(&told, what, &paths);
         b.iter(|| Config::load(black_box(&paths)).expect("load"))
     });
-    g.bench_function("load_list", |b| b.iter(|| load_resolve(black_box(&paths))));
+    g.bench_function("load_list", |b| {
+        describe(&told, what, &paths);
+        b.iter(|| load_resolve(black_box(&paths)))
+    });
     g.bench_function("load_list_problems", |b| {
+        describe(&told, what, &paths);
         b.iter(|| load_resolve_check(black_box(&paths)))
     });
     g.finish();
@@ -83,18 +106,25 @@ fn corpus(c: &mut Criterion) {
 fn synthetic(c: &mut Criterion) {
     let set = synth::dicos(200, 50);
     let paths = set.paths();
-    describe("synthetic 200x50", &paths);
+    let told = Cell::new(false);
+    let what = "synthetic 200x50";
 
     let mut g = c.benchmark_group("synthetic_200x50");
     g.sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4))
+        .measurement_time(Duration::from_secs(3))
         .throughput(Throughput::Elements(set.vars as u64));
     g.bench_function("load", |b| {
+        describe(&told, what, &paths);
         b.iter(|| Config::load(black_box(&paths)).expect("load"))
     });
-    g.bench_function("load_list", |b| b.iter(|| load_resolve(black_box(&paths))));
+    g.bench_function("load_list", |b| {
+        describe(&told, what, &paths);
+        b.iter(|| load_resolve(black_box(&paths)))
+    });
     g.bench_function("load_list_problems", |b| {
+        describe(&told, what, &paths);
         b.iter(|| load_resolve_check(black_box(&paths)))
     });
     g.finish();
@@ -102,30 +132,40 @@ fn synthetic(c: &mut Criterion) {
 
 fn containers(c: &mut Criterion) {
     let mut g = c.benchmark_group("containers");
+    // Flat sampling: 10 runs (1.4 s each at n = 2000) rather than the 55 of
+    // criterion's default linear sampling.
     g.sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
-    for n in [50, 500, 2000] {
+    let sizes: &[usize] = if test_mode() {
+        &[50, 500]
+    } else {
+        &[50, 500, 2000]
+    };
+    for &n in sizes {
         let set = synth::containers(n);
         let paths = set.paths();
-        describe(&format!("containers {n}"), &paths);
-        {
-            // The set must be what it claims: n containers, all valid.
-            let cfg = Config::load(&paths).unwrap();
-            assert_eq!(
-                cfg.get("nombre_conteneur").unwrap().to_string(),
-                n.to_string()
-            );
-            assert_eq!(cfg.dictionaries().variables.len(), set.vars);
-            let last = format!("conteneur{n}_port_out");
-            assert_eq!(
-                cfg.get(&last).unwrap().to_string(),
-                format!("['{}']", 20000 + n)
-            );
-        }
+        let told = Cell::new(false);
         g.throughput(Throughput::Elements(n as u64));
         g.bench_with_input(BenchmarkId::new("load_list_problems", n), &paths, |b, p| {
+            if !told.get() {
+                // The set must be what it claims: n containers.
+                let cfg = Config::load(p).unwrap();
+                assert_eq!(
+                    cfg.get("nombre_conteneur").unwrap().to_string(),
+                    n.to_string()
+                );
+                assert_eq!(cfg.dictionaries().variables.len(), set.vars);
+                let last = cfg.get(&format!("conteneur{n}_port_out")).unwrap();
+                assert_eq!(last.to_string(), format!("['{}']", 20000 + n));
+            }
+            describe(&told, &format!("containers {n}"), p);
             b.iter(|| load_resolve_check(black_box(p)))
+        });
+        // Without the checks, to tell which part grows faster than n.
+        g.bench_with_input(BenchmarkId::new("load_list", n), &paths, |b, p| {
+            b.iter(|| load_resolve(black_box(p)))
         });
     }
     g.finish();

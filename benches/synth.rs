@@ -127,7 +127,7 @@ fn var_name(i: usize, j: usize) -> String {
 
 /// Is block `b` of file `i` a master/slave group? (One block in three.)
 fn is_group(i: usize, b: usize) -> bool {
-    (i + b) % 3 == 0
+    (i + b).is_multiple_of(3)
 }
 
 /// Writes the dictionaries and config.eol under `root` (`root/dicos`,
@@ -315,41 +315,50 @@ pub fn dico_xml(i: usize, n: usize) -> String {
 /// a configured server.
 pub fn dicos_eol(n_files: usize, vars_per_file: usize) -> String {
     let mut m = serde_json::Map::new();
-    let owner = |i: usize| if i % 2 == 0 { "gen_config" } else { "basique" };
+    let owner = |i: usize| {
+        if i.is_multiple_of(2) {
+            "gen_config"
+        } else {
+            "basique"
+        }
+    };
     for i in 0..n_files {
         for b in 0..vars_per_file.div_ceil(10) {
             let base = b * 10;
             let at = |k: usize| (base + k < vars_per_file).then(|| var_name(i, base + k));
             // Switch on one odd block in two.
-            if b % 4 == 1 {
-                if let Some(n) = at(0) {
-                    m.insert(n, serde_json::json!({"val": "oui", "owner": owner(i)}));
-                }
+            if b % 4 == 1
+                && let Some(n) = at(0)
+            {
+                m.insert(n, serde_json::json!({"val": "oui", "owner": owner(i)}));
             }
-            if (i + b) % 5 == 0 {
-                if let Some(n) = at(1) {
-                    m.insert(
-                        n,
-                        serde_json::json!({"val": format!("srv{i}x{b}"), "owner": owner(i)}),
-                    );
-                }
+            if (i + b).is_multiple_of(5)
+                && let Some(n) = at(1)
+            {
+                let val = format!("srv{i}x{b}");
+                m.insert(n, serde_json::json!({"val": val, "owner": owner(i)}));
             }
-            if (i + b) % 7 == 0 {
-                if let Some(n) = at(2) {
-                    m.insert(n, serde_json::json!({"val": 64, "owner": owner(i)}));
-                }
+            if (i + b).is_multiple_of(7)
+                && let Some(n) = at(2)
+            {
+                m.insert(n, serde_json::json!({"val": 64, "owner": owner(i)}));
             }
-            if is_group(i, b) {
-                if let (Some(master), Some(slave)) = (at(8), at(9)) {
-                    m.insert(
-                        master,
-                        serde_json::json!({"val": ["10.0.0.0", format!("172.16.{}.0", i % 250)], "owner": owner(i)}),
-                    );
-                    m.insert(
-                        slave,
-                        serde_json::json!({"val": {"0": "255.0.0.0", "1": "255.255.255.0"}, "owner": {"0": owner(i), "1": owner(i)}}),
-                    );
-                }
+            if is_group(i, b)
+                && let (Some(master), Some(slave)) = (at(8), at(9))
+            {
+                let o = owner(i);
+                let net = format!("172.16.{}.0", i % 250);
+                m.insert(
+                    master,
+                    serde_json::json!({"val": ["10.0.0.0", net], "owner": o}),
+                );
+                m.insert(
+                    slave,
+                    serde_json::json!({
+                        "val": {"0": "255.0.0.0", "1": "255.255.255.0"},
+                        "owner": {"0": o, "1": o}
+                    }),
+                );
             }
         }
     }
@@ -374,11 +383,14 @@ pub fn write_containers(root: &Path, n: usize) -> usize {
     fs::create_dir_all(&dicos).expect("cannot create dicos/");
     fs::create_dir_all(root.join("extra")).expect("cannot create extra/");
     let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("dicos/10_conteneur.xml");
-    fs::copy(&ours, dicos.join("10_conteneur.xml"))
-        .unwrap_or_else(|e| panic!("cannot copy {}: {e}", ours.display()));
+    let xml =
+        fs::read_to_string(&ours).unwrap_or_else(|e| panic!("cannot read {}: {e}", ours.display()));
+    fs::write(dicos.join("10_conteneur.xml"), &xml).expect("cannot write the dictionary");
     fs::write(root.join("config.eol"), containers_eol(n)).expect("cannot write config.eol");
-    // 13 global variables, 16 per container.
-    13 + 16 * n
+    // The dictionary changes with the project: count rather than assume.
+    let base = conteneur::dico::load_texts(&[("10_conteneur.xml", &xml)]).dicos;
+    let per = base.variables.keys().filter(|k| k.contains("{X}")).count();
+    base.variables.len() - per + per * n
 }
 
 /// The config.eol of `n` containers: appX, an image, port 80 published on
