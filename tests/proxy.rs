@@ -7,10 +7,10 @@
 //! install. Every nginx a test starts is stopped by a guard, even when the
 //! test fails.
 //!
-//! The sites here are written by hand in the shape the templates render
+//! Most sites here are written by hand in the shape the templates render
 //! (a `map` for websockets, `server` blocks with one `location /NAME/` per
-//! container): this file tests how the site is published, not how it is
-//! rendered.
+//! container), to test how a site is published; the last test renders the
+//! real template with `conteneur render` and checks the same routes.
 
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -1142,5 +1142,131 @@ fn cli_proxy_start_status_apply_stop() -> TestResult {
     assert_eq!(code, 1);
     let (code, out, _) = run(conteneur(root, &["proxy", "stop"]))?;
     assert_eq!((code, out.trim()), (0, "private nginx was not running"));
+    Ok(())
+}
+
+// --- the real template, rendered by conteneur ------------------------------------
+
+/// `conteneur --root ROOT ARGS`, asserting success.
+fn conteneur_ok(root: &Path, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_conteneur"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .env_remove("CONTENEUR_ROOT")
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "conteneur {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// The whole web front as `instance` builds it: our dictionary and our
+/// nginx template (installed where EOLE puts them), values set with
+/// `conteneur set`, the site rendered by `conteneur render`, published and
+/// served by the private nginx, in front of two HTTP backends and a
+/// websocket one — over http and https.
+#[test]
+fn the_rendered_site_answers_over_http_https_and_websocket() -> TestResult {
+    let alpha = Backend::http("alpha")?;
+    let beta = Backend::http("beta")?;
+    let chat = Backend::websocket("chat")?;
+    let front = Front::new()?;
+    let root = front.root.path();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (from, to) in [
+        ("dicos", "usr/share/eole/creole/dicos"),
+        ("templates", "usr/share/eole/creole/distrib"),
+    ] {
+        let dest = root.join(to);
+        std::fs::create_dir_all(&dest)?;
+        for e in std::fs::read_dir(repo.join(from))? {
+            let p = e?.path();
+            if let Some(name) = p.file_name().filter(|_| p.is_file()) {
+                std::fs::copy(&p, dest.join(name))?;
+            }
+        }
+    }
+    let (cert, key) = self_signed(root)?;
+    let (http, https_port) = (free_port()?, free_port()?);
+    let sets: Vec<(&str, Vec<String>)> = vec![
+        ("conteneur_proxy_mode", vec!["private".into()]),
+        ("conteneur_proxy_listen", vec!["127.0.0.1".into()]),
+        ("conteneur_http_port", vec![http.to_string()]),
+        ("conteneur_https", vec!["oui".into()]),
+        ("conteneur_https_port", vec![https_port.to_string()]),
+        ("conteneur_cert_file", vec![cert.display().to_string()]),
+        ("conteneur_key_file", vec![key.display().to_string()]),
+        ("nombre_conteneur", vec!["3".into()]),
+        ("conteneur1_name", vec!["alpha".into()]),
+        ("conteneur1_url", vec!["localhost:5000/demo/web".into()]),
+        ("conteneur1_port_in", vec!["80".into()]),
+        ("conteneur1_port_out", vec![alpha.port.to_string()]),
+        ("conteneur2_name", vec!["beta".into()]),
+        ("conteneur2_url", vec!["localhost:5000/demo/web".into()]),
+        ("conteneur2_port_in", vec!["80".into()]),
+        ("conteneur2_port_out", vec![beta.port.to_string()]),
+        ("conteneur3_name", vec!["chat".into()]),
+        ("conteneur3_url", vec!["localhost:5000/demo/web".into()]),
+        ("conteneur3_port_in", vec!["80".into()]),
+        ("conteneur3_port_out", vec![chat.port.to_string()]),
+        ("conteneur3_websocket", vec!["oui".into()]),
+    ];
+    for (var, values) in &sets {
+        let mut args = vec!["set", var];
+        args.extend(values.iter().map(String::as_str));
+        conteneur_ok(root, &args)?;
+    }
+    conteneur_ok(root, &["render"])?;
+    let staged = proxy::staged_site(&front.paths);
+    assert!(staged.exists(), "render did not write the staged site");
+    proxy::apply_with(&front.paths, Mode::Private, &staged, &front.opts)?;
+    let st = front.start()?;
+    assert!(st.running(), "{st}");
+
+    for name in ["alpha", "beta"] {
+        let r = http_get(http, &format!("/{name}/some/page"))?;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(
+            r.body,
+            format!("backend={name} path=/some/page prefix=/{name} proto=http\n")
+        );
+        let (code, body) = https(https_port, &format!("/{name}/"), None)?;
+        assert_eq!(code, 200, "{body}");
+        assert_eq!(
+            body,
+            format!("backend={name} path=/ prefix=/{name} proto=https\n")
+        );
+    }
+    assert_eq!(
+        websocket_round_trip(http, "/chat/", "bonjour")?,
+        "chat echoes bonjour"
+    );
+    let r = http_get(http, "/alpha")?;
+    assert_eq!(r.status, 301, "{r:?}");
+    let loc = r.headers.get("location").cloned().unwrap_or_default();
+    assert!(loc.ends_with("/alpha/"), "Location: {loc}");
+    let r = http_get(http, "/beta/redirect")?;
+    assert_eq!(r.status, 302, "{r:?}");
+    let loc = r.headers.get("location").cloned().unwrap_or_default();
+    assert!(
+        loc == "/beta/login" || loc.ends_with(&format!("127.0.0.1:{http}/beta/login")),
+        "Location: {loc}"
+    );
+    // An unpublished container has no route.
+    conteneur_ok(root, &["set", "conteneur2_publish", "non"])?;
+    conteneur_ok(root, &["render"])?;
+    proxy::apply_with(&front.paths, Mode::Private, &staged, &front.opts)?;
+    eventually("beta's route to go", || {
+        http_get(http, "/beta/")
+            .map(|r| r.status == 404)
+            .unwrap_or(false)
+    })?;
+    assert_eq!(http_get(http, "/alpha/")?.status, 200);
     Ok(())
 }
