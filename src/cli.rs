@@ -130,6 +130,8 @@ pub enum Command {
     Status(crate::run::cli::StatusArgs),
     /// Edit config.eol in a terminal, as EOLE's gen_config (also `gen_config`).
     Genconfig(crate::genconfig::GenconfigArgs),
+    /// Write the configuration in another tool's format (compose file).
+    Export(crate::export::ExportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -228,6 +230,7 @@ pub fn run(cli: Cli) -> u8 {
         }
         Command::Status(a) => crate::run::cli::cmd_status(&paths, a),
         Command::Genconfig(a) => crate::genconfig::cmd(&paths, a),
+        Command::Export(a) => crate::export::cmd(&paths, a),
     };
     match r {
         Ok(code) => code,

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod converge;
 pub mod dico;
+pub mod export;
 pub mod genconfig;
 pub mod hooks;
 pub mod paths;

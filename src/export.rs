@@ -1,0 +1,686 @@
+//! `conteneur export compose`: the current configuration's containers as a
+//! compose file, for admins who hand it to a colleague, to `docker stack`, or
+//! who want to compare conteneur with `docker-compose up -d` on the same
+//! services (BENCHMARKS.md does exactly that).
+//!
+//! The file is built from the same launch plans `instance`/`reconfigure`
+//! converge (the rendered `conteneur-launch.json`), so each service is the
+//! container conteneur would create: same image and tag, same name
+//! (`container_name`), same port bindings (`ADDRESS:HOST:CONTAINER`, i.e.
+//! 127.0.0.1 by default), bind mounts resolved under `--root` as conteneur
+//! resolves them, named volumes under their own names, environment, memory
+//! limit, restart policy, stop timeout (`stop_grace_period`), `init: true`,
+//! and the engine's default bridge network (`network_mode: bridge`, as
+//! conteneur creates its containers without a network of their own).
+//!
+//! Choices, and why:
+//!
+//! - **JSON, written as compose's YAML.** JSON is YAML, and Debian's
+//!   docker-compose 1.29 reads it with PyYAML, a YAML 1.1 parser. In YAML 1.1
+//!   an unquoted `no` is `false`, `20:80` a base-60 integer, `0755` octal: a
+//!   YAML writer must quote exactly the right strings, and the maintained
+//!   serde YAML crates follow YAML 1.2 (serde_yaml is deprecated, serde_yml
+//!   unmaintained). In JSON every string is double-quoted, so nothing can be
+//!   reinterpreted; serde_json is already a dependency. The few characters
+//!   PyYAML refuses or folds even inside quotes (DEL, C1 controls, U+2028…)
+//!   are written as `\uXXXX` escapes, valid in both languages.
+//! - **`$` is doubled**: compose substitutes `${VAR}` in every value; `$$` is
+//!   its escape for a literal `$` (an environment value `a$b` stays `a$b`).
+//! - **Memory: `deploy.resources.limits.memory`**, not `mem_limit`. Both are
+//!   honoured by docker-compose 1.29 without swarm (1.27 and later translate
+//!   `deploy.resources` into the container's limit, `compose/project.py`
+//!   `translate_deploy_keys_to_container_config`), but only the `deploy` key
+//!   is honoured by `docker stack deploy` too, and by compose v2.
+//! - **Restart: `restart:`**, not `deploy.restart_policy`, whose conditions
+//!   (`none`, `on-failure`, `any`) cannot say `unless-stopped`.
+//! - **Health check inside the container.** conteneur probes the published
+//!   port from the host (HTTP GET of the health path, else a TCP connection);
+//!   compose can only run a command in the container: `wget` of the same path
+//!   on the container port, else `nc` connecting to it (`-e true`: success as
+//!   soon as the connection is made). Both tools are in busybox images; for an
+//!   image without them, edit the `test`. compose does not wait for health
+//!   (1.29 has no `up --wait`); conteneur does.
+//! - Version `"3.7"`: the first 3.x with `init`; `docker stack deploy` on
+//!   Debian's engine (20.10) reads it.
+//! - conteneur's own labels (`fr.eole.conteneur.*`) are left out: they mark a
+//!   container conteneur manages, and a compose container is not one.
+//!   Other labels of the launch plan are kept.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use serde::ser::SerializeMap;
+
+use crate::cli::{EXIT_INVALID_CONFIG, EXIT_SYSTEM, Failure};
+use crate::config::{Config, ConfigError, Problem, ProblemKind, Severity};
+use crate::paths::Paths;
+use crate::plan::launch::{Launch, LaunchFile, MountKind};
+use crate::plan::{self, PlanError};
+use crate::template::{self, TemplateErrors};
+
+/// The compose file format written (see the module docs).
+pub const COMPOSE_VERSION: &str = "3.7";
+
+/// `conteneur export ...`
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(subcommand)]
+    pub format: ExportFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportFormat {
+    /// The containers as a compose file (version 3.7, JSON, which compose
+    /// reads as YAML): `docker-compose -f FILE up -d` runs the same
+    /// containers. Changes nothing.
+    Compose(ComposeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ComposeArgs {
+    /// Write the file here (replaced atomically) instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Leave out containers that are not Docker containers (lxc, snap…)
+    /// instead of refusing to export.
+    #[arg(long)]
+    pub docker_only: bool,
+}
+
+/// Why nothing was exported.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("the configuration has errors; nothing was exported:\n{}", list(.0))]
+    Invalid(Vec<Problem>),
+    #[error("the templates cannot be rendered; nothing was exported:\n{0}")]
+    Template(TemplateErrors),
+    #[error("the rendered launch plans {path} are not valid: {message}")]
+    Launch { path: PathBuf, message: String },
+    #[error(
+        "{} cannot be written as compose services (compose runs Docker containers only): {}; \
+         use --docker-only to leave them out",
+        if .0.len() == 1 { "this container" } else { "these containers" },
+        .0.iter().map(|(n, b)| format!("'{n}' ({b})")).collect::<Vec<_>>().join(", ")
+    )]
+    NotDocker(Vec<(String, String)>),
+    #[error("{0}")]
+    Mount(PlanError),
+    #[error("cannot write {path}: {message}")]
+    Write { path: PathBuf, message: String },
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A compose file (the subset conteneur writes).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComposeFile {
+    pub version: &'static str,
+    /// Where it came from (an extension field: compose ignores `x-` keys).
+    #[serde(rename = "x-conteneur")]
+    pub origin: Origin,
+    pub services: Ordered<Service>,
+    #[serde(skip_serializing_if = "Ordered::is_empty")]
+    pub volumes: Ordered<Volume>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Origin {
+    pub generated_by: String,
+    pub config: String,
+    pub root: String,
+}
+
+/// A map that keeps its insertion order (the configuration's order).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ordered<T>(pub Vec<(String, T)>);
+
+impl<T> Default for Ordered<T> {
+    fn default() -> Self {
+        Ordered(Vec::new())
+    }
+}
+
+impl<T> Ordered<T> {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn get(&self, key: &str) -> Option<&T> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+}
+
+impl<T: Serialize> Serialize for Ordered<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// One service: one container.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Service {
+    pub image: String,
+    pub container_name: String,
+    pub network_mode: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub environment: Vec<String>,
+    pub restart: String,
+    pub stop_grace_period: String,
+    pub init: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<Healthcheck>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<Deploy>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Healthcheck {
+    pub test: Vec<String>,
+    pub interval: &'static str,
+    pub timeout: &'static str,
+    pub retries: u32,
+    pub start_period: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Deploy {
+    pub resources: Resources,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Resources {
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Limits {
+    pub memory: String,
+}
+
+/// A named volume, under its own engine name: the one conteneur mounts
+/// (compose would otherwise prefix it with the project name).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Volume {
+    pub name: String,
+}
+
+/// compose substitutes `$VAR` and `${VAR}` in every value; `$$` is a `$`.
+fn lit(s: &str) -> String {
+    s.replace('$', "$$")
+}
+
+/// The host side of a bind mount, as conteneur gives it to the engine:
+/// under the root, made absolute (compose would read a relative path as
+/// relative to the compose file). Unlike a run, the folder is not created:
+/// the engine creates a missing bind source for the short syntax used here.
+pub fn bind_host(root: &Path, host: &str) -> PathBuf {
+    let p = root.join(host.trim_start_matches('/'));
+    std::path::absolute(&p).unwrap_or(p)
+}
+
+/// The port binding in compose's short syntax; an IPv6 address in brackets.
+fn port_spec(address: &str, host: u16, container: u16) -> String {
+    if address.is_empty() {
+        format!("{host}:{container}")
+    } else if address.contains(':') {
+        format!("[{address}]:{host}:{container}")
+    } else {
+        format!("{address}:{host}:{container}")
+    }
+}
+
+/// The health check run inside the container (see the module docs): the
+/// same path as conteneur's probe, on the container side of the probed port.
+fn healthcheck(launch: &Launch) -> Option<Healthcheck> {
+    let host_port = launch.health.port?;
+    let port = launch
+        .ports
+        .iter()
+        .find(|p| p.host == host_port)
+        .or(launch.ports.first())?
+        .container;
+    let test = match &launch.health.path {
+        Some(path) => {
+            let path = if path.starts_with('/') {
+                path.clone()
+            } else {
+                format!("/{path}")
+            };
+            // No `-T`: busybox 1.35's static wget crashes on it (exit 139);
+            // the check's own timeout bounds it instead.
+            vec![
+                "CMD".into(),
+                "wget".into(),
+                "-q".into(),
+                "-O".into(),
+                "/dev/null".into(),
+                lit(&format!("http://127.0.0.1:{port}{path}")),
+            ]
+        }
+        // busybox nc: run `true` once connected, so success means "the
+        // port accepts connections" whatever the server says or waits for.
+        None => vec![
+            "CMD".into(),
+            "nc".into(),
+            "-w".into(),
+            "5".into(),
+            "127.0.0.1".into(),
+            port.to_string(),
+            "-e".into(),
+            "true".into(),
+        ],
+    };
+    Some(Healthcheck {
+        test,
+        interval: "30s",
+        timeout: "10s",
+        retries: 3,
+        start_period: "10s",
+    })
+}
+
+/// The compose service of one launch plan.
+pub fn service(launch: &Launch, root: &Path) -> Service {
+    let ports = launch
+        .ports
+        .iter()
+        .map(|p| lit(&port_spec(&p.address, p.host, p.container)))
+        .collect();
+    let volumes = launch
+        .mounts
+        .iter()
+        .map(|m| {
+            let host = match m.kind {
+                MountKind::Bind => bind_host(root, &m.host).display().to_string(),
+                MountKind::Volume => m.host.clone(),
+            };
+            lit(&format!("{host}:{}", m.container))
+        })
+        .collect();
+    let memory = launch.memory.trim();
+    Service {
+        image: lit(&format!("{}:{}", launch.image, launch.tag)),
+        container_name: lit(&launch.name),
+        network_mode: "bridge",
+        ports,
+        volumes,
+        environment: launch.env.iter().map(|e| lit(e)).collect(),
+        // As the Docker backend: anything else is "no".
+        restart: match launch.restart.as_str() {
+            r @ ("always" | "unless-stopped" | "on-failure") => r.to_string(),
+            _ => "no".to_string(),
+        },
+        stop_grace_period: format!("{}s", launch.stop_timeout),
+        init: true,
+        healthcheck: healthcheck(launch),
+        deploy: (!memory.is_empty()).then(|| Deploy {
+            resources: Resources {
+                limits: Limits {
+                    memory: lit(memory),
+                },
+            },
+        }),
+        labels: launch
+            .labels
+            .iter()
+            .filter(|(k, _)| !k.starts_with("fr.eole.conteneur."))
+            .map(|(k, v)| (lit(k), lit(v)))
+            .collect(),
+    }
+}
+
+/// The compose file of `launches` (all Docker containers).
+pub fn compose_file(launches: &[Launch], paths: &Paths) -> ComposeFile {
+    let mut services = Ordered::default();
+    let mut volumes: Ordered<Volume> = Ordered::default();
+    for l in launches {
+        services.0.push((l.name.clone(), service(l, &paths.root)));
+        for m in l.mounts.iter().filter(|m| m.kind == MountKind::Volume) {
+            if volumes.get(&m.host).is_none() {
+                volumes
+                    .0
+                    .push((m.host.clone(), Volume { name: lit(&m.host) }));
+            }
+        }
+    }
+    ComposeFile {
+        version: COMPOSE_VERSION,
+        origin: Origin {
+            generated_by: format!(
+                "conteneur {} export compose: do not edit, export again",
+                env!("CARGO_PKG_VERSION")
+            ),
+            config: lit(&paths.config.display().to_string()),
+            root: lit(&std::path::absolute(&paths.root)
+                .unwrap_or_else(|_| paths.root.clone())
+                .display()
+                .to_string()),
+        },
+        services,
+        volumes,
+    }
+}
+
+/// The launch plans of the configuration under `paths`, checked as a run
+/// checks them before changing anything (values, templates, the plan file).
+pub fn desired(paths: &Paths) -> Result<(Config, Vec<Launch>), ExportError> {
+    let cfg = Config::load(paths)?;
+    let errors: Vec<Problem> = cfg
+        .problems()
+        .into_iter()
+        .filter(|p| p.severity == Severity::Error && p.kind == ProblemKind::Value)
+        .collect();
+    if !errors.is_empty() {
+        return Err(ExportError::Invalid(errors));
+    }
+    let launch_path = crate::run::launch_path(paths);
+    let rendered = template::render_all(&cfg, paths, None).map_err(ExportError::Template)?;
+    let text = rendered.iter().find_map(|r| match &r.action {
+        template::Action::Write(text) if r.dest == launch_path => Some(text.as_str()),
+        _ => None,
+    });
+    let launches = match text {
+        Some(t) => {
+            LaunchFile::parse(t)
+                .map_err(|e| ExportError::Launch {
+                    path: launch_path.clone(),
+                    message: e.to_string(),
+                })?
+                .containers
+        }
+        None => Vec::new(),
+    };
+    Ok((cfg, launches))
+}
+
+/// Checks what a run would refuse too (system folders mounted), keeps the
+/// Docker containers, and builds the file.
+pub fn export(paths: &Paths, docker_only: bool) -> Result<ComposeFile, ExportError> {
+    let (cfg, launches) = desired(paths)?;
+    let allow_system = cfg
+        .get("conteneur_allow_system_mounts")
+        .ok()
+        .and_then(|v| v.first().map(|s| s == "oui"))
+        .unwrap_or(false);
+    let (docker, other): (Vec<Launch>, Vec<Launch>) =
+        launches.into_iter().partition(|l| l.backend == "docker");
+    if !other.is_empty() && !docker_only {
+        return Err(ExportError::NotDocker(
+            other.into_iter().map(|l| (l.name, l.backend)).collect(),
+        ));
+    }
+    for l in &docker {
+        for m in l.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
+            plan::check_mount(&l.name, &m.host, allow_system).map_err(ExportError::Mount)?;
+        }
+    }
+    Ok(compose_file(&docker, paths))
+}
+
+/// serde_json's pretty printer, escaping what PyYAML (YAML 1.1) refuses in
+/// a document (DEL, C1 controls but NEL, U+FFFE/U+FFFF) or folds inside a
+/// double-quoted string (NEL, LINE and PARAGRAPH SEPARATOR). `\uXXXX` means
+/// the same character in JSON and in YAML.
+struct YamlSafe(serde_json::ser::PrettyFormatter<'static>);
+
+fn needs_escape(c: char) -> bool {
+    matches!(
+        c,
+        '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}'
+    )
+}
+
+impl serde_json::ser::Formatter for YamlSafe {
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if needs_escape(c) {
+                w.write_all(&fragment.as_bytes()[start..i])?;
+                write!(w, "\\u{:04x}", u32::from(c))?;
+                start = i + c.len_utf8();
+            }
+        }
+        w.write_all(&fragment.as_bytes()[start..])
+    }
+
+    // Pretty printing: the rest is PrettyFormatter's.
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.begin_array(w)
+    }
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.begin_object(w)
+    }
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_object_value(w)
+    }
+}
+
+/// The file's text: pretty JSON that compose reads as YAML, ending with a
+/// newline.
+pub fn to_text(file: &ComposeFile) -> String {
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut out,
+        YamlSafe(serde_json::ser::PrettyFormatter::new()),
+    );
+    // Serializing plain structs of strings into memory cannot fail.
+    if file.serialize(&mut ser).is_err() {
+        return String::new();
+    }
+    out.push(b'\n');
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes `text` to `path` atomically (a temporary file beside it, renamed).
+fn write_atomic(path: &Path, text: &str) -> Result<(), ExportError> {
+    let err = |e: &dyn std::fmt::Display| ExportError::Write {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| err(&e))?;
+    tmp.write_all(text.as_bytes()).map_err(|e| err(&e))?;
+    tmp.persist(path).map_err(|e| err(&e.error))?;
+    Ok(())
+}
+
+/// `conteneur export ...`
+pub fn cmd(paths: &Paths, a: ExportArgs) -> Result<u8, Failure> {
+    match a.format {
+        ExportFormat::Compose(c) => cmd_compose(paths, c),
+    }
+}
+
+fn cmd_compose(paths: &Paths, a: ComposeArgs) -> Result<u8, Failure> {
+    let file = export(paths, a.docker_only).map_err(|e| match e {
+        ExportError::Config(c) => Failure::from(c),
+        ExportError::Write { .. } => Failure {
+            code: EXIT_SYSTEM,
+            message: e.to_string(),
+        },
+        other => Failure {
+            code: EXIT_INVALID_CONFIG,
+            message: other.to_string(),
+        },
+    })?;
+    let text = to_text(&file);
+    match &a.output {
+        Some(path) => {
+            write_atomic(path, &text).map_err(|e| Failure {
+                code: EXIT_SYSTEM,
+                message: e.to_string(),
+            })?;
+            eprintln!(
+                "conteneur: {} service(s) written to {}; run them with: docker-compose -f {} up -d",
+                file.services.0.len(),
+                path.display(),
+                path.display()
+            );
+        }
+        None => {
+            let mut out = io::stdout().lock();
+            // A closed pipe (| head) is not an error worth a message.
+            let _ = out.write_all(text.as_bytes());
+        }
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::launch::{Health, Mount, Port};
+
+    fn launch() -> Launch {
+        Launch {
+            name: "web".into(),
+            index: 1,
+            backend: "docker".into(),
+            image: "localhost:5000/demo/web".into(),
+            tag: "1.0".into(),
+            repository: String::new(),
+            ports: vec![Port {
+                container: 80,
+                host: 20001,
+                address: "127.0.0.1".into(),
+            }],
+            mounts: vec![
+                Mount {
+                    container: "/data".into(),
+                    host: "/srv/web".into(),
+                    kind: MountKind::Bind,
+                },
+                Mount {
+                    container: "/cache".into(),
+                    host: "webcache".into(),
+                    kind: MountKind::Volume,
+                },
+            ],
+            env: vec!["A=1".into(), "PASS=a$b".into()],
+            memory: "64m".into(),
+            restart: "unless-stopped".into(),
+            stop_timeout: 7,
+            health: Health {
+                path: Some("/health/".into()),
+                port: Some(20001),
+            },
+            publish: true,
+            websocket: false,
+            labels: [
+                ("fr.eole.conteneur.managed".to_string(), "true".to_string()),
+                ("team".to_string(), "web".to_string()),
+            ]
+            .into_iter()
+            .collect(),
+        }
+    }
+
+    #[test]
+    fn service_is_the_container() {
+        let s = service(&launch(), Path::new("/r"));
+        assert_eq!(s.image, "localhost:5000/demo/web:1.0");
+        assert_eq!(s.container_name, "web");
+        assert_eq!(s.ports, ["127.0.0.1:20001:80"]);
+        assert_eq!(s.volumes, ["/r/srv/web:/data", "webcache:/cache"]);
+        assert_eq!(s.environment, ["A=1", "PASS=a$$b"]);
+        assert_eq!(s.restart, "unless-stopped");
+        assert_eq!(s.stop_grace_period, "7s");
+        assert!(s.init);
+        assert_eq!(
+            s.deploy.map(|d| d.resources.limits.memory).as_deref(),
+            Some("64m")
+        );
+        let test = s.healthcheck.map(|h| h.test).unwrap_or_default();
+        assert_eq!(
+            test.last().map(String::as_str),
+            Some("http://127.0.0.1:80/health/")
+        );
+        assert_eq!(s.labels.len(), 1, "conteneur's own labels are left out");
+    }
+
+    #[test]
+    fn tcp_check_and_no_check() {
+        let mut l = launch();
+        l.health.path = None;
+        let t = healthcheck(&l).map(|h| h.test).unwrap_or_default();
+        assert_eq!(t[..2], ["CMD", "nc"]);
+        assert!(t.contains(&"80".to_string()));
+        l.health.port = None;
+        l.ports.clear();
+        assert!(healthcheck(&l).is_none());
+        l.restart = "whatever".into();
+        l.memory = String::new();
+        let s = service(&l, Path::new("/"));
+        assert_eq!(s.restart, "no");
+        assert!(s.deploy.is_none());
+    }
+
+    #[test]
+    fn ipv6_port() {
+        assert_eq!(port_spec("::1", 8080, 80), "[::1]:8080:80");
+        assert_eq!(port_spec("", 8080, 80), "8080:80");
+    }
+
+    #[test]
+    fn yaml_unsafe_characters_are_escaped() {
+        let mut l = launch();
+        l.env = vec!["X=a\u{85}b\u{2028}c\u{7f}é".into()];
+        let paths = Paths::new(Path::new("/r"));
+        let text = to_text(&compose_file(&[l], &paths));
+        assert!(text.contains(r#""X=a\u0085b\u2028c\u007fé""#), "{text}");
+        // Still JSON, and the value reads back the same.
+        let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(
+            v["services"]["web"]["environment"][0],
+            "X=a\u{85}b\u{2028}c\u{7f}é"
+        );
+        assert_eq!(v["volumes"]["webcache"]["name"], "webcache");
+        assert_eq!(v["version"], COMPOSE_VERSION);
+    }
+}
