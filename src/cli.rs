@@ -132,6 +132,9 @@ pub enum Command {
     Genconfig(crate::genconfig::GenconfigArgs),
     /// Write the configuration in another tool's format (compose file).
     Export(crate::export::ExportArgs),
+    /// Port forwarding of an LXC container, run by its hooks (internal).
+    #[command(hide = true)]
+    LxcForward(crate::backend::lxc::ForwardArgs),
 }
 
 #[derive(Debug, Args)]
@@ -231,6 +234,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Status(a) => crate::run::cli::cmd_status(&paths, a),
         Command::Genconfig(a) => crate::genconfig::cmd(&paths, a),
         Command::Export(a) => crate::export::cmd(&paths, a),
+        Command::LxcForward(a) => Ok(crate::backend::lxc::forward_main(a)),
     };
     match r {
         Ok(code) => code,
@@ -404,6 +408,7 @@ fn cmd_lint(paths: &Paths, a: LintArgs) -> Result<u8, Failure> {
         Ok(cfg) => {
             problems.extend(cfg.problems());
             problems.extend(crate::template::lint(&cfg, paths));
+            problems.extend(crate::plan::lint_types(&cfg));
         }
         Err(e) => problems.push(Problem {
             severity: Severity::Error,

@@ -11,12 +11,14 @@ use bollard::models::{
     ContainerCreateBody, HostConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
-    CreateContainerOptions, CreateImageOptions, ListContainersOptions, ListImagesOptions,
-    RemoveContainerOptions, RenameContainerOptions, StopContainerOptions,
+    BuildImageOptions, CreateContainerOptions, CreateImageOptions, ListContainersOptions,
+    ListImagesOptions, RemoveContainerOptions, RenameContainerOptions, StopContainerOptions,
 };
 use futures_util::StreamExt;
 
-use super::{Backend, BackendError, HostMount, Observed, ObservedContainer, Progress};
+use super::{
+    Backend, BackendError, HostMount, Kind, Observed, ObservedContainer, ObservedImage, Progress,
+};
 use crate::plan::launch::Launch;
 
 /// The engine's socket, as Docker's own tools default to it.
@@ -140,8 +142,8 @@ pub fn create_body(
 
 #[async_trait::async_trait]
 impl Backend for DockerBackend {
-    fn kind(&self) -> &'static str {
-        "docker"
+    fn kind(&self) -> Kind {
+        Kind::Docker
     }
 
     async fn inspect(&self) -> Result<Observed, BackendError> {
@@ -172,6 +174,7 @@ impl Backend for DockerBackend {
                 .unwrap_or_default();
             let state = c.state.map(|s| s.to_string()).unwrap_or_default();
             observed.containers.push(ObservedContainer {
+                backend: Kind::Docker,
                 id: c.id.unwrap_or_default(),
                 name,
                 labels: c.labels.unwrap_or_default().into_iter().collect(),
@@ -182,8 +185,16 @@ impl Backend for DockerBackend {
             });
         }
         for img in images {
+            let labels: BTreeMap<String, String> = img.labels.into_iter().collect();
             for tag in img.repo_tags {
-                observed.images.insert(tag, img.id.clone());
+                observed.add_image(
+                    Kind::Docker,
+                    tag,
+                    ObservedImage {
+                        id: img.id.clone(),
+                        labels: labels.clone(),
+                    },
+                );
             }
         }
         Ok(observed)
@@ -246,6 +257,81 @@ impl Backend for DockerBackend {
                 .map_err(|e| {
                     fail(format!(
                         "the image is not there after the pull: {}",
+                        engine_message(&e)
+                    ))
+                })
+                .map(|i| i.id.unwrap_or_default());
+        }
+        progress.done(&reference, &result);
+        result
+    }
+
+    /// The engine's build API (the classic builder, which Debian's engine
+    /// runs): the context is the tar of the checkout, the image is tagged
+    /// `image:tag` and carries `labels`. Each build step is reported as
+    /// progress, like the layers of a pull.
+    async fn build(
+        &self,
+        image: &str,
+        tag: &str,
+        context: Vec<u8>,
+        labels: &BTreeMap<String, String>,
+        progress: &dyn Progress,
+    ) -> Result<String, BackendError> {
+        let reference = format!("{image}:{tag}");
+        let fail = |message: String| BackendError::Build {
+            image: image.to_string(),
+            tag: tag.to_string(),
+            repository: labels
+                .get(super::labels::GIT_URL)
+                .cloned()
+                .unwrap_or_default(),
+            message,
+        };
+        let options = BuildImageOptions {
+            dockerfile: "Dockerfile".into(),
+            t: Some(reference.clone()),
+            rm: true,
+            forcerm: true,
+            labels: Some(labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+            ..Default::default()
+        };
+        let mut stream = self.docker.build_image(
+            options,
+            None,
+            Some(bollard::body_full(hyper::body::Bytes::from(context))),
+        );
+        let mut result = Ok(String::new());
+        let mut last = String::new();
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) => {
+                    if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                        result = Err(fail(err));
+                        break;
+                    }
+                    if let Some(line) = info.stream.or(info.status) {
+                        let line = line.trim();
+                        if !line.is_empty() {
+                            last = line.to_string();
+                            progress.update(&reference, line);
+                        }
+                    }
+                }
+                Err(e) => {
+                    result = Err(fail(engine_message(&e)));
+                    break;
+                }
+            }
+        }
+        if result.is_ok() {
+            result = self
+                .docker
+                .inspect_image(&reference)
+                .await
+                .map_err(|e| {
+                    fail(format!(
+                        "the image is not there after the build ({last}): {}",
                         engine_message(&e)
                     ))
                 })

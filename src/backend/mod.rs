@@ -3,12 +3,24 @@
 //!
 //! Ownership is carried by labels on the containers themselves (the engine
 //! is the source of truth, as in docker compose): a container is ours when
-//! it has [`labels::MANAGED`]; anything else is never touched.
+//! it has [`labels::MANAGED`]; anything else is never touched. Engines
+//! without labels keep the same labels in a marker of their own: a file in
+//! the LXC container's folder ([`lxc`]), a file per snap in conteneur's
+//! state folder ([`snap`], as snapd keeps no user data on a snap).
+//!
+//! Several engines serve one server: every container observed carries its
+//! [`Kind`], and [`Backends`] holds one backend per kind, so the plan can
+//! move a container from one engine to another.
 
 pub mod docker;
+pub mod git;
+pub mod lxc;
+pub mod snap;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+
+use serde::{Deserialize, Serialize};
 
 use crate::plan::launch::Launch;
 
@@ -27,14 +39,62 @@ pub mod labels {
     pub const PLAN: &str = "fr.eole.conteneur.plan";
     /// The image the container was created from (engine image id).
     pub const IMAGE_ID: &str = "fr.eole.conteneur.image-id";
+    /// On an image built from git (docker+git): the commit it was built
+    /// from. A tag that moves to another commit is built again.
+    pub const GIT_COMMIT: &str = "fr.eole.conteneur.git-commit";
+    /// On an image built from git: the repository it came from.
+    pub const GIT_URL: &str = "fr.eole.conteneur.git-url";
 }
 
 /// The suffix of a replacement container while it is being switched in.
 pub const NEXT_SUFFIX: &str = ".next";
 
+/// The engine a container runs on. `docker+git` runs on Docker (only its
+/// image is made differently); snapcraft and vagrant have none yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Docker,
+    Lxc,
+    Snap,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::Docker, Kind::Lxc, Kind::Snap];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Docker => "docker",
+            Kind::Lxc => "lxc",
+            Kind::Snap => "snap",
+        }
+    }
+
+    /// The engine of a `conteneurX_type`; None for the types conteneur
+    /// cannot run (snapcraft, vagrant, anything unknown).
+    pub fn of_type(t: &str) -> Option<Kind> {
+        match t {
+            "docker" | "docker+git" => Some(Kind::Docker),
+            "lxc" => Some(Kind::Lxc),
+            "snap" => Some(Kind::Snap),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One container as the engine reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObservedContainer {
+    /// The engine it runs on.
+    pub backend: Kind,
+    /// The engine's handle: Docker's id, the LXC container's name, the
+    /// snap's name.
     pub id: String,
     /// The engine's name (without Docker's leading '/').
     pub name: String,
@@ -74,12 +134,56 @@ impl ObservedContainer {
     }
 }
 
-/// One snapshot of an engine, taken once per run.
+/// An image present on an engine.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObservedImage {
+    pub id: String,
+    /// Its labels (a built image says which git commit it was built from).
+    pub labels: BTreeMap<String, String>,
+}
+
+/// One snapshot of the engines, taken once per run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Observed {
+    /// Every engine's containers, each tagged with its [`Kind`].
     pub containers: Vec<ObservedContainer>,
-    /// Local images: `repository:tag` → image id.
-    pub images: HashMap<String, String>,
+    /// Local images per engine: `repository:tag` → image.
+    pub images: BTreeMap<Kind, HashMap<String, ObservedImage>>,
+    /// Where the git tags of docker+git containers point now:
+    /// (repository, tag) → commit.
+    pub sources: HashMap<(String, String), String>,
+}
+
+impl Observed {
+    /// The image `reference` on engine `kind`, if present.
+    pub fn image(&self, kind: Kind, reference: &str) -> Option<&ObservedImage> {
+        self.images.get(&kind).and_then(|m| m.get(reference))
+    }
+
+    /// Adds an image seen on `kind`.
+    pub fn add_image(&mut self, kind: Kind, reference: String, image: ObservedImage) {
+        self.images
+            .entry(kind)
+            .or_default()
+            .insert(reference, image);
+    }
+
+    /// Adds another engine's snapshot to this one.
+    pub fn merge(&mut self, other: Observed) {
+        self.containers.extend(other.containers);
+        for (kind, images) in other.images {
+            self.images.entry(kind).or_default().extend(images);
+        }
+        self.sources.extend(other.sources);
+    }
+
+    /// Image ids per engine: (kind, reference) → id, for the executor.
+    pub fn image_ids(&self) -> HashMap<(Kind, String), String> {
+        self.images
+            .iter()
+            .flat_map(|(k, m)| m.iter().map(|(r, i)| ((*k, r.clone()), i.id.clone())))
+            .collect()
+    }
 }
 
 /// How a backend failed, with what the engine said.
@@ -93,6 +197,18 @@ pub enum BackendError {
     Pull {
         image: String,
         tag: String,
+        message: String,
+    },
+    #[error("building {image}:{tag} from {repository} failed: {message}")]
+    Build {
+        image: String,
+        tag: String,
+        repository: String,
+        message: String,
+    },
+    #[error("{engine} is not usable here: {message}")]
+    Unavailable {
+        engine: &'static str,
         message: String,
     },
     #[error("container '{name}': {action} failed: {message}")]
@@ -114,11 +230,12 @@ pub struct HostMount {
     pub bind: bool,
 }
 
-/// Progress of a pull, for display.
+/// Progress of a pull or a build, for display.
 pub trait Progress: Send + Sync {
-    /// A new status line for `image` (layer downloads, extraction…).
+    /// A new status line for `image` (layer downloads, extraction, build
+    /// steps…).
     fn update(&self, image: &str, status: &str);
-    /// The pull of `image` ended.
+    /// The pull (or build) of `image` ended.
     fn done(&self, image: &str, result: &Result<String, BackendError>);
 }
 
@@ -134,9 +251,9 @@ impl Progress for NoProgress {
 /// ordering, rollback and retries belong to the executor.
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync {
-    /// A short name for messages ("docker").
-    fn kind(&self) -> &'static str;
-    /// One snapshot of containers and images.
+    /// Which engine this is.
+    fn kind(&self) -> Kind;
+    /// One snapshot of containers and images, each tagged with [`Self::kind`].
     async fn inspect(&self) -> Result<Observed, BackendError>;
     /// Makes `image:tag` present locally; returns its image id.
     async fn prepare(
@@ -145,6 +262,50 @@ pub trait Backend: Send + Sync {
         tag: &str,
         progress: &dyn Progress,
     ) -> Result<String, BackendError>;
+    /// Builds `image:tag` from the tar of a source tree whose root holds a
+    /// Dockerfile, with `labels` on the image; returns its image id. Only
+    /// engines that build images implement it.
+    async fn build(
+        &self,
+        image: &str,
+        tag: &str,
+        context: Vec<u8>,
+        labels: &BTreeMap<String, String>,
+        progress: &dyn Progress,
+    ) -> Result<String, BackendError> {
+        let _ = (tag, context, labels, progress);
+        Err(BackendError::Other(format!(
+            "{}: the {} engine does not build images",
+            image,
+            self.kind()
+        )))
+    }
+    /// True for engines where a container cannot exist twice (a snap is
+    /// installed once per system): a change is made in place by
+    /// [`Self::update`], and undone by [`Self::revert`].
+    fn in_place(&self) -> bool {
+        false
+    }
+    /// Changes container `id` in place to `launch` (in-place engines only).
+    async fn update(
+        &self,
+        id: &str,
+        launch: &Launch,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(), BackendError> {
+        let _ = (launch, labels);
+        Err(BackendError::Other(format!(
+            "{id}: the {} engine does not change containers in place",
+            self.kind()
+        )))
+    }
+    /// Undoes the last [`Self::update`] of `id`.
+    async fn revert(&self, id: &str) -> Result<(), BackendError> {
+        Err(BackendError::Other(format!(
+            "{id}: the {} engine does not change containers in place",
+            self.kind()
+        )))
+    }
     /// Creates (not starts) a container named `name` for `launch`, with
     /// `labels`; returns its id.
     async fn create(
@@ -174,4 +335,93 @@ impl fmt::Display for ObservedContainer {
 pub fn short_id(id: &str) -> &str {
     let id = id.strip_prefix("sha256:").unwrap_or(id);
     id.get(..12).unwrap_or(id)
+}
+
+/// The engines of one run, one backend per [`Kind`]. An engine that cannot
+/// be reached is kept with the reason: it is an error only when the
+/// configuration needs it (a server without LXC containers needs no LXC).
+#[derive(Default)]
+pub struct Backends {
+    backends: BTreeMap<Kind, Box<dyn Backend>>,
+    unreachable: BTreeMap<Kind, BackendError>,
+}
+
+impl Backends {
+    /// An empty set, to [`Self::insert`] into (tests bring their own).
+    pub fn new() -> Backends {
+        Backends::default()
+    }
+
+    pub fn insert(&mut self, backend: Box<dyn Backend>) {
+        self.unreachable.remove(&backend.kind());
+        self.backends.insert(backend.kind(), backend);
+    }
+
+    /// Records why the engine `kind` cannot be used.
+    pub fn set_unreachable(&mut self, kind: Kind, why: BackendError) {
+        self.backends.remove(&kind);
+        self.unreachable.insert(kind, why);
+    }
+
+    /// Connects to every engine of this machine (`state` is conteneur's
+    /// state folder, where the LXC image cache and the snap markers live).
+    pub async fn connect(state: &std::path::Path) -> Backends {
+        let mut set = Backends::new();
+        match docker::DockerBackend::connect().await {
+            Ok(b) => set.insert(Box::new(b)),
+            Err(e) => set.set_unreachable(Kind::Docker, e),
+        }
+        match lxc::LxcBackend::detect(state).await {
+            Ok(b) => set.insert(Box::new(b)),
+            Err(e) => set.set_unreachable(Kind::Lxc, e),
+        }
+        match snap::SnapBackend::connect(state).await {
+            Ok(b) => set.insert(Box::new(b)),
+            Err(e) => set.set_unreachable(Kind::Snap, e),
+        }
+        set
+    }
+
+    pub fn get(&self, kind: Kind) -> Option<&dyn Backend> {
+        self.backends.get(&kind).map(|b| b.as_ref())
+    }
+
+    /// The engine `kind`, or why it cannot be used.
+    pub fn require(&self, kind: Kind) -> Result<&dyn Backend, BackendError> {
+        match (self.get(kind), self.unreachable.get(&kind)) {
+            (Some(b), _) => Ok(b),
+            (None, Some(e)) => Err(e.clone()),
+            (None, None) => Err(BackendError::Unavailable {
+                engine: kind.name(),
+                message: "no backend was set up for it".into(),
+            }),
+        }
+    }
+
+    /// Why `kind` cannot be used, when it cannot.
+    pub fn unreachable(&self, kind: Kind) -> Option<&BackendError> {
+        self.unreachable.get(&kind)
+    }
+
+    /// One snapshot of every reachable engine.
+    pub async fn inspect(&self) -> Result<Observed, BackendError> {
+        let mut all = Observed::default();
+        for b in self.backends.values() {
+            all.merge(b.inspect().await?);
+        }
+        Ok(all)
+    }
+}
+
+/// Sets `contents` as the file `path` atomically (a temporary file beside
+/// it, then a rename): a marker is never seen half-written.
+pub fn write_atomic(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| std::io::Error::other("a marker path has a parent folder"))?;
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, contents)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }

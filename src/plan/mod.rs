@@ -6,37 +6,85 @@
 
 pub mod launch;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::backend::{NEXT_SUFFIX, Observed, ObservedContainer, labels, short_id};
+use crate::backend::{Kind, NEXT_SUFFIX, Observed, ObservedContainer, labels, short_id};
 use launch::{Launch, MountKind};
 
-/// What to do, and to which container.
+/// What to do, and to which container, on which engine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "lowercase")]
 pub enum Action {
-    /// Bring an image to the engine.
-    Pull { image: String, tag: String },
+    /// Bring an image to an engine (Docker's image store, the LXC image
+    /// cache).
+    Pull {
+        backend: Kind,
+        image: String,
+        tag: String,
+    },
+    /// Build an image from a git repository (docker+git), tagged
+    /// `image:tag` and labelled with the commit.
+    Build {
+        image: String,
+        tag: String,
+        repository: String,
+        commit: String,
+    },
     /// A new container.
-    Create { name: String },
-    /// A changed container: created anew, switched in once healthy.
+    Create { name: String, backend: Kind },
+    /// A changed container: created anew (on `backend`, which may differ
+    /// from the old one's), switched in once healthy. On an engine that
+    /// changes containers in place (snap), changed in place.
     Replace {
         name: String,
         old_id: String,
+        old_backend: Kind,
+        backend: Kind,
         /// How to tell the old container serves again after a rollback.
         #[serde(skip)]
         old_health: Option<launch::Health>,
     },
     /// An unchanged container that is not running.
-    Start { name: String, id: String },
+    Start {
+        name: String,
+        id: String,
+        backend: Kind,
+    },
     /// A container no longer wanted (its volumes and folders are kept).
-    Remove { name: String, id: String },
+    Remove {
+        name: String,
+        id: String,
+        backend: Kind,
+    },
     /// Nothing to do.
-    Leave { name: String, id: String },
+    Leave {
+        name: String,
+        id: String,
+        backend: Kind,
+    },
+}
+
+impl Action {
+    /// The container a step is about (none for pulls and builds).
+    pub fn container(&self) -> Option<&str> {
+        match self {
+            Action::Pull { .. } | Action::Build { .. } => None,
+            Action::Create { name, .. }
+            | Action::Replace { name, .. }
+            | Action::Start { name, .. }
+            | Action::Remove { name, .. }
+            | Action::Leave { name, .. } => Some(name),
+        }
+    }
+
+    /// Is it a step that brings an image (pull or build)?
+    pub fn is_prepare(&self) -> bool {
+        matches!(self, Action::Pull { .. } | Action::Build { .. })
+    }
 }
 
 /// One atomic step and why it is needed.
@@ -47,17 +95,21 @@ pub struct Step {
     pub cause: String,
 }
 
-/// The ordered steps of a run: pulls first, then containers.
+/// The ordered steps of a run: pulls and builds first, then containers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Plan {
     pub steps: Vec<Step>,
 }
 
 impl Plan {
-    /// Pulls only.
-    pub fn pulls(&self) -> impl Iterator<Item = (&str, &str)> {
+    /// Pulls only: (engine, image, tag).
+    pub fn pulls(&self) -> impl Iterator<Item = (Kind, &str, &str)> {
         self.steps.iter().filter_map(|s| match &s.action {
-            Action::Pull { image, tag } => Some((image.as_str(), tag.as_str())),
+            Action::Pull {
+                backend,
+                image,
+                tag,
+            } => Some((*backend, image.as_str(), tag.as_str())),
             _ => None,
         })
     }
@@ -85,19 +137,54 @@ impl fmt::Display for Plan {
         }
         for s in &self.steps {
             let (verb, what) = match &s.action {
-                Action::Pull { image, tag } => ("pull", format!("{image}:{tag}")),
-                Action::Create { name } => ("create", name.clone()),
-                Action::Replace { name, old_id, .. } => {
-                    ("replace", format!("{name} ({})", short_id(old_id)))
+                Action::Pull {
+                    backend,
+                    image,
+                    tag,
+                } => ("pull", format!("{image}:{tag} for {backend}")),
+                Action::Build {
+                    image,
+                    tag,
+                    repository,
+                    commit,
+                } => (
+                    "build",
+                    format!("{image}:{tag} from {repository} {}", short_commit(commit)),
+                ),
+                Action::Create { name, backend } => ("create", format!("{name} on {backend}")),
+                Action::Replace {
+                    name,
+                    old_id,
+                    old_backend,
+                    backend,
+                    ..
+                } => (
+                    "replace",
+                    if old_backend == backend {
+                        format!("{name} ({}) on {backend}", short_id(old_id))
+                    } else {
+                        format!("{name} ({}) {old_backend} → {backend}", short_id(old_id))
+                    },
+                ),
+                Action::Start { name, id, backend } => {
+                    ("start", format!("{name} ({}) on {backend}", short_id(id)))
                 }
-                Action::Start { name, id } => ("start", format!("{name} ({})", short_id(id))),
-                Action::Remove { name, id } => ("remove", format!("{name} ({})", short_id(id))),
-                Action::Leave { name, id } => ("leave", format!("{name} ({})", short_id(id))),
+                Action::Remove { name, id, backend } => {
+                    ("remove", format!("{name} ({}) on {backend}", short_id(id)))
+                }
+                Action::Leave { name, id, backend } => {
+                    ("leave", format!("{name} ({}) on {backend}", short_id(id)))
+                }
             };
             writeln!(f, "{verb:<8} {what:<40} {}", s.cause)?;
         }
         Ok(())
     }
+}
+
+/// A commit as git shows it short.
+fn short_commit(c: &str) -> &str {
+    c.get(..10).unwrap_or(c)
 }
 
 /// Why no plan can be made. Nothing has been changed.
@@ -127,6 +214,40 @@ pub enum PlanError {
     },
     #[error("two containers are named '{0}'")]
     DuplicateName(String),
+    #[error("container '{name}': type '{backend}' {expected}, found {found}")]
+    Setting {
+        name: String,
+        backend: String,
+        expected: String,
+        found: String,
+    },
+    #[error(
+        "container '{name}': the snap '{snap}' is already installed and conteneur did not install it for this container \
+         ({owner}); conteneur never touches it: remove it (snap remove {snap}) or choose another snap"
+    )]
+    SnapTaken {
+        name: String,
+        snap: String,
+        owner: String,
+    },
+    #[error(
+        "container '{name}': switching from {from} to {to} would leave the data of its volume '{volume}' behind \
+         (a volume belongs to one engine); share a host folder (an absolute path) instead, or switch by hand"
+    )]
+    VolumeSwitch {
+        name: String,
+        from: Kind,
+        to: Kind,
+        volume: String,
+    },
+    #[error(
+        "container '{name}': where the tag '{tag}' of {repository} points is unknown (the repository was not read)"
+    )]
+    UnknownSource {
+        name: String,
+        repository: String,
+        tag: String,
+    },
 }
 
 /// Choices the admin makes for a run.
@@ -264,69 +385,217 @@ pub fn container_labels(launch: &Launch, image_id: &str, server: &str) -> BTreeM
     l
 }
 
-/// Turns the desired containers and one snapshot of the engine into a plan.
+/// The hint given for a type conteneur cannot run.
+fn unsupported_hint(backend: &str) -> String {
+    match backend {
+        "snapcraft" | "vagrant" => {
+            ": it cannot be built on this system; choose docker, docker+git, lxc or snap".into()
+        }
+        _ => " by this version of conteneur; choose docker, docker+git, lxc or snap".into(),
+    }
+}
+
+/// Checks one container's type and the settings its engine cannot take.
+/// Pure; [`reconcile`] calls it for every container before planning.
+pub fn check_type(d: &Launch) -> Result<Kind, PlanError> {
+    let Some(kind) = Kind::of_type(&d.backend) else {
+        return Err(PlanError::Unsupported {
+            name: d.name.clone(),
+            backend: d.backend.clone(),
+            hint: unsupported_hint(&d.backend),
+        });
+    };
+    let setting = |expected: &str, found: String| PlanError::Setting {
+        name: d.name.clone(),
+        backend: d.backend.clone(),
+        expected: expected.to_string(),
+        found,
+    };
+    match d.backend.as_str() {
+        "docker+git" if d.repository.trim().is_empty() => {
+            return Err(setting(
+                "is built from a git repository: expected its URL in conteneurX_repository",
+                "none".into(),
+            ));
+        }
+        "snap" => {
+            if !crate::backend::snap::valid_snap_name(&d.image) {
+                return Err(setting(
+                    "expected a snap name in conteneurX_url (lowercase letters, digits, '-')",
+                    format!("'{}'", d.image),
+                ));
+            }
+            if let Some(m) = d.mounts.first() {
+                return Err(setting(
+                    "cannot share folders (a snap keeps its data in /var/snap/NAME): expected no mount",
+                    format!("'{}'", m.container),
+                ));
+            }
+            if let Some(e) = d.env.first() {
+                return Err(setting(
+                    "takes no environment (a snap is configured with snap set): expected none",
+                    format!("'{e}'"),
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(kind)
+}
+
+/// The `lint` side of [`check_type`]: every configured container whose
+/// type conteneur cannot run (snapcraft, vagrant), as a problem naming the
+/// container, so that the admin hears it before any run.
+pub fn lint_types(cfg: &crate::config::Config) -> Vec<crate::config::Problem> {
+    use crate::config::{Problem, ProblemKind, Severity};
+    let first = |name: &str| {
+        cfg.get(name)
+            .ok()
+            .and_then(|v| v.first().map(str::to_string))
+    };
+    let count: usize = first("nombre_conteneur")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let mut out = Vec::new();
+    for x in 1..=count {
+        let var = format!("conteneur{x}_type");
+        let Some(t) = first(&var) else { continue };
+        if Kind::of_type(&t).is_some() {
+            continue;
+        }
+        let name = first(&format!("conteneur{x}_name")).unwrap_or_else(|| format!("conteneur{x}"));
+        out.push(Problem {
+            severity: Severity::Error,
+            kind: ProblemKind::Unsupported,
+            variable: Some(var),
+            loc: None,
+            message: format!(
+                "container '{name}': type '{t}' is not supported yet{}",
+                unsupported_hint(&t)
+            ),
+        });
+    }
+    out
+}
+
+/// The image reference a container's engine must hold, if it needs one:
+/// none for snaps (snapd brings them) and LXC templates.
+fn image_need(d: &Launch, kind: Kind) -> Option<String> {
+    match kind {
+        Kind::Snap => None,
+        Kind::Lxc if crate::backend::lxc::is_template(&d.image) => None,
+        _ => Some(format!("{}:{}", d.image, d.tag)),
+    }
+}
+
+/// Volume mounts of a launch plan.
+fn volumes(l: &Launch) -> impl Iterator<Item = &str> {
+    l.mounts
+        .iter()
+        .filter(|m| m.kind == MountKind::Volume)
+        .map(|m| m.host.as_str())
+}
+
+/// Turns the desired containers and one snapshot of the engines into a
+/// plan.
 pub fn reconcile(
     desired: &[Launch],
     observed: &Observed,
     opts: &Options,
 ) -> Result<Plan, PlanError> {
+    let server = opts.server.as_str();
     let mut steps = Vec::new();
     let mut seen = HashSet::new();
+    let mut kinds: HashMap<&str, Kind> = HashMap::new();
+    let mut snaps: HashMap<&str, &str> = HashMap::new();
     for d in desired {
         if !seen.insert(d.name.as_str()) {
             return Err(PlanError::DuplicateName(d.name.clone()));
         }
-        match d.backend.as_str() {
-            "docker" => {}
-            "snapcraft" | "vagrant" => {
-                return Err(PlanError::Unsupported {
-                    name: d.name.clone(),
-                    backend: d.backend.clone(),
-                    hint: ": it cannot be built on this system; choose docker, lxc or snap".into(),
-                });
-            }
-            other => {
-                return Err(PlanError::Unsupported {
-                    name: d.name.clone(),
-                    backend: other.to_string(),
-                    hint: " by this version of conteneur; choose docker".into(),
-                });
-            }
+        let kind = check_type(d)?;
+        kinds.insert(d.name.as_str(), kind);
+        if kind == Kind::Snap
+            && let Some(other) = snaps.insert(d.image.as_str(), d.name.as_str())
+        {
+            return Err(PlanError::SnapTaken {
+                name: d.name.clone(),
+                snap: d.image.clone(),
+                owner: format!("container '{other}' wants it too: a snap is installed once"),
+            });
         }
         for m in d.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
             check_mount(&d.name, &m.host, opts.allow_system_mounts)?;
         }
     }
+    let kind_of = |d: &Launch| kinds.get(d.name.as_str()).copied().unwrap_or(Kind::Docker);
 
-    // Pulls: once per image and tag.
-    let mut pulled = HashSet::new();
+    // Images first: once per engine, image and tag.
+    let mut prepared = HashSet::new();
+    let mut built = HashSet::new();
     for d in desired {
-        let reference = format!("{}:{}", d.image, d.tag);
-        if !pulled.insert(reference.clone()) {
+        let kind = kind_of(d);
+        let Some(reference) = image_need(d, kind) else {
+            continue;
+        };
+        if !prepared.insert((kind, reference.clone())) {
             continue;
         }
-        let present = observed.images.contains_key(&reference);
-        if !present {
+        let present = observed.image(kind, &reference);
+        if d.backend == "docker+git" {
+            let key = (d.repository.clone(), d.tag.clone());
+            let Some(commit) = observed.sources.get(&key) else {
+                return Err(PlanError::UnknownSource {
+                    name: d.name.clone(),
+                    repository: d.repository.clone(),
+                    tag: d.tag.clone(),
+                });
+            };
+            let had = present.and_then(|i| i.labels.get(labels::GIT_COMMIT));
+            let cause = match had {
+                None if present.is_none() => format!(
+                    "not built yet ('{}' is commit {})",
+                    d.tag,
+                    short_commit(commit)
+                ),
+                None => "the image present was not built by conteneur".to_string(),
+                Some(old) if old != commit => format!(
+                    "'{}' moved: commit {} → {}",
+                    d.tag,
+                    short_commit(old),
+                    short_commit(commit)
+                ),
+                Some(_) => continue,
+            };
+            built.insert(reference);
             steps.push(Step {
-                action: Action::Pull {
+                action: Action::Build {
                     image: d.image.clone(),
                     tag: d.tag.clone(),
+                    repository: d.repository.clone(),
+                    commit: commit.clone(),
                 },
-                cause: "not present on this server".into(),
+                cause,
             });
-        } else if opts.pull_moving && is_moving_tag(&d.tag) {
-            steps.push(Step {
-                action: Action::Pull {
-                    image: d.image.clone(),
-                    tag: d.tag.clone(),
-                },
-                cause: format!("'{}' is a moving tag and a pull was asked for", d.tag),
-            });
+            continue;
         }
+        let cause = if present.is_none() {
+            "not present on this server".to_string()
+        } else if opts.pull_moving && is_moving_tag(&d.tag) {
+            format!("'{}' is a moving tag and a pull was asked for", d.tag)
+        } else {
+            continue;
+        };
+        steps.push(Step {
+            action: Action::Pull {
+                backend: kind,
+                image: d.image.clone(),
+                tag: d.tag.clone(),
+            },
+            cause,
+        });
     }
 
     // Leftovers of an interrupted run go first: their names are needed.
-    let server = opts.server.as_str();
     for c in observed
         .containers
         .iter()
@@ -336,72 +605,157 @@ pub fn reconcile(
             action: Action::Remove {
                 name: c.name.clone(),
                 id: c.id.clone(),
+                backend: c.backend,
             },
             cause: "replacement left over by an interrupted run".into(),
         });
     }
 
-    let by_name = |n: &str| observed.containers.iter().find(|c| c.name == n);
     for d in desired {
+        let kind = kind_of(d);
         let hash = plan_hash(d);
-        let reference = format!("{}:{}", d.image, d.tag);
-        let current_image = observed.images.get(&reference);
-        match by_name(&d.name) {
-            None => steps.push(Step {
-                action: Action::Create {
+        // Someone else's container holding the name (or the snap) on the
+        // engine it must run on.
+        let foreign = observed.containers.iter().find(|c| {
+            c.backend == kind
+                && !c.is_ours(server)
+                && if kind == Kind::Snap {
+                    c.id == d.image
+                } else {
+                    c.name == d.name
+                }
+        });
+        if let Some(c) = foreign {
+            return Err(if kind == Kind::Snap {
+                PlanError::SnapTaken {
                     name: d.name.clone(),
-                },
-                cause: "not running yet".into(),
-            }),
-            Some(c) if !c.is_ours(server) => {
-                return Err(PlanError::NameClash {
+                    snap: d.image.clone(),
+                    owner: "it has no conteneur marker for this server".into(),
+                }
+            } else {
+                PlanError::NameClash {
                     name: d.name.clone(),
                     id: short_id(&c.id).to_string(),
-                });
-            }
-            Some(c) => {
-                let image_changed = current_image
-                    .is_some_and(|id| c.labels.get(labels::IMAGE_ID).is_some_and(|old| old != id));
-                let cause = if c.plan_hash() != Some(hash.as_str()) {
-                    Some(describe_change(
-                        c.labels.get(labels::PLAN).map(String::as_str),
-                        d,
-                    ))
-                } else if image_changed {
-                    Some(format!("the image {reference} changed"))
-                } else {
-                    None
-                };
-                steps.push(match cause {
-                    Some(cause) => Step {
-                        action: Action::Replace {
-                            name: d.name.clone(),
-                            old_id: c.id.clone(),
-                            old_health: c
-                                .labels
-                                .get(labels::PLAN)
-                                .and_then(|t| serde_json::from_str::<Launch>(t).ok())
-                                .map(|l| l.health),
-                        },
-                        cause,
-                    },
-                    None if !c.running => Step {
-                        action: Action::Start {
-                            name: d.name.clone(),
-                            id: c.id.clone(),
-                        },
-                        cause: format!("unchanged but {}", c.state),
-                    },
-                    None => Step {
-                        action: Action::Leave {
-                            name: d.name.clone(),
-                            id: c.id.clone(),
-                        },
-                        cause: "unchanged".into(),
-                    },
+                }
+            });
+        }
+        if kind == Kind::Snap
+            && let Some(c) = observed.containers.iter().find(|c| {
+                c.backend == Kind::Snap && c.is_ours(server) && c.id == d.image && c.name != d.name
+            })
+        {
+            return Err(PlanError::SnapTaken {
+                name: d.name.clone(),
+                snap: d.image.clone(),
+                owner: format!(
+                    "conteneur installed it for container '{}'; remove that one first",
+                    c.name
+                ),
+            });
+        }
+        // Ours under this name, on this engine first.
+        let mut mine: Vec<&ObservedContainer> = observed
+            .containers
+            .iter()
+            .filter(|c| c.is_ours(server) && !c.is_next() && c.name == d.name)
+            .collect();
+        mine.sort_by_key(|c| c.backend != kind);
+        let Some((c, extra)) = mine.split_first() else {
+            steps.push(Step {
+                action: Action::Create {
+                    name: d.name.clone(),
+                    backend: kind,
+                },
+                cause: "not running yet".into(),
+            });
+            continue;
+        };
+        for x in extra {
+            steps.push(Step {
+                action: Action::Remove {
+                    name: x.name.clone(),
+                    id: x.id.clone(),
+                    backend: x.backend,
+                },
+                cause: format!(
+                    "a second container for '{}' (on {}; the configuration wants {kind})",
+                    d.name, x.backend
+                ),
+            });
+        }
+        let old_launch = c
+            .labels
+            .get(labels::PLAN)
+            .and_then(|t| serde_json::from_str::<Launch>(t).ok());
+        let reference = image_need(d, kind);
+        let current_image = reference
+            .as_ref()
+            .and_then(|r| observed.image(kind, r))
+            .map(|i| &i.id);
+        let image_changed = c.backend == kind
+            && current_image
+                .is_some_and(|id| c.labels.get(labels::IMAGE_ID).is_some_and(|old| old != id));
+        let rebuilt = reference.as_ref().is_some_and(|r| built.contains(r));
+        let cause = if c.plan_hash() != Some(hash.as_str()) {
+            Some(describe_change(
+                c.labels.get(labels::PLAN).map(String::as_str),
+                d,
+            ))
+        } else if rebuilt {
+            Some(format!(
+                "its image {} is built again",
+                reference.clone().unwrap_or_default()
+            ))
+        } else if image_changed {
+            Some(format!(
+                "the image {} changed",
+                reference.clone().unwrap_or_default()
+            ))
+        } else {
+            None
+        };
+        if cause.is_some() && c.backend != kind {
+            let old_volumes: Vec<&str> = old_launch
+                .as_ref()
+                .map(|l| volumes(l).collect())
+                .unwrap_or_else(|| volumes(d).collect());
+            if let Some(v) = old_volumes.first() {
+                return Err(PlanError::VolumeSwitch {
+                    name: d.name.clone(),
+                    from: c.backend,
+                    to: kind,
+                    volume: v.to_string(),
                 });
             }
         }
+        steps.push(match cause {
+            Some(cause) => Step {
+                action: Action::Replace {
+                    name: d.name.clone(),
+                    old_id: c.id.clone(),
+                    old_backend: c.backend,
+                    backend: kind,
+                    old_health: old_launch.map(|l| l.health),
+                },
+                cause,
+            },
+            None if !c.running => Step {
+                action: Action::Start {
+                    name: d.name.clone(),
+                    id: c.id.clone(),
+                    backend: c.backend,
+                },
+                cause: format!("unchanged but {}", c.state),
+            },
+            None => Step {
+                action: Action::Leave {
+                    name: d.name.clone(),
+                    id: c.id.clone(),
+                    backend: c.backend,
+                },
+                cause: "unchanged".into(),
+            },
+        });
     }
 
     let wanted: HashSet<&str> = desired.iter().map(|d| d.name.as_str()).collect();
@@ -413,11 +767,23 @@ pub fn reconcile(
             action: Action::Remove {
                 name: c.name.clone(),
                 id: c.id.clone(),
+                backend: c.backend,
             },
             cause: "no longer in the configuration (its volumes and folders are kept)".into(),
         });
     }
     Ok(Plan { steps })
+}
+
+/// The engines the desired containers run on.
+pub fn kinds_needed(desired: &[Launch]) -> BTreeMap<Kind, Vec<String>> {
+    let mut out: BTreeMap<Kind, Vec<String>> = BTreeMap::new();
+    for d in desired {
+        if let Some(k) = Kind::of_type(&d.backend) {
+            out.entry(k).or_default().push(d.name.clone());
+        }
+    }
+    out
 }
 
 /// The name a replacement container has until it is switched in.
@@ -428,6 +794,7 @@ pub fn next_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::ObservedImage;
     use launch::{Health, Mount, Port};
 
     fn launch(name: &str, tag: &str) -> Launch {
@@ -460,6 +827,7 @@ mod tests {
 
     fn running(l: &Launch, id: &str) -> ObservedContainer {
         ObservedContainer {
+            backend: Kind::of_type(&l.backend).unwrap_or(Kind::Docker),
             id: id.into(),
             name: l.name.clone(),
             labels: container_labels(l, "sha256:img1", ""),
@@ -470,10 +838,23 @@ mod tests {
         }
     }
 
-    fn images(refs: &[&str]) -> std::collections::HashMap<String, String> {
-        refs.iter()
-            .map(|r| (r.to_string(), "sha256:img1".to_string()))
-            .collect()
+    fn images(refs: &[&str]) -> BTreeMap<Kind, HashMap<String, ObservedImage>> {
+        let mut m = BTreeMap::new();
+        m.insert(
+            Kind::Docker,
+            refs.iter()
+                .map(|r| {
+                    (
+                        r.to_string(),
+                        ObservedImage {
+                            id: "sha256:img1".to_string(),
+                            labels: BTreeMap::new(),
+                        },
+                    )
+                })
+                .collect(),
+        );
+        m
     }
 
     #[test]
@@ -496,6 +877,7 @@ mod tests {
         let observed = Observed {
             containers: vec![running(&a, "aaaa"), running(&b, "bbbb")],
             images: images(&["localhost:5000/demo/web:1.0"]),
+            ..Default::default()
         };
         let plan = reconcile(&[a.clone(), b.clone()], &observed, &Options::default()).unwrap();
         assert!(plan.is_noop(), "{plan}");
@@ -533,6 +915,7 @@ mod tests {
         let observed = Observed {
             containers: vec![old, next, foreign, other_root, running(&a, "aaaa")],
             images: images(&["localhost:5000/demo/web:1.0"]),
+            ..Default::default()
         };
         let plan = reconcile(&[a], &observed, &Options::default()).unwrap();
         let text = plan.to_string();
@@ -550,6 +933,7 @@ mod tests {
         let observed = Observed {
             containers: vec![foreign],
             images: images(&[]),
+            ..Default::default()
         };
         let e = reconcile(&[a], &observed, &Options::default()).unwrap_err();
         assert!(matches!(e, PlanError::NameClash { .. }), "{e}");
@@ -565,6 +949,7 @@ mod tests {
         let observed = Observed {
             containers: vec![c],
             images: images(&["localhost:5000/demo/web:latest"]),
+            ..Default::default()
         };
         let plan = reconcile(std::slice::from_ref(&a), &observed, &Options::default()).unwrap();
         assert!(plan.to_string().contains("start    a"), "{plan}");
@@ -625,5 +1010,272 @@ mod tests {
                 .contains("container 'v': type 'vagrant' is not supported yet"),
             "{e}"
         );
+    }
+
+    fn on(mut l: Launch, t: &str) -> Launch {
+        l.backend = t.into();
+        l
+    }
+
+    #[test]
+    fn a_type_switch_replaces_across_engines_and_pulls_for_the_new_one() {
+        let a = launch("a", "1.0");
+        let observed = Observed {
+            containers: vec![running(&a, "aaaa")],
+            images: images(&["localhost:5000/demo/web:1.0"]),
+            ..Default::default()
+        };
+        let to_lxc = on(a.clone(), "lxc");
+        let plan = reconcile(
+            std::slice::from_ref(&to_lxc),
+            &observed,
+            &Options::default(),
+        )
+        .unwrap();
+        let text = plan.to_string();
+        // The docker image is there, the LXC cache does not have it yet.
+        assert!(
+            text.contains("pull     localhost:5000/demo/web:1.0 for lxc"),
+            "{text}"
+        );
+        assert!(text.contains("replace  a (aaaa) docker → lxc"), "{text}");
+        assert!(text.contains("type docker → lxc"), "{text}");
+        let step = plan
+            .steps
+            .iter()
+            .find(|s| matches!(s.action, Action::Replace { .. }))
+            .unwrap();
+        assert!(matches!(
+            step.action,
+            Action::Replace {
+                old_backend: Kind::Docker,
+                backend: Kind::Lxc,
+                ..
+            }
+        ));
+        // JSON names the engines.
+        let json = serde_json::to_value(&plan).unwrap();
+        assert_eq!(json["steps"][1]["old_backend"], "docker");
+        assert_eq!(json["steps"][1]["backend"], "lxc");
+
+        // Back on LXC, unchanged: left alone, on its engine.
+        let mut c = running(&to_lxc, "a.next");
+        c.name = "a".into();
+        let mut imgs = images(&[]);
+        imgs.insert(
+            Kind::Lxc,
+            [(
+                "localhost:5000/demo/web:1.0".to_string(),
+                ObservedImage {
+                    id: "sha256:img1".into(),
+                    labels: BTreeMap::new(),
+                },
+            )]
+            .into(),
+        );
+        let observed = Observed {
+            containers: vec![c],
+            images: imgs,
+            ..Default::default()
+        };
+        let plan = reconcile(
+            std::slice::from_ref(&to_lxc),
+            &observed,
+            &Options::default(),
+        )
+        .unwrap();
+        assert!(plan.is_noop(), "{plan}");
+        assert!(
+            plan.to_string().contains("leave    a (a.next) on lxc"),
+            "{plan}"
+        );
+    }
+
+    #[test]
+    fn a_foreign_container_only_clashes_on_its_own_engine() {
+        let a = on(launch("a", "1.0"), "lxc");
+        let mut foreign = running(&launch("a", "1.0"), "ffff");
+        foreign.labels.clear();
+        let observed = Observed {
+            containers: vec![foreign.clone()],
+            ..Default::default()
+        };
+        // A docker container named 'a' that is not ours: no clash for LXC.
+        let plan = reconcile(std::slice::from_ref(&a), &observed, &Options::default()).unwrap();
+        assert!(plan.to_string().contains("create   a on lxc"), "{plan}");
+        assert!(!plan.to_string().contains("ffff"), "{plan}");
+        foreign.backend = Kind::Lxc;
+        let observed = Observed {
+            containers: vec![foreign],
+            ..Default::default()
+        };
+        let e = reconcile(&[a], &observed, &Options::default()).unwrap_err();
+        assert!(matches!(e, PlanError::NameClash { .. }), "{e}");
+    }
+
+    #[test]
+    fn lxc_templates_need_no_pull_and_volumes_do_not_switch() {
+        let mut t = on(launch("t", "1"), "lxc");
+        t.image = "busybox".into();
+        let plan = reconcile(&[t], &Observed::default(), &Options::default()).unwrap();
+        assert_eq!(plan.pulls().count(), 0, "{plan}");
+        let mut a = launch("a", "1.0");
+        a.mounts = vec![Mount {
+            container: "/data".into(),
+            host: "appdata".into(),
+            kind: MountKind::Volume,
+        }];
+        let observed = Observed {
+            containers: vec![running(&a, "aaaa")],
+            images: images(&["localhost:5000/demo/web:1.0"]),
+            ..Default::default()
+        };
+        let e = reconcile(&[on(a, "lxc")], &observed, &Options::default()).unwrap_err();
+        assert!(
+            matches!(e, PlanError::VolumeSwitch { .. }) && e.to_string().contains("'appdata'"),
+            "{e}"
+        );
+    }
+
+    fn git(name: &str, tag: &str) -> Launch {
+        let mut l = on(launch(name, tag), "docker+git");
+        l.image = "local/site".into();
+        l.repository = "file:///srv/site.git".into();
+        l
+    }
+
+    fn built(commit: &str) -> BTreeMap<Kind, HashMap<String, ObservedImage>> {
+        let mut m = BTreeMap::new();
+        m.insert(
+            Kind::Docker,
+            [(
+                "local/site:v1".to_string(),
+                ObservedImage {
+                    id: "sha256:img1".into(),
+                    labels: [(labels::GIT_COMMIT.to_string(), commit.to_string())].into(),
+                },
+            )]
+            .into(),
+        );
+        m
+    }
+
+    #[test]
+    fn git_builds_only_when_the_tag_or_its_commit_changes() {
+        let s = git("s", "v1");
+        let sources: HashMap<(String, String), String> =
+            [(("file:///srv/site.git".into(), "v1".into()), "c1".into())].into();
+        // Nothing built yet: build, then create.
+        let observed = Observed {
+            sources: sources.clone(),
+            ..Default::default()
+        };
+        let plan = reconcile(std::slice::from_ref(&s), &observed, &Options::default()).unwrap();
+        let text = plan.to_string();
+        assert!(
+            text.contains("build    local/site:v1 from file:///srv/site.git c1")
+                && text.contains("not built yet"),
+            "{text}"
+        );
+        // Built from that commit, running: nothing to do.
+        let observed = Observed {
+            containers: vec![running(&s, "ssss")],
+            images: built("c1"),
+            sources: sources.clone(),
+        };
+        let plan = reconcile(std::slice::from_ref(&s), &observed, &Options::default()).unwrap();
+        assert!(plan.is_noop(), "{plan}");
+        // The tag moved: built again, and the container replaced.
+        let observed = Observed {
+            containers: vec![running(&s, "ssss")],
+            images: built("c0"),
+            sources,
+        };
+        let plan = reconcile(std::slice::from_ref(&s), &observed, &Options::default()).unwrap();
+        let text = plan.to_string();
+        assert!(text.contains("'v1' moved: commit c0 → c1"), "{text}");
+        assert!(
+            text.contains("replace  s (ssss)") && text.contains("built again"),
+            "{text}"
+        );
+        // Where the tag points unknown, or no repository: refused.
+        let e = reconcile(
+            std::slice::from_ref(&s),
+            &Observed::default(),
+            &Options::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(e, PlanError::UnknownSource { .. }), "{e}");
+        let mut s = s;
+        s.repository.clear();
+        let e = reconcile(&[s], &Observed::default(), &Options::default()).unwrap_err();
+        assert!(
+            e.to_string().contains("container 's': type 'docker+git'")
+                && e.to_string().contains("conteneurX_repository"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn snaps_are_checked_and_never_taken_from_others() {
+        let mut s = on(launch("s", "stable"), "snap");
+        s.image = "hello-web".into();
+        let plan = reconcile(
+            std::slice::from_ref(&s),
+            &Observed::default(),
+            &Options::default(),
+        )
+        .unwrap();
+        assert_eq!(plan.pulls().count(), 0, "{plan}");
+        assert!(plan.to_string().contains("create   s on snap"), "{plan}");
+        // Installed by someone else.
+        let foreign = ObservedContainer {
+            backend: Kind::Snap,
+            id: "hello-web".into(),
+            name: "hello-web".into(),
+            labels: BTreeMap::new(),
+            running: true,
+            state: "running".into(),
+            image: String::new(),
+            image_id: String::new(),
+        };
+        let observed = Observed {
+            containers: vec![foreign],
+            ..Default::default()
+        };
+        let e = reconcile(std::slice::from_ref(&s), &observed, &Options::default()).unwrap_err();
+        assert!(matches!(e, PlanError::SnapTaken { .. }), "{e}");
+        // Settings a snap cannot take.
+        let mut m = s.clone();
+        m.mounts = vec![Mount {
+            container: "/data".into(),
+            host: "/srv/x".into(),
+            kind: MountKind::Bind,
+        }];
+        let e = reconcile(&[m], &Observed::default(), &Options::default()).unwrap_err();
+        assert!(e.to_string().contains("cannot share folders"), "{e}");
+        let mut bad = s.clone();
+        bad.image = "localhost:5000/demo/web".into();
+        assert!(reconcile(&[bad], &Observed::default(), &Options::default()).is_err());
+        // Twice the same snap.
+        let mut t = s.clone();
+        t.name = "t".into();
+        let e = reconcile(&[s, t], &Observed::default(), &Options::default()).unwrap_err();
+        assert!(e.to_string().contains("a snap is installed once"), "{e}");
+    }
+
+    #[test]
+    fn snapcraft_and_vagrant_name_the_container() {
+        for t in ["snapcraft", "vagrant"] {
+            let v = on(launch("legacy", "1"), t);
+            let e = check_type(&v).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "container 'legacy': type '{t}' is not supported yet: it cannot be built on this system; \
+                     choose docker, docker+git, lxc or snap"
+                )
+            );
+        }
     }
 }

@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use nix::fcntl::{Flock, FlockArg};
 
-use crate::backend::docker::DockerBackend;
-use crate::backend::{Backend, BackendError, Observed, Progress};
+use crate::backend::git::GitError;
+use crate::backend::{BackendError, Backends, Observed, Progress};
 use crate::config::{Config, ConfigError, Problem, ProblemKind, Severity};
 use crate::converge::{self, ConvergeError, Report, Settings};
 use crate::hooks::{self, HookError};
@@ -82,6 +82,8 @@ pub enum RunError {
     Launch { path: PathBuf, message: String },
     #[error("{0}; nothing was changed")]
     Engine(BackendError),
+    #[error("container '{name}': {error}; nothing was changed")]
+    Source { name: String, error: GitError },
     #[error("{0}; nothing was changed")]
     Plan(PlanError),
     #[error(transparent)]
@@ -185,8 +187,9 @@ pub struct Prepared {
     pub desired: Vec<Launch>,
     pub observed: Observed,
     pub plan: Plan,
-    /// None when no container is wanted and no engine is reachable.
-    pub backend: Option<DockerBackend>,
+    /// Every engine of the machine; those the configuration needs are
+    /// reachable.
+    pub backends: Backends,
 }
 
 /// Loads, checks, renders in memory, snapshots the engine and plans.
@@ -217,16 +220,29 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
         }
         None => Vec::new(),
     };
-    let backend = match DockerBackend::connect().await {
-        Ok(b) => Some(b),
-        // Without containers to run, a server needs no engine.
-        Err(_) if desired.is_empty() => None,
-        Err(e) => return Err(RunError::Engine(e)),
-    };
-    let observed = match &backend {
-        Some(b) => b.inspect().await.map_err(RunError::Engine)?,
-        None => Observed::default(),
-    };
+    let backends = Backends::connect(&paths.state).await;
+    // An engine no container needs may be missing (a server without LXC
+    // containers needs no LXC); one that is needed may not.
+    for kind in plan::kinds_needed(&desired).keys() {
+        if let Some(e) = backends.unreachable(*kind) {
+            return Err(RunError::Engine(e.clone()));
+        }
+    }
+    let mut observed = backends.inspect().await.map_err(RunError::Engine)?;
+    // Where the git tags of docker+git containers point now (read only).
+    for d in desired.iter().filter(|d| d.backend == "docker+git") {
+        let key = (d.repository.clone(), d.tag.clone());
+        if d.repository.trim().is_empty() || observed.sources.contains_key(&key) {
+            continue;
+        }
+        let commit = crate::backend::git::resolve(&d.repository, &d.tag)
+            .await
+            .map_err(|error| RunError::Source {
+                name: d.name.clone(),
+                error,
+            })?;
+        observed.sources.insert(key, commit);
+    }
     let plan_opts = plan::Options {
         server: server_id(paths),
         pull_moving: opts.pull,
@@ -243,7 +259,7 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
         desired,
         observed,
         plan,
-        backend,
+        backends,
     })
 }
 
@@ -272,7 +288,7 @@ pub async fn run(
         desired,
         observed,
         plan,
-        backend,
+        backends,
     } = prepare(paths, opts).await?;
     let _ = write!(log, "{plan}");
     let arg = mode.name();
@@ -289,23 +305,23 @@ pub async fn run(
         server: server_id(paths),
         parallel: number(&cfg, "conteneur_parallel", 4).clamp(1, 64) as usize,
         health_timeout: Duration::from_secs(number(&cfg, "conteneur_health_timeout", 30).max(1)),
+        git_cache: paths.state.join("git"),
     };
-    let converged = match &backend {
-        Some(b) => {
-            let progress = make_progress(opts.quiet);
-            converge::execute(
-                &plan,
-                &desired,
-                &observed.images,
-                b,
-                &paths.root,
-                &settings,
-                progress.as_ref(),
-            )
-            .await
-            .map_err(RunError::Converge)?
-        }
-        None => Report::default(),
+    let converged = if plan.steps.is_empty() {
+        Report::default()
+    } else {
+        let progress = make_progress(opts.quiet);
+        converge::execute(
+            &plan,
+            &desired,
+            &observed.image_ids(),
+            &backends,
+            &paths.root,
+            &settings,
+            progress.as_ref(),
+        )
+        .await
+        .map_err(RunError::Converge)?
     };
 
     let proxy_mode = proxy::Mode::from_config(&cfg).map_err(RunError::Proxy)?;
@@ -364,8 +380,9 @@ impl Progress for LineProgress {
     fn update(&self, _image: &str, _status: &str) {}
     fn done(&self, image: &str, result: &Result<String, BackendError>) {
         match result {
-            Ok(id) => eprintln!("pulled {image} ({})", crate::backend::short_id(id)),
-            Err(e) => eprintln!("pull failed: {e}"),
+            Ok(id) if id.is_empty() => {}
+            Ok(id) => eprintln!("ready: {image} ({})", crate::backend::short_id(id)),
+            Err(e) => eprintln!("failed: {e}"),
         }
     }
 }
@@ -408,7 +425,7 @@ impl Progress for BarProgress {
         if let Some(b) = self.bar(image) {
             match result {
                 Ok(id) => {
-                    b.finish_with_message(format!("pulled ({})", crate::backend::short_id(id)))
+                    b.finish_with_message(format!("ready ({})", crate::backend::short_id(id)))
                 }
                 Err(e) => b.abandon_with_message(format!("failed: {e}")),
             }

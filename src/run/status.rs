@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::backend::docker::DockerBackend;
-use crate::backend::{Backend, Observed, short_id};
+use std::collections::BTreeMap;
+
+use crate::backend::{Backends, Kind, Observed, ObservedContainer, short_id};
 use crate::config::Config;
 use crate::paths::Paths;
 use crate::plan::launch::Launch;
@@ -15,6 +16,8 @@ use crate::proxy;
 #[derive(Debug, Clone, Serialize)]
 pub struct ContainerStatus {
     pub name: String,
+    /// The engine it runs on (or must run on).
+    pub backend: String,
     /// `running` when configured, `absent` when it should not exist.
     pub desired: String,
     /// The engine's state, or `missing`.
@@ -30,8 +33,11 @@ pub struct ContainerStatus {
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
     pub containers: Vec<ContainerStatus>,
-    /// None when the engine answered; else why it did not.
+    /// None when every engine the configuration needs answered; else why
+    /// they did not.
     pub engine: Option<String>,
+    /// Every engine of the machine: `ok`, or why it cannot be used.
+    pub engines: BTreeMap<String, String>,
     pub proxy: String,
     pub proxy_running: bool,
 }
@@ -63,19 +69,50 @@ pub fn base_url(cfg: &Config) -> String {
     }
 }
 
+/// The container of `d` among ours: on the engine it must run on first.
+fn find<'a>(observed: &'a Observed, server: &str, d: &Launch) -> Option<&'a ObservedContainer> {
+    let kind = Kind::of_type(&d.backend);
+    let mut mine: Vec<&ObservedContainer> = observed
+        .containers
+        .iter()
+        .filter(|c| c.is_ours(server) && c.name == d.name)
+        .collect();
+    mine.sort_by_key(|c| Some(c.backend) != kind);
+    mine.first().copied()
+}
+
 /// Gathers the status. `desired` are the launch plans of the configuration.
 pub async fn gather(paths: &Paths, cfg: &Config, desired: &[Launch]) -> Status {
-    let (observed, engine) = match DockerBackend::connect().await {
-        Ok(b) => match b.inspect().await {
-            Ok(o) => (o, None),
-            Err(e) => (Observed::default(), Some(e.to_string())),
-        },
-        Err(e) => (Observed::default(), Some(e.to_string())),
+    let backends = Backends::connect(&paths.state).await;
+    let mut problems = Vec::new();
+    let mut engines = BTreeMap::new();
+    let needed = crate::plan::kinds_needed(desired);
+    for kind in Kind::ALL {
+        match backends.unreachable(kind) {
+            Some(e) => {
+                engines.insert(kind.name().to_string(), e.to_string());
+                if needed.contains_key(&kind) {
+                    problems.push(e.to_string());
+                }
+            }
+            None => {
+                engines.insert(kind.name().to_string(), "ok".to_string());
+            }
+        }
+    }
+    let observed = match backends.inspect().await {
+        Ok(o) => o,
+        Err(e) => {
+            problems.push(e.to_string());
+            Observed::default()
+        }
     };
+    let engine = (!problems.is_empty()).then(|| problems.join("; "));
+    let server = super::server_id(paths);
     let base = base_url(cfg);
     let mut containers = Vec::new();
     for d in desired {
-        let c = observed.containers.iter().find(|c| c.name == d.name);
+        let c = find(&observed, &server, d);
         let health = match c {
             Some(c) if c.running => {
                 match tokio::time::timeout(Duration::from_secs(3), probe(d)).await {
@@ -88,6 +125,9 @@ pub async fn gather(paths: &Paths, cfg: &Config, desired: &[Launch]) -> Status {
         };
         containers.push(ContainerStatus {
             name: d.name.clone(),
+            backend: c
+                .map(|c| c.backend.name().to_string())
+                .unwrap_or_else(|| d.backend.clone()),
             desired: "running".into(),
             actual: c
                 .map(|c| c.state.clone())
@@ -98,14 +138,15 @@ pub async fn gather(paths: &Paths, cfg: &Config, desired: &[Launch]) -> Status {
             route: (d.publish && !d.ports.is_empty()).then(|| format!("{base}/{}/", d.name)),
         });
     }
-    let server = super::server_id(paths);
-    for c in observed
-        .containers
-        .iter()
-        .filter(|c| c.is_ours(&server) && !desired.iter().any(|d| d.name == c.name))
-    {
+    for c in observed.containers.iter().filter(|c| {
+        c.is_ours(&server)
+            && !desired
+                .iter()
+                .any(|d| d.name == c.name && find(&observed, &server, d) == Some(*c))
+    }) {
         containers.push(ContainerStatus {
             name: c.name.clone(),
+            backend: c.backend.name().to_string(),
             desired: "absent".into(),
             actual: c.state.clone(),
             id: Some(short_id(&c.id).to_string()),
@@ -125,6 +166,7 @@ pub async fn gather(paths: &Paths, cfg: &Config, desired: &[Launch]) -> Status {
     Status {
         containers,
         engine,
+        engines,
         proxy: proxy_text,
         proxy_running,
     }
@@ -148,14 +190,15 @@ impl std::fmt::Display for Status {
         } else {
             writeln!(
                 f,
-                "{:<20} {:<8} {:<10} {:<13} {:<40} {:<10} ROUTE",
-                "NAME", "DESIRED", "ACTUAL", "ID", "IMAGE", "HEALTH"
+                "{:<20} {:<10} {:<8} {:<10} {:<13} {:<40} {:<10} ROUTE",
+                "NAME", "ENGINE", "DESIRED", "ACTUAL", "ID", "IMAGE", "HEALTH"
             )?;
             for c in &self.containers {
                 writeln!(
                     f,
-                    "{:<20} {:<8} {:<10} {:<13} {:<40} {:<10} {}",
+                    "{:<20} {:<10} {:<8} {:<10} {:<13} {:<40} {:<10} {}",
                     c.name,
+                    c.backend,
                     c.desired,
                     c.actual,
                     c.id.as_deref().unwrap_or("-"),
