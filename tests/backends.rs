@@ -1,0 +1,640 @@
+//! End-to-end tests of the other container types against the real engines:
+//! LXC (Debian's lxc 5.0, containers made from the loopback registry's
+//! images with `lxc-create -t oci`), docker+git (a git repository the test
+//! makes, built by the real Docker engine), a switch docker → lxc → docker,
+//! and the types that are refused (snapcraft, vagrant). The snap backend is
+//! tested in tests/snap.rs, against a stand-in for snapd.
+//!
+//! `scripts/test.sh` starts the services (scripts/services.sh installs lxc,
+//! skopeo, umoci and jq) and builds the images; a test fails, never skips,
+//! when they are missing. Each test has its own root, free ports and names
+//! prefixed with a tag of its own; a guard removes its Docker and LXC
+//! containers, its built images and stops its nginx even when it fails.
+
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command as Proc, Output};
+use std::time::Duration;
+
+use assert_cmd::Command;
+
+/// LXC's own containers folder (lxc-config lxc.lxcpath).
+const LXC_PATH: &str = "/var/lib/lxc";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn run(program: &str, args: &[&str]) -> Output {
+    Proc::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} must be installed (scripts/services.sh): {e}"))
+}
+
+fn docker(args: &[&str]) -> Output {
+    run("docker", args)
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Fails (never skips) when the engine, the registry or LXC is missing.
+fn require_services() {
+    let out = docker(&["version", "--format", "{{.Server.APIVersion}}"]);
+    assert!(
+        out.status.success(),
+        "the Docker engine is not reachable: run scripts/services.sh first ({})",
+        text(&out)
+    );
+    let reg = run(
+        "curl",
+        &["-fsS", "http://127.0.0.1:5000/v2/demo/web/tags/list"],
+    );
+    assert!(
+        reg.status.success(),
+        "the loopback registry or its demo images are missing: run scripts/services.sh and scripts/images.sh"
+    );
+    for tool in ["lxc-create", "skopeo", "umoci", "jq", "git"] {
+        assert!(
+            Proc::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .output()
+                .unwrap()
+                .status
+                .success(),
+            "{tool} is missing: run scripts/services.sh"
+        );
+    }
+}
+
+/// A server under a temporary root (as tests/instance.rs), with our
+/// dictionaries and templates, a private nginx on a free port.
+struct Site {
+    root: tempfile::TempDir,
+    tag: String,
+    http_port: u16,
+    /// Images the test built, removed at the end.
+    images: Vec<String>,
+}
+
+impl Site {
+    fn new(tag: &str) -> Site {
+        require_services();
+        let root = tempfile::tempdir().unwrap();
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for (from, to) in [
+            ("dicos", "usr/share/eole/creole/dicos"),
+            ("templates", "usr/share/eole/creole/distrib"),
+        ] {
+            let dest = root.path().join(to);
+            std::fs::create_dir_all(&dest).unwrap();
+            for e in std::fs::read_dir(repo.join(from)).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_file() {
+                    std::fs::copy(&p, dest.join(p.file_name().unwrap())).unwrap();
+                }
+            }
+        }
+        let site = Site {
+            root,
+            tag: format!("{tag}{}", std::process::id() % 100000),
+            http_port: free_port(),
+            images: Vec::new(),
+        };
+        site.clean_engines();
+        let port = site.http_port.to_string();
+        site.set("conteneur_proxy_mode", &["private"]);
+        site.set("conteneur_proxy_listen", &["127.0.0.1"]);
+        site.set("conteneur_http_port", &[&port]);
+        site.set("conteneur_health_timeout", &["10"]);
+        site
+    }
+
+    fn name(&self, short: &str) -> String {
+        format!("{}-{short}", self.tag)
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::cargo_bin("conteneur").unwrap();
+        c.arg("--root").arg(self.root.path()).args(args);
+        c.env_remove("CONTENEUR_ROOT")
+            .env_remove("DOCKER_HOST")
+            .env_remove("CONTENEUR_LXC_PATH")
+            .env_remove("CONTENEUR_SNAPD_SOCKET");
+        c.timeout(Duration::from_secs(300));
+        c
+    }
+
+    fn set(&self, var: &str, values: &[&str]) {
+        let mut args = vec!["set", var];
+        args.extend_from_slice(values);
+        let out = self.cmd(&args).output().unwrap();
+        assert!(out.status.success(), "set {var}: {}", text(&out));
+    }
+
+    /// Container X: name, type, image, tag, port 80 inside, `port` outside.
+    fn container(&self, x: u32, short: &str, kind: &str, image: &str, tag: &str, port: u16) {
+        let n = |v: &str| format!("conteneur{x}_{v}");
+        self.set(&n("name"), &[&self.name(short)]);
+        self.set(&n("type"), &[kind]);
+        self.set(&n("url"), &[image]);
+        self.set(&n("tag"), &[tag]);
+        self.set(&n("port_in"), &["80"]);
+        self.set(&n("port_out"), &[&port.to_string()]);
+    }
+
+    fn run(&self, what: &str) -> Output {
+        self.cmd(&[what, "--quiet"]).output().unwrap()
+    }
+
+    fn run_ok(&self, what: &str) -> String {
+        let out = self.run(what);
+        assert!(out.status.success(), "{what} failed:\n{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn url(&self, short: &str) -> String {
+        format!("http://127.0.0.1:{}/{}/", self.http_port, self.name(short))
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.root.path().join(p)
+    }
+
+    /// The LXC container conteneur made for `short` (its LXC name is the
+    /// container's name, or that name with .next after a replacement).
+    fn lxc(&self, short: &str) -> Option<String> {
+        let name = self.name(short);
+        [name.clone(), format!("{name}.next")]
+            .into_iter()
+            .find(|n| {
+                std::fs::read_to_string(Path::new(LXC_PATH).join(n).join("conteneur.json"))
+                    .is_ok_and(|m| m.contains(&format!("\"name\": \"{name}\"")))
+            })
+    }
+
+    /// LXC name, state and init pid: a restart changes the pid.
+    fn lxc_identity(&self, short: &str) -> (String, String) {
+        let n = self
+            .lxc(short)
+            .unwrap_or_else(|| panic!("no LXC container for {}", self.name(short)));
+        let out = run("lxc-info", &["-n", &n, "-s", "-p", "-H"]);
+        (n, String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    fn docker_exists(&self, short: &str) -> bool {
+        docker(&["inspect", &self.name(short)]).status.success()
+    }
+
+    fn docker_identity(&self, short: &str) -> String {
+        let out = docker(&[
+            "inspect",
+            "--format",
+            "{{.Id}} {{.State.StartedAt}}",
+            &self.name(short),
+        ]);
+        assert!(out.status.success(), "{} is missing", self.name(short));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn clean_engines(&self) {
+        let out = docker(&["ps", "-aq", "--filter", &format!("name=^{}-", self.tag)]);
+        for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            docker(&["rm", "-f", id]);
+        }
+        if let Ok(dir) = std::fs::read_dir(LXC_PATH) {
+            for e in dir.flatten() {
+                let n = e.file_name().to_string_lossy().into_owned();
+                if n.starts_with(&format!("{}-", self.tag)) {
+                    run("lxc-destroy", &["-n", &n, "-f"]);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["proxy", "stop"]).output();
+        self.clean_engines();
+        for i in &self.images {
+            docker(&["rmi", "-f", i]);
+        }
+    }
+}
+
+fn get(url: &str) -> Result<String, String> {
+    let out = Proc::new("curl")
+        .args(["-sS", "--max-time", "5", "-f", url])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+const UNCHANGED: &str = "0 created, 0 replaced, 0 started, 0 removed, 1 unchanged";
+
+#[test]
+fn lxc_from_the_loopback_registry_behind_nginx() {
+    let site = Site::new("l1");
+    let port = free_port();
+    site.set("nombre_conteneur", &["1"]);
+    site.container(1, "web", "lxc", "localhost:5000/demo/web", "1.0", port);
+    // A host folder shared with the container (an lxc.mount.entry).
+    site.set("conteneur1_mountpoint_in", &["/www/data"]);
+    site.set("conteneur1_mountpoint_out", &["/srv/web"]);
+    site.set("conteneur1_memory", &["64m"]);
+
+    let plan = site.cmd(&["plan"]).output().unwrap();
+    let plan = text(&plan);
+    assert!(
+        plan.contains("pull     localhost:5000/demo/web:1.0 for lxc")
+            && plan.contains(&format!("create   {} on lxc", site.name("web"))),
+        "{plan}"
+    );
+    let out = site.run_ok("instance");
+    assert!(out.contains("1 created"), "{out}");
+    assert_eq!(get(&site.url("web")).unwrap().trim(), "web 1.0");
+    // The container's port 80 is published on 127.0.0.1:port only.
+    assert_eq!(
+        get(&format!("http://127.0.0.1:{port}/")).unwrap().trim(),
+        "web 1.0"
+    );
+    let data = site.path("srv/web");
+    std::fs::write(data.join("page.txt"), "kept\n").unwrap();
+    assert_eq!(
+        get(&format!("{}data/page.txt", site.url("web"))).unwrap(),
+        "kept\n"
+    );
+    // Ours, said in its folder; settings mapped into its configuration.
+    let lxc = site.lxc("web").expect("the LXC container");
+    let config = std::fs::read_to_string(Path::new(LXC_PATH).join(&lxc).join("config")).unwrap();
+    assert!(config.contains("# conteneur: managed server="), "{config}");
+    assert!(config.contains("lxc.start.auto = 1"), "{config}");
+    assert!(config.contains("memory"), "{config}");
+    assert!(config.contains("lxc.mount.entry = "), "{config}");
+
+    // No change: nothing restarted (same LXC container, same init pid).
+    let before = site.lxc_identity("web");
+    assert!(before.1.contains("RUNNING"), "{before:?}");
+    let out = site.run_ok("reconfigure");
+    assert!(out.contains(UNCHANGED), "{out}");
+    assert_eq!(site.lxc_identity("web"), before);
+
+    // plan and status show the LXC container on its engine.
+    let plan = site.cmd(&["plan", "--json"]).output().unwrap();
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    assert_eq!(plan["steps"][0]["action"], "leave", "{plan}");
+    assert_eq!(plan["steps"][0]["backend"], "lxc", "{plan}");
+    let status = site.cmd(&["status", "--json"]).output().unwrap();
+    assert!(status.status.success(), "{}", text(&status));
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let c = &status["containers"][0];
+    assert_eq!(c["backend"], "lxc", "{status}");
+    assert_eq!(c["actual"], "running", "{status}");
+    assert_eq!(c["health"], "healthy", "{status}");
+
+    // A tag change replaces it; the data stays.
+    site.set("conteneur1_tag", &["2.0"]);
+    let out = site.run_ok("reconfigure");
+    assert!(out.contains("1 replaced"), "{out}");
+    assert_eq!(get(&site.url("web")).unwrap().trim(), "web 2.0");
+    assert_ne!(site.lxc_identity("web"), before);
+    assert_eq!(
+        get(&format!("{}data/page.txt", site.url("web"))).unwrap(),
+        "kept\n"
+    );
+    let after = site.lxc_identity("web");
+    let out = site.run_ok("reconfigure");
+    assert!(out.contains(UNCHANGED), "{out}");
+    assert_eq!(site.lxc_identity("web"), after);
+
+    // A tag missing from the registry: the pull fails, nothing changes.
+    site.set("conteneur1_tag", &["9.9"]);
+    let out = site.run("reconfigure");
+    let err = text(&out);
+    assert_eq!(out.status.code(), Some(8), "{err}");
+    assert!(
+        err.contains("localhost:5000/demo/web:9.9") && err.contains("no container was changed"),
+        "{err}"
+    );
+    assert_eq!(get(&site.url("web")).unwrap().trim(), "web 2.0");
+    assert_eq!(site.lxc_identity("web"), after);
+
+    // An image that never answers is rolled back: the old one serves.
+    site.set("conteneur1_tag", &["1.0"]);
+    site.set("conteneur1_url", &["localhost:5000/demo/broken"]);
+    site.set("conteneur_health_timeout", &["3"]);
+    let out = site.run("reconfigure");
+    let err = text(&out);
+    assert_eq!(out.status.code(), Some(8), "{err}");
+    assert!(
+        err.contains("previous container was started again"),
+        "{err}"
+    );
+    assert_eq!(get(&site.url("web")).unwrap().trim(), "web 2.0");
+    assert_eq!(site.lxc_identity("web").0, after.0);
+
+    // Removed when no longer configured; the host data is kept.
+    site.set("nombre_conteneur", &["0"]);
+    let out = site.run_ok("reconfigure");
+    assert!(out.contains("1 removed"), "{out}");
+    assert!(site.lxc("web").is_none());
+    assert_eq!(
+        std::fs::read_to_string(data.join("page.txt")).unwrap(),
+        "kept\n"
+    );
+}
+
+#[test]
+fn lxc_never_touches_a_container_that_is_not_ours() {
+    let site = Site::new("l2");
+    // Someone else's LXC container, with the name conteneur would use.
+    let foreign = site.name("web");
+    let out = run("lxc-create", &["-n", &foreign, "-t", "busybox"]);
+    assert!(out.status.success(), "{}", text(&out));
+    site.set("nombre_conteneur", &["1"]);
+    site.container(
+        1,
+        "web",
+        "lxc",
+        "localhost:5000/demo/web",
+        "1.0",
+        free_port(),
+    );
+    let out = site.run("instance");
+    let err = text(&out);
+    assert_eq!(out.status.code(), Some(8), "{err}");
+    assert!(
+        err.contains("not created by conteneur") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert!(!site.path("etc/eole/.instance").exists());
+    // Under another name, ours runs beside it and theirs is left alone.
+    site.set("conteneur1_name", &[&site.name("mine")]);
+    site.run_ok("instance");
+    assert_eq!(get(&site.url("mine")).unwrap().trim(), "web 1.0");
+    site.set("nombre_conteneur", &["0"]);
+    site.run_ok("reconfigure");
+    assert!(site.lxc("mine").is_none());
+    assert!(
+        Path::new(LXC_PATH).join(&foreign).join("config").exists(),
+        "the foreign container was touched"
+    );
+}
+
+#[test]
+fn switching_docker_lxc_docker_keeps_the_route_and_the_data() {
+    let site = Site::new("s1");
+    site.set("nombre_conteneur", &["1"]);
+    site.container(
+        1,
+        "notes",
+        "docker",
+        "localhost:5000/demo/notes",
+        "1.0",
+        free_port(),
+    );
+    site.set("conteneur1_mountpoint_in", &["/www/data"]);
+    site.set("conteneur1_mountpoint_out", &["/srv/notes"]);
+    site.run_ok("instance");
+    std::fs::write(site.path("srv/notes/page.txt"), "kept\n").unwrap();
+    let page = format!("{}data/page.txt", site.url("notes"));
+    assert_eq!(get(&page).unwrap(), "kept\n");
+    assert!(site.docker_exists("notes"));
+
+    // docker → lxc: created on LXC, the docker one removed once it serves.
+    site.set("conteneur1_type", &["lxc"]);
+    let plan = text(&site.cmd(&["plan"]).output().unwrap());
+    assert!(plan.contains("docker → lxc"), "{plan}");
+    let out = site.run_ok("reconfigure");
+    assert!(out.contains("1 replaced"), "{out}");
+    assert!(!site.docker_exists("notes"));
+    assert!(site.lxc("notes").is_some());
+    assert_eq!(get(&site.url("notes")).unwrap().trim(), "notes 1.0");
+    assert_eq!(get(&page).unwrap(), "kept\n");
+    let out = site.run_ok("reconfigure");
+    assert!(out.contains(UNCHANGED), "{out}");
+
+    // lxc → docker.
+    site.set("conteneur1_type", &["docker"]);
+    let out = site.run_ok("reconfigure");
+    assert!(out.contains("1 replaced"), "{out}");
+    assert!(site.lxc("notes").is_none());
+    assert!(site.docker_exists("notes"));
+    assert_eq!(get(&site.url("notes")).unwrap().trim(), "notes 1.0");
+    assert_eq!(get(&page).unwrap(), "kept\n");
+    let before = site.docker_identity("notes");
+    let out = site.run_ok("reconfigure");
+    assert!(out.contains(UNCHANGED), "{out}");
+    assert_eq!(site.docker_identity("notes"), before);
+}
+
+/// A git repository made by the test: a Dockerfile FROM scratch with
+/// busybox, serving a page.
+struct Repo {
+    dir: tempfile::TempDir,
+}
+
+impl Repo {
+    fn new() -> Repo {
+        let dir = tempfile::tempdir().unwrap();
+        let r = Repo { dir };
+        std::fs::create_dir_all(r.dir.path().join("www")).unwrap();
+        std::fs::copy("/bin/busybox", r.dir.path().join("busybox"))
+            .expect("/bin/busybox (busybox-static) is needed");
+        r.write(
+            "Dockerfile",
+            "FROM scratch\n\
+             COPY busybox /bin/busybox\n\
+             COPY www /www\n\
+             EXPOSE 80\n\
+             CMD [\"/bin/busybox\", \"httpd\", \"-f\", \"-p\", \"80\", \"-h\", \"/www\"]\n",
+        );
+        r.git(&["init", "--quiet", "--initial-branch=main"]);
+        r.git(&["config", "user.email", "test@conteneur.invalid"]);
+        r.git(&["config", "user.name", "test"]);
+        r
+    }
+
+    fn write(&self, file: &str, content: &str) {
+        std::fs::write(self.dir.path().join(file), content).unwrap();
+    }
+
+    fn git(&self, args: &[&str]) {
+        let out = Proc::new("git")
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", text(&out));
+    }
+
+    /// Commits the page `page` and tags it `tag` (moving the tag if asked).
+    fn release(&self, page: &str, tag: &str) {
+        self.write("www/index.html", &format!("{page}\n"));
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "--quiet", "-m", page]);
+        self.git(&["tag", "-f", "-a", tag, "-m", page]);
+    }
+
+    fn url(&self) -> String {
+        format!("file://{}", self.dir.path().display())
+    }
+}
+
+#[test]
+fn docker_git_builds_once_per_commit_and_a_failed_build_keeps_the_old_one() {
+    let mut site = Site::new("g1");
+    let repo = Repo::new();
+    repo.release("site v1", "v1");
+    let image = format!("conteneur-test/{}-site", site.tag);
+    site.images = vec![
+        format!("{image}:v1"),
+        format!("{image}:v2"),
+        format!("{image}:v3"),
+    ];
+    site.set("nombre_conteneur", &["1"]);
+    site.container(1, "site", "docker+git", &image, "v1", free_port());
+    site.set("conteneur1_repository", &[&repo.url()]);
+
+    let plan = text(&site.cmd(&["plan"]).output().unwrap());
+    assert!(
+        plan.contains(&format!("build    {image}:v1 from {}", repo.url()))
+            && plan.contains("not built yet"),
+        "{plan}"
+    );
+    let out = site.run_ok("instance");
+    assert!(out.contains("1 created"), "{out}");
+    assert_eq!(get(&site.url("site")).unwrap().trim(), "site v1");
+    // The image says which commit it was built from.
+    let label = docker(&[
+        "inspect",
+        "--format",
+        "{{index .Config.Labels \"fr.eole.conteneur.git-commit\"}}",
+        &format!("{image}:v1"),
+    ]);
+    let head = Proc::new("git")
+        .args(["rev-parse", "v1^{commit}"])
+        .current_dir(repo.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&label.stdout).trim(),
+        String::from_utf8_lossy(&head.stdout).trim()
+    );
+
+    // Unchanged: no build, no restart.
+    let before = site.docker_identity("site");
+    let out = site.run_ok("reconfigure");
+    assert!(out.contains(UNCHANGED) && !out.contains("build"), "{out}");
+    assert_eq!(site.docker_identity("site"), before);
+
+    // A new tag: built and replaced.
+    repo.release("site v2", "v2");
+    site.set("conteneur1_tag", &["v2"]);
+    let out = site.run_ok("reconfigure");
+    assert!(
+        out.contains("build ") && out.contains("1 replaced"),
+        "{out}"
+    );
+    assert_eq!(get(&site.url("site")).unwrap().trim(), "site v2");
+
+    // The same tag moved to another commit: built again, replaced.
+    repo.release("site v2 fixed", "v2");
+    let out = site.run_ok("reconfigure");
+    assert!(
+        out.contains("'v2' moved") && out.contains("1 replaced"),
+        "{out}"
+    );
+    assert_eq!(get(&site.url("site")).unwrap().trim(), "site v2 fixed");
+    let before = site.docker_identity("site");
+
+    // A build that fails: the old container keeps serving.
+    repo.write(
+        "Dockerfile",
+        "FROM scratch\nCOPY no-such-file /x\nCMD [\"/x\"]\n",
+    );
+    repo.release("site v3", "v3");
+    site.set("conteneur1_tag", &["v3"]);
+    let out = site.run("reconfigure");
+    let err = text(&out);
+    assert_eq!(out.status.code(), Some(8), "{err}");
+    assert!(
+        err.contains(&format!("building {image}:v3 from {}", repo.url()))
+            && err.contains("no container was changed"),
+        "{err}"
+    );
+    assert_eq!(get(&site.url("site")).unwrap().trim(), "site v2 fixed");
+    assert_eq!(site.docker_identity("site"), before);
+
+    // A tag the repository does not have: refused before anything.
+    site.set("conteneur1_tag", &["v9"]);
+    let out = site.run("reconfigure");
+    let err = text(&out);
+    assert_eq!(out.status.code(), Some(8), "{err}");
+    assert!(
+        err.contains(&format!("container '{}'", site.name("site")))
+            && err.contains("no tag or branch 'v9'")
+            && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert_eq!(site.docker_identity("site"), before);
+}
+
+#[test]
+fn snapcraft_and_vagrant_are_refused_early_naming_the_container() {
+    let site = Site::new("u1");
+    site.set("nombre_conteneur", &["2"]);
+    site.container(
+        1,
+        "web",
+        "docker",
+        "localhost:5000/demo/web",
+        "1.0",
+        free_port(),
+    );
+    for t in ["snapcraft", "vagrant"] {
+        site.container(2, "legacy", t, "legacy/app", "1.0", free_port());
+        let want = format!(
+            "container '{}': type '{t}' is not supported yet",
+            site.name("legacy")
+        );
+        // lint: a problem naming the container.
+        let out = site.cmd(&["lint"]).output().unwrap();
+        let out_text = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{out_text}");
+        assert!(
+            out_text.contains(&want) && out_text.contains("conteneur2_type"),
+            "{out_text}"
+        );
+        // plan and instance: the same, and nothing done.
+        for what in ["plan", "instance"] {
+            let out = site.cmd(&[what]).output().unwrap();
+            let err = text(&out);
+            assert_eq!(out.status.code(), Some(8), "{what}: {err}");
+            assert!(
+                err.contains(&want) && err.contains("nothing was changed"),
+                "{what}: {err}"
+            );
+            assert!(!err.contains("panicked"), "{err}");
+        }
+        assert!(!site.path("etc/eole/.instance").exists());
+        assert!(!site.path("var/lib/conteneur/launch.json").exists());
+        assert!(!site.docker_exists("web"));
+    }
+}
