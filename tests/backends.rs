@@ -11,7 +11,6 @@
 //! prefixed with a tag of its own; a guard removes its Docker and LXC
 //! containers, its built images and stops its nginx even when it fails.
 
-
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command as Proc, Output};
@@ -287,6 +286,11 @@ fn lxc_from_the_loopback_registry_behind_nginx() {
     assert!(config.contains("lxc.start.auto = 1"), "{config}");
     assert!(config.contains("memory"), "{config}");
     assert!(config.contains("lxc.mount.entry = "), "{config}");
+    // Under LXC's init, startable by lxc-start (and lxc-autostart at boot).
+    assert!(
+        config.contains("lxc.init.cmd = /.conteneur-init -n "),
+        "{config}"
+    );
 
     // No change: nothing restarted (same LXC container, same init pid).
     let before = site.lxc_identity("web");
@@ -348,6 +352,32 @@ fn lxc_from_the_loopback_registry_behind_nginx() {
     );
     assert_eq!(get(&site.url("web")).unwrap().trim(), "web 2.0");
     assert_eq!(site.lxc_identity("web").0, after.0);
+
+    // Stopped behind conteneur's back: started again by the next run.
+    let lxc = site.lxc("web").unwrap();
+    let out = run("lxc-stop", &["-n", &lxc, "-t", "5"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(get(&site.url("web")).is_err());
+    site.set("conteneur1_url", &["localhost:5000/demo/web"]);
+    site.set("conteneur1_tag", &["2.0"]);
+    let out = site.run_ok("reconfigure");
+    assert!(out.contains("1 started"), "{out}");
+    assert_eq!(get(&site.url("web")).unwrap().trim(), "web 2.0");
+    // Started by hand as lxc-autostart does at boot (lxc-start): its port
+    // forward comes back with it.
+    let out = run("lxc-stop", &["-n", &lxc, "-t", "5"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run("lxc-start", &["-n", &lxc]);
+    assert!(out.status.success(), "{}", text(&out));
+    let mut served = Err(String::new());
+    for _ in 0..50 {
+        served = get(&site.url("web"));
+        if served.is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(served.unwrap().trim(), "web 2.0");
 
     // Removed when no longer configured; the host data is kept.
     site.set("nombre_conteneur", &["0"]);

@@ -44,8 +44,13 @@
 //! timeout `lxc-stop -t`, a restart policy other than `no`
 //! `lxc.start.auto = 1`. LXC has no supervisor: a container whose process
 //! exits is not restarted, only started again at boot by `lxc-autostart`.
-//! OCI images run under LXC's own small init (`lxc-execute`), which passes
-//! SIGTERM on, as Docker's `init: true` does.
+//! OCI images run under LXC's own small init (`init.lxc.static`,
+//! bind-mounted, as `lxc-execute` does), which passes SIGTERM on as
+//! Docker's `init: true` does; it is set as `lxc.init.cmd`, so a plain
+//! `lxc-start` (and `lxc-autostart` at boot) starts the container too. A
+//! command with an argument holding a space cannot be said there (LXC
+//! splits `lxc.init.cmd` on spaces): that container runs through
+//! `lxc-execute` and is not started at boot.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -177,6 +182,43 @@ pub fn base_config(apparmor: bool) -> String {
          lxc.apparmor.profile = {}\n",
         if apparmor { "generated" } else { "unconfined" }
     )
+}
+
+/// Where Debian's lxc package puts LXC's small static init.
+pub const INIT_LXC: &str = "/usr/sbin/init.lxc.static";
+
+/// The arguments of the `lxc.execute.cmd` line the OCI template writes
+/// (`'"/bin/httpd" "-f" …'`: JSON strings between single quotes).
+pub fn execute_args(config: &str) -> Option<Vec<String>> {
+    let line = config
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("lxc.execute.cmd"))?;
+    let value = line.trim_start().strip_prefix('=')?.trim();
+    let inner = value.strip_prefix('\'')?.strip_suffix('\'')?;
+    let args: Result<Vec<String>, _> = serde_json::Deserializer::from_str(inner)
+        .into_iter::<String>()
+        .collect();
+    args.ok().filter(|a| !a.is_empty())
+}
+
+/// The lines that let `lxc-start` (and so `lxc-autostart` at boot) run an
+/// OCI image's command under LXC's init, as `lxc-execute` does: the init
+/// bind-mounted into the container, and `lxc.init.cmd`. None when an
+/// argument holds a space or a quote: LXC splits `lxc.init.cmd` on spaces
+/// and keeps quotes, so such a command can only run through `lxc-execute`.
+pub fn init_lines(args: &[String], lxc_name: &str, init: &str) -> Option<String> {
+    let plain = |a: &str| {
+        !a.is_empty() && !a.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+    };
+    if !args.iter().all(|a| plain(a)) || !plain(lxc_name) || !plain(init) {
+        return None;
+    }
+    Some(format!(
+        "lxc.mount.entry = {init} .conteneur-init none bind,ro,create=file 0 0\n\
+         lxc.init.cmd = /.conteneur-init -n {lxc_name} -- {}\n",
+        args.join(" ")
+    ))
 }
 
 /// The lines conteneur appends to a container's configuration after the
@@ -636,6 +678,35 @@ impl Backend for LxcBackend {
             let _ = self.destroy(&lxc_name).await;
             return Err(err(name, "create", e));
         }
+        let config = self.dir(&lxc_name).join("config");
+        // An OCI application starts with lxc-start too (so lxc-autostart
+        // can start it at boot) when its command can be said in
+        // lxc.init.cmd; else only lxc-execute can, and it does not start at
+        // boot.
+        let mut extra = extra;
+        let mut start = start;
+        if start == StartMode::Execute {
+            let args = std::fs::read_to_string(&config)
+                .ok()
+                .and_then(|c| execute_args(&c));
+            let lines = args.and_then(|a| {
+                Path::new(INIT_LXC)
+                    .exists()
+                    .then(|| init_lines(&a, &lxc_name, INIT_LXC))
+                    .flatten()
+            });
+            match lines {
+                Some(lines) => {
+                    extra.push_str(&lines);
+                    start = StartMode::Start;
+                }
+                None => extra.push_str(
+                    "# conteneur: this command cannot be said in lxc.init.cmd (LXC splits it on spaces): \
+                     it runs through lxc-execute and lxc-autostart cannot start it\n\
+                     lxc.start.auto = 0\n",
+                ),
+            }
+        }
         let marker = Marker {
             name: name.to_string(),
             labels: labels.clone(),
@@ -643,7 +714,6 @@ impl Backend for LxcBackend {
             start,
         };
         let finish = || -> Result<(), BackendError> {
-            let config = self.dir(&lxc_name).join("config");
             let mut f = std::fs::OpenOptions::new()
                 .append(true)
                 .open(&config)
@@ -1086,6 +1156,23 @@ mod tests {
         assert!(render_config(&launch(), &input(&mounts, Cgroup::V1)).is_err());
         let base = base_config(false);
         assert!(base.contains("lxc.net.0.type = empty") && base.contains("unconfined"));
+    }
+
+    #[test]
+    fn an_oci_command_runs_under_lxc_init_with_lxc_start() {
+        let config = "lxc.rootfs.path = dir:/x\nlxc.execute.cmd = '\"/bin/httpd\" \"-f\" \"-p\" \"80\" '\nlxc.uts.name = web\n";
+        let args = execute_args(config).unwrap();
+        assert_eq!(args, ["/bin/httpd", "-f", "-p", "80"]);
+        assert_eq!(
+            init_lines(&args, "web.next", INIT_LXC).unwrap(),
+            "lxc.mount.entry = /usr/sbin/init.lxc.static .conteneur-init none bind,ro,create=file 0 0\n\
+             lxc.init.cmd = /.conteneur-init -n web.next -- /bin/httpd -f -p 80\n"
+        );
+        // LXC cannot say an argument with a space in lxc.init.cmd.
+        let spaced = vec!["/bin/sh".to_string(), "-c".into(), "echo a b".into()];
+        assert_eq!(init_lines(&spaced, "web", INIT_LXC), None);
+        assert_eq!(execute_args("lxc.uts.name = web\n"), None);
+        assert_eq!(execute_args("lxc.execute.cmd = ''\n"), None);
     }
 
     #[test]
