@@ -40,3 +40,9 @@ cargo clippy --all-targets --locked -- -D warnings
 
 say "cargo test"
 cargo test --locked --all-targets
+
+# The Debian package: release build, lintian, install/trigger/remove/purge
+# in a Debian 12 chroot (cached under /var/cache/conteneur-test after the
+# first run).
+say "Debian package (tests/package.sh)"
+./tests/package.sh

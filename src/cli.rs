@@ -31,6 +31,8 @@ use crate::config::{
 use crate::dico;
 use crate::paths::Paths;
 
+pub mod generate;
+
 pub const EXIT_PROBLEMS: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_REFUSED: u8 = 3;
@@ -125,7 +127,7 @@ pub enum Command {
     /// First configuration of the server: hooks, templates, containers, nginx.
     Instance(crate::run::cli::RunArgs),
     /// Re-apply config.eol: hooks, templates, containers, nginx.
-    Reconfigure(crate::run::cli::RunArgs),
+    Reconfigure(crate::run::cli::ReconfigureArgs),
     /// Per container: desired and actual state, image, health, route; and the proxy.
     Status(crate::run::cli::StatusArgs),
     /// Edit config.eol in a terminal, as EOLE's gen_config (also `gen_config`).
@@ -175,6 +177,20 @@ pub struct LintArgs {
     pub verbose: bool,
 }
 
+/// The EOLE command names the binary answers to when called through a link
+/// (argv[0]), and the subcommand each runs. The Debian package installs one
+/// link per name (packaging/debian/postinst lists the same names).
+pub const EOLE_NAMES: [(&str, &str); 7] = [
+    ("CreoleGet", "get"),
+    ("CreoleSet", "set"),
+    ("CreoleLint", "lint"),
+    // CreoleCat -t NAME: render one template to stdout.
+    ("CreoleCat", "render"),
+    ("instance", "instance"),
+    ("reconfigure", "reconfigure"),
+    ("gen_config", "genconfig"),
+];
+
 /// Rewrites the argument list for the EOLE command names (argv[0]).
 pub fn eole_alias(args: Vec<OsString>) -> Vec<OsString> {
     let Some(first) = args.first() else {
@@ -184,16 +200,8 @@ pub fn eole_alias(args: Vec<OsString>) -> Vec<OsString> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let sub = match name.as_str() {
-        "CreoleGet" => "get",
-        "CreoleSet" => "set",
-        "CreoleLint" => "lint",
-        // CreoleCat -t NAME: render one template to stdout.
-        "CreoleCat" => "render",
-        "instance" => "instance",
-        "reconfigure" => "reconfigure",
-        "gen_config" => "genconfig",
-        _ => return args,
+    let Some(&(_, sub)) = EOLE_NAMES.iter().find(|(n, _)| *n == name) else {
+        return args;
     };
     let mut out = vec![OsString::from("conteneur"), OsString::from(sub)];
     if sub == "render" {
@@ -228,9 +236,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Proxy(a) => crate::proxy::cli::run(&paths, a),
         Command::Plan(a) => crate::run::cli::cmd_plan(&paths, a),
         Command::Instance(a) => crate::run::cli::cmd_run(&paths, crate::run::Mode::Instance, a),
-        Command::Reconfigure(a) => {
-            crate::run::cli::cmd_run(&paths, crate::run::Mode::Reconfigure, a)
-        }
+        Command::Reconfigure(a) => crate::run::cli::cmd_reconfigure(&paths, a),
         Command::Status(a) => crate::run::cli::cmd_status(&paths, a),
         Command::Genconfig(a) => crate::genconfig::cmd(&paths, a),
         Command::Export(a) => crate::export::cmd(&paths, a),

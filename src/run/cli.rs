@@ -32,6 +32,17 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
+/// `reconfigure`: a run, and what another package's maintainer script needs.
+#[derive(Debug, Args)]
+pub struct ReconfigureArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Do nothing and exit 0 on a server never instantiated (for other
+    /// packages' postinst: `conteneur reconfigure --if-instantiated`).
+    #[arg(long)]
+    pub if_instantiated: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Print the status as JSON.
@@ -107,6 +118,17 @@ pub fn cmd_run(paths: &Paths, mode: Mode, a: RunArgs) -> Result<u8, Failure> {
         }
     );
     Ok(0)
+}
+
+pub fn cmd_reconfigure(paths: &Paths, a: ReconfigureArgs) -> Result<u8, Failure> {
+    if a.if_instantiated && !paths.instance_marker.exists() {
+        println!(
+            "reconfigure: this server was never instantiated ({} is missing): nothing to do",
+            paths.instance_marker.display()
+        );
+        return Ok(0);
+    }
+    cmd_run(paths, Mode::Reconfigure, a.run)
 }
 
 pub fn cmd_status(paths: &Paths, a: StatusArgs) -> Result<u8, Failure> {
