@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The demo (README: "Run the demo"): on a fresh Debian 12 machine, installs
-# and starts what is missing (Docker engine, loopback registry, nginx),
+# and starts what is missing (Docker engine, loopback registry, nginx, LXC),
 # builds conteneur, builds three small demo images and pushes them to the
-# registry, writes a demo configuration of three containers under a demo
-# root (never the machine's /etc), runs `instance` (or `reconfigure` when
-# already instantiated) and prints the URLs, which answer.
+# registry, writes a demo configuration of four containers (three on Docker,
+# one on LXC) under a demo root (never the machine's /etc), runs `instance`
+# (or `reconfigure` when already instantiated) and prints the URLs, which
+# answer.
 #
 # Running it again is harmless and fast: nothing that is already right is
 # redone. DEMO_ROOT (default ./demo-root) and DEMO_PORT (default 8080) can be
@@ -24,7 +25,7 @@ if [ "${1:-}" = stop ]; then
   exit 0
 fi
 
-echo "== services (Docker engine, registry on 127.0.0.1:5000, nginx)"
+echo "== services (Docker engine, registry on 127.0.0.1:5000, nginx, LXC)"
 ./scripts/services.sh
 echo "== building conteneur"
 cargo build --release --quiet
@@ -46,7 +47,7 @@ done
 C set conteneur_proxy_mode private
 C set conteneur_proxy_listen 127.0.0.1
 C set conteneur_http_port "$PORT"
-C set nombre_conteneur 3
+C set nombre_conteneur 4
 i=0
 for app in web notes wiki; do
   i=$((i + 1))
@@ -58,6 +59,13 @@ for app in web notes wiki; do
 done
 C set conteneur2_mountpoint_in /www/data
 C set conteneur2_mountpoint_out /srv/notes
+# The fourth runs on LXC, from the same registry (lxc-create -t oci).
+C set conteneur4_name blog
+C set conteneur4_type lxc
+C set conteneur4_url localhost:5000/demo/web
+C set conteneur4_tag 2.0
+C set conteneur4_port_in 80
+C set conteneur4_port_out 18084
 C lint >/dev/null
 
 if [ -e "$ROOT/etc/eole/.instance" ]; then
@@ -71,7 +79,7 @@ C status
 
 echo
 echo "The demo containers, behind nginx:"
-for app in web notes wiki; do
+for app in web notes wiki blog; do
   url="http://127.0.0.1:$PORT/$app/"
   printf '  %-32s -> %s\n' "$url" "$(curl -fsS --max-time 5 "$url" || echo 'NO ANSWER')"
 done

@@ -9,7 +9,10 @@ STATE=${CONTENEUR_SERVICES_STATE:-/var/lib/conteneur-test-services}
 REGISTRY_ADDR=127.0.0.1:5000
 
 need=()
-for p in docker.io docker-compose nginx docker-registry busybox-static openssl curl tmux; do
+# lxc, skopeo, umoci, jq: LXC containers from OCI images (lxc-create -t oci);
+# git: docker+git builds.
+for p in docker.io docker-compose nginx docker-registry busybox-static openssl curl tmux \
+         lxc skopeo umoci jq git; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ "${#need[@]}" -gt 0 ]; then

@@ -331,10 +331,15 @@ impl fmt::Display for ObservedContainer {
     }
 }
 
-/// The first 12 characters of an id, as `docker ps` shows it.
+/// The first 12 characters of a Docker id, as `docker ps` shows it; other
+/// engines' ids (an LXC container's name, a snap's) whole.
 pub fn short_id(id: &str) -> &str {
     let id = id.strip_prefix("sha256:").unwrap_or(id);
-    id.get(..12).unwrap_or(id)
+    if id.chars().all(|c| c.is_ascii_hexdigit()) {
+        id.get(..12).unwrap_or(id)
+    } else {
+        id
+    }
 }
 
 /// The engines of one run, one backend per [`Kind`]. An engine that cannot
