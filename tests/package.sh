@@ -264,6 +264,7 @@ run_root dpkg -i /tmp/eole-demo_2.0.deb
 show
 check "a broken dictionary does not fail that package's install" test "$rc" -eq 0
 check "… the trigger warns about it" has 'warning: conteneur lint found problems'
+check "… and names the broken file" has 'conteneur lint: error: /usr/share/eole/creole/dicos/25_eole-demo.xml'
 run_root dpkg -r eole-demo
 check "removing that package runs the lint again" has 'conteneur lint: lint: 0 error'
 
