@@ -46,7 +46,7 @@ IMAGE=localhost:5000/demo/web
 OUT=$REPO/target/bench-results/compose
 mkdir -p "$OUT"
 CSV=$OUT/results.csv
-echo "tool,n,case,run,seconds,recreated,max_rss_kb" >"$CSV"
+echo "tool,n,case,run,seconds,recreated,max_rss_kb,cpu_seconds" >"$CSV"
 
 say() { printf '\n== %s\n' "$*" >&2; }
 die() { echo "bench-compose.sh: $*" >&2; exit 1; }
@@ -140,7 +140,7 @@ sys.exit(1 if ports else 0)
 PY
 }
 
-record() { echo "$1,$2,$3,$4,$5,$6,$7" >>"$CSV"; }
+record() { echo "$1,$2,$3,$4,$5,$6,$7,${8:-}" >>"$CSV"; }
 
 # A conteneur root with N containers, not instantiated: dictionaries,
 # templates, config.eol. Args: DIR N BASE_PORT PARALLEL
@@ -166,7 +166,8 @@ make_root() {
   done
 }
 
-# Runs conteneur under /usr/bin/time; sets T (seconds) and RSS (kB).
+# Runs conteneur under /usr/bin/time; sets T (seconds), RSS (kB) and CPU
+# (user + system seconds: what conteneur itself computes, without waiting).
 timed_conteneur() {
   local root=$1; shift
   local t0 t1
@@ -176,6 +177,7 @@ timed_conteneur() {
   t1=$(now)
   T=$(secs "$t0" "$t1")
   RSS=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
+  CPU=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$WORK/time.txt")
 }
 
 flip() { if [ "$1" = 1.0 ]; then echo 2.0; else echo 1.0; fi; }
@@ -191,8 +193,8 @@ bench_conteneur() {
     cp -a "$WORK/template-$n-$par" "$root"
     current_root=$root
     timed_conteneur "$root" instance
-    record conteneur "$n" "cold/p$par" "$run" "$T" "" "$RSS"
-    echo "  cold run $run: $T s, $RSS kB" >&2
+    record conteneur "$n" "cold/p$par" "$run" "$T" "" "$RSS" "$CPU"
+    echo "  cold run $run: $T s, $RSS kB, CPU $CPU s" >&2
     if [ "$run" -lt "$RUNS" ]; then "$BIN" --root "$root" proxy stop >/dev/null; fi
   done
   [ "$cases" = all ] || { "$BIN" --root "$root" proxy stop >/dev/null; remove_all; return; }
@@ -200,7 +202,7 @@ bench_conteneur() {
     before=$(snapshot)
     timed_conteneur "$root" reconfigure
     after=$(snapshot)
-    record conteneur "$n" noop "$run" "$T" "$(recreated "$before" "$after")" "$RSS"
+    record conteneur "$n" noop "$run" "$T" "$(recreated "$before" "$after")" "$RSS" "$CPU"
     echo "  no-op run $run: $T s, recreated $(recreated "$before" "$after")" >&2
   done
   for run in $(seq 1 "$RUNS"); do
@@ -209,7 +211,7 @@ bench_conteneur() {
     before=$(snapshot)
     timed_conteneur "$root" reconfigure
     after=$(snapshot)
-    record conteneur "$n" tag "$run" "$T" "$(recreated "$before" "$after")" "$RSS"
+    record conteneur "$n" tag "$run" "$T" "$(recreated "$before" "$after")" "$RSS" "$CPU"
     echo "  tag run $run ($tag): $T s, recreated $(recreated "$before" "$after")" >&2
   done
   # The compose file of the same configuration (tag back to 1.0).
@@ -314,8 +316,8 @@ def mx(tool, n, case, field):
 def f(x, unit=" s"):
     return "–" if x is None else f"{x:.3f}{unit}"
 sizes = sorted({r["n"] for r in rows}, key=int)
-print("| N | case | conteneur | compose `up -d` | compose ratio | compose until serving | recreated conteneur / compose | conteneur peak RSS |")
-print("|---:|---|---:|---:|---:|---:|---|---:|")
+print("| N | case | conteneur | compose `up -d` | compose ratio | compose until serving | recreated conteneur / compose | conteneur peak RSS | conteneur CPU |")
+print("|---:|---|---:|---:|---:|---:|---|---:|---:|")
 for n in sizes:
     for case, ccase, label in [("cold/p4", "cold", "1. cold start"), ("noop", "noop", "2. no change"), ("tag", "tag", "3. one tag changed")]:
         c, d = med("conteneur", n, case), med("compose", n, ccase)
@@ -325,7 +327,8 @@ for n in sizes:
         rd = med("compose", n, ccase, "recreated")
         rec = "–" if ccase == "cold" else f"{rc:.0f} / {rd:.0f}"
         rss = mx("conteneur", n, case, "max_rss_kb")
-        print(f"| {n} | {label} | {f(c)} | {f(d)} | {ratio} | {f(serving)} | {rec} | {'–' if rss is None else f'{rss/1024:.1f} MB'} |")
+        cpu = med("conteneur", n, case, "cpu_seconds")
+        print(f"| {n} | {label} | {f(c)} | {f(d)} | {ratio} | {f(serving)} | {rec} | {'–' if rss is None else f'{rss/1024:.1f} MB'} | {f(cpu)} |")
 print()
 print("| N | `docker run -d`, xargs -P 4 | xargs -P N | conteneur cold / best floor |")
 print("|---:|---:|---:|---:|")
