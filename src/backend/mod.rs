@@ -408,13 +408,22 @@ impl Backends {
         self.unreachable.get(&kind)
     }
 
-    /// One snapshot of every reachable engine.
-    pub async fn inspect(&self) -> Result<Observed, BackendError> {
+    /// One snapshot of every reachable engine. An engine that cannot be
+    /// listed counts as unreachable from then on: an error for the runs
+    /// that need it only, so a broken LXC never stops a Docker-only server.
+    pub async fn inspect(&mut self) -> Observed {
         let mut all = Observed::default();
-        for b in self.backends.values() {
-            all.merge(b.inspect().await?);
+        let mut failed = Vec::new();
+        for (kind, b) in &self.backends {
+            match b.inspect().await {
+                Ok(o) => all.merge(o),
+                Err(e) => failed.push((*kind, e)),
+            }
         }
-        Ok(all)
+        for (kind, e) in failed {
+            self.set_unreachable(kind, e);
+        }
+        all
     }
 }
 

@@ -220,7 +220,13 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
         }
         None => Vec::new(),
     };
-    let backends = Backends::connect(&paths.state).await;
+    // Types conteneur cannot run (snapcraft, vagrant), and settings an
+    // engine cannot take, are refused before any engine is even asked.
+    for d in &desired {
+        plan::check_type(d).map_err(RunError::Plan)?;
+    }
+    let mut backends = Backends::connect(&paths.state).await;
+    let mut observed = backends.inspect().await;
     // An engine no container needs may be missing (a server without LXC
     // containers needs no LXC); one that is needed may not.
     for kind in plan::kinds_needed(&desired).keys() {
@@ -228,7 +234,6 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
             return Err(RunError::Engine(e.clone()));
         }
     }
-    let mut observed = backends.inspect().await.map_err(RunError::Engine)?;
     // Where the git tags of docker+git containers point now (read only).
     for d in desired.iter().filter(|d| d.backend == "docker+git") {
         let key = (d.repository.clone(), d.tag.clone());

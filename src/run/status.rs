@@ -83,7 +83,8 @@ fn find<'a>(observed: &'a Observed, server: &str, d: &Launch) -> Option<&'a Obse
 
 /// Gathers the status. `desired` are the launch plans of the configuration.
 pub async fn gather(paths: &Paths, cfg: &Config, desired: &[Launch]) -> Status {
-    let backends = Backends::connect(&paths.state).await;
+    let mut backends = Backends::connect(&paths.state).await;
+    let observed = backends.inspect().await;
     let mut problems = Vec::new();
     let mut engines = BTreeMap::new();
     let needed = crate::plan::kinds_needed(desired);
@@ -100,13 +101,6 @@ pub async fn gather(paths: &Paths, cfg: &Config, desired: &[Launch]) -> Status {
             }
         }
     }
-    let observed = match backends.inspect().await {
-        Ok(o) => o,
-        Err(e) => {
-            problems.push(e.to_string());
-            Observed::default()
-        }
-    };
     let engine = (!problems.is_empty()).then(|| problems.join("; "));
     let server = super::server_id(paths);
     let base = base_url(cfg);
