@@ -257,6 +257,7 @@ fn lxc_from_the_loopback_registry_behind_nginx() {
     site.set("conteneur1_mountpoint_in", &["/www/data"]);
     site.set("conteneur1_mountpoint_out", &["/srv/web"]);
     site.set("conteneur1_memory", &["64m"]);
+    site.set("conteneur1_env", &["GREETING=hello world"]);
 
     let plan = site.cmd(&["plan"]).output().unwrap();
     let plan = text(&plan);
@@ -290,6 +291,32 @@ fn lxc_from_the_loopback_registry_behind_nginx() {
     assert!(
         config.contains("lxc.init.cmd = /.conteneur-init -n "),
         "{config}"
+    );
+
+    // The memory limit and the environment are in force.
+    let v2 = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+        .is_ok_and(|c| c.split_whitespace().any(|w| w == "memory"));
+    let key = if v2 {
+        "memory.max"
+    } else {
+        "memory.limit_in_bytes"
+    };
+    let limit = run("lxc-cgroup", &["-n", &lxc, key]);
+    assert_eq!(
+        String::from_utf8_lossy(&limit.stdout).trim(),
+        "67108864",
+        "{}",
+        text(&limit)
+    );
+    let pid = run("lxc-info", &["-n", &lxc, "-p", "-H"]);
+    let pid = String::from_utf8_lossy(&pid.stdout).trim().to_string();
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    assert!(
+        environ
+            .split(|b| *b == 0)
+            .any(|e| e == b"GREETING=hello world"),
+        "{}",
+        String::from_utf8_lossy(&environ)
     );
 
     // No change: nothing restarted (same LXC container, same init pid).
