@@ -752,7 +752,7 @@ impl Backend for LxcBackend {
                     if why.is_empty() {
                         e
                     } else {
-                        format!("{why} ({e})")
+                        format!("its port forward failed: {why}")
                     },
                 ))
             }
