@@ -2,8 +2,8 @@
 //! definitions of [`Cli`] when the Debian package is built, so they never
 //! drift from the command line. The small build-time binary
 //! `conteneur-generate man|completions DIR` (src/bin, not installed) calls
-//! this; `packaging/build-deb.sh` runs it. (A hidden subcommand of
-//! `conteneur` would show up in the completions it generates.)
+//! this; `packaging/build-deb.sh` runs it, so the installed command line
+//! carries nothing that only packaging needs.
 //!
 //! - `man DIR`: one page per command, `conteneur.1`, `conteneur-get.1`, …,
 //!   `conteneur-proxy-start.1`, with the exit codes, the EOLE name a command
