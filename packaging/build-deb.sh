@@ -9,6 +9,9 @@
 # scripts of instance.d/ into target/packaging/root/, laid out as installed;
 # then cargo deb packages them with what Cargo.toml's [package.metadata.deb]
 # lists. Prints the path of the .deb on its last line.
+#
+# CONTENEUR_HOOKS_DIR: another folder of <phase>/NN-name hooks than
+# instance.d/ (tests/package.sh uses it to check how hooks are shipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +22,7 @@ command -v cargo >/dev/null 2>&1 || die "cargo is missing: conteneur needs Rust 
 command -v dpkg-deb >/dev/null 2>&1 || die "dpkg-deb is missing (Debian's dpkg)"
 
 CARGO_DEB_VERSION=3.8.0
-if ! cargo deb --version 2>/dev/null | grep -q "$CARGO_DEB_VERSION"; then
+if [[ "$(cargo deb --version 2>/dev/null || true)" != *"$CARGO_DEB_VERSION"* ]]; then
   say "installing cargo-deb $CARGO_DEB_VERSION (cargo install --locked)"
   cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked --quiet
 fi
@@ -50,11 +53,12 @@ for shell in bash zsh fish; do
   done
 done
 
-say "hooks from instance.d/"
+HOOKS_DIR=${CONTENEUR_HOOKS_DIR:-instance.d}
+say "hooks from $HOOKS_DIR/"
 hooks=0
 for phase in preservice pretemplate posttemplate postservice; do
-  [ -d "instance.d/$phase" ] || continue
-  for h in "instance.d/$phase"/*; do
+  [ -d "$HOOKS_DIR/$phase" ] || continue
+  for h in "$HOOKS_DIR/$phase"/*; do
     [ -f "$h" ] || continue
     name=$(basename "$h")
     # run-parts' rule: only these names are run; anything else would be

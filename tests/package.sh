@@ -52,30 +52,7 @@ if [ "${#need[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-# --- 1. build and lintian ---------------------------------------------------
-say "build the package"
-t0=$(date +%s)
-DEB=$(packaging/build-deb.sh | tail -n 1)
-[ -f "$DEB" ] || die "packaging/build-deb.sh did not give a .deb (got '$DEB')"
-DEB=$(realpath "$DEB")
-case "$(basename "$DEB")" in
-  conteneur_*_amd64.deb) ok "built $(basename "$DEB") in $(($(date +%s) - t0)) s" ;;
-  *) not_ok "package file name: $(basename "$DEB")" ;;
-esac
-
-say "lintian"
-lint_out=$(lintian --info --display-info --pedantic "$DEB" 2>&1) || true
-printf '%s\n' "$lint_out" | grep -E '^[EWIPX]: ' || echo "(no tag)"
-if printf '%s\n' "$lint_out" | grep -q '^E: '; then
-  not_ok "lintian: errors (above)"
-else
-  ok "lintian: no error"
-fi
-if printf '%s\n' "$lint_out" | grep -q '^W: '; then
-  echo "lintian warnings are listed above; packaging/README.md says why each one stays"
-fi
-
-# --- 2. a fresh Debian 12 root ----------------------------------------------
+# Scratch space: the chroot, the small packages the test builds.
 WORK=$(mktemp -d /var/tmp/conteneur-package.XXXXXX)
 R=$WORK/root
 cleanup() {
@@ -93,6 +70,40 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+
+# --- 1. build and lintian ---------------------------------------------------
+say "hooks are shipped into EOLE's folders (a stand-in hook folder)"
+t0=$(date +%s)
+mkdir -p "$WORK/hooks/postservice"
+printf '#!/bin/sh\necho "demo hook $1"\n' >"$WORK/hooks/postservice/50-conteneur-demo"
+HOOK_DEB=$(CONTENEUR_HOOKS_DIR=$WORK/hooks packaging/build-deb.sh | tail -n 1)
+check "release build and a package with a hook in $(($(date +%s) - t0)) s" test -f "$HOOK_DEB"
+check "the hook is installed executable in /usr/share/eole/postservice" \
+  grep -qE '^-rwxr-xr-x .* \./usr/share/eole/postservice/50-conteneur-demo$' <<<"$(dpkg-deb -c "$HOOK_DEB")"
+
+say "build the package"
+t0=$(date +%s)
+DEB=$(packaging/build-deb.sh | tail -n 1)
+[ -f "$DEB" ] || die "packaging/build-deb.sh did not give a .deb (got '$DEB')"
+DEB=$(realpath "$DEB")
+case "$(basename "$DEB")" in
+  conteneur_*_amd64.deb) ok "built $(basename "$DEB") in $(($(date +%s) - t0)) s" ;;
+  *) not_ok "package file name: $(basename "$DEB")" ;;
+esac
+
+say "lintian"
+lint_out=$(lintian --info --display-info --pedantic "$DEB" 2>&1) || true
+printf '%s\n' "$lint_out" | grep -E '^[EWIPX]: ' || echo "(no tag)"
+if grep -q '^E: ' <<<"$lint_out"; then
+  not_ok "lintian: errors (above)"
+else
+  ok "lintian: no error"
+fi
+if grep -q '^W: ' <<<"$lint_out"; then
+  echo "lintian warnings are listed above; packaging/README.md says why each one stays"
+fi
+
+# --- 2. a fresh Debian 12 root ----------------------------------------------
 
 build_base() {
   local base=$WORK/base
@@ -140,7 +151,9 @@ run_root() {
   rc=0
   out=$(in_root "$@" 2>&1) || rc=$?
 }
-has() { printf '%s\n' "$out" | grep -qE -- "$1"; }
+# (Here-strings, not pipes: with pipefail, grep -q or head ending first
+# would fail the writer with SIGPIPE.)
+has() { grep -qE -- "$1" <<<"$out"; }
 show() { printf '%s\n' "$out" | sed 's/^/    | /'; }
 
 cp "$DEB" "$R/tmp/conteneur.deb"
@@ -216,7 +229,7 @@ for name in CreoleGet CreoleSet CreoleLint CreoleCat instance reconfigure gen_co
   check "/usr/bin/$name → /usr/bin/conteneur" has '^/usr/bin/conteneur$'
 done
 run_root CreoleGet --list
-printf '%s\n' "$out" | head -n 5 | sed 's/^/    | /'
+sed -n '1,5s/^/    | /p' <<<"$out"
 check "CreoleGet --list answers through the link" has '^nombre_conteneur=0$'
 run_root CreoleSet conteneur_server_name demo.example.org
 check "CreoleSet saves a value (exit $rc)" test "$rc" -eq 0
@@ -232,7 +245,7 @@ check "reconfigure without the flag still refuses (exit $rc)" test "$rc" -ne 0
 
 say "man pages"
 run_root man -P cat conteneur-reconfigure
-printf '%s\n' "$out" | head -n 12 | sed 's/^/    | /'
+sed -n '1,12s/^/    | /p' <<<"$out"
 check "man conteneur-reconfigure renders" has '^EXIT STATUS'
 check "… and lists --if-instantiated" has 'if-instantiated'
 run_root man -P cat CreoleGet
