@@ -549,6 +549,9 @@ pub async fn wait_healthy(
     timeout: Duration,
 ) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
+    // Most services answer within a few tens of milliseconds: poll soon,
+    // then back off to 200 ms so a slow one does not cost engine calls.
+    let mut pause = Duration::from_millis(20);
     loop {
         match backend.running(id).await {
             Ok(true) => {}
@@ -572,7 +575,8 @@ pub async fn wait_healthy(
         if Instant::now() >= deadline {
             return Err(format!("not healthy after {} s: {last}", timeout.as_secs()));
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(200));
     }
 }
 
