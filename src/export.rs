@@ -55,11 +55,10 @@ use serde::Serialize;
 use serde::ser::SerializeMap;
 
 use crate::cli::{EXIT_INVALID_CONFIG, EXIT_SYSTEM, Failure};
-use crate::config::{Config, ConfigError, Problem, ProblemKind, Severity};
+use crate::config::{Config, ConfigError};
 use crate::paths::Paths;
-use crate::plan::launch::{Launch, LaunchFile, MountKind};
+use crate::plan::launch::{Launch, MountKind};
 use crate::plan::{self, PlanError};
-use crate::template::{self, TemplateErrors};
 
 /// The compose file format written (see the module docs).
 pub const COMPOSE_VERSION: &str = "3.7";
@@ -95,12 +94,8 @@ pub struct ComposeArgs {
 pub enum ExportError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("the configuration has errors; nothing was exported:\n{}", list(.0))]
-    Invalid(Vec<Problem>),
-    #[error("the templates cannot be rendered; nothing was exported:\n{0}")]
-    Template(TemplateErrors),
-    #[error("the rendered launch plans {path} are not valid: {message}")]
-    Launch { path: PathBuf, message: String },
+    #[error("{0}\nnothing was exported")]
+    Desired(#[from] crate::run::DesiredError),
     #[error(
         "{} cannot be written as compose services (compose runs Docker containers only): {}; \
          use --docker-only to leave them out",
@@ -112,14 +107,6 @@ pub enum ExportError {
     Mount(PlanError),
     #[error("cannot write {path}: {message}")]
     Write { path: PathBuf, message: String },
-}
-
-fn list(problems: &[Problem]) -> String {
-    problems
-        .iter()
-        .map(|p| format!("  {p}"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// A compose file (the subset conteneur writes).
@@ -386,31 +373,7 @@ pub fn compose_file(launches: &[Launch], paths: &Paths) -> ComposeFile {
 /// checks them before changing anything (values, templates, the plan file).
 pub fn desired(paths: &Paths) -> Result<(Config, Vec<Launch>), ExportError> {
     let cfg = Config::load(paths)?;
-    let errors: Vec<Problem> = cfg
-        .problems()
-        .into_iter()
-        .filter(|p| p.severity == Severity::Error && p.kind == ProblemKind::Value)
-        .collect();
-    if !errors.is_empty() {
-        return Err(ExportError::Invalid(errors));
-    }
-    let launch_path = crate::run::launch_path(paths);
-    let rendered = template::render_all(&cfg, paths, None).map_err(ExportError::Template)?;
-    let text = rendered.iter().find_map(|r| match &r.action {
-        template::Action::Write(text) if r.dest == launch_path => Some(text.as_str()),
-        _ => None,
-    });
-    let launches = match text {
-        Some(t) => {
-            LaunchFile::parse(t)
-                .map_err(|e| ExportError::Launch {
-                    path: launch_path.clone(),
-                    message: e.to_string(),
-                })?
-                .containers
-        }
-        None => Vec::new(),
-    };
+    let (_, launches) = crate::run::desired(&cfg, paths)?;
     Ok((cfg, launches))
 }
 

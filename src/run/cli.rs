@@ -63,10 +63,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 fn failure(e: RunError) -> Failure {
     let code = match &e {
         RunError::Locked { .. } => EXIT_LOCKED,
-        RunError::Config(_)
-        | RunError::Invalid(_)
-        | RunError::Template(_)
-        | RunError::Launch { .. } => EXIT_INVALID_CONFIG,
+        RunError::Config(_) | RunError::Desired(_) => EXIT_INVALID_CONFIG,
         _ => EXIT_RUN_FAILED,
     };
     Failure {
@@ -136,18 +133,8 @@ pub fn cmd_status(paths: &Paths, a: StatusArgs) -> Result<u8, Failure> {
     let cfg = crate::config::Config::load(paths).map_err(Failure::from)?;
     // What the configuration wants now; if it cannot be rendered, what the
     // last run wrote.
-    let desired = match crate::template::render_all(&cfg, paths, None) {
-        Ok(rendered) => rendered
-            .iter()
-            .find_map(|r| match &r.action {
-                crate::template::Action::Write(t) if r.dest == super::launch_path(paths) => {
-                    crate::plan::launch::LaunchFile::parse(t)
-                        .ok()
-                        .map(|f| f.containers)
-                }
-                _ => None,
-            })
-            .unwrap_or_default(),
+    let desired = match super::desired(&cfg, paths) {
+        Ok((_, launches)) => launches,
         Err(_) => super::read_launch(&super::launch_path(paths)).unwrap_or_default(),
     };
     let status = rt.block_on(super::status::gather(paths, &cfg, &desired));

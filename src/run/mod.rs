@@ -74,12 +74,8 @@ pub enum RunError {
     NotInstantiated,
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("the configuration has errors; nothing was changed:\n{}", list(.0))]
-    Invalid(Vec<Problem>),
-    #[error("the templates cannot be rendered; nothing was changed:\n{0}")]
-    Template(TemplateErrors),
-    #[error("the rendered launch plans {path} are not valid: {message}; nothing was changed")]
-    Launch { path: PathBuf, message: String },
+    #[error("{0}\nnothing was changed")]
+    Desired(#[from] DesiredError),
     #[error("{0}; nothing was changed")]
     Engine(BackendError),
     #[error("container '{name}': {error}; nothing was changed")]
@@ -104,6 +100,60 @@ fn list(problems: &[Problem]) -> String {
         .map(|p| format!("  {p}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Why a configuration gives no launch plans. Nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum DesiredError {
+    #[error("the configuration has errors:\n{}", list(.0))]
+    Invalid(Vec<Problem>),
+    #[error("the templates cannot be rendered:\n{0}")]
+    Template(TemplateErrors),
+    #[error("the rendered launch plans {path} are not valid: {message}")]
+    Launch { path: PathBuf, message: String },
+}
+
+/// What a configuration asks for, checked as every run checks it before
+/// changing anything: no value error, every template rendered (in memory),
+/// and the launch plans parsed. `run`, `plan`, `export` and `status` all
+/// start here, so they never disagree about what is wanted.
+pub fn desired(
+    cfg: &Config,
+    paths: &Paths,
+) -> Result<(Vec<template::Rendered>, Vec<Launch>), DesiredError> {
+    let errors: Vec<Problem> = cfg
+        .problems()
+        .into_iter()
+        .filter(|p| p.severity == Severity::Error && p.kind == ProblemKind::Value)
+        .collect();
+    if !errors.is_empty() {
+        return Err(DesiredError::Invalid(errors));
+    }
+    let rendered = template::render_all(cfg, paths, None).map_err(DesiredError::Template)?;
+    let launches = launches_of(&rendered, paths)?;
+    Ok((rendered, launches))
+}
+
+/// The launch plans among rendered files (none when no template renders
+/// them).
+pub fn launches_of(
+    rendered: &[template::Rendered],
+    paths: &Paths,
+) -> Result<Vec<Launch>, DesiredError> {
+    let launch_path = launch_path(paths);
+    let text = rendered.iter().find_map(|r| match &r.action {
+        template::Action::Write(text) if r.dest == launch_path => Some(text.as_str()),
+        _ => None,
+    });
+    match text {
+        Some(t) => LaunchFile::parse(t)
+            .map(|f| f.containers)
+            .map_err(|e| DesiredError::Launch {
+                path: launch_path.clone(),
+                message: e.to_string(),
+            }),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// The exclusive lock of a run. Its file says who holds it.
@@ -195,31 +245,7 @@ pub struct Prepared {
 /// Loads, checks, renders in memory, snapshots the engine and plans.
 pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError> {
     let cfg = Config::load(paths)?;
-    let errors: Vec<Problem> = cfg
-        .problems()
-        .into_iter()
-        .filter(|p| p.severity == Severity::Error && p.kind == ProblemKind::Value)
-        .collect();
-    if !errors.is_empty() {
-        return Err(RunError::Invalid(errors));
-    }
-    let rendered = template::render_all(&cfg, paths, None).map_err(RunError::Template)?;
-    let launch_path = paths.state.join(LAUNCH_FILE);
-    let launch_text = rendered.iter().find_map(|r| match &r.action {
-        template::Action::Write(text) if r.dest == launch_path => Some(text.as_str()),
-        _ => None,
-    });
-    let desired = match launch_text {
-        Some(text) => {
-            LaunchFile::parse(text)
-                .map_err(|e| RunError::Launch {
-                    path: launch_path.clone(),
-                    message: e.to_string(),
-                })?
-                .containers
-        }
-        None => Vec::new(),
-    };
+    let (rendered, desired) = desired(&cfg, paths)?;
     // Types conteneur cannot run (snapcraft, vagrant), and settings an
     // engine cannot take, are refused before any engine is even asked.
     for d in &desired {
