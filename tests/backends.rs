@@ -11,7 +11,10 @@
 //! prefixed with a tag of its own; a guard removes its Docker and LXC
 //! containers, its built images and stops its nginx even when it fails.
 
-use std::net::TcpListener;
+mod common;
+
+use common::{docker, free_port, get, run, text};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command as Proc, Output};
 use std::time::Duration;
@@ -20,33 +23,6 @@ use assert_cmd::Command;
 
 /// LXC's own containers folder (lxc-config lxc.lxcpath).
 const LXC_PATH: &str = "/var/lib/lxc";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn run(program: &str, args: &[&str]) -> Output {
-    Proc::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program} must be installed (scripts/services.sh): {e}"))
-}
-
-fn docker(args: &[&str]) -> Output {
-    run("docker", args)
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// Fails (never skips) when the engine, the registry or LXC is missing.
 fn require_services() {
@@ -91,20 +67,7 @@ impl Site {
     fn new(tag: &str) -> Site {
         require_services();
         let root = tempfile::tempdir().unwrap();
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-        for (from, to) in [
-            ("dicos", "usr/share/eole/creole/dicos"),
-            ("templates", "usr/share/eole/creole/distrib"),
-        ] {
-            let dest = root.path().join(to);
-            std::fs::create_dir_all(&dest).unwrap();
-            for e in std::fs::read_dir(repo.join(from)).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_file() {
-                    std::fs::copy(&p, dest.join(p.file_name().unwrap())).unwrap();
-                }
-            }
-        }
+        common::install_eole_layout(root.path());
         let site = Site {
             root,
             tag: format!("{tag}{}", std::process::id() % 100000),
@@ -230,18 +193,6 @@ impl Drop for Site {
         for i in &self.images {
             docker(&["rmi", "-f", i]);
         }
-    }
-}
-
-fn get(url: &str) -> Result<String, String> {
-    let out = Proc::new("curl")
-        .args(["-sS", "--max-time", "5", "-f", url])
-        .output()
-        .map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
 }
 

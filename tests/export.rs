@@ -11,34 +11,15 @@
 //! unique to the test (other tests share the engine); a guard runs
 //! `docker-compose down` and removes the containers even when it fails.
 
-use std::net::TcpListener;
+mod common;
+
+use common::{free_port, run, text};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command as Proc, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port on 127.0.0.1")
-}
-
-fn run(program: &str, args: &[&str]) -> Output {
-    Proc::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program} must be installed (scripts/services.sh): {e}"))
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// Fails (never skips) when a tool or service is missing.
 fn require_services() {

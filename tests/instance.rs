@@ -10,29 +10,15 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use common::{docker, free_port, get};
+
+use std::path::PathBuf;
 use std::process::{Command as Proc, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn docker(args: &[&str]) -> Output {
-    Proc::new("docker")
-        .args(args)
-        .output()
-        .expect("the docker client must be installed (scripts/services.sh)")
-}
 
 /// Fails (never skips) when the engine or the registry is missing.
 fn require_services() {
@@ -64,20 +50,7 @@ impl Site {
     fn new(tag: &str) -> Site {
         require_services();
         let root = tempfile::tempdir().unwrap();
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-        for (from, to) in [
-            ("dicos", "usr/share/eole/creole/dicos"),
-            ("templates", "usr/share/eole/creole/distrib"),
-        ] {
-            let dest = root.path().join(to);
-            std::fs::create_dir_all(&dest).unwrap();
-            for e in std::fs::read_dir(repo.join(from)).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_file() {
-                    std::fs::copy(&p, dest.join(p.file_name().unwrap())).unwrap();
-                }
-            }
-        }
+        common::install_eole_layout(root.path());
         let site = Site {
             root,
             tag: format!("{tag}{}", std::process::id() % 100000),
@@ -182,18 +155,6 @@ impl Drop for Site {
     fn drop(&mut self) {
         let _ = self.cmd(&["proxy", "stop"]).output();
         self.clean_engine();
-    }
-}
-
-fn get(url: &str) -> Result<String, String> {
-    let out = Proc::new("curl")
-        .args(["-sS", "--max-time", "5", "-f", url])
-        .output()
-        .map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
 }
 

@@ -13,11 +13,15 @@
 //! service is active, so health checks and the nginx route are real; the
 //! rest (conteneur, nginx) is the real thing.
 
+mod common;
+
+use common::{free_port, get, text};
+
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command as Proc, Output};
+use std::process::Output;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,22 +30,6 @@ use assert_cmd::Command;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use serde_json::{Value, json};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// A revision the stand-in's store offers: the page its service serves, or
 /// none (a broken revision whose service never answers).
@@ -500,20 +488,7 @@ struct Site {
 impl Site {
     fn new() -> Site {
         let root = tempfile::tempdir().unwrap();
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-        for (from, to) in [
-            ("dicos", "usr/share/eole/creole/dicos"),
-            ("templates", "usr/share/eole/creole/distrib"),
-        ] {
-            let dest = root.path().join(to);
-            std::fs::create_dir_all(&dest).unwrap();
-            for e in std::fs::read_dir(repo.join(from)).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_file() {
-                    std::fs::copy(&p, dest.join(p.file_name().unwrap())).unwrap();
-                }
-            }
-        }
+        common::install_eole_layout(root.path());
         let socket = root.path().join("snapd.socket");
         let site = Site {
             root,
@@ -557,18 +532,6 @@ impl Site {
 impl Drop for Site {
     fn drop(&mut self) {
         let _ = self.cmd(&["proxy", "stop"]).output();
-    }
-}
-
-fn get(url: &str) -> Result<String, String> {
-    let out = Proc::new("curl")
-        .args(["-sS", "--max-time", "5", "-f", url])
-        .output()
-        .map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
 }
 

@@ -72,3 +72,65 @@ impl Server {
             .collect()
     }
 }
+
+/// A free TCP port on 127.0.0.1 (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+/// Runs a tool the tests need; a missing tool fails the test with what to
+/// install, never skips it.
+pub fn run(program: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} must be installed (scripts/services.sh): {e}"))
+}
+
+pub fn docker(args: &[&str]) -> std::process::Output {
+    run("docker", args)
+}
+
+/// stdout then stderr of a finished command.
+pub fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// GET through curl on 127.0.0.1; the body, or curl's error.
+pub fn get(url: &str) -> Result<String, String> {
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "5", "-f", url])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// Installs our dictionaries and templates under `root` where EOLE keeps
+/// them (`usr/share/eole/creole/{dicos,distrib}`), as the package does.
+pub fn install_eole_layout(root: &Path) {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (from, to) in [
+        ("dicos", "usr/share/eole/creole/dicos"),
+        ("templates", "usr/share/eole/creole/distrib"),
+    ] {
+        let dest = root.join(to);
+        std::fs::create_dir_all(&dest).expect("create the EOLE folders");
+        for e in std::fs::read_dir(repo.join(from)).expect("read the repository") {
+            let p = e.expect("read the repository").path();
+            if let Some(name) = p.file_name().filter(|_| p.is_file()) {
+                std::fs::copy(&p, dest.join(name)).expect("copy into the root");
+            }
+        }
+    }
+}
