@@ -50,6 +50,16 @@ impl DockerBackend {
         Ok(DockerBackend { docker })
     }
 
+    /// The engine's id of a local image (after a pull or a build), or the
+    /// engine's own message.
+    async fn image_id(&self, reference: &str) -> Result<String, String> {
+        self.docker
+            .inspect_image(reference)
+            .await
+            .map(|i| i.id.unwrap_or_default())
+            .map_err(|e| engine_message(&e))
+    }
+
     fn container_err(name: &str, action: &'static str, e: bollard::errors::Error) -> BackendError {
         BackendError::Container {
             name: name.to_string(),
@@ -251,16 +261,9 @@ impl Backend for DockerBackend {
         }
         if result.is_ok() {
             result = self
-                .docker
-                .inspect_image(&reference)
+                .image_id(&reference)
                 .await
-                .map_err(|e| {
-                    fail(format!(
-                        "the image is not there after the pull: {}",
-                        engine_message(&e)
-                    ))
-                })
-                .map(|i| i.id.unwrap_or_default());
+                .map_err(|e| fail(format!("the image is not there after the pull: {e}")));
         }
         progress.done(&reference, &result);
         result
@@ -325,17 +328,11 @@ impl Backend for DockerBackend {
             }
         }
         if result.is_ok() {
-            result = self
-                .docker
-                .inspect_image(&reference)
-                .await
-                .map_err(|e| {
-                    fail(format!(
-                        "the image is not there after the build ({last}): {}",
-                        engine_message(&e)
-                    ))
-                })
-                .map(|i| i.id.unwrap_or_default());
+            result = self.image_id(&reference).await.map_err(|e| {
+                fail(format!(
+                    "the image is not there after the build ({last}): {e}"
+                ))
+            });
         }
         progress.done(&reference, &result);
         result
