@@ -20,8 +20,9 @@ C() { "$BIN" --root "$ROOT" "$@"; }
 
 if [ "${1:-}" = stop ]; then
   [ -x "$BIN" ] && [ -d "$ROOT" ] || exit 0
-  C proxy stop || true
+  # Containers first (a reconfigure also starts the private nginx), then nginx.
   C set nombre_conteneur 0 >/dev/null && C reconfigure --quiet || true
+  C proxy stop || true
   exit 0
 fi
 
