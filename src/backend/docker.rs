@@ -217,11 +217,7 @@ impl Backend for DockerBackend {
         progress: &dyn Progress,
     ) -> Result<String, BackendError> {
         let reference = format!("{image}:{tag}");
-        let fail = |message: String| BackendError::Pull {
-            image: image.to_string(),
-            tag: tag.to_string(),
-            message,
-        };
+        let fail = |message: String| BackendError::pull(image, tag, message);
         let mut stream = self.docker.create_image(
             Some(CreateImageOptions {
                 from_image: Some(image.to_string()),

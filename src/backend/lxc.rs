@@ -540,11 +540,7 @@ impl Backend for LxcBackend {
         progress: &dyn Progress,
     ) -> Result<String, BackendError> {
         let reference = format!("{image}:{tag}");
-        let fail = |message: String| BackendError::Pull {
-            image: image.to_string(),
-            tag: tag.to_string(),
-            message,
-        };
+        let fail = |message: String| BackendError::pull(image, tag, message);
         if is_template(image) {
             let id = format!("template:{image}");
             progress.done(&reference, &Ok(id.clone()));

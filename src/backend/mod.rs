@@ -221,6 +221,17 @@ pub enum BackendError {
     Other(String),
 }
 
+impl BackendError {
+    /// A failed pull of `image:tag`, with what the engine or registry said.
+    pub fn pull(image: &str, tag: &str, message: String) -> BackendError {
+        BackendError::Pull {
+            image: image.to_string(),
+            tag: tag.to_string(),
+            message,
+        }
+    }
+}
+
 /// A mount as the engine must see it: the host side resolved under the
 /// root (bind) or a volume name.
 #[derive(Debug, Clone, PartialEq, Eq)]
