@@ -240,13 +240,28 @@ fn cmdline(pid: u32) -> String {
 /// Whether `pid` is a live nginx master. A pid file can outlive its nginx
 /// and the pid be reused: only an nginx master is ever signalled. A zombie
 /// (an exited daemon its new parent has not reaped yet) is not alive.
+///
+/// Between writing its pid file and renaming itself "nginx: master
+/// process", a starting master still shows the command line it was started
+/// with; its executable is already nginx then, so that counts too (workers
+/// and cache processes are always renamed before they exist to anyone).
 pub fn master_alive(pid: u32) -> bool {
     match stat(pid) {
         Some((state, _)) if state != 'Z' && state != 'X' => {
-            cmdline(pid).contains("nginx: master process")
+            let cmd = cmdline(pid);
+            cmd.contains("nginx: master process")
+                || (!cmd.starts_with("nginx: ") && is_nginx_executable(pid))
         }
         _ => false,
     }
+}
+
+/// Whether the process runs an executable named nginx.
+fn is_nginx_executable(pid: u32) -> bool {
+    fs::read_link(format!("/proc/{pid}/exe"))
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n == "nginx"))
+        .unwrap_or(false)
 }
 
 /// The running master named by `pid_file`.
