@@ -34,7 +34,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use indexmap::IndexMap;
-use serde_json::{Map, Value as J, json};
+use tera::Value as T;
+use tera::value::Key;
 
 use crate::config::{Config, Value};
 use crate::dico::{self, VarType};
@@ -50,11 +51,40 @@ pub struct Built {
     pub missing: HashMap<String, String>,
 }
 
+/// The top of the context while it is built: namespaced variables
+/// (`ns.family.var`) nest, so a name may hold a tree before it becomes a
+/// tera map.
+enum Node {
+    Leaf(T),
+    Tree(IndexMap<String, Node>),
+}
+
+impl Node {
+    fn into_value(self) -> T {
+        match self {
+            Node::Leaf(v) => v,
+            Node::Tree(t) => {
+                let mut map = tera::Map::with_capacity(t.len());
+                for (k, n) in t {
+                    map.insert(Key::from(k), n.into_value());
+                }
+                T::from(map)
+            }
+        }
+    }
+}
+
 /// Builds the context of every template from the current values.
+///
+/// Tera's values are built directly (no intermediate JSON tree), and the
+/// `families` view shares each variable's value with the top level: tera
+/// keeps lists and maps behind `Arc`s, so a clone is a reference count.
+/// At 2000 containers (32 000 variables) this was most of the rendering.
 pub fn build(cfg: &Config) -> Built {
-    let mut values: IndexMap<&str, Value> = IndexMap::new();
+    let listed = cfg.list();
+    let mut values: IndexMap<&str, Value> = IndexMap::with_capacity(listed.len());
     let mut missing: HashMap<String, String> = HashMap::new();
-    for (name, r) in cfg.list() {
+    for (name, r) in listed {
         match r {
             Ok(v) => {
                 values.insert(name, v);
@@ -65,12 +95,17 @@ pub fn build(cfg: &Config) -> Built {
         }
     }
     let dicos = cfg.dictionaries();
-    let mut top: Map<String, J> = Map::new();
+    // Each variable's plain value (a scalar, or a list for a multi, a
+    // master or a slave), shared by the top level and `families`.
+    let mut plain: HashMap<&str, (T, bool)> = HashMap::with_capacity(values.len());
+    let mut top: IndexMap<String, Node> = IndexMap::with_capacity(values.len());
     for (name, v) in &values {
         let Ok(var) = cfg.variable(name) else {
             continue;
         };
-        let j = if let Some(group) = dicos.groups.get(*name) {
+        let multi = var.multi || cfg.master_of(name).is_some();
+        let p = plain_value(v, var.ty, multi);
+        let t = if let Some(group) = dicos.groups.get(*name) {
             let slaves: Vec<(&str, Option<(&Value, VarType)>)> = group
                 .slaves
                 .iter()
@@ -80,28 +115,29 @@ pub fn build(cfg: &Config) -> Built {
                     (s.as_str(), val.map(|v| (v, ty)))
                 })
                 .collect();
-            let objects: Vec<J> = v
+            let objects: Vec<T> = v
                 .items()
                 .iter()
                 .enumerate()
                 .map(|(i, item)| {
-                    let mut o = Map::new();
-                    o.insert("value".into(), item_json(*item, var.ty));
+                    let mut o = tera::Map::with_capacity(1 + slaves.len());
+                    o.insert(Key::Str("value"), item_value(*item, var.ty));
                     for (s, val) in &slaves {
                         // A disabled slave is absent from the objects too.
                         if let Some((sv, ty)) = val {
                             let x = sv.items().get(i).copied().flatten();
-                            o.insert(s.to_string(), item_json(x, *ty));
+                            o.insert(Key::from(s.to_string()), item_value(x, *ty));
                         }
                     }
-                    J::Object(o)
+                    T::from(o)
                 })
                 .collect();
-            J::Array(objects)
+            T::from(objects)
         } else {
-            plain_json(v, var.ty, var.multi || cfg.master_of(name).is_some())
+            p.clone()
         };
-        insert_nested(&mut top, name, j);
+        plain.insert(name, (p, multi));
+        insert_nested(&mut top, name, t);
     }
 
     let reader = Reader {
@@ -115,48 +151,58 @@ pub fn build(cfg: &Config) -> Built {
     let mut view_missing = Vec::new();
     for (key, view) in views {
         match view {
-            Ok(j) => {
-                top.insert(key.to_string(), j);
+            Ok(v) => {
+                top.insert(key.to_string(), Node::Leaf(v));
             }
             Err(why) => {
-                top.remove(key);
+                top.shift_remove(key);
                 view_missing.push((key.to_string(), why));
             }
         }
     }
     missing.extend(view_missing);
-    top.insert("families".into(), families(cfg, &values));
+    top.insert("families".into(), Node::Leaf(families(cfg, &plain)));
 
     let mut context = tera::Context::new();
-    for (k, v) in top {
-        context.insert(k, &v);
+    for (k, n) in top {
+        context.insert_value(k, n.into_value());
     }
     Built { context, missing }
 }
 
-/// A scalar as JSON: an integer for a `number` that parses, else a string.
-fn item_json(s: Option<&str>, ty: VarType) -> J {
+/// A scalar: an integer for a `number` that parses, else a string.
+fn item_value(s: Option<&str>, ty: VarType) -> T {
     match s {
-        None => J::Null,
+        None => T::none(),
         Some(s) if ty.is_number() => match s.trim().parse::<i64>() {
-            Ok(n) => J::from(n),
-            Err(_) => J::String(s.to_string()),
+            // Non-negative integers are unsigned, as they were when the
+            // context went through serde_json.
+            Ok(n) => match u64::try_from(n) {
+                Ok(u) => T::from(u),
+                Err(_) => T::from(n),
+            },
+            Err(_) => T::from(s),
         },
-        Some(s) => J::String(s.to_string()),
+        Some(s) => T::from(s),
     }
 }
 
 /// A value as a scalar, or a list for a multi variable.
-fn plain_json(v: &Value, ty: VarType, multi: bool) -> J {
+fn plain_value(v: &Value, ty: VarType, multi: bool) -> T {
     if multi {
-        J::Array(v.items().into_iter().map(|i| item_json(i, ty)).collect())
+        T::from(
+            v.items()
+                .into_iter()
+                .map(|i| item_value(i, ty))
+                .collect::<Vec<T>>(),
+        )
     } else {
-        item_json(v.first(), ty)
+        item_value(v.first(), ty)
     }
 }
 
-/// Inserts `a.b.c` as nested objects (extra namespaces), `name` as is.
-fn insert_nested(top: &mut Map<String, J>, name: &str, j: J) {
+/// Inserts `a.b.c` as nested maps (extra namespaces), `name` as is.
+fn insert_nested(top: &mut IndexMap<String, Node>, name: &str, v: T) {
     let mut parts: Vec<&str> = name.split('.').collect();
     let Some(last) = parts.pop() else {
         return;
@@ -165,15 +211,24 @@ fn insert_nested(top: &mut Map<String, J>, name: &str, j: J) {
     for p in parts {
         let entry = cur
             .entry(p.to_string())
-            .or_insert_with(|| J::Object(Map::new()));
+            .or_insert_with(|| Node::Tree(IndexMap::new()));
         // A plain variable already holds that name: keep it, skip this one
         // (it stays readable through `families`).
-        let J::Object(next) = entry else {
+        let Node::Tree(next) = entry else {
             return;
         };
         cur = next;
     }
-    cur.insert(last.to_string(), j);
+    cur.insert(last.to_string(), Node::Leaf(v));
+}
+
+/// A map from static keys.
+fn object<const N: usize>(fields: [(&'static str, T); N]) -> T {
+    let mut map = tera::Map::with_capacity(N);
+    for (k, v) in fields {
+        map.insert(Key::Str(k), v);
+    }
+    T::from(map)
 }
 
 /// Typed reads of the values, telling "absent" from "cannot be computed".
@@ -227,16 +282,24 @@ impl Reader<'_> {
     }
 }
 
-fn opt(s: Option<String>) -> J {
-    s.map(J::String).unwrap_or(J::Null)
+fn opt(s: Option<String>) -> T {
+    T::from(s)
 }
 
-fn opt_int(n: Option<i64>) -> J {
-    n.map(J::from).unwrap_or(J::Null)
+fn opt_int(n: Option<i64>) -> T {
+    n.map(int).unwrap_or_else(T::none)
+}
+
+/// An integer, unsigned when it can be (as serde_json gave it).
+fn int(n: i64) -> T {
+    match u64::try_from(n) {
+        Ok(u) => T::from(u),
+        Err(_) => T::from(n),
+    }
 }
 
 /// The `containers` view; `Err` says why it cannot be built.
-fn containers(r: &Reader<'_>) -> Result<J, String> {
+fn containers(r: &Reader<'_>) -> Result<T, String> {
     let n = match r.value("nombre_conteneur") {
         Ok(Some(v)) => v
             .first()
@@ -251,7 +314,7 @@ fn containers(r: &Reader<'_>) -> Result<J, String> {
         }
         Err(why) => return Err(why),
     };
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(n);
     for x in 1..=n {
         let p = |f: &str| format!("conteneur{x}_{f}");
         let Some(name) = r.text(&p("name"))? else {
@@ -263,87 +326,98 @@ fn containers(r: &Reader<'_>) -> Result<J, String> {
                 .map(|s| s.and_then(|s| s.trim().parse().ok()))
                 .collect()
         };
-        let ports: Vec<J> = ints(r.items(&p("port_in"))?)
+        let ports: Vec<T> = ints(r.items(&p("port_in"))?)
             .into_iter()
             .zip(ints(r.items(&p("port_out"))?))
             .filter_map(|pair| match pair {
-                (Some(i), Some(o)) => Some(json!({"in": i, "out": o})),
+                (Some(i), Some(o)) => Some(object([("in", int(i)), ("out", int(o))])),
                 _ => None,
             })
             .collect();
-        let mounts: Vec<J> = r
+        let mounts: Vec<T> = r
             .items(&p("mountpoint_in"))?
             .into_iter()
             .zip(r.items(&p("mountpoint_out"))?)
             .filter_map(|pair| match pair {
                 (Some(i), Some(o)) => {
                     let kind = if o.starts_with('/') { "bind" } else { "volume" };
-                    Some(json!({"in": i, "out": o, "kind": kind}))
+                    Some(object([
+                        ("in", T::from(i)),
+                        ("out", T::from(o)),
+                        ("kind", T::from(kind)),
+                    ]))
                 }
                 _ => None,
             })
             .collect();
         let env: Vec<String> = r.items(&p("env"))?.into_iter().flatten().collect();
-        out.push(json!({
-            "index": x,
-            "name": name,
-            "type": r.text(&p("type"))?.unwrap_or_default(),
-            "url": r.text(&p("url"))?.unwrap_or_default(),
-            "tag": r.text(&p("tag"))?.unwrap_or_default(),
-            "repository": r.text(&p("repository"))?.unwrap_or_default(),
-            "ports": ports,
-            "mounts": mounts,
-            "env": env,
-            "memory": r.text(&p("memory"))?.unwrap_or_default(),
-            "restart": r.text(&p("restart"))?.unwrap_or_default(),
+        out.push(object([
+            ("index", T::from(x)),
+            ("name", T::from(name)),
+            ("type", T::from(r.text(&p("type"))?.unwrap_or_default())),
+            ("url", T::from(r.text(&p("url"))?.unwrap_or_default())),
+            ("tag", T::from(r.text(&p("tag"))?.unwrap_or_default())),
+            (
+                "repository",
+                T::from(r.text(&p("repository"))?.unwrap_or_default()),
+            ),
+            ("ports", T::from(ports)),
+            ("mounts", T::from(mounts)),
+            ("env", T::from(env)),
+            ("memory", T::from(r.text(&p("memory"))?.unwrap_or_default())),
+            (
+                "restart",
+                T::from(r.text(&p("restart"))?.unwrap_or_default()),
+            ),
             // Docker's own default when unset.
-            "stop_timeout": r.int(&p("stop_timeout"))?.unwrap_or(10),
-            "health_path": opt(r.text(&p("health_path"))?),
-            "websocket": r.yes(&p("websocket"))?,
-            "publish": r.yes(&p("publish"))?,
-        }));
+            (
+                "stop_timeout",
+                int(r.int(&p("stop_timeout"))?.unwrap_or(10)),
+            ),
+            ("health_path", opt(r.text(&p("health_path"))?)),
+            ("websocket", T::from(r.yes(&p("websocket"))?)),
+            ("publish", T::from(r.yes(&p("publish"))?)),
+        ]));
     }
-    Ok(J::Array(out))
+    Ok(T::from(out))
 }
 
 /// The `server` view.
-fn server(r: &Reader<'_>) -> Result<J, String> {
+fn server(r: &Reader<'_>) -> Result<T, String> {
     if r.value("conteneur_server_name")?.is_none() && r.value("conteneur_http_port")?.is_none() {
         return Err(
             "it is built from conteneur's dictionary (10_conteneur.xml), which is not loaded"
                 .into(),
         );
     }
-    Ok(json!({
-        "name": opt(r.text("conteneur_server_name")?),
-        "listen": opt(r.text("conteneur_proxy_listen")?),
-        "http_port": opt_int(r.int("conteneur_http_port")?),
-        "https": r.yes("conteneur_https")?,
-        "https_port": opt_int(r.int("conteneur_https_port")?),
-        "cert": opt(r.text("conteneur_cert_file")?),
-        "key": opt(r.text("conteneur_key_file")?),
-        "timeout": opt_int(r.int("conteneur_proxy_timeout")?),
-        "body_size": opt(r.text("conteneur_proxy_body_size")?),
-        "publish_address": opt(r.text("conteneur_publish_address")?),
-    }))
+    Ok(object([
+        ("name", opt(r.text("conteneur_server_name")?)),
+        ("listen", opt(r.text("conteneur_proxy_listen")?)),
+        ("http_port", opt_int(r.int("conteneur_http_port")?)),
+        ("https", T::from(r.yes("conteneur_https")?)),
+        ("https_port", opt_int(r.int("conteneur_https_port")?)),
+        ("cert", opt(r.text("conteneur_cert_file")?)),
+        ("key", opt(r.text("conteneur_key_file")?)),
+        ("timeout", opt_int(r.int("conteneur_proxy_timeout")?)),
+        ("body_size", opt(r.text("conteneur_proxy_body_size")?)),
+        ("publish_address", opt(r.text("conteneur_publish_address")?)),
+    ]))
 }
 
-/// The `families` view.
-fn families(cfg: &Config, values: &IndexMap<&str, Value>) -> J {
+/// The `families` view, sharing the values built for the top level.
+fn families(cfg: &Config, plain: &HashMap<&str, (T, bool)>) -> T {
     let mut out = Vec::new();
     for fam in cfg.dictionaries().families.values() {
-        let vars: Vec<J> = fam
+        let vars: Vec<T> = fam
             .variables
             .iter()
             .filter_map(|name| {
-                let v = values.get(name.as_str())?;
-                let var = cfg.variable(name).ok()?;
-                let multi = var.multi || cfg.master_of(name).is_some();
-                Some(json!({
-                    "name": name,
-                    "value": plain_json(v, var.ty, multi),
-                    "multi": multi,
-                }))
+                let (v, multi) = plain.get(name.as_str())?;
+                Some(object([
+                    ("name", T::from(name.as_str())),
+                    ("value", v.clone()),
+                    ("multi", T::from(*multi)),
+                ]))
             })
             .collect();
         if vars.is_empty() {
@@ -353,11 +427,11 @@ fn families(cfg: &Config, values: &IndexMap<&str, Value>) -> J {
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
-        out.push(json!({
-            "name": fam.name,
-            "dictionary": dictionary,
-            "variables": vars,
-        }));
+        out.push(object([
+            ("name", T::from(fam.name.as_str())),
+            ("dictionary", T::from(dictionary)),
+            ("variables", T::from(vars)),
+        ]));
     }
-    J::Array(out)
+    T::from(out)
 }
