@@ -37,6 +37,10 @@ use conteneur::template::{self, Action};
 
 mod synth;
 
+/// The allocator the binary uses (src/main.rs), so the figures are its own.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn load(paths: &Paths) -> Config {
     Config::load(paths).expect("load")
 }

@@ -23,7 +23,12 @@ pub mod types;
 mod value;
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+/// The engine's maps are keyed by variable names from the dictionaries:
+/// a fast hash (foldhash) rather than SipHash, which was a tenth of a large
+/// load + render (BENCHMARKS.md).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -234,7 +239,7 @@ impl Config {
         self.dicos = self.base.clone();
         self.idx = Arc::new(Index::build(&self.base));
         self.memo = RefCell::default();
-        let mut counts = HashMap::new();
+        let mut counts = std::collections::HashMap::new();
         for counter in self.base.dynamic_counters() {
             let n = match self.get(counter) {
                 Ok(v) => match v.first().map(|s| s.trim().parse::<usize>()) {
@@ -365,15 +370,28 @@ impl Config {
     /// Every variable that is not disabled, in dictionary order, with its
     /// value or the reason it cannot be computed.
     pub fn list(&self) -> Vec<(&str, Result<Value, ValueError>)> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(self.dicos.variables.len());
         for name in self.dicos.variables.keys() {
-            match self.props(name) {
-                Ok(p) if p.disabled.is_some() => continue,
-                Ok(_) => out.push((name.as_str(), self.resolve(name).map(|r| r.value))),
+            match self.is_disabled(name) {
+                Ok(true) => continue,
+                Ok(false) => out.push((name.as_str(), self.resolve(name).map(|r| r.value))),
                 Err(e) => out.push((name.as_str(), Err(e))),
             }
         }
         out
+    }
+
+    /// Whether a variable is disabled now: [`Config::props`] without
+    /// copying the properties out of the memo (`list` asks for every
+    /// variable).
+    fn is_disabled(&self, name: &str) -> Result<bool, ValueError> {
+        if let Some(p) = self.memo.borrow().props.get(name) {
+            return match p {
+                Ok(p) => Ok(p.disabled.is_some()),
+                Err(e) => Err(e.clone()),
+            };
+        }
+        self.props(name).map(|p| p.disabled.is_some())
     }
 
     /// The properties of a variable now.
@@ -1063,7 +1081,7 @@ impl Config {
         if let Some(m) = self.memo.borrow().unique.get(template) {
             return m.clone();
         }
-        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        let mut map: HashMap<String, Vec<String>> = HashMap::default();
         for v in self.dicos.variables.values() {
             if v.template.as_ref().map(|t| &t.0) != Some(template) {
                 continue;

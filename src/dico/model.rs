@@ -280,19 +280,24 @@ pub struct Notice {
     pub message: String,
 }
 
+/// A map keyed by variable or family name, in declaration order. Looked up
+/// for every variable of every computation, so hashed with foldhash rather
+/// than SipHash (the names come from installed dictionaries).
+pub type NameMap<V> = IndexMap<String, V, foldhash::fast::RandomState>;
+
 /// A merged set of dictionaries.
 #[derive(Debug, Clone, Default)]
 pub struct Dictionaries {
-    pub variables: IndexMap<String, Variable>,
-    pub families: IndexMap<String, Family>,
+    pub variables: NameMap<Variable>,
+    pub families: NameMap<Family>,
     pub files: Vec<FileDecl>,
     pub services: Vec<ServiceDecl>,
     /// At most one fill or auto per target.
-    pub calcs: IndexMap<String, Calc>,
+    pub calcs: NameMap<Calc>,
     pub checks: Vec<Check>,
     pub conditions: Vec<Condition>,
     /// Keyed by master.
-    pub groups: IndexMap<String, Group>,
+    pub groups: NameMap<Group>,
     /// Variable name → heading shown above it.
     pub separators: IndexMap<String, String>,
     pub help_variables: IndexMap<String, String>,

@@ -34,6 +34,10 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use indexmap::IndexMap;
+
+/// Maps keyed by variable name, looked up for each of them (32 000 at 2000
+/// containers): foldhash rather than SipHash.
+type Fast = foldhash::fast::RandomState;
 use tera::Value as T;
 use tera::value::Key;
 
@@ -56,7 +60,7 @@ pub struct Built {
 /// tera map.
 enum Node {
     Leaf(T),
-    Tree(IndexMap<String, Node>),
+    Tree(IndexMap<String, Node, Fast>),
 }
 
 impl Node {
@@ -82,7 +86,8 @@ impl Node {
 /// At 2000 containers (32 000 variables) this was most of the rendering.
 pub fn build(cfg: &Config) -> Built {
     let listed = cfg.list();
-    let mut values: IndexMap<&str, Value> = IndexMap::with_capacity(listed.len());
+    let mut values: IndexMap<&str, Value, Fast> =
+        IndexMap::with_capacity_and_hasher(listed.len(), Fast::default());
     let mut missing: HashMap<String, String> = HashMap::new();
     for (name, r) in listed {
         match r {
@@ -97,8 +102,10 @@ pub fn build(cfg: &Config) -> Built {
     let dicos = cfg.dictionaries();
     // Each variable's plain value (a scalar, or a list for a multi, a
     // master or a slave), shared by the top level and `families`.
-    let mut plain: HashMap<&str, (T, bool)> = HashMap::with_capacity(values.len());
-    let mut top: IndexMap<String, Node> = IndexMap::with_capacity(values.len());
+    let mut plain: HashMap<&str, (T, bool), Fast> =
+        HashMap::with_capacity_and_hasher(values.len(), Fast::default());
+    let mut top: IndexMap<String, Node, Fast> =
+        IndexMap::with_capacity_and_hasher(values.len(), Fast::default());
     for (name, v) in &values {
         let Ok(var) = cfg.variable(name) else {
             continue;
@@ -202,7 +209,7 @@ fn plain_value(v: &Value, ty: VarType, multi: bool) -> T {
 }
 
 /// Inserts `a.b.c` as nested maps (extra namespaces), `name` as is.
-fn insert_nested(top: &mut IndexMap<String, Node>, name: &str, v: T) {
+fn insert_nested(top: &mut IndexMap<String, Node, Fast>, name: &str, v: T) {
     let mut parts: Vec<&str> = name.split('.').collect();
     let Some(last) = parts.pop() else {
         return;
@@ -211,7 +218,7 @@ fn insert_nested(top: &mut IndexMap<String, Node>, name: &str, v: T) {
     for p in parts {
         let entry = cur
             .entry(p.to_string())
-            .or_insert_with(|| Node::Tree(IndexMap::new()));
+            .or_insert_with(|| Node::Tree(IndexMap::default()));
         // A plain variable already holds that name: keep it, skip this one
         // (it stays readable through `families`).
         let Node::Tree(next) = entry else {
@@ -233,7 +240,7 @@ fn object<const N: usize>(fields: [(&'static str, T); N]) -> T {
 
 /// Typed reads of the values, telling "absent" from "cannot be computed".
 struct Reader<'a> {
-    values: &'a IndexMap<&'a str, Value>,
+    values: &'a IndexMap<&'a str, Value, Fast>,
     missing: &'a HashMap<String, String>,
 }
 
@@ -405,7 +412,7 @@ fn server(r: &Reader<'_>) -> Result<T, String> {
 }
 
 /// The `families` view, sharing the values built for the top level.
-fn families(cfg: &Config, plain: &HashMap<&str, (T, bool)>) -> T {
+fn families(cfg: &Config, plain: &HashMap<&str, (T, bool), Fast>) -> T {
     let mut out = Vec::new();
     for fam in cfg.dictionaries().families.values() {
         let vars: Vec<T> = fam
