@@ -139,6 +139,18 @@ struct Memo {
     busy: Vec<String>,
 }
 
+impl Memo {
+    /// Empty, with room for every variable's value and properties (growing
+    /// the maps was visible at 2000 containers).
+    fn for_variables(n: usize) -> RefCell<Memo> {
+        RefCell::new(Memo {
+            values: HashMap::with_capacity_and_hasher(n, Default::default()),
+            props: HashMap::with_capacity_and_hasher(n, Default::default()),
+            ..Memo::default()
+        })
+    }
+}
+
 /// The dictionaries and the values of one server.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -269,7 +281,7 @@ impl Config {
         let expanded = self.base.expand(&counts);
         self.idx = Arc::new(Index::build(&expanded));
         self.dicos = Arc::new(expanded);
-        self.memo = RefCell::default();
+        self.memo = Memo::for_variables(self.dicos.variables.len());
     }
 
     /// The dictionaries, dynamic families expanded.
@@ -1340,7 +1352,7 @@ impl Config {
 
     /// Drops derived state after `name` changed.
     fn changed(&mut self, name: &str) {
-        self.memo = RefCell::default();
+        self.memo = Memo::for_variables(self.dicos.variables.len());
         if self.base.dynamic_counters().contains(&name) {
             self.expand();
         }
