@@ -411,6 +411,14 @@ fn server(r: &Reader<'_>) -> Result<T, String> {
     ]))
 }
 
+/// One variable of the `families` view.
+#[derive(serde::Serialize)]
+struct FamilyVariable<'a> {
+    name: &'a str,
+    value: &'a T,
+    multi: bool,
+}
+
 /// The `families` view, sharing the values built for the top level.
 fn families(cfg: &Config, plain: &HashMap<&str, (T, bool), Fast>) -> T {
     let mut out = Vec::new();
@@ -420,11 +428,23 @@ fn families(cfg: &Config, plain: &HashMap<&str, (T, bool), Fast>) -> T {
             .iter()
             .filter_map(|name| {
                 let (v, multi) = plain.get(name.as_str())?;
-                Some(object([
-                    ("name", T::from(name.as_str())),
-                    ("value", v.clone()),
-                    ("multi", T::from(*multi)),
-                ]))
+                let var = FamilyVariable {
+                    name,
+                    value: v,
+                    multi: *multi,
+                };
+                // Through serde, tera builds the map in one pass and shares
+                // `value`; building it field by field hashes every key
+                // twice, 32 000 maps at 2000 containers. It cannot fail
+                // (strings, a boolean and a tera value), but if it did the
+                // slower way gives the same map.
+                Some(T::try_from_serializable(&var).unwrap_or_else(|_| {
+                    object([
+                        ("name", T::from(name.as_str())),
+                        ("value", v.clone()),
+                        ("multi", T::from(*multi)),
+                    ])
+                }))
             })
             .collect();
         if vars.is_empty() {
