@@ -29,6 +29,10 @@ use conteneur::paths::Paths;
 
 mod synth;
 
+/// The allocator the binary uses (src/main.rs), so the figures are its own.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// `Config::load` then every value and every problem, as `lint` does.
 /// Returns (active variables, problems) so nothing is optimised away.
 fn load_resolve_check(paths: &Paths) -> (usize, usize) {

@@ -21,6 +21,10 @@ use conteneur::config::Config;
 use conteneur::paths::Paths;
 use conteneur::template::{self, Action};
 
+/// The allocator the binary uses (src/main.rs), so the figures are its own.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod synth;
 
 fn paths_for(set: &synth::Set) -> Paths {
