@@ -357,6 +357,60 @@ fn a_panic_leaves_the_terminal_usable() {
     assert_terminal_restored(&after);
 }
 
+/// `kill` (SIGTERM: a shutdown, an admin's `kill`) or a dropped SSH
+/// connection (SIGHUP) ends the editor cleanly: the terminal is restored,
+/// the unsaved change is dropped and said so, config.eol is untouched, and
+/// the exit code is the shell's 128 + signal.
+#[test]
+fn a_stop_signal_restores_the_terminal_and_saves_nothing() {
+    for (signal, code) in [("TERM", 143), ("HUP", 129)] {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        demo(&root);
+        let before = std::fs::read(root.join("etc/eole/config.eol")).unwrap();
+        let pid_file = dir.path().join("genconfig.pid");
+        // `exec`: the pid written is genconfig's own.
+        let cmd = format!(
+            "sh -c 'echo $$ > \"$0\"; exec \"$@\"' {} {} --root {} --dicos {} genconfig",
+            sh_quote(&pid_file.to_string_lossy()),
+            sh_quote(&bin().to_string_lossy()),
+            sh_quote(&root.to_string_lossy()),
+            sh_quote(&dicos().to_string_lossy())
+        );
+        let t = Tmux::start(dir.path(), &cmd);
+        t.wait_for(&["genconfig", "Number of containers to run"]);
+        t.keys(&["Enter"]);
+        t.wait_for(&["> 2"]);
+        t.keys(&["C-u"]);
+        t.type_text("1");
+        t.keys(&["Enter"]);
+        // Container 2's values go with it: 5 changes in all.
+        t.wait_for(&["nombre_conteneur = 1", "5 unsaved"]);
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let kill = Command::new("kill")
+            .args([format!("-{signal}"), pid.trim().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let after = t.wait_for(&[&format!("EXIT={code}"), "speed"]);
+        assert!(
+            after.contains(&format!(
+                "genconfig: stopped by SIG{signal}: 5 unsaved change(s) discarded"
+            )),
+            "{after}"
+        );
+        assert!(
+            !after.contains("Number of containers to run"),
+            "the alternate screen is left:\n{after}"
+        );
+        assert_terminal_restored(&after);
+        assert_eq!(
+            std::fs::read(root.join("etc/eole/config.eol")).unwrap(),
+            before
+        );
+    }
+}
+
 /// Without a terminal (a script, a pipe) genconfig says what to use instead
 /// and touches nothing.
 #[test]

@@ -51,11 +51,25 @@ pub fn cmd(paths: &Paths, a: GenconfigArgs) -> Result<u8, Failure> {
     }
     let cfg = Config::load(paths)?;
     let mut model = Model::new(paths.clone(), cfg, a.mode);
-    term::run(&mut model).map_err(|e| Failure {
+    let ended = term::run(&mut model).map_err(|e| Failure {
         code: EXIT_SYSTEM,
         message: format!("genconfig: terminal error: {e}"),
     })?;
     // Said on the normal screen, once the editor is gone.
+    if let term::Ended::Signal(n, name) = ended {
+        let what = if model.is_dirty() {
+            format!(
+                "{} unsaved change(s) discarded; {} keeps what the last save wrote",
+                model.pending().len(),
+                paths.config.display()
+            )
+        } else {
+            "nothing was left unsaved".to_string()
+        };
+        eprintln!("genconfig: stopped by {name}: {what}");
+        // The shell's convention for "ended by signal N".
+        return Ok(u8::try_from(128 + n).unwrap_or(1));
+    }
     if model.is_dirty() {
         eprintln!(
             "genconfig: quit without saving {} change(s)",

@@ -10,10 +10,18 @@
 //!   would otherwise be drawn into the alternate screen and lost).
 //!
 //! Both may run (a panic unwinds through the guard): [`restore`] acts once.
+//!
+//! A signal that ends the editor (SIGTERM from `kill` or a shutdown, SIGHUP
+//! when the SSH connection drops, SIGINT or SIGQUIT sent from outside: in
+//! raw mode Ctrl-C is a key, not a signal) is caught too: the handler only
+//! records it, the event loop sees it within [`POLL`], leaves through the
+//! guard like a normal return, and [`run`] says which signal it was. Nothing
+//! is saved then: config.eol keeps what the last explicit save wrote.
 
 use std::io::{self, Write};
-use std::sync::Once;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Once};
+use std::time::Duration;
 
 use crossterm::cursor::Show;
 use crossterm::event::{self, DisableBracketedPaste, EnableBracketedPaste, Event, KeyEventKind};
@@ -86,18 +94,85 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Runs the editor until the admin quits.
-pub fn run(model: &mut Model) -> io::Result<()> {
+/// How long the event loop waits for a key before it looks for a signal.
+const POLL: Duration = Duration::from_millis(100);
+
+/// The signals that end the editor.
+const STOP_SIGNALS: [(i32, &str); 4] = [
+    (signal_hook::consts::SIGTERM, "SIGTERM"),
+    (signal_hook::consts::SIGHUP, "SIGHUP"),
+    (signal_hook::consts::SIGINT, "SIGINT"),
+    (signal_hook::consts::SIGQUIT, "SIGQUIT"),
+];
+
+/// How the editor ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The admin quit.
+    Quit,
+    /// A signal stopped it: its number and name.
+    Signal(i32, &'static str),
+}
+
+/// Records the stop signals in `caught` (0: none) instead of dying with
+/// the terminal in raw mode. Returns the registrations, to undo on leaving.
+fn catch_signals(caught: &Arc<AtomicUsize>) -> io::Result<Vec<signal_hook::SigId>> {
+    let mut ids = Vec::new();
+    for (sig, _) in STOP_SIGNALS {
+        // Signal numbers are small positive integers.
+        let value = usize::try_from(sig).unwrap_or(usize::MAX);
+        ids.push(signal_hook::flag::register_usize(
+            sig,
+            Arc::clone(caught),
+            value,
+        )?);
+    }
+    Ok(ids)
+}
+
+/// Runs the editor until the admin quits or a signal stops it.
+pub fn run(model: &mut Model) -> io::Result<Ended> {
     install_panic_hook();
+    let caught = Arc::new(AtomicUsize::new(0));
+    let ids = catch_signals(&caught)?;
+    let ended = run_loop(model, &caught);
+    // Back to the default actions once the terminal is restored (the guard
+    // in run_loop has dropped by now).
+    for id in ids {
+        signal_hook::low_level::unregister(id);
+    }
+    ended
+}
+
+fn run_loop(model: &mut Model, caught: &AtomicUsize) -> io::Result<Ended> {
     let _guard = TerminalGuard::enter()?;
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     terminal.clear()?;
     let mut st = ViewState::default();
+    // Drawn again only after an event: the loop also wakes every POLL to
+    // look for a signal, and that must not cost a redraw.
+    let mut redraw = true;
     loop {
-        terminal.draw(|f| view::draw(f, model, &mut st))?;
-        if model.should_quit() {
-            break;
+        let sig = caught.load(Ordering::SeqCst);
+        if sig != 0 {
+            let (n, name) = STOP_SIGNALS
+                .iter()
+                .copied()
+                .find(|(s, _)| usize::try_from(*s).ok() == Some(sig))
+                .unwrap_or((0, "a signal"));
+            return Ok(Ended::Signal(n, name));
         }
+        if redraw {
+            terminal.draw(|f| view::draw(f, model, &mut st))?;
+            redraw = false;
+            if model.should_quit() {
+                break;
+            }
+        }
+        if !event::poll(POLL)? {
+            continue;
+        }
+        redraw = true;
         match event::read()? {
             Event::Key(k) if k.kind == KeyEventKind::Press => {
                 #[cfg(debug_assertions)]
@@ -110,7 +185,7 @@ pub fn run(model: &mut Model) -> io::Result<()> {
             _ => {}
         }
     }
-    Ok(())
+    Ok(Ended::Quit)
 }
 
 /// Debug builds only (the tests' binary; never a release): with
