@@ -411,6 +411,61 @@ fn a_stop_signal_restores_the_terminal_and_saves_nothing() {
     }
 }
 
+/// The SSH connection drops: the terminal hangs up under the editor (here
+/// the whole tmux server goes). genconfig must end, not spin on a terminal
+/// that only gives end of file, and config.eol keeps what was saved.
+#[test]
+fn a_hung_up_terminal_ends_the_editor() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    demo(&root);
+    let before = std::fs::read(root.join("etc/eole/config.eol")).unwrap();
+    let pid_file = dir.path().join("genconfig.pid");
+    let cmd = format!(
+        "sh -c 'echo $$ > \"$0\"; exec \"$@\"' {} {} --root {} --dicos {} genconfig",
+        sh_quote(&pid_file.to_string_lossy()),
+        sh_quote(&bin().to_string_lossy()),
+        sh_quote(&root.to_string_lossy()),
+        sh_quote(&dicos().to_string_lossy())
+    );
+    let t = Tmux::start(dir.path(), &cmd);
+    t.wait_for(&["genconfig", "Number of containers to run"]);
+    t.keys(&["Enter"]);
+    t.wait_for(&["> 2"]);
+    t.keys(&["C-u"]);
+    t.type_text("1");
+    t.keys(&["Enter"]);
+    t.wait_for(&["nombre_conteneur = 1", "5 unsaved"]);
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let proc_dir = PathBuf::from(format!("/proc/{}", pid.trim()));
+    assert!(proc_dir.exists());
+    drop(t);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // Ended: gone, or a zombie its new parent has not reaped yet.
+    let running = || {
+        std::fs::read_to_string(proc_dir.join("stat"))
+            .map(|st| {
+                let state = st.rsplit(')').next().unwrap_or("").trim_start();
+                !state.starts_with('Z')
+            })
+            .unwrap_or(false)
+    };
+    while running() {
+        if Instant::now() > deadline {
+            let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+            panic!(
+                "genconfig (pid {}) still runs 10 s after its terminal hung up",
+                pid.trim()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        std::fs::read(root.join("etc/eole/config.eol")).unwrap(),
+        before
+    );
+}
+
 /// Without a terminal (a script, a pipe) genconfig says what to use instead
 /// and touches nothing.
 #[test]

@@ -24,11 +24,6 @@ mod value;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-
-/// The engine's maps are keyed by variable names from the dictionaries:
-/// a fast hash (foldhash) rather than SipHash, which was a tenth of a large
-/// load + render (BENCHMARKS.md).
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -46,6 +41,11 @@ pub use funcs::{CALCS, CHECKS};
 pub use value::Value;
 
 use funcs::Args;
+
+/// The engine's maps are keyed by variable names from the dictionaries:
+/// a fast hash (foldhash) rather than SipHash, which was a tenth of a large
+/// load + render (BENCHMARKS.md).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Where a value comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]

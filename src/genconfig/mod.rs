@@ -17,7 +17,7 @@ pub mod model;
 pub mod term;
 pub mod view;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use clap::Args;
 
@@ -66,7 +66,9 @@ pub fn cmd(paths: &Paths, a: GenconfigArgs) -> Result<u8, Failure> {
         } else {
             "nothing was left unsaved".to_string()
         };
-        eprintln!("genconfig: stopped by {name}: {what}");
+        // Not eprintln!, which panics when stderr is gone (a hung-up
+        // terminal).
+        let _ = writeln!(std::io::stderr(), "genconfig: stopped by {name}: {what}");
         // The shell's convention for "ended by signal N".
         return Ok(u8::try_from(128 + n).unwrap_or(1));
     }

@@ -13,10 +13,17 @@
 //!
 //! A signal that ends the editor (SIGTERM from `kill` or a shutdown, SIGHUP
 //! when the SSH connection drops, SIGINT or SIGQUIT sent from outside: in
-//! raw mode Ctrl-C is a key, not a signal) is caught too: the handler only
-//! records it, the event loop sees it within [`POLL`], leaves through the
+//! raw mode Ctrl-C is a key, not a signal) is caught too, by a thread that
+//! records it; the event loop sees it within [`POLL`], leaves through the
 //! guard like a normal return, and [`run`] says which signal it was. Nothing
 //! is saved then: config.eol keeps what the last explicit save wrote.
+//!
+//! When the terminal is gone (the SSH connection dropped: SIGHUP, then every
+//! read of the terminal gives end of file), crossterm's event reader never
+//! returns: it reads end of file again and again. So the thread that caught
+//! the signal waits [`GRACE`] for the event loop to leave, and otherwise
+//! ends the process itself, with the same exit code; without it, a dropped
+//! connection would leave genconfig spinning a core forever.
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -114,32 +121,41 @@ pub enum Ended {
     Signal(i32, &'static str),
 }
 
-/// Records the stop signals in `caught` (0: none) instead of dying with
-/// the terminal in raw mode. Returns the registrations, to undo on leaving.
-fn catch_signals(caught: &Arc<AtomicUsize>) -> io::Result<Vec<signal_hook::SigId>> {
-    let mut ids = Vec::new();
-    for (sig, _) in STOP_SIGNALS {
-        // Signal numbers are small positive integers.
-        let value = usize::try_from(sig).unwrap_or(usize::MAX);
-        ids.push(signal_hook::flag::register_usize(
-            sig,
-            Arc::clone(caught),
-            value,
-        )?);
-    }
-    Ok(ids)
+/// How long the event loop has to leave after a stop signal before the
+/// signal thread ends the process (a hung-up terminal).
+const GRACE: Duration = Duration::from_secs(2);
+
+/// Records the first stop signal in `caught` (0: none) instead of dying
+/// with the terminal in raw mode, and ends the process if the event loop
+/// has not left [`GRACE`] later. Closing the returned handle stops the
+/// thread and gives the signals back their default actions.
+fn catch_signals(caught: &Arc<AtomicUsize>) -> io::Result<signal_hook::iterator::Handle> {
+    let mut signals = signal_hook::iterator::Signals::new(STOP_SIGNALS.map(|(s, _)| s))?;
+    let handle = signals.handle();
+    let caught = Arc::clone(caught);
+    std::thread::Builder::new()
+        .name("genconfig-signals".into())
+        .spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                // Signal numbers are small positive integers.
+                caught.store(usize::try_from(sig).unwrap_or(usize::MAX), Ordering::SeqCst);
+                std::thread::sleep(GRACE);
+                restore();
+                std::process::exit(128 + sig);
+            }
+        })?;
+    Ok(handle)
 }
 
 /// Runs the editor until the admin quits or a signal stops it.
 pub fn run(model: &mut Model) -> io::Result<Ended> {
     install_panic_hook();
     let caught = Arc::new(AtomicUsize::new(0));
-    let ids = catch_signals(&caught)?;
+    let signals = catch_signals(&caught)?;
     let ended = run_loop(model, &caught);
-    // Back to the default actions once the terminal is restored (the guard
-    // in run_loop has dropped by now).
-    for id in ids {
-        signal_hook::low_level::unregister(id);
+    // The guard in run_loop has restored the terminal by now.
+    if !matches!(ended, Ok(Ended::Signal(..))) {
+        signals.close();
     }
     ended
 }
