@@ -357,13 +357,20 @@ fn a_panic_leaves_the_terminal_usable() {
     assert_terminal_restored(&after);
 }
 
-/// `kill` (SIGTERM: a shutdown, an admin's `kill`) or a dropped SSH
-/// connection (SIGHUP) ends the editor cleanly: the terminal is restored,
-/// the unsaved change is dropped and said so, config.eol is untouched, and
-/// the exit code is the shell's 128 + signal.
-#[test]
-fn a_stop_signal_restores_the_terminal_and_saves_nothing() {
-    for (signal, code) in [("TERM", 143), ("HUP", 129)] {
+/// genconfig on the demo config in a pane, with 5 unsaved changes
+/// (`nombre_conteneur` 2 → 1: container 2's values go with it).
+struct Unsaved {
+    tmux: Tmux,
+    root: PathBuf,
+    /// config.eol before the editor started.
+    before: Vec<u8>,
+    /// genconfig's own pid.
+    pid: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Unsaved {
+    fn start() -> Unsaved {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
         demo(&root);
@@ -377,22 +384,49 @@ fn a_stop_signal_restores_the_terminal_and_saves_nothing() {
             sh_quote(&root.to_string_lossy()),
             sh_quote(&dicos().to_string_lossy())
         );
-        let t = Tmux::start(dir.path(), &cmd);
-        t.wait_for(&["genconfig", "Number of containers to run"]);
-        t.keys(&["Enter"]);
-        t.wait_for(&["> 2"]);
-        t.keys(&["C-u"]);
-        t.type_text("1");
-        t.keys(&["Enter"]);
-        // Container 2's values go with it: 5 changes in all.
-        t.wait_for(&["nombre_conteneur = 1", "5 unsaved"]);
-        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let tmux = Tmux::start(dir.path(), &cmd);
+        tmux.wait_for(&["genconfig", "Number of containers to run"]);
+        tmux.keys(&["Enter"]);
+        tmux.wait_for(&["> 2"]);
+        tmux.keys(&["C-u"]);
+        tmux.type_text("1");
+        tmux.keys(&["Enter"]);
+        tmux.wait_for(&["nombre_conteneur = 1", "5 unsaved"]);
+        let pid = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .to_string();
+        Unsaved {
+            tmux,
+            root,
+            before,
+            pid,
+            _dir: dir,
+        }
+    }
+
+    fn assert_config_untouched(&self) {
+        assert_eq!(
+            std::fs::read(self.root.join("etc/eole/config.eol")).unwrap(),
+            self.before
+        );
+    }
+}
+
+/// `kill` (SIGTERM: a shutdown, an admin's `kill`) or a dropped SSH
+/// connection (SIGHUP) ends the editor cleanly: the terminal is restored,
+/// the unsaved changes are dropped and said so, config.eol is untouched,
+/// and the exit code is the shell's 128 + signal.
+#[test]
+fn a_stop_signal_restores_the_terminal_and_saves_nothing() {
+    for (signal, code) in [("TERM", 143), ("HUP", 129)] {
+        let u = Unsaved::start();
         let kill = Command::new("kill")
-            .args([format!("-{signal}"), pid.trim().to_string()])
+            .args([format!("-{signal}"), u.pid.clone()])
             .status()
             .unwrap();
         assert!(kill.success());
-        let after = t.wait_for(&[&format!("EXIT={code}"), "speed"]);
+        let after = u.tmux.wait_for(&[&format!("EXIT={code}"), "speed"]);
         assert!(
             after.contains(&format!(
                 "genconfig: stopped by SIG{signal}: 5 unsaved change(s) discarded"
@@ -404,10 +438,7 @@ fn a_stop_signal_restores_the_terminal_and_saves_nothing() {
             "the alternate screen is left:\n{after}"
         );
         assert_terminal_restored(&after);
-        assert_eq!(
-            std::fs::read(root.join("etc/eole/config.eol")).unwrap(),
-            before
-        );
+        u.assert_config_untouched();
     }
 }
 
@@ -416,54 +447,35 @@ fn a_stop_signal_restores_the_terminal_and_saves_nothing() {
 /// that only gives end of file, and config.eol keeps what was saved.
 #[test]
 fn a_hung_up_terminal_ends_the_editor() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("root");
-    demo(&root);
-    let before = std::fs::read(root.join("etc/eole/config.eol")).unwrap();
-    let pid_file = dir.path().join("genconfig.pid");
-    let cmd = format!(
-        "sh -c 'echo $$ > \"$0\"; exec \"$@\"' {} {} --root {} --dicos {} genconfig",
-        sh_quote(&pid_file.to_string_lossy()),
-        sh_quote(&bin().to_string_lossy()),
-        sh_quote(&root.to_string_lossy()),
-        sh_quote(&dicos().to_string_lossy())
-    );
-    let t = Tmux::start(dir.path(), &cmd);
-    t.wait_for(&["genconfig", "Number of containers to run"]);
-    t.keys(&["Enter"]);
-    t.wait_for(&["> 2"]);
-    t.keys(&["C-u"]);
-    t.type_text("1");
-    t.keys(&["Enter"]);
-    t.wait_for(&["nombre_conteneur = 1", "5 unsaved"]);
-    let pid = std::fs::read_to_string(&pid_file).unwrap();
-    let proc_dir = PathBuf::from(format!("/proc/{}", pid.trim()));
-    assert!(proc_dir.exists());
-    drop(t);
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let u = Unsaved::start();
+    let stat = PathBuf::from(format!("/proc/{}/stat", u.pid));
     // Ended: gone, or a zombie its new parent has not reaped yet.
     let running = || {
-        std::fs::read_to_string(proc_dir.join("stat"))
+        std::fs::read_to_string(&stat)
             .map(|st| {
                 let state = st.rsplit(')').next().unwrap_or("").trim_start();
                 !state.starts_with('Z')
             })
             .unwrap_or(false)
     };
+    assert!(running());
+    let _ = Command::new("tmux")
+        .arg("-S")
+        .arg(&u.tmux.socket)
+        .arg("kill-server")
+        .output();
+    let deadline = Instant::now() + Duration::from_secs(10);
     while running() {
         if Instant::now() > deadline {
-            let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+            let _ = Command::new("kill").args(["-9", &u.pid]).status();
             panic!(
                 "genconfig (pid {}) still runs 10 s after its terminal hung up",
-                pid.trim()
+                u.pid
             );
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(
-        std::fs::read(root.join("etc/eole/config.eol")).unwrap(),
-        before
-    );
+    u.assert_config_untouched();
 }
 
 /// Without a terminal (a script, a pipe) genconfig says what to use instead
