@@ -589,42 +589,7 @@ fn routes_answer_over_http_https_and_websocket() -> TestResult {
         ]
     );
 
-    // Both backends through /NAME/ over http, the prefix stripped.
-    for name in ["alpha", "beta"] {
-        let r = http_get(http, &format!("/{name}/some/page"))?;
-        assert_eq!(r.status, 200, "{r:?}");
-        assert_eq!(
-            r.body,
-            format!("backend={name} path=/some/page prefix=/{name} proto=http\n")
-        );
-    }
-    // ... and over https.
-    for name in ["alpha", "beta"] {
-        let (code, body) = https(tls.port, &format!("/{name}/"), None)?;
-        assert_eq!(code, 200, "{body}");
-        assert_eq!(
-            body,
-            format!("backend={name} path=/ prefix=/{name} proto=https\n")
-        );
-    }
-    // A real websocket round trip through /chat/.
-    assert_eq!(
-        websocket_round_trip(http, "/chat/", "bonjour")?,
-        "chat echoes bonjour"
-    );
-    // /NAME redirects to /NAME/.
-    let r = http_get(http, "/alpha")?;
-    assert_eq!(r.status, 301, "{r:?}");
-    let loc = r.headers.get("location").cloned().unwrap_or_default();
-    assert!(loc.ends_with("/alpha/"), "Location: {loc}");
-    // A relative redirect of the backend stays under /NAME/.
-    let r = http_get(http, "/beta/redirect")?;
-    assert_eq!(r.status, 302, "{r:?}");
-    let loc = r.headers.get("location").cloned().unwrap_or_default();
-    assert!(
-        loc == "/beta/login" || loc.ends_with(&format!("127.0.0.1:{http}/beta/login")),
-        "Location: {loc}"
-    );
+    assert_alpha_beta_chat_routes(http, tls.port)?;
     // Large bodies both ways: nginx's workers (nobody, when root started
     // it) can write their temporary files.
     let r = http_get(http, "/alpha/big")?;
@@ -1229,6 +1194,25 @@ fn the_rendered_site_answers_over_http_https_and_websocket() -> TestResult {
     let st = front.start()?;
     assert!(st.running(), "{st}");
 
+    assert_alpha_beta_chat_routes(http, https_port)?;
+    // An unpublished container has no route.
+    conteneur_ok(root, &["set", "conteneur2_publish", "non"])?;
+    conteneur_ok(root, &["render"])?;
+    proxy::apply_with(&front.paths, Mode::Private, &staged, &front.opts)?;
+    eventually("beta's route to go", || {
+        http_get(http, "/beta/")
+            .map(|r| r.status == 404)
+            .unwrap_or(false)
+    })?;
+    assert_eq!(http_get(http, "/alpha/")?.status, 200);
+    Ok(())
+}
+
+/// The routes both sites (hand-written and rendered) must give, with the
+/// backends alpha and beta (http) and chat (websocket): `/NAME/` over http
+/// and https with the prefix stripped, a websocket round trip, `/NAME` →
+/// `/NAME/`, and a backend's relative redirect kept under `/NAME/`.
+fn assert_alpha_beta_chat_routes(http: u16, https_port: u16) -> TestResult {
     for name in ["alpha", "beta"] {
         let r = http_get(http, &format!("/{name}/some/page"))?;
         assert_eq!(r.status, 200, "{r:?}");
@@ -1258,15 +1242,5 @@ fn the_rendered_site_answers_over_http_https_and_websocket() -> TestResult {
         loc == "/beta/login" || loc.ends_with(&format!("127.0.0.1:{http}/beta/login")),
         "Location: {loc}"
     );
-    // An unpublished container has no route.
-    conteneur_ok(root, &["set", "conteneur2_publish", "non"])?;
-    conteneur_ok(root, &["render"])?;
-    proxy::apply_with(&front.paths, Mode::Private, &staged, &front.opts)?;
-    eventually("beta's route to go", || {
-        http_get(http, "/beta/")
-            .map(|r| r.status == 404)
-            .unwrap_or(false)
-    })?;
-    assert_eq!(http_get(http, "/alpha/")?.status, 200);
     Ok(())
 }
