@@ -59,17 +59,13 @@ pub fn paths_in(root: &Path) -> Paths {
     p
 }
 
-/// The real EOLE corpus: `$EOLE_CORPUS`, else `<repo>/../shared/eole-corpus`
-/// (CI layout), else `/work/shared/eole-corpus`.
+/// The real EOLE corpus, kept in the repository (`tests/data/eole/`, with
+/// its origin and licence); `$EOLE_CORPUS` names another copy.
 pub fn corpus_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("EOLE_CORPUS") {
         return PathBuf::from(d);
     }
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/eole-corpus");
-    if beside.is_dir() {
-        return beside;
-    }
-    PathBuf::from("/work/shared/eole-corpus")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/eole")
 }
 
 /// Paths for the eole-server 2.10 corpus (with its extra namespace) and a

@@ -15,7 +15,7 @@
 #
 # Environment: BENCH_JOBS (cargo -j, default 1: the benchmark machine is
 # small and shared), BENCH_RUNS (hyperfine runs, default 50, at least 30),
-# EOLE_CORPUS (default ../shared/eole-corpus, then /work/shared/eole-corpus).
+# EOLE_CORPUS (default tests/data/eole, the copy kept in the repository).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -26,11 +26,7 @@ jobs=${BENCH_JOBS:-1}
 runs=${BENCH_RUNS:-50}
 if [ "$runs" -lt 30 ]; then runs=30; fi
 
-corpus=${EOLE_CORPUS:-}
-if [ -z "$corpus" ]; then
-  if [ -d ../shared/eole-corpus ]; then corpus=$(cd ../shared/eole-corpus && pwd)
-  else corpus=/work/shared/eole-corpus; fi
-fi
+corpus=${EOLE_CORPUS:-$repo/tests/data/eole}
 if [ ! -d "$corpus/dicos/eole-server-2.10.0" ]; then
   echo "bench.sh: the EOLE corpus is missing ($corpus); set EOLE_CORPUS" >&2
   exit 1

@@ -11,11 +11,8 @@ cd "$(dirname "$0")/.."
 say() { printf '\n== %s\n' "$*"; }
 
 # --- what the tests need from Debian ---------------------------------------
-# The real EOLE material the tests read lives beside the checkout.
-if [ -z "${EOLE_CORPUS:-}" ] && [ ! -d ../shared/eole-corpus ] && [ ! -d /work/shared/eole-corpus ]; then
-  echo "test.sh: the EOLE corpus (shared/eole-corpus beside this checkout) is missing; set EOLE_CORPUS" >&2
-  exit 1
-fi
+# The real EOLE material the tests read is in the repository (tests/data/eole,
+# with its origin and licence): a clone alone is enough.
 
 # The real services the end-to-end tests drive: the Docker engine, a
 # registry on 127.0.0.1:5000, nginx (scripts/services.sh installs and starts

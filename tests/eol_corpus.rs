@@ -1,4 +1,4 @@
-//! Every real config.eol of the corpus (shared/eole-corpus/config-eol) must load, survive a
+//! Every real config.eol of the corpus (tests/data/eole/config-eol) must load, survive a
 //! write/read round trip unchanged (keys, values, value types, owners, order) and save safely.
 
 use std::collections::BTreeMap;
@@ -8,19 +8,10 @@ use std::path::{Path, PathBuf};
 use conteneur::config::eol::{EolFile, EolLock, Stored};
 use serde_json::{Value, json};
 
-/// The corpus folder: `$EOLE_CORPUS_DIR` if set, else `shared/` found beside the crate or one
-/// of its parents (the main crate lives in `main/`, this scratch crate in `scratch/eol/`).
+/// The real config.eol files, kept in the repository (`tests/data/eole/`, with their
+/// origin and licence).
 fn corpus_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("EOLE_CORPUS_DIR") {
-        return PathBuf::from(dir);
-    }
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .ancestors()
-        .map(|a| a.join("shared/eole-corpus/config-eol"))
-        .chain([PathBuf::from("/work/shared/eole-corpus/config-eol")])
-        .find(|p| p.is_dir())
-        .expect("corpus folder shared/eole-corpus/config-eol not found (set EOLE_CORPUS_DIR)")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/eole/config-eol")
 }
 
 fn all_files(dir: &Path, out: &mut Vec<PathBuf>) {

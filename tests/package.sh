@@ -5,7 +5,7 @@
 # 1. builds target/debian/conteneur_<version>_amd64.deb (packaging/build-deb.sh)
 #    and checks it with lintian (no error allowed; tags printed);
 # 2. in a fresh Debian 12 root (debootstrap --variant=minbase bookworm from
-#    Debian's mirror, plus nginx and man-db; cached as a tarball under
+#    the machine's apt mirror, plus nginx and man-db; cached as a tarball under
 #    /var/cache/conteneur-test, so only the first run downloads), shows:
 #    dpkg -i installs; CreoleGet --list answers through the link; man
 #    conteneur-reconfigure renders; the completions are there and work; a
@@ -15,13 +15,14 @@
 #    package) win in both install orders; dpkg -r keeps config.eol; dpkg -P
 #    removes what the package created and nothing else.
 #
-# Environment: DEBIAN_MIRROR (default http://deb.debian.org/debian),
+# Environment: DEBIAN_MIRROR (default: the mirror of this machine's apt sources,
+# scripts/apt-mirror.sh),
 # CONTENEUR_TEST_CACHE (default /var/cache/conteneur-test), KEEP=1 keeps the
 # chroot for a look afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+MIRROR=$(./scripts/apt-mirror.sh)
 CACHE=${CONTENEUR_TEST_CACHE:-/var/cache/conteneur-test}
 # Bump when the chroot's recipe changes: an old tarball is then not reused.
 BASE_TARBALL=$CACHE/bookworm-minbase-nginx-mandb-v1.tar

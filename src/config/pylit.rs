@@ -560,7 +560,7 @@ mod tests {
     }
 
     /// The string literals of every `valid_enum` in the real dictionaries
-    /// (shared/eole-corpus/dicos), with what they must give.
+    /// (tests/data/eole/dicos), with what they must give.
     #[test]
     fn real_valid_enum_params() {
         let cases: &[(&str, &[&str])] = &[

@@ -1415,7 +1415,7 @@ mod tests {
     }
 
     /// Values read from real `config.eol` files of EOLE servers
-    /// (shared/eole-corpus/config-eol), with the types their dictionaries give.
+    /// (tests/data/eole/config-eol), with the types their dictionaries give.
     #[test]
     fn real_values_from_eole_servers() {
         let cases: &[(VarType, &[&str])] = &[

@@ -378,13 +378,7 @@ fn cheetah_templates_are_left_to_creole() {
 /// none of conteneur's own.
 #[test]
 fn cheetah_detection_on_real_templates() {
-    let corpus = [
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/eole-corpus"),
-        Path::new("/work/shared/eole-corpus").to_path_buf(),
-    ]
-    .into_iter()
-    .find(|p| p.is_dir())
-    .expect("shared/eole-corpus not found beside the checkout");
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/eole");
     let dir = corpus.join("distrib/eole-server-2.10.0");
     let mut cheetah = 0;
     for e in std::fs::read_dir(&dir).unwrap() {

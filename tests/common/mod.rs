@@ -5,19 +5,10 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
-/// The real EOLE material: `shared/eole-corpus` beside the checkout (as in
-/// CI), or `$EOLE_CORPUS_DIR`. Missing corpus fails the test, never skips it.
+/// The real EOLE material the tests read, kept in the repository with its
+/// origin and licence (`tests/data/eole/README.md`).
 pub fn corpus() -> PathBuf {
-    if let Some(dir) = std::env::var_os("EOLE_CORPUS_DIR") {
-        return PathBuf::from(dir).join("..");
-    }
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .ancestors()
-        .map(|a| a.join("shared/eole-corpus"))
-        .chain([PathBuf::from("/work/shared/eole-corpus")])
-        .find(|p| p.is_dir())
-        .expect("shared/eole-corpus not found beside the checkout (set EOLE_CORPUS)")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/eole")
 }
 
 /// Our own dictionaries, as shipped.
