@@ -40,3 +40,6 @@ build demo/notes 1.0 "$httpd" "notes 1.0"
 build demo/wiki 1.0 "$httpd" "wiki 1.0"
 # Starts, then never answers on its port: for failed health checks.
 build demo/broken 1.0 '["/bin/sleep","3600"]' "broken"
+# Exits 1 at once: under a restart policy the engine restarts it again and
+# again (a crash loop), for the replace protocol's early failure.
+build demo/crash 1.0 '["/bin/false"]' "crash"

@@ -11,7 +11,7 @@ REGISTRY_ADDR=127.0.0.1:5000
 need=()
 # lxc, skopeo, umoci, jq: LXC containers from OCI images (lxc-create -t oci);
 # git: docker+git builds.
-for p in docker.io docker-compose nginx docker-registry busybox-static openssl curl tmux \
+for p in docker.io docker-compose nginx libnginx-mod-stream docker-registry busybox-static openssl curl tmux \
          lxc skopeo umoci jq git; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done

@@ -137,6 +137,16 @@ pub enum Command {
     /// Port forwarding of an LXC container, run by its hooks (internal).
     #[command(hide = true)]
     LxcForward(crate::backend::lxc::ForwardArgs),
+    /// Stops replaced containers once their grace period is over, started
+    /// by a run (internal).
+    #[command(hide = true)]
+    Drain(DrainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DrainArgs {
+    /// The job file the run wrote.
+    pub job: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -241,6 +251,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Genconfig(a) => crate::genconfig::cmd(&paths, a),
         Command::Export(a) => crate::export::cmd(&paths, a),
         Command::LxcForward(a) => Ok(crate::backend::lxc::forward_main(a)),
+        Command::Drain(a) => crate::run::cli::cmd_drain(&paths, &a.job),
     };
     match r {
         Ok(code) => code,

@@ -23,9 +23,38 @@ use http_body_util::Empty;
 use hyper::body::Bytes;
 use tokio::net::TcpStream;
 
-use crate::backend::{Backend, BackendError, Backends, HostMount, Kind, Progress, git, labels};
+use crate::backend::{
+    Backend, BackendError, Backends, HostMount, HostPorts, Kind, Progress, git, labels,
+};
 use crate::plan::launch::{Health, Launch, MountKind};
-use crate::plan::{Action, Plan, container_labels, next_name};
+use crate::plan::{Action, Plan};
+
+mod replace;
+pub use replace::Draining;
+
+/// What the executor asks of the web front, once per run, after every new
+/// instance is up and before any replaced one is touched.
+#[async_trait::async_trait]
+pub trait Switch: Send + Sync {
+    /// Points nginx at `routes`: each configured container's name → where
+    /// its ports really are now. The new configuration is validated, then
+    /// nginx is reloaded (its old workers finish the requests in flight);
+    /// an error leaves nginx serving the previous routes.
+    async fn switch(&self, routes: &Routes) -> Result<(), String>;
+}
+
+/// Container name → host ports, for [`Switch::switch`].
+pub type Routes = BTreeMap<String, HostPorts>;
+
+/// A web front that is not there (unit tests, tools that only converge).
+pub struct NoSwitch;
+
+#[async_trait::async_trait]
+impl Switch for NoSwitch {
+    async fn switch(&self, _: &Routes) -> Result<(), String> {
+        Ok(())
+    }
+}
 
 /// How the executor works.
 #[derive(Debug, Clone)]
@@ -61,6 +90,10 @@ pub struct Report {
     pub started: Vec<String>,
     pub removed: Vec<String>,
     pub left: Vec<String>,
+    /// nginx was switched to the new instances.
+    pub switched: bool,
+    /// Replaced containers to stop once their grace period is over.
+    pub draining: Vec<Draining>,
 }
 
 /// Why a run failed. What could be kept running was.
@@ -70,6 +103,11 @@ pub enum ConvergeError {
     Pull(BackendError),
     #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
     Containers(Vec<ContainerFailure>),
+    #[error(
+        "the web front could not be switched to the new containers: {0}; \
+         the new containers were removed and the previous ones keep serving"
+    )]
+    Switch(String),
     #[error("container '{name}': cannot create the host folder {path}: {message}")]
     Folder {
         name: String,
@@ -80,11 +118,12 @@ pub enum ConvergeError {
 
 /// One container that could not converge, and what became of it.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("container '{name}': {cause}{}", if *.restored { "; the previous container was started again and keeps serving" } else { "" })]
+#[error("container '{name}': {cause}{}", if *.restored { "; the previous container keeps serving" } else { "" })]
 pub struct ContainerFailure {
     pub name: String,
     pub cause: String,
-    /// The previous container runs again.
+    /// The previous container serves (it was never stopped, or it runs
+    /// again after a revert).
     pub restored: bool,
 }
 
@@ -194,6 +233,9 @@ async fn prepare_one(
 
 /// Carries out `plan`. `desired` holds the launch plans the plan refers to;
 /// `images` the image ids already known.
+// One argument per collaborator the run hands over; bundling them would only
+// move the list elsewhere.
+#[allow(clippy::too_many_arguments)]
 pub async fn execute(
     plan: &Plan,
     desired: &[Launch],
@@ -202,6 +244,7 @@ pub async fn execute(
     root: &Path,
     settings: &Settings,
     progress: &dyn Progress,
+    switch: &dyn Switch,
 ) -> Result<Report, ConvergeError> {
     let parallel = settings.parallel.max(1);
     let mut report = Report::default();
@@ -242,10 +285,11 @@ pub async fn execute(
         return Err(ConvergeError::Pull(e));
     }
 
-    // 2. Leftovers of an interrupted run, which hold the `.next` names.
+    // 2. Leftovers of an interrupted run, which hold the `.next` names, and
+    //    replaced containers whose drain was interrupted.
     for step in &plan.steps {
         if let Action::Remove { name, id, backend } = &step.action
-            && name.ends_with(crate::backend::NEXT_SUFFIX)
+            && is_leftover(name)
         {
             let fail = |cause: String| {
                 ConvergeError::Containers(vec![ContainerFailure {
@@ -262,37 +306,112 @@ pub async fn execute(
         }
     }
 
-    // 3. Containers, in parallel with a bound.
+    // 3. New instances up, in parallel with a bound: created beside the
+    //    ones they replace, each on host ports of its own, and healthy.
+    //    Nothing that serves is touched yet.
     let by_name: HashMap<&str, &Launch> = desired.iter().map(|l| (l.name.as_str(), l)).collect();
     let images = &images;
+    let ports = replace::PortPool::new(desired);
     let jobs = plan.steps.iter().filter(|s| {
-        !s.action.is_prepare()
-            && !matches!(&s.action, Action::Remove { name, .. } if name.ends_with(crate::backend::NEXT_SUFFIX))
+        matches!(
+            &s.action,
+            Action::Create { .. } | Action::Replace { .. } | Action::Start { .. }
+        )
     });
-    let outcomes: Vec<Result<(Action, String), ContainerFailure>> = stream::iter(jobs)
+    let outcomes: Vec<(String, Result<replace::Up, ContainerFailure>)> = stream::iter(jobs)
         .map(|step| {
             let by_name = &by_name;
+            let ports = &ports;
             async move {
                 let name = step.action.container().unwrap_or_default().to_string();
                 let launch = by_name.get(name.as_str()).copied();
-                let r = run_step(&step.action, launch, images, backends, root, settings).await;
-                r.map(|()| (step.action.clone(), name))
+                let ctx = replace::Ctx {
+                    images,
+                    backends,
+                    root,
+                    settings,
+                    ports,
+                };
+                let r = replace::up(&step.action, launch, &ctx).await;
+                (name, r)
             }
         })
         .buffer_unordered(parallel)
         .collect()
         .await;
     let mut failures = Vec::new();
-    for o in outcomes {
+    let mut ups = Vec::new();
+    for (_, o) in outcomes {
         match o {
-            Ok((action, name)) => match action {
-                Action::Create { .. } => report.created.push(name),
-                Action::Replace { .. } => report.replaced.push(name),
-                Action::Start { .. } => report.started.push(name),
-                Action::Remove { .. } => report.removed.push(name),
-                Action::Leave { .. } => report.left.push(name),
-                Action::Pull { .. } | Action::Build { .. } => {}
-            },
+            Ok(up) => ups.push(up),
+            Err(f) => failures.push(f),
+        }
+    }
+
+    // 4. One switch of nginx to what now serves: each container's new
+    //    instance when it came up, else the one it had.
+    let routes = replace::routes(plan, desired, &ups);
+    if let Err(cause) = switch.switch(&routes).await {
+        // Nothing serving was touched: the new instances go, the previous
+        // ones keep serving behind the previous routes.
+        for up in &ups {
+            replace::undo(up, backends).await;
+        }
+        return Err(ConvergeError::Switch(cause));
+    }
+    report.switched = true;
+
+    // 5. The replaced ones leave the way: renamed to drain (or stopped at
+    //    once, without a grace period, when asked), the new ones take
+    //    their names.
+    let finished: Vec<Result<replace::Finished, ContainerFailure>> = stream::iter(ups)
+        .map(|up| replace::finish(up, backends))
+        .buffer_unordered(parallel)
+        .collect()
+        .await;
+    for f in finished {
+        match f {
+            Ok(f) => {
+                match f.kind {
+                    replace::UpKind::Created => report.created.push(f.name),
+                    replace::UpKind::Replaced => report.replaced.push(f.name),
+                    replace::UpKind::Started => report.started.push(f.name),
+                }
+                report.draining.extend(f.draining);
+            }
+            Err(e) => failures.push(e),
+        }
+    }
+
+    // 6. Containers no longer wanted: nginx no longer routes to them.
+    let removes = plan.steps.iter().filter_map(|s| match &s.action {
+        Action::Remove { name, id, backend } if !is_leftover(name) => Some((name, id, *backend)),
+        Action::Leave { name, .. } => {
+            if !is_leftover(name) {
+                report.left.push(name.clone());
+            }
+            None
+        }
+        _ => None,
+    });
+    let removed: Vec<Result<String, ContainerFailure>> = stream::iter(removes.collect::<Vec<_>>())
+        .map(|(name, id, backend)| async move {
+            let fail = |cause: String| ContainerFailure {
+                name: name.clone(),
+                cause,
+                restored: false,
+            };
+            let b = backends.require(backend).map_err(|e| fail(e.to_string()))?;
+            b.stop(id, 10).await.map_err(|e| fail(e.to_string()))?;
+            b.remove(id).await.map_err(|e| fail(e.to_string()))?;
+            Ok(name.clone())
+        })
+        .buffer_unordered(parallel)
+        .collect()
+        .await;
+    for r in removed {
+        match r {
+            Ok(name) => report.removed.push(name),
             Err(f) => failures.push(f),
         }
     }
@@ -304,193 +423,10 @@ pub async fn execute(
     }
 }
 
-async fn run_step(
-    action: &Action,
-    launch: Option<&Launch>,
-    images: &ImageIds,
-    backends: &Backends,
-    root: &Path,
-    settings: &Settings,
-) -> Result<(), ContainerFailure> {
-    let fail = |name: &str, cause: String, restored: bool| ContainerFailure {
-        name: name.to_string(),
-        cause,
-        restored,
-    };
-    let engine = |name: &str, kind: Kind| {
-        backends
-            .require(kind)
-            .map_err(|e| fail(name, e.to_string(), false))
-    };
-    match action {
-        Action::Pull { .. } | Action::Build { .. } | Action::Leave { .. } => Ok(()),
-        Action::Remove { name, id, backend } => {
-            let b = engine(name, *backend)?;
-            let timeout = 10;
-            b.stop(id, timeout)
-                .await
-                .map_err(|e| fail(name, e.to_string(), false))?;
-            b.remove(id)
-                .await
-                .map_err(|e| fail(name, e.to_string(), false))
-        }
-        Action::Start { name, id, backend } => {
-            let Some(launch) = launch else {
-                return Err(fail(name, "no launch plan for it".into(), false));
-            };
-            let b = engine(name, *backend)?;
-            b.start(id)
-                .await
-                .map_err(|e| fail(name, e.to_string(), false))?;
-            wait_healthy(b, id, &launch.health, settings.health_timeout)
-                .await
-                .map_err(|e| fail(name, e, false))
-        }
-        Action::Create { name, backend } => {
-            let Some(launch) = launch else {
-                return Err(fail(name, "no launch plan for it".into(), false));
-            };
-            let b = engine(name, *backend)?;
-            let mounts = host_mounts(launch, root).map_err(|e| fail(name, e.to_string(), false))?;
-            let labels = container_labels(launch, &image_id(launch, images), &settings.server);
-            let id = b
-                .create(name, launch, &mounts, &labels)
-                .await
-                .map_err(|e| fail(name, e.to_string(), false))?;
-            let started = match b.start(&id).await {
-                Ok(()) => wait_healthy(b, &id, &launch.health, settings.health_timeout).await,
-                Err(e) => Err(e.to_string()),
-            };
-            if let Err(cause) = started {
-                // Nothing ran before: leave nothing half-made behind.
-                let _ = b.stop(&id, 1).await;
-                let _ = b.remove(&id).await;
-                return Err(fail(name, cause, false));
-            }
-            Ok(())
-        }
-        Action::Replace {
-            name,
-            old_id,
-            old_backend,
-            backend,
-            old_health,
-        } => {
-            let Some(launch) = launch else {
-                return Err(fail(name, "no launch plan for it".into(), false));
-            };
-            let old = engine(name, *old_backend)?;
-            let new = engine(name, *backend)?;
-            let labels = container_labels(launch, &image_id(launch, images), &settings.server);
-            if old_backend == backend && new.in_place() {
-                return replace_in_place(
-                    name,
-                    old_id,
-                    old_health.as_ref(),
-                    launch,
-                    &labels,
-                    new,
-                    settings,
-                )
-                .await;
-            }
-            replace(
-                name,
-                Old {
-                    id: old_id,
-                    health: old_health.as_ref(),
-                    backend: old,
-                },
-                launch,
-                &labels,
-                new,
-                root,
-                settings,
-            )
-            .await
-        }
-    }
-}
-
-/// The container being replaced.
-struct Old<'a> {
-    id: &'a str,
-    health: Option<&'a Health>,
-    backend: &'a dyn Backend,
-}
-
-/// The replace protocol (see the module docs). `new` may be another engine
-/// than `old.backend`: a type switch is a replace like any other, and since
-/// both engines publish on 127.0.0.1:port_out, the old one still stops
-/// before the new one starts.
-async fn replace(
-    name: &str,
-    old: Old<'_>,
-    launch: &Launch,
-    labels: &BTreeMap<String, String>,
-    new: &dyn Backend,
-    root: &Path,
-    settings: &Settings,
-) -> Result<(), ContainerFailure> {
-    let fail = |cause: String, restored: bool| ContainerFailure {
-        name: name.to_string(),
-        cause,
-        restored,
-    };
-    let mounts = host_mounts(launch, root).map_err(|e| fail(e.to_string(), false))?;
-    let next = next_name(name);
-    // 1. Create beside the old one: nothing stops yet.
-    let new_id = new
-        .create(&next, launch, &mounts, labels)
-        .await
-        .map_err(|e| fail(e.to_string(), false))?;
-    // 2. Stop the old one (its ports are needed by the new one).
-    if let Err(e) = old.backend.stop(old.id, launch.stop_timeout).await {
-        let _ = new.remove(&new_id).await;
-        return Err(fail(
-            format!("stopping the previous container failed: {e}"),
-            false,
-        ));
-    }
-    // 3. Start the new one and 4. wait until it is healthy.
-    let outcome = match new.start(&new_id).await {
-        Ok(()) => wait_healthy(new, &new_id, &launch.health, settings.health_timeout).await,
-        Err(e) => Err(e.to_string()),
-    };
-    if let Err(cause) = outcome {
-        let _ = new.stop(&new_id, 1).await;
-        let _ = new.remove(&new_id).await;
-        // Back to the old one, and wait until it serves again, so that the
-        // run ends with the service up.
-        let restored = match old.backend.start(old.id).await {
-            Ok(()) => {
-                let health = old.health.unwrap_or(&launch.health);
-                wait_healthy(old.backend, old.id, health, settings.health_timeout)
-                    .await
-                    .is_ok()
-            }
-            Err(_) => false,
-        };
-        return Err(fail(
-            format!("the new container did not come up: {cause}"),
-            restored,
-        ));
-    }
-    // 5. Only now remove the old one, and give the new one its name.
-    if let Err(e) = old.backend.remove(old.id).await {
-        return Err(fail(
-            format!(
-                "the new container runs as '{next}', but removing the previous one failed: {e}"
-            ),
-            false,
-        ));
-    }
-    new.rename(&new_id, name).await.map_err(|e| {
-        fail(
-            format!("the new container runs as '{next}', but renaming it failed: {e}"),
-            false,
-        )
-    })
+/// A container an interrupted run left (`NAME.next`), or a replaced one
+/// whose drain was interrupted (`NAME.old.ID`).
+fn is_leftover(name: &str) -> bool {
+    name.ends_with(crate::backend::NEXT_SUFFIX) || name.contains(crate::backend::OLD_MARK)
 }
 
 /// The replace protocol of an engine that changes containers in place
@@ -552,16 +488,23 @@ pub async fn wait_healthy(
     // Most services answer within a few tens of milliseconds: poll soon,
     // then back off to 200 ms so a slow one does not cost engine calls.
     let mut pause = Duration::from_millis(20);
+    let mut first: Option<crate::backend::Liveness> = None;
     loop {
-        match backend.running(id).await {
-            Ok(true) => {}
-            Ok(false) => {
-                return Err(
-                    "it stopped right after starting (see `docker logs`, or lxc-info and the LXC log)"
-                        .into(),
-                );
-            }
-            Err(e) => return Err(e.to_string()),
+        let now = backend.liveness(id).await.map_err(|e| e.to_string())?;
+        if !now.running && !now.restarting {
+            return Err(
+                "it stopped right after starting (see `docker logs`, or lxc-info and the LXC log)"
+                    .into(),
+            );
+        }
+        // Under a restart policy a crashing container stays "running"
+        // between restarts: a restart is a crash, not a slow start.
+        let base = first.get_or_insert_with(|| now.clone());
+        if now.restarting || now.restarts > base.restarts || now.started_at != base.started_at {
+            return Err(format!(
+                "it exits and the engine restarts it (restarted {} time(s) so far): it crashes in a loop (see `docker logs`)",
+                now.restarts.max(1)
+            ));
         }
         let probe = match (&health.path, health.port) {
             (_, None) => Ok(()),
@@ -642,6 +585,8 @@ mod tests {
         log: std::sync::Arc<Mutex<Vec<String>>>,
         fail_start: Mutex<Vec<String>>,
         running: Mutex<Vec<String>>,
+        /// Containers that crash and are restarted by the engine.
+        crash: Mutex<Vec<String>>,
     }
 
     impl Fake {
@@ -652,6 +597,7 @@ mod tests {
                 log: log.clone(),
                 fail_start: Mutex::new(Vec::new()),
                 running: Mutex::new(Vec::new()),
+                crash: Mutex::new(Vec::new()),
             }
         }
         fn note(&self, s: String) {
@@ -709,6 +655,24 @@ mod tests {
         }
         async fn running(&self, id: &str) -> Result<bool, BackendError> {
             Ok(self.running.lock().unwrap().iter().any(|r| r == id))
+        }
+        async fn liveness(&self, id: &str) -> Result<crate::backend::Liveness, BackendError> {
+            // A crashing container: "running", restarted once more at each look.
+            let crashes = self
+                .crash
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|c| *c == id)
+                .count() as u64;
+            if crashes > 0 {
+                self.crash.lock().unwrap().push(id.to_string());
+            }
+            Ok(crate::backend::Liveness {
+                running: self.running(id).await?,
+                restarts: crashes,
+                ..Default::default()
+            })
         }
         fn in_place(&self) -> bool {
             self.in_place
@@ -768,9 +732,40 @@ mod tests {
                     old_backend: old,
                     backend: new,
                     old_health: None,
+                    old_ports: Some(HostPorts([(8080, 40000)].into())),
                 },
                 cause: "test".into(),
             }],
+        }
+    }
+
+    /// A web front that logs its switches (and refuses them when told).
+    struct LogSwitch {
+        log: std::sync::Arc<Mutex<Vec<String>>>,
+        refuse: bool,
+    }
+
+    #[async_trait::async_trait]
+    impl Switch for LogSwitch {
+        async fn switch(&self, routes: &Routes) -> Result<(), String> {
+            let text = routes
+                .iter()
+                .map(|(n, p)| format!("{n}={}", p.label()))
+                .collect::<Vec<_>>()
+                .join(" ");
+            self.log.lock().unwrap().push(format!("switch {text}"));
+            if self.refuse {
+                Err("nginx refused".into())
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    fn switch(log: &std::sync::Arc<Mutex<Vec<String>>>) -> LogSwitch {
+        LogSwitch {
+            log: log.clone(),
+            refuse: false,
         }
     }
 
@@ -789,7 +784,7 @@ mod tests {
     }
 
     #[test]
-    fn a_switch_creates_on_the_new_engine_and_removes_the_old_one_last() {
+    fn a_replace_starts_the_new_one_beside_the_old_one_and_switches_before_touching_it() {
         let log = std::sync::Arc::new(Mutex::new(Vec::new()));
         let mut set = Backends::new();
         set.insert(Box::new(Fake::new(Kind::Docker, &log)));
@@ -797,30 +792,48 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let l = launch("lxc");
         let plan = replace_step(Kind::Docker, Kind::Lxc);
-        rt().block_on(execute(
-            &plan,
-            std::slice::from_ref(&l),
-            &ImageIds::new(),
-            &set,
-            root.path(),
-            &settings(),
-            &NoProgress,
-        ))
-        .unwrap();
+        let report = rt()
+            .block_on(execute(
+                &plan,
+                std::slice::from_ref(&l),
+                &ImageIds::new(),
+                &set,
+                root.path(),
+                &settings(),
+                &NoProgress,
+                &switch(&log),
+            ))
+            .unwrap();
+        let log = log.lock().unwrap();
         assert_eq!(
-            *log.lock().unwrap(),
-            [
-                "lxc create web.next",
-                "docker stop old",
-                "lxc start web.next",
-                "docker remove old",
-                "lxc rename web.next web"
-            ]
+            log[..2],
+            ["lxc create web.next", "lxc start web.next"],
+            "{log:?}"
+        );
+        // The new instance's own host port, not the old one's, not port_out.
+        assert!(
+            log[2].starts_with("switch web=8080=") && !log[2].ends_with("=40000"),
+            "{log:?}"
+        );
+        assert_eq!(
+            log[3..],
+            ["docker rename old web.old.old", "lxc rename web.next web"],
+            "{log:?}"
+        );
+        // Not stopped here: handed over to drain.
+        assert_eq!(
+            report.draining,
+            [Draining {
+                backend: Kind::Docker,
+                id: "old".into(),
+                name: "web.old.old".into(),
+                stop_timeout: 3
+            }]
         );
     }
 
     #[test]
-    fn a_switch_that_fails_starts_the_old_one_again() {
+    fn a_new_one_that_fails_never_touches_the_old_one() {
         let log = std::sync::Arc::new(Mutex::new(Vec::new()));
         let mut set = Backends::new();
         set.insert(Box::new(Fake::new(Kind::Docker, &log)));
@@ -838,17 +851,123 @@ mod tests {
                 root.path(),
                 &settings(),
                 &NoProgress,
+                &switch(&log),
             ))
             .unwrap_err();
         assert!(
             e.to_string()
-                .contains("the previous container was started again"),
+                .contains("the previous container keeps serving"),
             "{e}"
         );
         let log = log.lock().unwrap();
-        assert!(log.contains(&"docker start old".to_string()), "{log:?}");
         assert!(log.contains(&"lxc remove web.next".to_string()), "{log:?}");
-        assert!(!log.contains(&"docker remove old".to_string()), "{log:?}");
+        assert!(log.iter().all(|l| !l.starts_with("docker")), "{log:?}");
+        // nginx keeps the old instance's port.
+        assert!(
+            log.contains(&"switch web=8080=40000".to_string()),
+            "{log:?}"
+        );
+    }
+
+    #[test]
+    fn a_crash_loop_is_noticed_before_the_health_timeout() {
+        let log = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let mut set = Backends::new();
+        let docker = Fake::new(Kind::Docker, &log);
+        docker.crash.lock().unwrap().push("web.next".into());
+        set.insert(Box::new(docker));
+        let root = tempfile::tempdir().unwrap();
+        let mut l = launch("docker");
+        l.restart = "unless-stopped".into();
+        // Checked on its host port, where nothing answers.
+        l.health.port = Some(8080);
+        let mut s = settings();
+        s.health_timeout = Duration::from_secs(30);
+        let begin = Instant::now();
+        let e = rt()
+            .block_on(execute(
+                &replace_step(Kind::Docker, Kind::Docker),
+                std::slice::from_ref(&l),
+                &ImageIds::new(),
+                &set,
+                root.path(),
+                &s,
+                &NoProgress,
+                &switch(&log),
+            ))
+            .unwrap_err();
+        assert!(e.to_string().contains("crashes in a loop"), "{e}");
+        assert!(begin.elapsed() < Duration::from_secs(5));
+        let log = log.lock().unwrap();
+        assert!(!log.contains(&"docker stop old".to_string()), "{log:?}");
+    }
+
+    #[test]
+    fn a_refused_switch_removes_the_new_ones_and_keeps_the_old_ones() {
+        let log = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let mut set = Backends::new();
+        set.insert(Box::new(Fake::new(Kind::Docker, &log)));
+        let root = tempfile::tempdir().unwrap();
+        let l = launch("docker");
+        let e = rt()
+            .block_on(execute(
+                &replace_step(Kind::Docker, Kind::Docker),
+                std::slice::from_ref(&l),
+                &ImageIds::new(),
+                &set,
+                root.path(),
+                &settings(),
+                &NoProgress,
+                &LogSwitch {
+                    log: log.clone(),
+                    refuse: true,
+                },
+            ))
+            .unwrap_err();
+        assert!(matches!(e, ConvergeError::Switch(_)), "{e}");
+        let log = log.lock().unwrap();
+        assert!(
+            log.contains(&"docker remove web.next".to_string()),
+            "{log:?}"
+        );
+        assert!(
+            !log.iter().any(|l| l.contains(" old")),
+            "the old one is never touched: {log:?}"
+        );
+    }
+
+    #[test]
+    fn a_container_holding_port_out_is_stopped_after_the_new_one_is_healthy() {
+        let log = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let mut set = Backends::new();
+        set.insert(Box::new(Fake::new(Kind::Docker, &log)));
+        let root = tempfile::tempdir().unwrap();
+        let l = launch("docker");
+        let mut plan = replace_step(Kind::Docker, Kind::Docker);
+        if let Action::Replace { old_ports, .. } = &mut plan.steps[0].action {
+            *old_ports = None;
+        }
+        let report = rt()
+            .block_on(execute(
+                &plan,
+                std::slice::from_ref(&l),
+                &ImageIds::new(),
+                &set,
+                root.path(),
+                &settings(),
+                &NoProgress,
+                &switch(&log),
+            ))
+            .unwrap();
+        let log = log.lock().unwrap();
+        let at = |s: &str| log.iter().position(|l| l.starts_with(s)).unwrap();
+        assert!(
+            at("docker start web.next") < at("docker stop old"),
+            "{log:?}"
+        );
+        assert!(at("docker stop old") < at("switch"), "{log:?}");
+        assert!(at("switch") < at("docker remove old"), "{log:?}");
+        assert!(report.draining.is_empty());
     }
 
     #[test]
@@ -868,16 +987,18 @@ mod tests {
                 root.path(),
                 &settings(),
                 &NoProgress,
+                &switch(&log),
             ))
             .unwrap_err();
-        assert!(e.to_string().contains("started again"), "{e}");
+        assert!(e.to_string().contains("keeps serving"), "{e}");
         assert_eq!(
             *log.lock().unwrap(),
             [
                 "snap update old 2",
                 "snap start old",
                 "snap revert old",
-                "snap start old"
+                "snap start old",
+                "switch web=8080=40000"
             ]
         );
     }
@@ -911,6 +1032,7 @@ mod tests {
                 root.path(),
                 &settings(),
                 &NoProgress,
+                &switch(&log),
             ))
             .unwrap_err();
         assert!(

@@ -162,11 +162,32 @@ fn facts(name: &str) -> serde_json::Value {
         })
         .unwrap_or_default();
     env.sort();
+    // conteneur's instance listens on a host port of its own on 127.0.0.1
+    // (nginx forwards port_out to it; the label says which): compared as
+    // the port_out compose publishes directly.
+    let mut ports = h["PortBindings"].clone();
+    let host_ports = c["Config"]["Labels"]["fr.eole.conteneur.host-ports"]
+        .as_str()
+        .unwrap_or("");
+    for pair in host_ports.split(',').filter(|p| !p.is_empty()) {
+        let (out, host) = pair.split_once('=').expect("PORT_OUT=HOST");
+        for bindings in ports
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|m| m.values_mut())
+        {
+            for b in bindings.as_array_mut().into_iter().flatten() {
+                if b["HostPort"] == host {
+                    b["HostPort"] = out.into();
+                }
+            }
+        }
+    }
     serde_json::json!({
         "image": c["Config"]["Image"],
         "env": env,
         "stop_timeout": c["Config"]["StopTimeout"],
-        "ports": h["PortBindings"],
+        "ports": ports,
         "binds": binds,
         "memory": h["Memory"],
         "init": h["Init"],
@@ -234,6 +255,8 @@ fn compose_runs_the_same_containers() {
     site.ok(&["instance", "--quiet"]);
     let reference = [facts(&a), facts(&b)];
     site.clean_engine();
+    // Its nginx forwards port_out: compose publishes port_out itself.
+    site.ok(&["proxy", "stop"]);
 
     // 2. The compose file of the same configuration; compose accepts it.
     let out = site.ok(&["export", "compose"]);

@@ -612,7 +612,7 @@ fn snap_against_a_stand_in_for_snapd() {
     let err = text(&out);
     assert_eq!(out.status.code(), Some(8), "{err}");
     assert!(
-        err.contains("container 'hello'") && err.contains("previous container was started again"),
+        err.contains("container 'hello'") && err.contains("previous container keeps serving"),
         "{err}"
     );
     let log = snapd.take_log();

@@ -425,6 +425,24 @@ impl Backend for DockerBackend {
             .map_err(|e| Self::container_err(id, "inspect", e))?;
         Ok(c.state.and_then(|s| s.running).unwrap_or(false))
     }
+
+    async fn liveness(&self, id: &str) -> Result<super::Liveness, BackendError> {
+        let c = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(|e| Self::container_err(id, "inspect", e))?;
+        let state = c.state.unwrap_or_default();
+        Ok(super::Liveness {
+            running: state.running.unwrap_or(false),
+            restarting: state.restarting.unwrap_or(false),
+            restarts: c
+                .restart_count
+                .and_then(|n| u64::try_from(n).ok())
+                .unwrap_or(0),
+            started_at: state.started_at.unwrap_or_default(),
+        })
+    }
 }
 
 #[cfg(test)]

@@ -119,10 +119,15 @@ pub fn is_loopback_registry(image: &str) -> bool {
 /// `NAME.next`): `NAME` when free, else `NAME.next`. The running container
 /// a replacement is made beside may hold either, since an LXC container
 /// keeps its name when it is switched in.
+///
+/// Replaced containers drain beside the new one for a while (keeping their
+/// LXC name), so a replace made during a drain may find both taken: then
+/// `NAME.2` … `NAME.9`.
 pub fn lxc_name_for(name: &str, taken: impl Fn(&str) -> bool) -> Option<String> {
     let base = name.strip_suffix(super::NEXT_SUFFIX).unwrap_or(name);
     [base.to_string(), format!("{base}{}", super::NEXT_SUFFIX)]
         .into_iter()
+        .chain((2..10).map(|n| format!("{base}.{n}")))
         .find(|n| !taken(n))
 }
 

@@ -44,10 +44,86 @@ pub mod labels {
     pub const GIT_COMMIT: &str = "fr.eole.conteneur.git-commit";
     /// On an image built from git: the repository it came from.
     pub const GIT_URL: &str = "fr.eole.conteneur.git-url";
+    /// Where this container instance's ports really are on the host:
+    /// `PORT_OUT=HOST_PORT,…` (see [`super::HostPorts`]). nginx forwards
+    /// `port_out` and the web routes there, so that two instances of one
+    /// container can run side by side during a replace.
+    pub const HOST_PORTS: &str = "fr.eole.conteneur.host-ports";
 }
 
 /// The suffix of a replacement container while it is being switched in.
 pub const NEXT_SUFFIX: &str = ".next";
+/// What a replaced container's name becomes once nginx no longer sends it
+/// new requests, while it drains: `NAME.old.ID` (unique, so that a second
+/// replace during a drain finds the name free).
+pub const OLD_MARK: &str = ".old.";
+
+/// The name a replaced container has while it drains.
+pub fn old_name(name: &str, id: &str) -> String {
+    format!(
+        "{name}{OLD_MARK}{}",
+        short_id(id).replace(
+            |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
+            "-"
+        )
+    )
+}
+
+/// Each published port of one container instance: `port_out` → the host
+/// port on 127.0.0.1 it really listens on. For docker and lxc the host port
+/// is one of its own (nginx forwards `port_out` to it); for snap, which
+/// listens where it wants, it is `port_out` itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostPorts(pub BTreeMap<u16, u16>);
+
+impl HostPorts {
+    /// The label text: `8080=41234,8081=41235`.
+    pub fn label(&self) -> String {
+        self.0
+            .iter()
+            .map(|(o, h)| format!("{o}={h}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Reads [`Self::label`]; None when it is not one.
+    pub fn parse(text: &str) -> Option<HostPorts> {
+        let mut m = BTreeMap::new();
+        for pair in text.split(',').filter(|p| !p.is_empty()) {
+            let (o, h) = pair.split_once('=')?;
+            m.insert(o.trim().parse().ok()?, h.trim().parse().ok()?);
+        }
+        Some(HostPorts(m))
+    }
+
+    /// As `plan` and `status` show it: `8080→41234 8081→41235`.
+    pub fn display(&self) -> String {
+        self.0
+            .iter()
+            .map(|(o, h)| {
+                if o == h {
+                    format!("{o}")
+                } else {
+                    format!("{o}→{h}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// What the engine says of a container's process, to tell a crash loop from
+/// a slow start: an engine that restarts a crashing container (Docker's
+/// restart policy) keeps it "running" between restarts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Liveness {
+    pub running: bool,
+    /// The engine is restarting it, or has restarted it this many times.
+    pub restarting: bool,
+    pub restarts: u64,
+    /// When its process last started (engine's text).
+    pub started_at: String,
+}
 
 /// The engine a container runs on. `docker+git` runs on Docker (only its
 /// image is made differently); snapcraft and vagrant have none yet.
@@ -132,6 +208,20 @@ impl ObservedContainer {
     pub fn is_next(&self) -> bool {
         self.name.ends_with(NEXT_SUFFIX)
     }
+
+    /// A replaced container left to drain (see [`OLD_MARK`]).
+    pub fn is_old(&self) -> bool {
+        self.name.contains(OLD_MARK)
+    }
+
+    /// Where its ports really are; None for a container made before
+    /// conteneur gave each instance host ports of its own (it holds
+    /// `port_out` itself).
+    pub fn host_ports(&self) -> Option<HostPorts> {
+        self.labels
+            .get(labels::HOST_PORTS)
+            .and_then(|t| HostPorts::parse(t))
+    }
 }
 
 /// An image present on an engine.
@@ -152,6 +242,10 @@ pub struct Observed {
     /// Where the git tags of docker+git containers point now:
     /// (repository, tag) → commit.
     pub sources: HashMap<(String, String), String>,
+    /// Replaced containers a drainer (`conteneur drain`, started by an
+    /// earlier run) still holds: id → when it stops them (text, for the
+    /// plan's cause). Read from conteneur's state folder, not the engine.
+    pub draining: BTreeMap<String, String>,
 }
 
 impl Observed {
@@ -175,6 +269,7 @@ impl Observed {
             self.images.entry(kind).or_default().extend(images);
         }
         self.sources.extend(other.sources);
+        self.draining.extend(other.draining);
     }
 
     /// Image ids per engine: (kind, reference) → id, for the executor.
@@ -334,6 +429,14 @@ pub trait Backend: Send + Sync {
     async fn rename(&self, id: &str, name: &str) -> Result<(), BackendError>;
     /// Is the container running now?
     async fn running(&self, id: &str) -> Result<bool, BackendError>;
+    /// Running, and whether the engine restarts it (crash loop). Engines
+    /// without a supervisor only say whether it runs.
+    async fn liveness(&self, id: &str) -> Result<Liveness, BackendError> {
+        Ok(Liveness {
+            running: self.running(id).await?,
+            ..Liveness::default()
+        })
+    }
 }
 
 impl fmt::Display for ObservedContainer {

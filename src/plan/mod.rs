@@ -12,7 +12,7 @@ use std::fmt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::backend::{Kind, NEXT_SUFFIX, Observed, ObservedContainer, labels, short_id};
+use crate::backend::{HostPorts, Kind, NEXT_SUFFIX, Observed, ObservedContainer, labels, short_id};
 use launch::{Launch, MountKind};
 
 /// What to do, and to which container, on which engine.
@@ -47,12 +47,17 @@ pub enum Action {
         /// How to tell the old container serves again after a rollback.
         #[serde(skip)]
         old_health: Option<launch::Health>,
+        /// Where the old one's ports are; None when it holds `port_out`
+        /// itself (made by an older conteneur): it must stop before nginx
+        /// can forward `port_out`, once.
+        old_ports: Option<HostPorts>,
     },
     /// An unchanged container that is not running.
     Start {
         name: String,
         id: String,
         backend: Kind,
+        ports: HostPorts,
     },
     /// A container no longer wanted (its volumes and folders are kept).
     Remove {
@@ -65,6 +70,7 @@ pub enum Action {
         name: String,
         id: String,
         backend: Kind,
+        ports: HostPorts,
     },
 }
 
@@ -166,17 +172,28 @@ impl fmt::Display for Plan {
                         format!("{name} ({}) {old_backend} → {backend}", short_id(old_id))
                     },
                 ),
-                Action::Start { name, id, backend } => {
-                    ("start", format!("{name} ({}) on {backend}", short_id(id)))
-                }
+                Action::Start {
+                    name, id, backend, ..
+                } => ("start", format!("{name} ({}) on {backend}", short_id(id))),
                 Action::Remove { name, id, backend } => {
                     ("remove", format!("{name} ({}) on {backend}", short_id(id)))
                 }
-                Action::Leave { name, id, backend } => {
-                    ("leave", format!("{name} ({}) on {backend}", short_id(id)))
-                }
+                Action::Leave {
+                    name, id, backend, ..
+                } => ("leave", format!("{name} ({}) on {backend}", short_id(id))),
             };
-            writeln!(f, "{verb:<8} {what:<40} {}", s.cause)?;
+            let ports = match &s.action {
+                Action::Start { ports, .. } | Action::Leave { ports, .. }
+                    if !ports.0.is_empty() =>
+                {
+                    format!(" [ports {}]", ports.display())
+                }
+                Action::Replace {
+                    old_ports: Some(p), ..
+                } if !p.0.is_empty() => format!(" [old ports {}]", p.display()),
+                _ => String::new(),
+            };
+            writeln!(f, "{verb:<8} {what:<40} {}{ports}", s.cause)?;
         }
         Ok(())
     }
@@ -595,6 +612,37 @@ pub fn reconcile(
         });
     }
 
+    // Replaced containers draining: a drainer started by an earlier run
+    // stops them when their grace period ends; those it no longer holds
+    // (interrupted) go now.
+    for c in observed
+        .containers
+        .iter()
+        .filter(|c| c.is_ours(server) && c.is_old())
+    {
+        steps.push(match observed.draining.get(&c.id) {
+            Some(until) => Step {
+                action: Action::Leave {
+                    name: c.name.clone(),
+                    id: c.id.clone(),
+                    backend: c.backend,
+                    ports: c.host_ports().unwrap_or_default(),
+                },
+                cause: format!(
+                    "replaced, draining until {until} (then stopped by `conteneur drain`)"
+                ),
+            },
+            None => Step {
+                action: Action::Remove {
+                    name: c.name.clone(),
+                    id: c.id.clone(),
+                    backend: c.backend,
+                },
+                cause: "replaced, left over by an interrupted drain".into(),
+            },
+        });
+    }
+
     // Leftovers of an interrupted run go first: their names are needed.
     for c in observed
         .containers
@@ -657,7 +705,7 @@ pub fn reconcile(
         let mut mine: Vec<&ObservedContainer> = observed
             .containers
             .iter()
-            .filter(|c| c.is_ours(server) && !c.is_next() && c.name == d.name)
+            .filter(|c| c.is_ours(server) && !c.is_next() && !c.is_old() && c.name == d.name)
             .collect();
         mine.sort_by_key(|c| c.backend != kind);
         let Some((c, extra)) = mine.split_first() else {
@@ -696,6 +744,7 @@ pub fn reconcile(
             && current_image
                 .is_some_and(|id| c.labels.get(labels::IMAGE_ID).is_some_and(|old| old != id));
         let rebuilt = reference.as_ref().is_some_and(|r| built.contains(r));
+        let host_ports = c.host_ports();
         let cause = if c.plan_hash() != Some(hash.as_str()) {
             Some(describe_change(
                 c.labels.get(labels::PLAN).map(String::as_str),
@@ -711,6 +760,12 @@ pub fn reconcile(
                 "the image {} changed",
                 reference.clone().unwrap_or_default()
             ))
+        } else if host_ports.is_none() && !d.ports.is_empty() && kind != Kind::Snap {
+            Some(
+                "it holds its ports itself (made by an older conteneur): \
+                 replaced once so that nginx forwards them"
+                    .to_string(),
+            )
         } else {
             None
         };
@@ -736,6 +791,7 @@ pub fn reconcile(
                     old_backend: c.backend,
                     backend: kind,
                     old_health: old_launch.map(|l| l.health),
+                    old_ports: host_ports,
                 },
                 cause,
             },
@@ -744,6 +800,7 @@ pub fn reconcile(
                     name: d.name.clone(),
                     id: c.id.clone(),
                     backend: c.backend,
+                    ports: host_ports.unwrap_or_else(|| direct_ports(d)),
                 },
                 cause: format!("unchanged but {}", c.state),
             },
@@ -752,6 +809,7 @@ pub fn reconcile(
                     name: d.name.clone(),
                     id: c.id.clone(),
                     backend: c.backend,
+                    ports: host_ports.unwrap_or_else(|| direct_ports(d)),
                 },
                 cause: "unchanged".into(),
             },
@@ -760,7 +818,7 @@ pub fn reconcile(
 
     let wanted: HashSet<&str> = desired.iter().map(|d| d.name.as_str()).collect();
     let unwanted = |c: &&ObservedContainer| {
-        c.is_ours(server) && !c.is_next() && !wanted.contains(c.name.as_str())
+        c.is_ours(server) && !c.is_next() && !c.is_old() && !wanted.contains(c.name.as_str())
     };
     for c in observed.containers.iter().filter(unwanted) {
         steps.push(Step {
@@ -784,6 +842,12 @@ pub fn kinds_needed(desired: &[Launch]) -> BTreeMap<Kind, Vec<String>> {
         }
     }
     out
+}
+
+/// Host ports that are `port_out` itself: a snap's (it listens where it
+/// wants), or a container without ports.
+pub fn direct_ports(d: &Launch) -> HostPorts {
+    HostPorts(d.ports.iter().map(|p| (p.host, p.host)).collect())
 }
 
 /// The name a replacement container has until it is switched in.
@@ -826,11 +890,14 @@ mod tests {
     }
 
     fn running(l: &Launch, id: &str) -> ObservedContainer {
+        let mut labels = container_labels(l, "sha256:img1", "");
+        let ports = HostPorts(l.ports.iter().map(|p| (p.host, p.host + 30000)).collect());
+        labels.insert(labels::HOST_PORTS.into(), ports.label());
         ObservedContainer {
             backend: Kind::of_type(&l.backend).unwrap_or(Kind::Docker),
             id: id.into(),
             name: l.name.clone(),
-            labels: container_labels(l, "sha256:img1", ""),
+            labels,
             running: true,
             state: "running".into(),
             image: format!("{}:{}", l.image, l.tag),
@@ -868,6 +935,68 @@ mod tests {
         assert!(text.contains("create   a"), "{text}");
         assert!(text.contains("create   b"), "{text}");
         assert_eq!(plan.recreated(), 2);
+    }
+
+    #[test]
+    fn host_ports_are_shown_and_a_container_holding_port_out_is_moved_once() {
+        let a = launch("a", "1.0");
+        let mut legacy = running(&a, "aaaa");
+        let images = images(&["localhost:5000/demo/web:1.0"]);
+        let observed = Observed {
+            containers: vec![legacy.clone()],
+            images: images.clone(),
+            ..Default::default()
+        };
+        let plan = reconcile(std::slice::from_ref(&a), &observed, &Options::default()).unwrap();
+        assert!(plan.to_string().contains("[ports 8080→38080]"), "{plan}");
+        legacy.labels.remove(labels::HOST_PORTS);
+        let observed = Observed {
+            containers: vec![legacy],
+            images,
+            ..Default::default()
+        };
+        let plan = reconcile(std::slice::from_ref(&a), &observed, &Options::default()).unwrap();
+        let text = plan.to_string();
+        assert!(
+            text.contains("replace  a (aaaa)") && text.contains("holds its ports itself"),
+            "{text}"
+        );
+        assert!(
+            matches!(
+                &plan.steps[0].action,
+                Action::Replace {
+                    old_ports: None,
+                    ..
+                }
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_draining_container_is_left_to_its_drainer_and_removed_when_it_died() {
+        let a = launch("a", "1.0");
+        let mut old = running(&a, "oooo");
+        old.name = crate::backend::old_name("a", "oooo");
+        let mut observed = Observed {
+            containers: vec![running(&a, "aaaa"), old],
+            images: images(&["localhost:5000/demo/web:1.0"]),
+            ..Default::default()
+        };
+        let plan = reconcile(std::slice::from_ref(&a), &observed, &Options::default()).unwrap();
+        let text = plan.to_string();
+        assert!(
+            text.contains("remove   a.old.oooo (oooo)") && text.contains("interrupted drain"),
+            "{text}"
+        );
+        assert!(text.contains("leave    a (aaaa)"), "{text}");
+        observed
+            .draining
+            .insert("oooo".into(), "10:00:00 UTC".into());
+        let plan = reconcile(std::slice::from_ref(&a), &observed, &Options::default()).unwrap();
+        let text = plan.to_string();
+        assert!(plan.is_noop(), "{text}");
+        assert!(text.contains("draining until 10:00:00 UTC"), "{text}");
     }
 
     #[test]
@@ -1182,6 +1311,7 @@ mod tests {
             containers: vec![running(&s, "ssss")],
             images: built("c1"),
             sources: sources.clone(),
+            ..Default::default()
         };
         let plan = reconcile(std::slice::from_ref(&s), &observed, &Options::default()).unwrap();
         assert!(plan.is_noop(), "{plan}");
@@ -1190,6 +1320,7 @@ mod tests {
             containers: vec![running(&s, "ssss")],
             images: built("c0"),
             sources,
+            ..Default::default()
         };
         let plan = reconcile(std::slice::from_ref(&s), &observed, &Options::default()).unwrap();
         let text = plan.to_string();

@@ -53,6 +53,7 @@ pub mod cli;
 mod conf;
 mod error;
 mod files;
+pub mod forward;
 mod nginx;
 
 use std::fmt;
@@ -70,6 +71,7 @@ use crate::paths::Paths;
 pub use conf::{PrivateFiles, listen_addresses};
 pub use error::ProxyError;
 use files::Change;
+pub use forward::{Forward, Routes};
 use nginx::{Check, Nginx, ReloadBy, Shadowed};
 
 /// Where the templates render the site, under `paths.state`.
@@ -80,6 +82,20 @@ pub const PRIVATE_PREFIX: &str = "nginx-private";
 pub const SYSTEM_MAIN: &str = "etc/nginx/nginx.conf";
 /// The live site in system mode, under the root.
 pub const SYSTEM_SITE: &str = "etc/nginx/conf.d/conteneur.conf";
+/// The stream forwards in system mode, under the root: Debian's
+/// nginx.conf includes `modules-enabled/*.conf` at its top level (where a
+/// `stream { }` block belongs), after `50-mod-stream.conf` loads the
+/// module. See docs/proxy.md.
+pub const SYSTEM_STREAM: &str = "etc/nginx/modules-enabled/60-conteneur-stream.conf";
+/// Where the routes of the last apply are kept, under `paths.state`.
+pub const ROUTES_FILE: &str = "nginx/routes.json";
+/// The backends (upstreams) in system mode, under the root, beside the
+/// site (Debian's nginx.conf includes `conf.d/*.conf` in its http block).
+pub const SYSTEM_UPSTREAMS: &str = "etc/nginx/conf.d/conteneur-upstreams.conf";
+/// The backends and stream forwards as they go live, staged under
+/// `paths.state` (checked from there).
+pub const STAGED_UPSTREAMS: &str = "nginx/conteneur-upstreams.conf";
+pub const STAGED_STREAM: &str = "nginx/conteneur-stream.conf";
 /// Debian's nginx pid file, when its main configuration names none.
 pub const SYSTEM_PID: &str = "/run/nginx.pid";
 /// Debian's nginx error log, when its main configuration names none.
@@ -150,6 +166,13 @@ pub struct Layout {
     pub main_conf: PathBuf,
     /// The live site, included by the main configuration.
     pub site: PathBuf,
+    /// The live backends (upstreams), included beside the site.
+    pub upstreams: PathBuf,
+    /// The live stream forwards, included at the top of the main
+    /// configuration.
+    pub stream: PathBuf,
+    /// The routes of the last apply.
+    pub routes: PathBuf,
     /// The site the templates render.
     pub staged: PathBuf,
     /// The private nginx's files (private mode only).
@@ -166,11 +189,15 @@ impl Layout {
     pub fn new(paths: &Paths, mode: Mode) -> Layout {
         let root = absolute(&paths.root);
         let staged = staged_site(paths);
+        let routes = absolute(&paths.state.join(ROUTES_FILE));
         match mode {
             Mode::System => Layout {
                 mode,
                 main_conf: root.join(SYSTEM_MAIN),
                 site: root.join(SYSTEM_SITE),
+                upstreams: root.join(SYSTEM_UPSTREAMS),
+                stream: root.join(SYSTEM_STREAM),
+                routes,
                 staged,
                 private: None,
             },
@@ -180,6 +207,9 @@ impl Layout {
                     mode,
                     main_conf: prefix.join("conf/nginx.conf"),
                     site: prefix.join("conf/conteneur.conf"),
+                    upstreams: prefix.join("conf/conteneur-upstreams.conf"),
+                    stream: prefix.join("conf/conteneur-stream.conf"),
+                    routes,
                     staged,
                     private: Some(PrivateFiles::new(&prefix)),
                 }
@@ -255,6 +285,8 @@ pub struct Options {
     pub reload_timeout: Duration,
     /// How long the private nginx may take to start, or to stop.
     pub process_timeout: Duration,
+    /// Where each container's ports are now; None: as the last apply said.
+    pub routes: Option<Routes>,
 }
 
 impl Default for Options {
@@ -264,6 +296,7 @@ impl Default for Options {
             system_check: SystemCheck::Auto,
             reload_timeout: Duration::from_secs(10),
             process_timeout: Duration::from_secs(5),
+            routes: None,
         }
     }
 }
@@ -306,24 +339,63 @@ pub fn apply_with(
     opts: &Options,
 ) -> Result<Applied, ProxyError> {
     let layout = Layout::new(paths, mode);
-    let staged = absolute(staged);
-    let site = fs::read(&staged).map_err(|source| ProxyError::Staged {
-        path: staged.clone(),
+    let template_site = absolute(staged);
+    let site = fs::read(&template_site).map_err(|source| ProxyError::Staged {
+        path: template_site.clone(),
         source,
     })?;
+    let routes = match &opts.routes {
+        Some(r) => r.clone(),
+        None => Routes::load(&layout.routes),
+    };
+    // The backends and the stream forwards, staged where an admin can read
+    // them, and checked with the site.
+    let generated = forward::render(&String::from_utf8_lossy(&site), &routes);
+    let staged = template_site;
+    let extras = [
+        Extra {
+            staged: absolute(&paths.state.join(STAGED_UPSTREAMS)),
+            live: layout.upstreams.clone(),
+            text: generated.upstreams,
+            needed: generated.has_upstreams,
+        },
+        Extra {
+            staged: absolute(&paths.state.join(STAGED_STREAM)),
+            live: layout.stream.clone(),
+            text: generated.stream,
+            needed: generated.has_streams,
+        },
+    ];
     let pid_file = layout.pid_file();
     let mut wanted = Vec::new();
     if let Some(pf) = &layout.private {
         prepare_prefix(pf)?;
         wanted.push(Change {
             path: layout.main_conf.clone(),
-            content: pf.main_conf(&layout.site)?.into_bytes(),
+            content: pf
+                .main_conf(&layout.site, &layout.upstreams, &layout.stream)?
+                .into_bytes(),
         });
     }
     wanted.push(Change {
         path: layout.site.clone(),
         content: site,
     });
+    // In system mode a generated file is only written when nginx needs it
+    // (or it is there, to be emptied): a server without forwards needs no
+    // stream module. The private main file always includes both.
+    let mut checked_extras = Vec::new();
+    for x in &extras {
+        if layout.private.is_some() || x.needed || x.live.exists() {
+            files::write_atomic(&x.staged, x.text.as_bytes())
+                .map_err(|e| ProxyError::io(&x.staged, "write", e))?;
+            wanted.push(Change {
+                path: x.live.clone(),
+                content: x.text.clone().into_bytes(),
+            });
+            checked_extras.push(x);
+        }
+    }
     let mut changes = Vec::new();
     for c in wanted {
         if files::read_optional(&c.path)?.as_deref() != Some(&c.content[..]) {
@@ -332,6 +404,7 @@ pub fn apply_with(
     }
     let pid = nginx::running_master(&pid_file);
     if changes.is_empty() {
+        routes.save(&layout.routes)?;
         return Ok(Applied {
             mode,
             changed: Vec::new(),
@@ -343,13 +416,21 @@ pub fn apply_with(
     let ngx = Nginx::find(opts.nginx.as_deref())?;
     let (backup, checked_by) = match &layout.private {
         Some(pf) => {
-            check_private(&ngx, &layout, pf, &staged)?;
+            check_private(
+                &ngx,
+                &layout,
+                pf,
+                &staged,
+                &extras[0].staged,
+                &extras[1].staged,
+            )?;
             (files::swap(&changes)?, CheckedBy::GeneratedMain)
         }
-        None => check_and_swap_system(&ngx, &layout, &staged, &changes, opts)?,
+        None => check_and_swap_system(&ngx, &layout, &staged, &checked_extras, &changes, opts)?,
     };
     let changed: Vec<PathBuf> = changes.into_iter().map(|c| c.path).collect();
     let Some(pid) = pid else {
+        routes.save(&layout.routes)?;
         return Ok(Applied {
             mode,
             changed,
@@ -369,7 +450,7 @@ pub fn apply_with(
     };
     let log = layout.error_log();
     match nginx::reload(pid, &pid_file, by, log.as_deref(), opts.reload_timeout) {
-        Ok(()) => Ok(Applied {
+        Ok(()) => routes.save(&layout.routes).map(|()| Applied {
             mode,
             changed,
             checked_by: Some(checked_by),
@@ -429,6 +510,8 @@ fn check_private(
     layout: &Layout,
     pf: &PrivateFiles,
     site: &Path,
+    upstreams: &Path,
+    stream: &Path,
 ) -> Result<(), ProxyError> {
     let conf_dir = pf.prefix.join("conf");
     let mut tmp = tempfile::Builder::new()
@@ -436,7 +519,7 @@ fn check_private(
         .suffix(".conf")
         .tempfile_in(&conf_dir)
         .map_err(|e| ProxyError::io(&conf_dir, "create a temporary file in", e))?;
-    let text = pf.main_conf(site)?;
+    let text = pf.main_conf(site, upstreams, stream)?;
     std::io::Write::write_all(&mut tmp, text.as_bytes())
         .map_err(|e| ProxyError::io(tmp.path(), "write", e))?;
     match ngx.check(Some(&pf.prefix), tmp.path(), Some(&pf.error_log))? {
@@ -455,6 +538,7 @@ fn check_and_swap_system(
     ngx: &Nginx,
     layout: &Layout,
     staged: &Path,
+    extras: &[&Extra],
     changes: &[Change],
     opts: &Options,
 ) -> Result<(files::Backup, CheckedBy), ProxyError> {
@@ -466,25 +550,46 @@ fn check_and_swap_system(
             main: layout.main_conf.clone(),
         });
     }
+    let included = |dump: &str| -> Result<(), ProxyError> {
+        if !nginx::dump_includes(dump, live) {
+            return Err(ProxyError::NotIncluded {
+                main: layout.main_conf.clone(),
+                site: live.clone(),
+            });
+        }
+        for x in extras.iter().filter(|x| x.needed) {
+            if !nginx::dump_includes(dump, &x.live) {
+                return Err(ProxyError::NotIncluded {
+                    main: layout.main_conf.clone(),
+                    site: x.live.clone(),
+                });
+            }
+        }
+        Ok(())
+    };
     if opts.system_check == SystemCheck::Auto {
+        let mut pairs = vec![(staged, live.as_path())];
+        pairs.extend(
+            extras
+                .iter()
+                .map(|x| (x.staged.as_path(), x.live.as_path())),
+        );
         // A bind mount needs a target: an empty file is a valid, harmless
         // site for the moment it exists.
-        let placeholder = !live.exists();
-        if placeholder {
-            files::write_atomic(live, b"").map_err(|e| ProxyError::io(live, "create", e))?;
+        let mut placeholders = Vec::new();
+        for (_, l) in &pairs {
+            if !l.exists() {
+                files::write_atomic(l, b"").map_err(|e| ProxyError::io(l, "create", e))?;
+                placeholders.push(l.to_path_buf());
+            }
         }
-        let shadowed = ngx.check_shadowed(&layout.main_conf, live, staged);
-        if placeholder {
-            fs::remove_file(live).map_err(|e| ProxyError::io(live, "remove", e))?;
+        let shadowed = ngx.check_shadowed(&layout.main_conf, &pairs);
+        for p in &placeholders {
+            fs::remove_file(p).map_err(|e| ProxyError::io(p, "remove", e))?;
         }
         match shadowed? {
             Shadowed::Ran(Check::Valid(dump)) => {
-                if !nginx::dump_includes(&dump, live) {
-                    return Err(ProxyError::NotIncluded {
-                        main: layout.main_conf.clone(),
-                        site: live.clone(),
-                    });
-                }
+                included(&dump)?;
                 return Ok((files::swap(changes)?, CheckedBy::MountNamespace));
             }
             Shadowed::Ran(Check::Refused(message)) => {
@@ -499,12 +604,9 @@ fn check_and_swap_system(
     }
     let backup = files::swap(changes)?;
     let refused = match ngx.check(None, &layout.main_conf, None) {
-        Ok(Check::Valid(dump)) if nginx::dump_includes(&dump, live) => {
-            return Ok((backup, CheckedBy::InPlace));
-        }
-        Ok(Check::Valid(_)) => ProxyError::NotIncluded {
-            main: layout.main_conf.clone(),
-            site: live.clone(),
+        Ok(Check::Valid(dump)) => match included(&dump) {
+            Ok(()) => return Ok((backup, CheckedBy::InPlace)),
+            Err(e) => e,
         },
         Ok(Check::Refused(message)) => ProxyError::Invalid {
             site: live.clone(),
@@ -514,6 +616,15 @@ fn check_and_swap_system(
         Err(e) => e,
     };
     Err(backup.restore_after(refused))
+}
+
+/// A file conteneur generates beside the site (backends, stream forwards).
+struct Extra {
+    staged: PathBuf,
+    live: PathBuf,
+    text: String,
+    /// nginx needs it (something to say in it).
+    needed: bool,
 }
 
 /// What [`status`] reports.
@@ -601,8 +712,15 @@ pub fn start_with(paths: &Paths, opts: &Options) -> Result<Status, ProxyError> {
     if layout.site.exists() {
         // The live site was checked when applied, but the main file may be
         // new (another conteneur version): check them together first.
-        check_private(&ngx, &layout, pf, &layout.site)?;
-        let main = pf.main_conf(&layout.site)?;
+        check_private(
+            &ngx,
+            &layout,
+            pf,
+            &layout.site,
+            &layout.upstreams,
+            &layout.stream,
+        )?;
+        let main = pf.main_conf(&layout.site, &layout.upstreams, &layout.stream)?;
         if files::read_optional(&layout.main_conf)?.as_deref() != Some(main.as_bytes()) {
             files::write_atomic(&layout.main_conf, main.as_bytes())
                 .map_err(|e| ProxyError::io(&layout.main_conf, "write", e))?;

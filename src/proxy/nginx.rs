@@ -106,16 +106,16 @@ impl Nginx {
         Ok(check_result(out))
     }
 
-    /// `nginx -T` on `main` with `staged` bind-mounted over `live`, in a
-    /// private mount namespace that vanishes with the command: nginx reads
-    /// the real main configuration and every real include, with the new site
-    /// at its real place, while nothing changes on disk for anyone else.
-    /// `live` must exist (a bind mount needs a target).
+    /// `nginx -T` on `main` with each `staged` file bind-mounted over its
+    /// `live` one, in a private mount namespace that vanishes with the
+    /// command: nginx reads the real main configuration and every real
+    /// include, with the new files at their real places, while nothing
+    /// changes on disk for anyone else. Each `live` must exist (a bind
+    /// mount needs a target).
     pub fn check_shadowed(
         &self,
         main: &Path,
-        live: &Path,
-        staged: &Path,
+        pairs: &[(&Path, &Path)],
     ) -> Result<Shadowed, ProxyError> {
         // A cheap probe first: unshare fails the same way for any command.
         let probe = Command::new("unshare")
@@ -127,18 +127,22 @@ impl Nginx {
         if !matches!(probe, Ok(s) if s.success()) {
             return Ok(Shadowed::Unavailable);
         }
+        // Arguments: nginx, main, then staged/live pairs.
         let script = format!(
-            "mount --bind -- \"$1\" \"$2\" || exit {MOUNT_FAILED}; exec \"$3\" -T -c \"$4\""
+            "ngx=$1; main=$2; shift 2; while [ $# -gt 0 ]; do \
+             mount --bind -- \"$1\" \"$2\" || exit {MOUNT_FAILED}; shift 2; done; \
+             exec \"$ngx\" -T -c \"$main\""
         );
         let mut c = Command::new("unshare");
         c.args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c"])
             .arg(script)
             .arg("sh")
-            .arg(staged)
-            .arg(live)
             .arg(&self.bin)
-            .arg(main)
-            .stdin(Stdio::null());
+            .arg(main);
+        for (staged, live) in pairs {
+            c.arg(staged).arg(live);
+        }
+        c.stdin(Stdio::null());
         let out = run(&mut c)?;
         if out.status.code() == Some(MOUNT_FAILED) {
             return Ok(Shadowed::Unavailable);

@@ -72,6 +72,17 @@ fn failure(e: RunError) -> Failure {
     }
 }
 
+/// `conteneur drain JOB` (see [`super::drain`]).
+pub fn cmd_drain(paths: &Paths, job: &std::path::Path) -> Result<u8, Failure> {
+    let rt = runtime()?;
+    rt.block_on(super::drain::drain_main(paths, job))
+        .map_err(|message| Failure {
+            code: crate::cli::EXIT_SYSTEM,
+            message,
+        })?;
+    Ok(0)
+}
+
 pub fn cmd_plan(paths: &Paths, a: PlanArgs) -> Result<u8, Failure> {
     let rt = runtime()?;
     let opts = Options {

@@ -33,6 +33,7 @@ use crate::proxy::{self, ProxyError};
 use crate::template::{self, TemplateErrors};
 
 pub mod cli;
+pub mod drain;
 pub mod status;
 
 /// Where the templates render the launch plans, under the state folder.
@@ -86,7 +87,7 @@ pub enum RunError {
     Hook(#[from] HookError),
     #[error("writing the rendered files failed: {0}")]
     Write(String),
-    #[error("{0}\nnginx was not touched: it keeps serving the previous routes")]
+    #[error("{0}")]
     Converge(ConvergeError),
     #[error("{0}")]
     Proxy(ProxyError),
@@ -253,6 +254,7 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
     }
     let mut backends = Backends::connect(&paths.state).await;
     let mut observed = backends.inspect().await;
+    observed.draining = drain::draining(paths);
     // An engine no container needs may be missing (a server without LXC
     // containers needs no LXC); one that is needed may not.
     for kind in plan::kinds_needed(&desired).keys() {
@@ -338,26 +340,39 @@ pub async fn run(
         health_timeout: Duration::from_secs(number(&cfg, "conteneur_health_timeout", 30).max(1)),
         git_cache: paths.state.join("git"),
     };
-    let converged = if plan.steps.is_empty() {
-        Report::default()
-    } else {
-        let progress = make_progress(opts.quiet);
-        converge::execute(
-            &plan,
-            &desired,
-            &observed.image_ids(),
-            &backends,
-            &paths.root,
-            &settings,
-            progress.as_ref(),
-        )
-        .await
-        .map_err(RunError::Converge)?
-    };
-
     let proxy_mode = proxy::Mode::from_config(&cfg).map_err(RunError::Proxy)?;
-    let applied =
-        proxy::apply(paths, proxy_mode, &proxy::staged_site(paths)).map_err(RunError::Proxy)?;
+    let switch = ProxySwitch {
+        paths,
+        mode: proxy_mode,
+        desired: &desired,
+        changed: std::sync::atomic::AtomicBool::new(false),
+    };
+    let progress = make_progress(opts.quiet);
+    let converged = converge::execute(
+        &plan,
+        &desired,
+        &observed.image_ids(),
+        &backends,
+        &paths.root,
+        &settings,
+        progress.as_ref(),
+        &switch,
+    )
+    .await;
+    // Replaced containers drain even when another container failed.
+    let draining = match &converged {
+        Ok(r) => r.draining.clone(),
+        Err(_) => Vec::new(),
+    };
+    let grace = Duration::from_secs(number(&cfg, "conteneur_drain_grace", 30));
+    match drain::hand_over(paths, &backends, &draining, grace).await {
+        Ok(said) if !said.is_empty() => {
+            let _ = writeln!(log, "{said}");
+        }
+        Ok(_) => {}
+        Err(e) => eprintln!("conteneur: {e}"),
+    }
+    let converged = converged.map_err(RunError::Converge)?;
     if proxy_mode == proxy::Mode::Private {
         proxy::start(paths).map_err(RunError::Proxy)?;
     }
@@ -382,8 +397,62 @@ pub async fn run(
         plan,
         converged,
         files_changed,
-        proxy_changed: !applied.unchanged(),
+        proxy_changed: switch.changed.load(std::sync::atomic::Ordering::Relaxed),
     })
+}
+
+/// The executor's switch: nginx is pointed at the new instances (site and
+/// stream forwards checked, swapped in, reloaded) by [`proxy::apply_with`].
+struct ProxySwitch<'a> {
+    paths: &'a Paths,
+    mode: proxy::Mode,
+    desired: &'a [Launch],
+    changed: std::sync::atomic::AtomicBool,
+}
+
+/// Where nginx sends each configured port: the routes the executor gives,
+/// with each port's publish address from the launch plans.
+pub fn proxy_routes(desired: &[Launch], routes: &converge::Routes) -> proxy::Routes {
+    let mut forwards = Vec::new();
+    for d in desired {
+        let Some(ports) = routes.get(&d.name) else {
+            continue;
+        };
+        for p in &d.ports {
+            if let Some(host) = ports.0.get(&p.host) {
+                forwards.push(proxy::Forward {
+                    name: d.name.clone(),
+                    out: p.host,
+                    listen: p.address.clone(),
+                    host: *host,
+                });
+            }
+        }
+    }
+    proxy::Routes { forwards }
+}
+
+#[async_trait::async_trait]
+impl converge::Switch for ProxySwitch<'_> {
+    async fn switch(&self, routes: &converge::Routes) -> Result<(), String> {
+        let opts = proxy::Options {
+            routes: Some(proxy_routes(self.desired, routes)),
+            ..proxy::Options::default()
+        };
+        let (paths, mode) = (self.paths.clone(), self.mode);
+        // nginx -T and the wait for new workers block: off the runtime.
+        let applied = tokio::task::spawn_blocking(move || {
+            proxy::apply_with(&paths, mode, &proxy::staged_site(&paths), &opts)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+        if !applied.unchanged() {
+            self.changed
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
+    }
 }
 
 /// This server's identity on the engine: its root folder, made absolute.

@@ -1,0 +1,429 @@
+//! The replace protocol, step by step (kamal-proxy's and Dokku's):
+//!
+//! 1. the new instance is created beside the old one, on host ports of its
+//!    own (127.0.0.1, chosen here: see [`PortPool`]), so both run at once;
+//! 2. it is started and waited for until healthy (a crash loop is told
+//!    apart from a slow start);
+//! 3. nginx is switched to it, once for the whole run ([`super::Switch`]);
+//! 4. the old one is renamed `NAME.old.ID` and handed back to the caller to
+//!    drain: stopped and removed once its grace period is over;
+//! 5. the new one takes the name.
+//!
+//! A failure before 3 never touches the old instance: it goes on serving
+//! behind the routes nginx already has, so a failed update costs no request.
+//! The one exception is a container made by an older conteneur, which holds
+//! `port_out` itself: it is stopped once the new one is healthy and before
+//! the switch (nginx needs `port_out`), once.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::sync::Mutex;
+
+use super::{
+    ContainerFailure, ImageIds, Routes, Settings, host_mounts, image_id, replace_in_place,
+    wait_healthy,
+};
+use crate::backend::{Backend, Backends, HostPorts, Kind, labels, old_name};
+use crate::plan::launch::Launch;
+use crate::plan::{Action, Plan, container_labels, direct_ports, next_name};
+
+/// A replaced container handed over to drain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draining {
+    pub backend: Kind,
+    pub id: String,
+    /// Its name while it drains (`NAME.old.ID`).
+    pub name: String,
+    /// Seconds it is given to stop.
+    pub stop_timeout: u32,
+}
+
+/// Host ports for new instances. The executor chooses them (the plan stays
+/// a function of the configuration and the engine): the kernel's choice of
+/// a free port on 127.0.0.1 (bind to port 0, read it, let it go), never
+/// one given twice in a run, never a configured `port_out`.
+pub struct PortPool {
+    given: Mutex<HashSet<u16>>,
+}
+
+impl PortPool {
+    pub fn new(desired: &[Launch]) -> PortPool {
+        let reserved = desired
+            .iter()
+            .flat_map(|l| l.ports.iter().map(|p| p.host))
+            .collect();
+        PortPool {
+            given: Mutex::new(reserved),
+        }
+    }
+
+    /// One host port for each of `launch`'s ports.
+    pub fn take(&self, launch: &Launch) -> Result<HostPorts, String> {
+        let mut out = BTreeMap::new();
+        for p in &launch.ports {
+            out.insert(p.host, self.one()?);
+        }
+        Ok(HostPorts(out))
+    }
+
+    fn one(&self) -> Result<u16, String> {
+        for _ in 0..20 {
+            let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .map_err(|e| format!("no free host port on 127.0.0.1: {e}"))?;
+            let mut given = self
+                .given
+                .lock()
+                .map_err(|_| "port pool poisoned".to_string())?;
+            if given.insert(port) {
+                return Ok(port);
+            }
+        }
+        Err("no free host port on 127.0.0.1 after 20 tries".into())
+    }
+}
+
+/// The launch plan as this instance runs it: each port on its host port,
+/// on 127.0.0.1 (nginx alone reaches it), and the health check there.
+pub fn instance_launch(launch: &Launch, ports: &HostPorts) -> Launch {
+    let mut l = launch.clone();
+    for p in &mut l.ports {
+        if let Some(h) = ports.0.get(&p.host) {
+            p.host = *h;
+            p.address = "127.0.0.1".into();
+        }
+    }
+    if let Some(hp) = l.health.port {
+        l.health.port = ports.0.get(&hp).copied().or(Some(hp));
+    }
+    l
+}
+
+/// The labels of an instance: the plan's (which describe the configured
+/// launch, not this instance's ports) and where its ports are.
+fn instance_labels(
+    launch: &Launch,
+    images: &ImageIds,
+    server: &str,
+    ports: &HostPorts,
+) -> BTreeMap<String, String> {
+    let mut l = container_labels(launch, &image_id(launch, images), server);
+    l.insert(labels::HOST_PORTS.into(), ports.label());
+    l
+}
+
+/// What [`up`] needs.
+pub struct Ctx<'a> {
+    pub images: &'a ImageIds,
+    pub backends: &'a Backends,
+    pub root: &'a Path,
+    pub settings: &'a Settings,
+    pub ports: &'a PortPool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpKind {
+    Created,
+    Replaced,
+    Started,
+}
+
+/// The instance that replaces another, once it is up.
+#[derive(Debug, Clone)]
+pub struct Old {
+    pub backend: Kind,
+    pub id: String,
+    pub stop_timeout: u32,
+    /// It held `port_out` itself and was stopped before the switch.
+    pub stopped: bool,
+}
+
+/// A container whose new (or restarted) instance is up and healthy.
+#[derive(Debug, Clone)]
+pub struct Up {
+    pub name: String,
+    pub kind: UpKind,
+    pub backend: Kind,
+    pub id: String,
+    pub ports: HostPorts,
+    /// Its engine name until it is switched in (`NAME.next`).
+    pub temp_name: Option<String>,
+    pub old: Option<Old>,
+}
+
+fn fail(name: &str, cause: String, restored: bool) -> ContainerFailure {
+    ContainerFailure {
+        name: name.to_string(),
+        cause,
+        restored,
+    }
+}
+
+/// Steps 1 and 2 of one Create, Replace or Start step.
+pub async fn up(
+    action: &Action,
+    launch: Option<&Launch>,
+    ctx: &Ctx<'_>,
+) -> Result<Up, ContainerFailure> {
+    let name = action.container().unwrap_or_default();
+    let Some(launch) = launch else {
+        return Err(fail(name, "no launch plan for it".into(), false));
+    };
+    let settings = ctx.settings;
+    let engine = |kind: Kind, restored: bool| {
+        ctx.backends
+            .require(kind)
+            .map_err(|e| fail(name, e.to_string(), restored))
+    };
+    match action {
+        Action::Start {
+            id, backend, ports, ..
+        } => {
+            let b = engine(*backend, false)?;
+            b.start(id)
+                .await
+                .map_err(|e| fail(name, e.to_string(), false))?;
+            let health = instance_launch(launch, ports).health;
+            wait_healthy(b, id, &health, settings.health_timeout)
+                .await
+                .map_err(|e| fail(name, e, false))?;
+            Ok(Up {
+                name: name.to_string(),
+                kind: UpKind::Started,
+                backend: *backend,
+                id: id.clone(),
+                ports: ports.clone(),
+                temp_name: None,
+                old: None,
+            })
+        }
+        Action::Create { backend, .. } => {
+            let b = engine(*backend, false)?;
+            let (id, ports) = create_healthy(name, name, launch, b, ctx, false).await?;
+            Ok(Up {
+                name: name.to_string(),
+                kind: UpKind::Created,
+                backend: *backend,
+                id,
+                ports,
+                temp_name: None,
+                old: None,
+            })
+        }
+        Action::Replace {
+            old_id,
+            old_backend,
+            backend,
+            old_health,
+            old_ports,
+            ..
+        } => {
+            let old = engine(*old_backend, true)?;
+            let new = engine(*backend, true)?;
+            if old_backend == backend && new.in_place() {
+                // snap: changed in place (see replace_in_place); it listens
+                // on port_out itself.
+                let l =
+                    instance_labels(launch, ctx.images, &settings.server, &direct_ports(launch));
+                replace_in_place(name, old_id, old_health.as_ref(), launch, &l, new, settings)
+                    .await?;
+                return Ok(Up {
+                    name: name.to_string(),
+                    kind: UpKind::Replaced,
+                    backend: *backend,
+                    id: old_id.clone(),
+                    ports: direct_ports(launch),
+                    temp_name: None,
+                    old: None,
+                });
+            }
+            let next = next_name(name);
+            let (id, ports) = create_healthy(name, &next, launch, new, ctx, true).await?;
+            let mut stopped = false;
+            if old_ports.is_none() && !launch.ports.is_empty() {
+                // An older conteneur's container holds port_out: it must
+                // let it go before nginx can take it.
+                if let Err(e) = old.stop(old_id, launch.stop_timeout).await {
+                    let _ = new.stop(&id, 1).await;
+                    let _ = new.remove(&id).await;
+                    return Err(fail(
+                        name,
+                        format!("stopping the previous container failed: {e}"),
+                        true,
+                    ));
+                }
+                stopped = true;
+            }
+            Ok(Up {
+                name: name.to_string(),
+                kind: UpKind::Replaced,
+                backend: *backend,
+                id,
+                ports,
+                temp_name: Some(next),
+                old: Some(Old {
+                    backend: *old_backend,
+                    id: old_id.clone(),
+                    stop_timeout: launch.stop_timeout,
+                    stopped,
+                }),
+            })
+        }
+        _ => Err(fail(
+            name,
+            "not a step that starts a container".into(),
+            false,
+        )),
+    }
+}
+
+/// Creates `engine_name` for `launch` on host ports of its own, starts it
+/// and waits until healthy; on failure removes it, leaving nothing behind.
+async fn create_healthy(
+    name: &str,
+    engine_name: &str,
+    launch: &Launch,
+    b: &dyn Backend,
+    ctx: &Ctx<'_>,
+    restored: bool,
+) -> Result<(String, HostPorts), ContainerFailure> {
+    let settings = ctx.settings;
+    let mounts = host_mounts(launch, ctx.root).map_err(|e| fail(name, e.to_string(), restored))?;
+    let ports = if b.kind() == Kind::Snap {
+        direct_ports(launch)
+    } else {
+        ctx.ports
+            .take(launch)
+            .map_err(|e| fail(name, e, restored))?
+    };
+    let instance = instance_launch(launch, &ports);
+    let l = instance_labels(launch, ctx.images, &settings.server, &ports);
+    let id = b
+        .create(engine_name, &instance, &mounts, &l)
+        .await
+        .map_err(|e| fail(name, e.to_string(), restored))?;
+    let started = match b.start(&id).await {
+        Ok(()) => wait_healthy(b, &id, &instance.health, settings.health_timeout).await,
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(cause) = started {
+        let _ = b.stop(&id, 1).await;
+        let _ = b.remove(&id).await;
+        let cause = if restored {
+            format!("the new container did not come up: {cause}")
+        } else {
+            cause
+        };
+        return Err(fail(name, cause, restored));
+    }
+    Ok((id, ports))
+}
+
+/// Where every configured container's ports are once the new instances
+/// are switched in: the new instance's when it came up, else the one it
+/// had (a failed replace keeps its old one), else none (a failed create).
+pub fn routes(plan: &Plan, desired: &[Launch], ups: &[Up]) -> Routes {
+    let mut out = Routes::new();
+    for s in &plan.steps {
+        let (name, ports) = match &s.action {
+            Action::Leave { name, ports, .. } | Action::Start { name, ports, .. } => {
+                (name, ports.clone())
+            }
+            Action::Replace {
+                name, old_ports, ..
+            } => {
+                let direct = desired
+                    .iter()
+                    .find(|d| &d.name == name)
+                    .map(direct_ports)
+                    .unwrap_or_default();
+                (name, old_ports.clone().unwrap_or(direct))
+            }
+            _ => continue,
+        };
+        if desired.iter().any(|d| &d.name == name) {
+            out.insert(name.clone(), ports);
+        }
+    }
+    for up in ups {
+        out.insert(up.name.clone(), up.ports.clone());
+    }
+    out
+}
+
+/// Takes a new instance away again (the switch failed): the old one was
+/// never touched, unless it held `port_out` itself, then it starts again.
+pub async fn undo(up: &Up, backends: &Backends) {
+    let Some(old) = &up.old else { return };
+    if let Ok(b) = backends.require(up.backend) {
+        let _ = b.stop(&up.id, 1).await;
+        let _ = b.remove(&up.id).await;
+    }
+    if old.stopped
+        && let Ok(b) = backends.require(old.backend)
+    {
+        let _ = b.start(&old.id).await;
+    }
+}
+
+/// What [`finish`] did.
+pub struct Finished {
+    pub name: String,
+    pub kind: UpKind,
+    pub draining: Option<Draining>,
+}
+
+/// Steps 4 and 5, after the switch: the old instance out of the way
+/// (renamed to drain, or removed when it was already stopped), the new one
+/// under its name.
+pub async fn finish(up: Up, backends: &Backends) -> Result<Finished, ContainerFailure> {
+    let name = up.name.clone();
+    let mut draining = None;
+    if let Some(old) = &up.old {
+        let b = backends
+            .require(old.backend)
+            .map_err(|e| fail(&name, e.to_string(), false))?;
+        if old.stopped {
+            b.remove(&old.id).await.map_err(|e| {
+                fail(
+                    &name,
+                    format!("the new container serves, but removing the previous one failed: {e}"),
+                    false,
+                )
+            })?;
+        } else {
+            let drain_name = old_name(&name, &old.id);
+            b.rename(&old.id, &drain_name).await.map_err(|e| {
+                fail(
+                    &name,
+                    format!("the new container serves, but renaming the previous one failed: {e}"),
+                    false,
+                )
+            })?;
+            draining = Some(Draining {
+                backend: old.backend,
+                id: old.id.clone(),
+                name: drain_name,
+                stop_timeout: old.stop_timeout,
+            });
+        }
+    }
+    if let Some(temp) = &up.temp_name {
+        let b = backends
+            .require(up.backend)
+            .map_err(|e| fail(&name, e.to_string(), false))?;
+        b.rename(&up.id, &name).await.map_err(|e| {
+            fail(
+                &name,
+                format!("the new container serves as '{temp}', but renaming it failed: {e}"),
+                false,
+            )
+        })?;
+    }
+    Ok(Finished {
+        name,
+        kind: up.kind,
+        draining,
+    })
+}
