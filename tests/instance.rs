@@ -485,3 +485,134 @@ fn foreign_containers_and_system_mounts_are_refused_before_any_change() {
     );
     assert!(!site.exists("web"));
 }
+
+/// The address of 127.0.0.1:`port`.
+fn local(port: u16) -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// Loops on /NAME/ through nginx and on port_out directly, 60 requests a
+/// second each, bounded at `max`.
+fn loads(site: &Site, short: &str, port_out: u16, max: Duration) -> [common::load::Load; 2] {
+    let path = format!("/{}/", site.name(short));
+    [
+        common::load::start(local(site.http_port), &path, 60, max),
+        common::load::start(local(port_out), "/", 60, max),
+    ]
+}
+
+/// Five containers, the first one (web) on `tag`; grace `grace` s.
+fn five(site: &Site, grace: &str) -> u16 {
+    site.set("conteneur_drain_grace", &[grace]);
+    site.set("nombre_conteneur", &["5"]);
+    let web = free_port();
+    site.container(1, "web", "web", "1.0", web);
+    site.container(2, "notes", "notes", "1.0", free_port());
+    site.container(3, "wiki", "wiki", "1.0", free_port());
+    site.container(4, "web-b", "web", "1.0", free_port());
+    site.container(5, "web-c", "web", "2.0", free_port());
+    site.set("conteneur1_health_path", &["/health/"]);
+    site.run_ok("instance");
+    web
+}
+
+#[test]
+fn twenty_tag_changes_under_load_fail_no_request() {
+    let site = Site::new("u1");
+    let web = five(&site, "1");
+    let [front, direct] = loads(&site, "web", web, Duration::from_secs(120));
+    std::thread::sleep(Duration::from_millis(300));
+    for i in 0..20 {
+        let tag = if i % 2 == 0 { "2.0" } else { "1.0" };
+        site.set("conteneur1_tag", &[tag]);
+        let text = site.run_ok("reconfigure");
+        assert!(
+            text.contains("1 replaced") && text.contains("4 unchanged"),
+            "{text}"
+        );
+        // The new version answers once reconfigure is done.
+        let (status, body) = common::load::get_once(local(web), "/").unwrap();
+        assert_eq!(
+            (status.as_str(), body.as_str()),
+            ("200", format!("web {tag}").as_str())
+        );
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let (front, direct) = (front.finish(), direct.finish());
+    eprintln!("through nginx: {front}\nport_out: {direct}");
+    for t in [&front, &direct] {
+        assert_eq!(t.failed(), 0, "{t}");
+        assert!(t.only(&["web 1.0", "web 2.0"]), "{t}");
+        assert!(t.rate() >= 50.0, "{t}");
+        assert!(t.by_body.len() == 2, "both versions answered: {t}");
+    }
+    // The replaced ones are gone once drained (grace 1 s).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = docker(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("name=^{}-web.old", site.tag),
+        ]);
+        if String::from_utf8_lossy(&out.stdout).trim().is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "replaced containers still there after 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_crashing_or_never_healthy_update_fails_no_request() {
+    let site = Site::new("u2");
+    let web = five(&site, "1");
+    for (image, within) in [
+        ("crash", Duration::from_secs(4)),
+        ("broken", Duration::from_secs(20)),
+    ] {
+        let [front, direct] = loads(&site, "web", web, Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(300));
+        site.set("conteneur1_url", &[&format!("localhost:5000/demo/{image}")]);
+        let begin = Instant::now();
+        let out = site.run("reconfigure");
+        let took = begin.elapsed();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(8), "{image}: {err}");
+        assert!(
+            err.contains("previous container keeps serving"),
+            "{image}: {err}"
+        );
+        if image == "crash" {
+            // Noticed as a crash loop, long before the health timeout (5 s).
+            assert!(
+                err.contains("crashes in a loop") || err.contains("stopped"),
+                "{err}"
+            );
+        }
+        assert!(took < within, "{image}: {took:?}");
+        std::thread::sleep(Duration::from_millis(300));
+        let (front, direct) = (front.finish(), direct.finish());
+        eprintln!("{image}: through nginx: {front}\n{image}: port_out: {direct}");
+        for t in [&front, &direct] {
+            assert_eq!(t.failed(), 0, "{image}: {t}");
+            assert!(
+                t.only(&["web 1.0"]),
+                "{image}: the old version answers throughout: {t}"
+            );
+            assert!(t.rate() >= 50.0, "{t}");
+        }
+        site.set("conteneur1_url", &["localhost:5000/demo/web"]);
+    }
+    // Nothing of the failed ones is left.
+    let out = docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("name=^{}-web.next", site.tag),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).trim().is_empty());
+}
