@@ -616,3 +616,70 @@ fn a_crashing_or_never_healthy_update_fails_no_request() {
     ]);
     assert!(String::from_utf8_lossy(&out.stdout).trim().is_empty());
 }
+
+/// A websocket to /NAME/ through nginx, and its first message.
+fn ws_open(site: &Site, short: &str) -> (tungstenite::WebSocket<std::net::TcpStream>, String) {
+    let stream = std::net::TcpStream::connect(local(site.http_port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let url = format!("ws://127.0.0.1:{}/{}/", site.http_port, site.name(short));
+    let (mut ws, _) = tungstenite::client(url.as_str(), stream).expect("websocket handshake");
+    let first = match ws.read().expect("a first message") {
+        tungstenite::Message::Text(t) => t.to_string(),
+        other => panic!("not a text message: {other:?}"),
+    };
+    (ws, first)
+}
+
+#[test]
+fn an_open_websocket_drains_for_the_grace_period_then_gets_a_close_frame() {
+    let site = Site::new("u3");
+    let grace = 4;
+    site.set("conteneur_drain_grace", &[&grace.to_string()]);
+    site.set("nombre_conteneur", &["1"]);
+    let port = free_port();
+    site.container(1, "ws", "ws", "1.0", port);
+    site.set("conteneur1_websocket", &["oui"]);
+    site.set("conteneur1_stop_timeout", &["5"]);
+    site.run_ok("instance");
+    let (mut old, first) = ws_open(&site, "ws");
+    assert_eq!(first, "ws 1.0");
+
+    site.set("conteneur1_tag", &["2.0"]);
+    let begin = Instant::now();
+    site.run_ok("reconfigure");
+    let switched = begin.elapsed();
+    // New websockets reach the new version at once.
+    let (mut new, first) = ws_open(&site, "ws");
+    assert_eq!(first, "ws 2.0");
+    // The old one stays open until the grace period ends, then closes
+    // cleanly, with a close frame (code 1000).
+    let closed = loop {
+        match old.read() {
+            Ok(tungstenite::Message::Close(frame)) => break (begin.elapsed(), frame),
+            Ok(tungstenite::Message::Ping(_) | tungstenite::Message::Pong(_)) => {}
+            Ok(other) => panic!("unexpected message on the old websocket: {other:?}"),
+            Err(e) => panic!(
+                "the old websocket ended without a close frame after {:?}: {e}",
+                begin.elapsed()
+            ),
+        }
+    };
+    let (at, frame) = closed;
+    eprintln!("switched after {switched:?}, old websocket closed after {at:?}: {frame:?}");
+    assert!(
+        at >= Duration::from_secs(grace - 1),
+        "closed before the grace period ended: {at:?}"
+    );
+    assert!(at < Duration::from_secs(grace + 8), "closed late: {at:?}");
+    assert_eq!(
+        frame.map(|f| u16::from(f.code)),
+        Some(1000),
+        "a normal closure"
+    );
+    // The new one is still open.
+    new.send(tungstenite::Message::Ping(Vec::new().into()))
+        .unwrap();
+    let _ = new.close(None);
+}
