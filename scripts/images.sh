@@ -50,13 +50,16 @@ build demo/crash 1.0 '["/bin/false"]' "crash"
 # A websocket server in busybox sh, for the drain of open websockets: each
 # connection (nc -ll forks one handler each) gets the page text ("ws 1.0")
 # as a text frame, then stays open; on SIGTERM (docker stop) every open one
-# gets a close frame (1000) before the container goes.
+# gets a close frame (1000) before the container goes. It listens on
+# $WS_PORT (default 80); with $HTTP_PORT set, httpd serves the page there
+# too (demo/app: HTTP on one port, websockets on another).
 ws=$(mktemp -d)
 mkdir -p "$ws/bin"
 cat >"$ws/bin/ws-server" <<'SH'
 #!/bin/sh
 trap 'trap "" TERM; kill -TERM 0; sleep 0.5; exit 0' TERM
-nc -ll -p 80 -e /bin/ws-conn &
+[ -z "$HTTP_PORT" ] || httpd -f -p "$HTTP_PORT" -h /www &
+nc -ll -p "${WS_PORT:-80}" -e /bin/ws-conn &
 wait
 SH
 cat >"$ws/bin/ws-conn" <<'SH'
@@ -81,4 +84,6 @@ SH
 chmod 0755 "$ws/bin/ws-server" "$ws/bin/ws-conn"
 build demo/ws 1.0 '["/bin/ws-server"]' "ws 1.0" "$ws"
 build demo/ws 2.0 '["/bin/ws-server"]' "ws 2.0" "$ws"
+build demo/app 1.0 '["/bin/ws-server"]' "app 1.0" "$ws"
+build demo/app 2.0 '["/bin/ws-server"]' "app 2.0" "$ws"
 rm -rf "$ws"

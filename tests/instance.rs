@@ -619,11 +619,16 @@ fn a_crashing_or_never_healthy_update_fails_no_request() {
 
 /// A websocket to /NAME/ through nginx, and its first message.
 fn ws_open(site: &Site, short: &str) -> (tungstenite::WebSocket<std::net::TcpStream>, String) {
-    let stream = std::net::TcpStream::connect(local(site.http_port)).unwrap();
+    ws_open_at(site.http_port, &format!("/{}/", site.name(short)))
+}
+
+/// A websocket to 127.0.0.1:`port` at `path`, and its first message.
+fn ws_open_at(port: u16, path: &str) -> (tungstenite::WebSocket<std::net::TcpStream>, String) {
+    let stream = std::net::TcpStream::connect(local(port)).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
-    let url = format!("ws://127.0.0.1:{}/{}/", site.http_port, site.name(short));
+    let url = format!("ws://127.0.0.1:{port}{path}");
     let (mut ws, _) = tungstenite::client(url.as_str(), stream).expect("websocket handshake");
     let first = match ws.read().expect("a first message") {
         tungstenite::Message::Text(t) => t.to_string(),
@@ -682,4 +687,57 @@ fn an_open_websocket_drains_for_the_grace_period_then_gets_a_close_frame() {
     new.send(tungstenite::Message::Ping(Vec::new().into()))
         .unwrap();
     let _ = new.close(None);
+}
+
+#[test]
+fn each_port_has_its_route_http_at_the_root_and_websockets_at_ws() {
+    let site = Site::new("u4");
+    site.set("conteneur_drain_grace", &["1"]);
+    site.set("nombre_conteneur", &["1"]);
+    let (http, ws) = (free_port(), free_port());
+    let n = |v: &str| format!("conteneur1_{v}");
+    site.set(&n("name"), &[&site.name("app")]);
+    site.set(&n("url"), &["localhost:5000/demo/app"]);
+    site.set(&n("tag"), &["1.0"]);
+    site.set(&n("port_in"), &["80", "81"]);
+    site.set(&n("port_out"), &[&http.to_string(), &ws.to_string()]);
+    site.set(&n("port_path"), &["/", "/ws"]);
+    site.set(&n("env"), &["HTTP_PORT=80", "WS_PORT=81"]);
+    site.set(&n("websocket"), &["oui"]);
+    site.set(&n("health_path"), &["/health/"]);
+    site.run_ok("instance");
+    let base = format!("/{}", site.name("app"));
+    let front = local(site.http_port);
+    assert_eq!(
+        common::load::get_once(front, &format!("{base}/")).unwrap(),
+        ("200".to_string(), "app 1.0".to_string())
+    );
+    // The redirect rule of every route: /NAME/ws → /NAME/ws/.
+    let (status, _) = common::load::get_once(front, &format!("{base}/ws")).unwrap();
+    assert_eq!(status, "301");
+    assert_eq!(
+        ws_open_at(site.http_port, &format!("{base}/ws/")).1,
+        "app 1.0"
+    );
+    // Both port_out answer directly.
+    assert_eq!(ws_open_at(ws, "/").1, "app 1.0");
+    assert_eq!(
+        common::load::get_once(local(http), "/").unwrap().1,
+        "app 1.0"
+    );
+
+    // An update under load: both routes move to the new version.
+    let load = common::load::start(front, &format!("{base}/"), 60, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_millis(300));
+    site.set(&n("tag"), &["2.0"]);
+    site.run_ok("reconfigure");
+    std::thread::sleep(Duration::from_millis(300));
+    let t = load.finish();
+    assert_eq!(t.failed(), 0, "{t}");
+    assert!(t.only(&["app 1.0", "app 2.0"]), "{t}");
+    assert_eq!(
+        ws_open_at(site.http_port, &format!("{base}/ws/")).1,
+        "app 2.0"
+    );
+    assert_eq!(ws_open_at(ws, "/").1, "app 2.0");
 }

@@ -237,11 +237,19 @@ fn nginx_accepts_the_rendered_site() {
         .iter()
         .map(|t| format!("{t}_temp_path {}/{t};\n", ng.display()))
         .collect();
+    // The backends the site names, as conteneur writes them beside it
+    // (here with no container yet: each straight to its port_out).
+    let upstreams = ng.join("upstreams.conf");
+    let text = std::fs::read_to_string(&site).unwrap();
+    let generated = conteneur::proxy::forward::render(&text, &Default::default());
+    assert!(generated.has_upstreams);
+    std::fs::write(&upstreams, generated.upstreams).unwrap();
     std::fs::write(
         &conf,
         format!(
-            "pid {ng}/nginx.pid;\nerror_log {ng}/logs/error.log;\nevents {{}}\nhttp {{\naccess_log off;\n{temp}include {site};\n}}\n",
+            "pid {ng}/nginx.pid;\nerror_log {ng}/logs/error.log;\nevents {{}}\nhttp {{\naccess_log off;\n{temp}include {up};\ninclude {site};\n}}\n",
             ng = ng.display(),
+            up = upstreams.display(),
             site = site.display()
         ),
     )

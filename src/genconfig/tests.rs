@@ -126,9 +126,13 @@ fn families_in_order_with_separators_and_modes() {
     assert!(!names.contains(&"conteneur1_port_out".to_string()));
     assert_eq!(
         m.columns("conteneur1_port_in"),
-        ["conteneur1_port_in", "conteneur1_port_out"]
+        [
+            "conteneur1_port_in",
+            "conteneur1_port_out",
+            "conteneur1_port_path"
+        ]
     );
-    assert_eq!(m.table_rows("conteneur1_port_in"), [["3000", "8080"]]);
+    assert_eq!(m.table_rows("conteneur1_port_in"), [["3000", "8080", ""]]);
     // Families wrap around.
     key(&mut m, KeyCode::Left);
     key(&mut m, KeyCode::Left);
@@ -393,15 +397,17 @@ fn tables_add_fill_and_delete_rows_across_master_and_slaves() {
     assert!(m.blocking_errors() > 0);
     typed(&mut m, "8082");
     key(&mut m, KeyCode::Enter);
+    // The web path cell opens next; left empty.
+    key(&mut m, KeyCode::Enter);
     assert_eq!(
         m.table_rows("conteneur1_port_in"),
-        [["3000", "8080"], ["3001", "8082"]]
+        [["3000", "8080", ""], ["3001", "8082", ""]]
     );
     assert_eq!(m.blocking_errors(), 0, "{:?}", m.errors());
     // Deleting the first row moves the second up, in both columns.
     key(&mut m, KeyCode::Up);
     key(&mut m, KeyCode::Char('x'));
-    assert_eq!(m.table_rows("conteneur1_port_in"), [["3001", "8082"]]);
+    assert_eq!(m.table_rows("conteneur1_port_in"), [["3001", "8082", ""]]);
     key(&mut m, KeyCode::Esc);
     assert!(matches!(m.screen, Screen::Main));
     key(&mut m, KeyCode::Char('s'));

@@ -16,7 +16,10 @@
 //! Views (they win over a variable of the same name):
 //! - `containers`: one object per container whose variables are active,
 //!   index 1..nombre_conteneur: `index`, `name`, `type`, `url`, `tag`,
-//!   `repository`, `ports` (`[{in, out}]`, complete pairs only, integers),
+//!   `repository`, `ports` (`[{in, out, path, web}]`, complete pairs only,
+//!   `in`/`out` integers, `path` the web sub-path under /NAME/ without its
+//!   slashes ("" for /NAME/ itself), `web` whether the port is published on
+//!   the web front: it has a path, or it is the first port),
 //!   `mounts` (`[{in, out, kind}]`, complete pairs only, `kind` is `bind`
 //!   when `out` is an absolute path and `volume` otherwise), `env` (list),
 //!   `memory`, `restart`, `stop_timeout` (integer), `health_path` (string or
@@ -333,11 +336,24 @@ fn containers(r: &Reader<'_>) -> Result<T, String> {
                 .map(|s| s.and_then(|s| s.trim().parse().ok()))
                 .collect()
         };
+        // The web sub-path of each port (a slave of port_in; older
+        // dictionaries have none): "" is the first port's /NAME/ only.
+        let paths = r.items(&p("port_path"))?;
         let ports: Vec<T> = ints(r.items(&p("port_in"))?)
             .into_iter()
             .zip(ints(r.items(&p("port_out"))?))
-            .filter_map(|pair| match pair {
-                (Some(i), Some(o)) => Some(object([("in", int(i)), ("out", int(o))])),
+            .enumerate()
+            .filter_map(|(k, pair)| match pair {
+                (Some(i), Some(o)) => {
+                    let raw = paths.get(k).cloned().flatten();
+                    let path = raw.as_deref().unwrap_or("").trim_matches('/').to_string();
+                    Some(object([
+                        ("in", int(i)),
+                        ("out", int(o)),
+                        ("path", T::from(path)),
+                        ("web", T::from(raw.is_some() || k == 0)),
+                    ]))
+                }
                 _ => None,
             })
             .collect();
