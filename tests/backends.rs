@@ -405,17 +405,57 @@ fn lxc_never_touches_a_container_that_is_not_ours() {
     );
 }
 
+/// Loops through nginx and on port_out, 60 requests a second each.
+fn under_load(site: &Site, short: &str, port_out: u16) -> [common::load::Load; 2] {
+    let at = |p: u16| std::net::SocketAddr::from(([127, 0, 0, 1], p));
+    let path = format!("/{}/", site.name(short));
+    let max = Duration::from_secs(90);
+    let loads = [
+        common::load::start(at(site.http_port), &path, 60, max),
+        common::load::start(at(port_out), "/", 60, max),
+    ];
+    std::thread::sleep(Duration::from_millis(300));
+    loads
+}
+
+/// Stops the loops: no failed request, only `versions` answered.
+fn no_failed_request(loads: [common::load::Load; 2], versions: &[&str]) {
+    std::thread::sleep(Duration::from_millis(300));
+    for l in loads {
+        let t = l.finish();
+        eprintln!("{t}");
+        assert_eq!(t.failed(), 0, "{t}");
+        assert!(t.only(versions), "{t}");
+        assert!(t.rate() >= 50.0, "{t}");
+    }
+}
+
+/// Waits (bounded) until the drained container is gone.
+fn drained(gone: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !gone() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the replaced container is still there 30 s after the run"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 #[test]
 fn switching_docker_lxc_docker_keeps_the_route_and_the_data() {
     let site = Site::new("s1");
+    // The same replace protocol across engines: measured under load.
+    site.set("conteneur_drain_grace", &["1"]);
     site.set("nombre_conteneur", &["1"]);
+    let port_out = free_port();
     site.container(
         1,
         "notes",
         "docker",
         "localhost:5000/demo/notes",
         "1.0",
-        free_port(),
+        port_out,
     );
     site.set("conteneur1_mountpoint_in", &["/www/data"]);
     site.set("conteneur1_mountpoint_out", &["/srv/notes"]);
@@ -429,9 +469,11 @@ fn switching_docker_lxc_docker_keeps_the_route_and_the_data() {
     site.set("conteneur1_type", &["lxc"]);
     let plan = text(&site.cmd(&["plan"]).output().unwrap());
     assert!(plan.contains("docker → lxc"), "{plan}");
+    let loads = under_load(&site, "notes", port_out);
     let out = site.run_ok("reconfigure");
+    no_failed_request(loads, &["notes 1.0"]);
     assert!(out.contains("1 replaced"), "{out}");
-    assert!(!site.docker_exists("notes"));
+    drained(|| !site.docker_exists("notes"));
     assert!(site.lxc("notes").is_some());
     assert_eq!(get(&site.url("notes")).unwrap().trim(), "notes 1.0");
     assert_eq!(get(&page).unwrap(), "kept\n");
@@ -440,9 +482,11 @@ fn switching_docker_lxc_docker_keeps_the_route_and_the_data() {
 
     // lxc → docker.
     site.set("conteneur1_type", &["docker"]);
+    let loads = under_load(&site, "notes", port_out);
     let out = site.run_ok("reconfigure");
+    no_failed_request(loads, &["notes 1.0"]);
     assert!(out.contains("1 replaced"), "{out}");
-    assert!(site.lxc("notes").is_none());
+    drained(|| site.lxc("notes").is_none());
     assert!(site.docker_exists("notes"));
     assert_eq!(get(&site.url("notes")).unwrap().trim(), "notes 1.0");
     assert_eq!(get(&page).unwrap(), "kept\n");
