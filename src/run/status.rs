@@ -28,6 +28,9 @@ pub struct ContainerStatus {
     pub health: String,
     /// Its address through the web front, if published.
     pub route: Option<String>,
+    /// Where its ports really are: `port_out→host port` (nginx forwards
+    /// `port_out` there).
+    pub ports: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -130,6 +133,7 @@ pub async fn gather(paths: &Paths, cfg: &Config, desired: &[Launch]) -> Status {
             image: format!("{}:{}", d.image, d.tag),
             health,
             route: (d.publish && !d.ports.is_empty()).then(|| format!("{base}/{}/", d.name)),
+            ports: c.and_then(|c| c.host_ports()).map(|p| p.display()),
         });
     }
     for c in observed.containers.iter().filter(|c| {
@@ -141,12 +145,14 @@ pub async fn gather(paths: &Paths, cfg: &Config, desired: &[Launch]) -> Status {
         containers.push(ContainerStatus {
             name: c.name.clone(),
             backend: c.backend.name().to_string(),
-            desired: "absent".into(),
+            // A replaced one, drained before it goes.
+            desired: if c.is_old() { "draining" } else { "absent" }.into(),
             actual: c.state.clone(),
             id: Some(short_id(&c.id).to_string()),
             image: c.image.clone(),
             health: "unknown".into(),
             route: None,
+            ports: c.host_ports().map(|p| p.display()),
         });
     }
     let (proxy_text, proxy_running) =
@@ -200,6 +206,9 @@ impl std::fmt::Display for Status {
                     c.health,
                     c.route.as_deref().unwrap_or("-")
                 )?;
+                if let Some(p) = c.ports.as_deref().filter(|p| !p.is_empty()) {
+                    writeln!(f, "{:<20} host ports: {p}", "")?;
+                }
             }
         }
         writeln!(f, "proxy: {}", self.proxy)
