@@ -776,6 +776,27 @@ mod tests {
         }
     }
 
+    /// Runs `plan` for `l` on `set` with `s`, switching through `sw`.
+    fn run(
+        plan: &Plan,
+        l: &Launch,
+        set: &Backends,
+        s: &Settings,
+        sw: &dyn Switch,
+    ) -> Result<Report, ConvergeError> {
+        let root = tempfile::tempdir().unwrap();
+        rt().block_on(execute(
+            plan,
+            std::slice::from_ref(l),
+            &ImageIds::new(),
+            set,
+            root.path(),
+            s,
+            &NoProgress,
+            sw,
+        ))
+    }
+
     fn rt() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -789,20 +810,9 @@ mod tests {
         let mut set = Backends::new();
         set.insert(Box::new(Fake::new(Kind::Docker, &log)));
         set.insert(Box::new(Fake::new(Kind::Lxc, &log)));
-        let root = tempfile::tempdir().unwrap();
         let l = launch("lxc");
         let plan = replace_step(Kind::Docker, Kind::Lxc);
-        let report = rt()
-            .block_on(execute(
-                &plan,
-                std::slice::from_ref(&l),
-                &ImageIds::new(),
-                &set,
-                root.path(),
-                &settings(),
-                &NoProgress,
-                &switch(&log),
-            ))
+        let report = run(&plan, &l, &set, &settings(), &switch(&log))
             .unwrap();
         let log = log.lock().unwrap();
         assert_eq!(
@@ -840,19 +850,8 @@ mod tests {
         let lxc = Fake::new(Kind::Lxc, &log);
         lxc.fail_start.lock().unwrap().push("web.next".into());
         set.insert(Box::new(lxc));
-        let root = tempfile::tempdir().unwrap();
         let l = launch("lxc");
-        let e = rt()
-            .block_on(execute(
-                &replace_step(Kind::Docker, Kind::Lxc),
-                std::slice::from_ref(&l),
-                &ImageIds::new(),
-                &set,
-                root.path(),
-                &settings(),
-                &NoProgress,
-                &switch(&log),
-            ))
+        let e = run(&replace_step(Kind::Docker, Kind::Lxc), &l, &set, &settings(), &switch(&log))
             .unwrap_err();
         assert!(
             e.to_string()
@@ -876,7 +875,6 @@ mod tests {
         let docker = Fake::new(Kind::Docker, &log);
         docker.crash.lock().unwrap().push("web.next".into());
         set.insert(Box::new(docker));
-        let root = tempfile::tempdir().unwrap();
         let mut l = launch("docker");
         l.restart = "unless-stopped".into();
         // Checked on its host port, where nothing answers.
@@ -884,17 +882,7 @@ mod tests {
         let mut s = settings();
         s.health_timeout = Duration::from_secs(30);
         let begin = Instant::now();
-        let e = rt()
-            .block_on(execute(
-                &replace_step(Kind::Docker, Kind::Docker),
-                std::slice::from_ref(&l),
-                &ImageIds::new(),
-                &set,
-                root.path(),
-                &s,
-                &NoProgress,
-                &switch(&log),
-            ))
+        let e = run(&replace_step(Kind::Docker, Kind::Docker), &l, &set, &s, &switch(&log))
             .unwrap_err();
         assert!(e.to_string().contains("crashes in a loop"), "{e}");
         assert!(begin.elapsed() < Duration::from_secs(5));
@@ -907,22 +895,11 @@ mod tests {
         let log = std::sync::Arc::new(Mutex::new(Vec::new()));
         let mut set = Backends::new();
         set.insert(Box::new(Fake::new(Kind::Docker, &log)));
-        let root = tempfile::tempdir().unwrap();
         let l = launch("docker");
-        let e = rt()
-            .block_on(execute(
-                &replace_step(Kind::Docker, Kind::Docker),
-                std::slice::from_ref(&l),
-                &ImageIds::new(),
-                &set,
-                root.path(),
-                &settings(),
-                &NoProgress,
-                &LogSwitch {
+        let e = run(&replace_step(Kind::Docker, Kind::Docker), &l, &set, &settings(), &LogSwitch {
                     log: log.clone(),
                     refuse: true,
-                },
-            ))
+                })
             .unwrap_err();
         assert!(matches!(e, ConvergeError::Switch(_)), "{e}");
         let log = log.lock().unwrap();
@@ -941,23 +918,12 @@ mod tests {
         let log = std::sync::Arc::new(Mutex::new(Vec::new()));
         let mut set = Backends::new();
         set.insert(Box::new(Fake::new(Kind::Docker, &log)));
-        let root = tempfile::tempdir().unwrap();
         let l = launch("docker");
         let mut plan = replace_step(Kind::Docker, Kind::Docker);
         if let Action::Replace { old_ports, .. } = &mut plan.steps[0].action {
             *old_ports = None;
         }
-        let report = rt()
-            .block_on(execute(
-                &plan,
-                std::slice::from_ref(&l),
-                &ImageIds::new(),
-                &set,
-                root.path(),
-                &settings(),
-                &NoProgress,
-                &switch(&log),
-            ))
+        let report = run(&plan, &l, &set, &settings(), &switch(&log))
             .unwrap();
         let log = log.lock().unwrap();
         let at = |s: &str| log.iter().position(|l| l.starts_with(s)).unwrap();
@@ -975,20 +941,9 @@ mod tests {
         let log = std::sync::Arc::new(Mutex::new(Vec::new()));
         let mut set = Backends::new();
         set.insert(Box::new(Fake::new(Kind::Snap, &log)));
-        let root = tempfile::tempdir().unwrap();
         let mut l = launch("snap");
         l.tag = "2".into();
-        let e = rt()
-            .block_on(execute(
-                &replace_step(Kind::Snap, Kind::Snap),
-                std::slice::from_ref(&l),
-                &ImageIds::new(),
-                &set,
-                root.path(),
-                &settings(),
-                &NoProgress,
-                &switch(&log),
-            ))
+        let e = run(&replace_step(Kind::Snap, Kind::Snap), &l, &set, &settings(), &switch(&log))
             .unwrap_err();
         assert!(e.to_string().contains("keeps serving"), "{e}");
         assert_eq!(
@@ -1022,18 +977,7 @@ mod tests {
             &Options::default(),
         )
         .unwrap();
-        let root = tempfile::tempdir().unwrap();
-        let e = rt()
-            .block_on(execute(
-                &plan,
-                std::slice::from_ref(&l),
-                &ImageIds::new(),
-                &set,
-                root.path(),
-                &settings(),
-                &NoProgress,
-                &switch(&log),
-            ))
+        let e = run(&plan, &l, &set, &settings(), &switch(&log))
             .unwrap_err();
         assert!(
             e.to_string().contains("the LXC tools are missing")
