@@ -812,8 +812,7 @@ mod tests {
         set.insert(Box::new(Fake::new(Kind::Lxc, &log)));
         let l = launch("lxc");
         let plan = replace_step(Kind::Docker, Kind::Lxc);
-        let report = run(&plan, &l, &set, &settings(), &switch(&log))
-            .unwrap();
+        let report = run(&plan, &l, &set, &settings(), &switch(&log)).unwrap();
         let log = log.lock().unwrap();
         assert_eq!(
             log[..2],
@@ -851,8 +850,14 @@ mod tests {
         lxc.fail_start.lock().unwrap().push("web.next".into());
         set.insert(Box::new(lxc));
         let l = launch("lxc");
-        let e = run(&replace_step(Kind::Docker, Kind::Lxc), &l, &set, &settings(), &switch(&log))
-            .unwrap_err();
+        let e = run(
+            &replace_step(Kind::Docker, Kind::Lxc),
+            &l,
+            &set,
+            &settings(),
+            &switch(&log),
+        )
+        .unwrap_err();
         assert!(
             e.to_string()
                 .contains("the previous container keeps serving"),
@@ -882,8 +887,14 @@ mod tests {
         let mut s = settings();
         s.health_timeout = Duration::from_secs(30);
         let begin = Instant::now();
-        let e = run(&replace_step(Kind::Docker, Kind::Docker), &l, &set, &s, &switch(&log))
-            .unwrap_err();
+        let e = run(
+            &replace_step(Kind::Docker, Kind::Docker),
+            &l,
+            &set,
+            &s,
+            &switch(&log),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("crashes in a loop"), "{e}");
         assert!(begin.elapsed() < Duration::from_secs(5));
         let log = log.lock().unwrap();
@@ -896,11 +907,17 @@ mod tests {
         let mut set = Backends::new();
         set.insert(Box::new(Fake::new(Kind::Docker, &log)));
         let l = launch("docker");
-        let e = run(&replace_step(Kind::Docker, Kind::Docker), &l, &set, &settings(), &LogSwitch {
-                    log: log.clone(),
-                    refuse: true,
-                })
-            .unwrap_err();
+        let e = run(
+            &replace_step(Kind::Docker, Kind::Docker),
+            &l,
+            &set,
+            &settings(),
+            &LogSwitch {
+                log: log.clone(),
+                refuse: true,
+            },
+        )
+        .unwrap_err();
         assert!(matches!(e, ConvergeError::Switch(_)), "{e}");
         let log = log.lock().unwrap();
         assert!(
@@ -923,8 +940,7 @@ mod tests {
         if let Action::Replace { old_ports, .. } = &mut plan.steps[0].action {
             *old_ports = None;
         }
-        let report = run(&plan, &l, &set, &settings(), &switch(&log))
-            .unwrap();
+        let report = run(&plan, &l, &set, &settings(), &switch(&log)).unwrap();
         let log = log.lock().unwrap();
         let at = |s: &str| log.iter().position(|l| l.starts_with(s)).unwrap();
         assert!(
@@ -943,8 +959,14 @@ mod tests {
         set.insert(Box::new(Fake::new(Kind::Snap, &log)));
         let mut l = launch("snap");
         l.tag = "2".into();
-        let e = run(&replace_step(Kind::Snap, Kind::Snap), &l, &set, &settings(), &switch(&log))
-            .unwrap_err();
+        let e = run(
+            &replace_step(Kind::Snap, Kind::Snap),
+            &l,
+            &set,
+            &settings(),
+            &switch(&log),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("keeps serving"), "{e}");
         assert_eq!(
             *log.lock().unwrap(),
@@ -977,8 +999,7 @@ mod tests {
             &Options::default(),
         )
         .unwrap();
-        let e = run(&plan, &l, &set, &settings(), &switch(&log))
-            .unwrap_err();
+        let e = run(&plan, &l, &set, &settings(), &switch(&log)).unwrap_err();
         assert!(
             e.to_string().contains("the LXC tools are missing")
                 && e.to_string().contains("no container was changed"),

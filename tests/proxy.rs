@@ -795,10 +795,25 @@ struct SystemNginx {
 
 impl SystemNginx {
     fn new(include_conf_d: bool) -> Result<SystemNginx, Box<dyn std::error::Error>> {
+        SystemNginx::with(include_conf_d, false)
+    }
+
+    /// `modules`: as Debian's nginx.conf, `include modules-enabled/*.conf`
+    /// at the top, where libnginx-mod-stream's file loads the module.
+    fn with(
+        include_conf_d: bool,
+        modules: bool,
+    ) -> Result<SystemNginx, Box<dyn std::error::Error>> {
         let root = tempfile::tempdir()?;
         std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755))?;
         let r = root.path();
-        for d in ["etc/nginx/conf.d", "run", "log", "tmp"] {
+        for d in [
+            "etc/nginx/conf.d",
+            "etc/nginx/modules-enabled",
+            "run",
+            "log",
+            "tmp",
+        ] {
             std::fs::create_dir_all(r.join(d))?;
         }
         let main = r.join("etc/nginx/nginx.conf");
@@ -808,10 +823,22 @@ impl SystemNginx {
         } else {
             String::new()
         };
+        let top = if modules {
+            std::fs::write(
+                r.join("etc/nginx/modules-enabled/50-mod-stream.conf"),
+                "load_module /usr/lib/nginx/modules/ngx_stream_module.so;\n",
+            )?;
+            format!(
+                "include {}/etc/nginx/modules-enabled/*.conf;\n",
+                r.display()
+            )
+        } else {
+            String::new()
+        };
         std::fs::write(
             &main,
             format!(
-                "worker_processes 1;\npid {r}/run/nginx.pid;\nerror_log {r}/log/error.log notice;\n\
+                "{top}worker_processes 1;\npid {r}/run/nginx.pid;\nerror_log {r}/log/error.log notice;\n\
                  events {{ worker_connections 64; }}\n\
                  http {{\n  access_log {r}/log/access.log;\n  client_body_temp_path {r}/tmp/body;\n\
                  \x20 proxy_temp_path {r}/tmp/proxy;\n  fastcgi_temp_path {r}/tmp/fastcgi;\n\
@@ -1242,5 +1269,86 @@ fn assert_alpha_beta_chat_routes(http: u16, https_port: u16) -> TestResult {
         loc == "/beta/login" || loc.ends_with(&format!("127.0.0.1:{http}/beta/login")),
         "Location: {loc}"
     );
+    Ok(())
+}
+
+#[test]
+fn system_mode_forwards_port_out_and_switches_backends_in_one_reload() -> TestResult {
+    let alpha = Backend::http("alpha")?;
+    let beta = Backend::http("beta")?;
+    let (http, out) = (free_port()?, free_port()?);
+    let route = Route {
+        name: "alpha",
+        port: alpha.port,
+        websocket: false,
+    };
+    // The rendered site names its backend, as the template does.
+    let text = site(http, None, &[route]).replace(
+        &format!("http://127.0.0.1:{}/", alpha.port),
+        &format!("http://conteneur_alpha_{out}/"),
+    );
+    let routes = |host: u16| proxy::Routes {
+        forwards: vec![proxy::Forward {
+            name: "alpha".into(),
+            out,
+            listen: "127.0.0.1".into(),
+            host,
+        }],
+    };
+    let opts = |host: u16| Options {
+        nginx: Some(nginx_bin()),
+        routes: Some(routes(host)),
+        ..Options::default()
+    };
+
+    // Debian's layout: the backends beside the site in conf.d, the stream
+    // forwards in modules-enabled.
+    let sys = SystemNginx::with(true, true)?;
+    let staged = sys.stage(&text)?;
+    proxy::apply_with(&sys.paths, Mode::System, &staged, &opts(alpha.port))?;
+    let r = sys.root.path();
+    let upstreams = std::fs::read_to_string(r.join("etc/nginx/conf.d/conteneur-upstreams.conf"))?;
+    assert!(
+        upstreams.contains(&format!("server 127.0.0.1:{};", alpha.port)),
+        "{upstreams}"
+    );
+    let stream =
+        std::fs::read_to_string(r.join("etc/nginx/modules-enabled/60-conteneur-stream.conf"))?;
+    assert!(
+        stream.contains(&format!("listen 127.0.0.1:{out};")),
+        "{stream}"
+    );
+    sys.start()?;
+    assert!(http_get(http, "/alpha/")?.body.contains("backend=alpha"));
+    assert!(http_get(out, "/")?.body.contains("backend=alpha"));
+
+    // The switch: the same site, another instance behind both.
+    let applied = proxy::apply_with(&sys.paths, Mode::System, &staged, &opts(beta.port))?;
+    assert!(applied.reloaded, "{applied:?}");
+    assert_eq!(
+        std::fs::read_to_string(sys.site())?,
+        text,
+        "the site itself is unchanged"
+    );
+    eventually("the route on the new backend", || {
+        http_get(http, "/alpha/").is_ok_and(|r| r.body.contains("backend=beta"))
+    })?;
+    eventually("port_out on the new backend", || {
+        http_get(out, "/").is_ok_and(|r| r.body.contains("backend=beta"))
+    })?;
+
+    // A main configuration without modules-enabled: refused before any
+    // change, naming the stream file.
+    let bare = SystemNginx::with(true, false)?;
+    let staged = bare.stage(&text)?;
+    let err = match proxy::apply_with(&bare.paths, Mode::System, &staged, &opts(alpha.port)) {
+        Err(e) => e.to_string(),
+        Ok(a) => return Err(format!("applied without a stream include: {a:?}").into()),
+    };
+    assert!(
+        err.contains("60-conteneur-stream.conf") || err.contains("stream"),
+        "{err}"
+    );
+    assert!(!bare.site().exists(), "nothing was put in place: {err}");
     Ok(())
 }

@@ -47,6 +47,7 @@ impl From<ProxyError> for Failure {
         let code = match &e {
             ProxyError::Invalid { .. }
             | ProxyError::NotIncluded { .. }
+            | ProxyError::StreamNotIncluded { .. }
             | ProxyError::Reload { .. }
             | ProxyError::Restore { .. }
             | ProxyError::Start { .. }

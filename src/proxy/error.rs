@@ -63,6 +63,18 @@ pub enum ProxyError {
     )]
     NotIncluded { main: PathBuf, site: PathBuf },
 
+    /// The stream forwards are valid but the main configuration never reads
+    /// them (a `stream {}` block belongs at its top level).
+    #[error(
+        "the nginx configuration {} does not include the stream forwards {}, so the \
+         containers' ports (port_out) would not answer; add `include {}/*.conf;` at its \
+         top level, outside `http {{}}` (Debian's nginx.conf includes \
+         /etc/nginx/modules-enabled/*.conf there); nothing was changed",
+        main.display(), stream.display(),
+        stream.parent().map(|p| p.display().to_string()).unwrap_or_default()
+    )]
+    StreamNotIncluded { main: PathBuf, stream: PathBuf },
+
     /// nginx accepted the configuration in a test but not when reloading
     /// (a port already in use, typically).
     #[error(

@@ -559,9 +559,17 @@ fn check_and_swap_system(
         }
         for x in extras.iter().filter(|x| x.needed) {
             if !nginx::dump_includes(dump, &x.live) {
-                return Err(ProxyError::NotIncluded {
-                    main: layout.main_conf.clone(),
-                    site: x.live.clone(),
+                let main = layout.main_conf.clone();
+                return Err(if x.live == layout.stream {
+                    ProxyError::StreamNotIncluded {
+                        main,
+                        stream: x.live.clone(),
+                    }
+                } else {
+                    ProxyError::NotIncluded {
+                        main,
+                        site: x.live.clone(),
+                    }
                 });
             }
         }
