@@ -5,7 +5,7 @@
 # 1. builds target/debian/conteneur_<version>_amd64.deb (packaging/build-deb.sh)
 #    and checks it with lintian (no error allowed; tags printed);
 # 2. in a fresh Debian 12 root (debootstrap --variant=minbase bookworm from
-#    the machine's apt mirror, plus nginx and man-db; cached as a tarball under
+#    the machine's apt mirror, plus nginx, libnginx-mod-stream and man-db; cached as a tarball under
 #    /var/cache/conteneur-test, so only the first run downloads), shows:
 #    dpkg -i installs; CreoleGet --list answers through the link; man
 #    conteneur-reconfigure renders; the completions are there and work; a
@@ -25,7 +25,7 @@ cd "$(dirname "$0")/.."
 MIRROR=$(./scripts/apt-mirror.sh)
 CACHE=${CONTENEUR_TEST_CACHE:-/var/cache/conteneur-test}
 # Bump when the chroot's recipe changes: an old tarball is then not reused.
-BASE_TARBALL=$CACHE/bookworm-minbase-nginx-mandb-v1.tar
+BASE_TARBALL=$CACHE/bookworm-minbase-nginx-stream-mandb-v2.tar
 
 started=$(date +%s)
 passed=0
@@ -116,7 +116,7 @@ build_base() {
   chmod 755 "$base/usr/sbin/policy-rc.d"
   mount -t proc proc "$base/proc"
   if ! chroot "$base" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
-    sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends nginx man-db && apt-get clean' \
+    sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends nginx libnginx-mod-stream man-db && apt-get clean' \
     >"$WORK/apt.log" 2>&1; then
     umount "$base/proc"
     tail -20 "$WORK/apt.log" >&2
@@ -215,7 +215,7 @@ make_creole_deb
 say "dpkg -i conteneur"
 run_root dpkg -i /tmp/conteneur.deb
 show
-check "dpkg -i installs (Depends: nginx satisfied)" test "$rc" -eq 0
+check "dpkg -i installs (Depends: nginx, libnginx-mod-stream satisfied)" test "$rc" -eq 0
 run_root dpkg-query -W -f '${Status}' conteneur
 check "dpkg says: install ok installed" has '^install ok installed$'
 check "state folders created" test -d "$R/var/lib/conteneur/nginx" -a -d "$R/etc/eole"
