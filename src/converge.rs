@@ -101,8 +101,13 @@ pub struct Report {
 pub enum ConvergeError {
     #[error("{0}; no container was changed")]
     Pull(BackendError),
-    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
-    Containers(Vec<ContainerFailure>),
+    #[error("{}", .failures.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Containers {
+        failures: Vec<ContainerFailure>,
+        /// Replaced containers of the containers that did converge, to
+        /// drain all the same.
+        draining: Vec<Draining>,
+    },
     #[error(
         "the web front could not be switched to the new containers: {0}; \
          the new containers were removed and the previous ones keep serving"
@@ -291,12 +296,13 @@ pub async fn execute(
         if let Action::Remove { name, id, backend } = &step.action
             && is_leftover(name)
         {
-            let fail = |cause: String| {
-                ConvergeError::Containers(vec![ContainerFailure {
+            let fail = |cause: String| ConvergeError::Containers {
+                failures: vec![ContainerFailure {
                     name: name.clone(),
                     cause,
                     restored: false,
-                }])
+                }],
+                draining: Vec::new(),
             };
             let b = backends
                 .require(*backend)
@@ -311,7 +317,7 @@ pub async fn execute(
     //    Nothing that serves is touched yet.
     let by_name: HashMap<&str, &Launch> = desired.iter().map(|l| (l.name.as_str(), l)).collect();
     let images = &images;
-    let ports = replace::PortPool::new(desired);
+    let ports = replace::PortPool::new(desired, plan);
     let jobs = plan.steps.iter().filter(|s| {
         matches!(
             &s.action,
@@ -419,7 +425,10 @@ pub async fn execute(
         Ok(report)
     } else {
         failures.sort_by(|a, b| a.name.cmp(&b.name));
-        Err(ConvergeError::Containers(failures))
+        Err(ConvergeError::Containers {
+            failures,
+            draining: report.draining,
+        })
     }
 }
 
@@ -871,6 +880,50 @@ mod tests {
             log.contains(&"switch web=8080=40000".to_string()),
             "{log:?}"
         );
+    }
+
+    #[test]
+    fn a_failed_container_does_not_lose_the_drain_of_one_that_was_replaced() {
+        let log = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let mut set = Backends::new();
+        let docker = Fake::new(Kind::Docker, &log);
+        docker.fail_start.lock().unwrap().push("api.next".into());
+        set.insert(Box::new(docker));
+        let web = launch("docker");
+        let mut api = launch("docker");
+        api.name = "api".into();
+        api.ports[0].host = 8081;
+        let mut plan = replace_step(Kind::Docker, Kind::Docker);
+        let mut second = plan.steps[0].clone();
+        if let Action::Replace { name, old_id, .. } = &mut second.action {
+            *name = "api".into();
+            *old_id = "oldapi".into();
+        }
+        plan.steps.push(second);
+        let root = tempfile::tempdir().unwrap();
+        let e = rt()
+            .block_on(execute(
+                &plan,
+                &[web, api],
+                &ImageIds::new(),
+                &set,
+                root.path(),
+                &settings(),
+                &NoProgress,
+                &switch(&log),
+            ))
+            .unwrap_err();
+        let ConvergeError::Containers { failures, draining } = e else {
+            panic!("{e}");
+        };
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0].name, "api");
+        assert_eq!(draining.len(), 1);
+        assert_eq!(draining[0].name, "web.old.old");
+        // Host ports never collide with a kept instance's.
+        let log = log.lock().unwrap();
+        let switch = log.iter().find(|l| l.starts_with("switch")).unwrap();
+        assert!(switch.contains("api=8080=40000"), "{switch}");
     }
 
     #[test]

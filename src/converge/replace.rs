@@ -47,11 +47,24 @@ pub struct PortPool {
 }
 
 impl PortPool {
-    pub fn new(desired: &[Launch]) -> PortPool {
-        let reserved = desired
+    /// Never the configured ports, nor the host ports of the instances the
+    /// plan keeps (a stopped one's is free now but taken once it starts).
+    pub fn new(desired: &[Launch], plan: &Plan) -> PortPool {
+        let mut reserved: HashSet<u16> = desired
             .iter()
             .flat_map(|l| l.ports.iter().map(|p| p.host))
             .collect();
+        for s in &plan.steps {
+            match &s.action {
+                Action::Leave { ports, .. } | Action::Start { ports, .. } => {
+                    reserved.extend(ports.0.values());
+                }
+                Action::Replace {
+                    old_ports: Some(p), ..
+                } => reserved.extend(p.0.values()),
+                _ => {}
+            }
+        }
         PortPool {
             given: Mutex::new(reserved),
         }

@@ -362,6 +362,7 @@ pub async fn run(
     // Replaced containers drain even when another container failed.
     let draining = match &converged {
         Ok(r) => r.draining.clone(),
+        Err(ConvergeError::Containers { draining, .. }) => draining.clone(),
         Err(_) => Vec::new(),
     };
     let grace = Duration::from_secs(number(&cfg, "conteneur_drain_grace", 30));
