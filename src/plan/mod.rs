@@ -201,17 +201,8 @@ pub enum PlanError {
         backend: String,
         hint: String,
     },
-    #[error(
-        "container '{name}': the host folder '{path}' would expose the system to the container; \
-         set conteneur_allow_system_mounts to oui to allow it"
-    )]
-    SystemMount { name: String, path: String },
-    #[error("container '{name}': mount '{path}': {reason}")]
-    BadMount {
-        name: String,
-        path: String,
-        reason: String,
-    },
+    #[error(transparent)]
+    Mount(#[from] crate::mounts::MountError),
     #[error("two containers are named '{0}'")]
     DuplicateName(String),
     #[error("container '{name}': type '{backend}' {expected}, found {found}")]
@@ -281,58 +272,22 @@ pub fn plan_hash(launch: &Launch) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Host folders that must not be handed to a container unless allowed.
-const SYSTEM_PATHS: &[&str] = &[
-    "/etc",
-    "/proc",
-    "/sys",
-    "/dev",
-    "/boot",
-    "/usr",
-    "/bin",
-    "/sbin",
-    "/lib",
-    "/lib64",
-    "/root",
-    "/var/lib/docker",
-    "/var/run/docker.sock",
-    "/run/docker.sock",
-    "/var/run",
-    "/run",
-];
-
-/// Checks a host folder of a bind mount: absolute, no `..`, and not a
-/// system folder (nor the root, nor a parent of a system folder).
-pub fn check_mount(name: &str, host: &str, allow_system: bool) -> Result<(), PlanError> {
-    let bad = |reason: &str| PlanError::BadMount {
-        name: name.to_string(),
-        path: host.to_string(),
-        reason: reason.to_string(),
-    };
-    if !host.starts_with('/') {
-        return Err(bad("a host folder must be an absolute path"));
-    }
-    if host.split('/').any(|c| c == "..") {
-        return Err(bad("'..' is not allowed in a host folder"));
-    }
-    if allow_system {
-        return Ok(());
-    }
-    let norm = {
-        let t = host.trim_end_matches('/');
-        if t.is_empty() { "/" } else { t }
-    };
-    let exposes = norm == "/"
-        || SYSTEM_PATHS.iter().any(|s| {
-            norm == *s || norm.starts_with(&format!("{s}/")) || s.starts_with(&format!("{norm}/"))
-        });
-    if exposes {
-        return Err(PlanError::SystemMount {
-            name: name.to_string(),
-            path: host.to_string(),
-        });
-    }
+/// Checks the host folder `host` of a bind mount of `launch` as text (see
+/// [`crate::mounts`]): absolute, and not a protected folder once
+/// normalised. Where it really leads is checked at use time
+/// ([`crate::mounts::resolve`]).
+pub fn check_mount(launch: &Launch, host: &str, allow_system: bool) -> Result<(), PlanError> {
+    crate::mounts::check(mount_given(launch, host), allow_system)?;
     Ok(())
+}
+
+/// A bind mount of `launch`, as the mount checks name it.
+pub fn mount_given<'a>(launch: &'a Launch, host: &'a str) -> crate::mounts::Given<'a> {
+    crate::mounts::Given {
+        container: &launch.name,
+        index: launch.index,
+        path: host,
+    }
 }
 
 /// Describes what changed between two launch plans, for the step's cause.
@@ -524,7 +479,7 @@ pub fn reconcile(
             });
         }
         for m in d.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
-            check_mount(&d.name, &m.host, opts.allow_system_mounts)?;
+            check_mount(d, &m.host, opts.allow_system_mounts)?;
         }
     }
     let kind_of = |d: &Launch| kinds.get(d.name.as_str()).copied().unwrap_or(Kind::Docker);
@@ -971,6 +926,11 @@ mod tests {
             "/var/run/docker.sock",
             "/var",
             "/srv/../etc",
+            "//etc",
+            "/./etc",
+            "/etc/../etc",
+            "/home",
+            "/var/log",
         ] {
             a.mounts = vec![Mount {
                 container: "/data".into(),

@@ -27,7 +27,7 @@ use crate::config::{Config, ConfigError, Problem, ProblemKind, Severity};
 use crate::converge::{self, ConvergeError, Report, Settings};
 use crate::hooks::{self, HookError};
 use crate::paths::Paths;
-use crate::plan::launch::{Launch, LaunchFile};
+use crate::plan::launch::{Launch, LaunchFile, MountKind};
 use crate::plan::{self, Plan, PlanError};
 use crate::proxy::{self, ProxyError};
 use crate::template::{self, TemplateErrors};
@@ -251,6 +251,19 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
     for d in &desired {
         plan::check_type(d).map_err(RunError::Plan)?;
     }
+    // Where each host folder really leads, symbolic links followed, before
+    // anything changes (and again right before its container is created).
+    let allow_system_mounts = allow_system_mounts(&cfg);
+    for d in &desired {
+        for m in d.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
+            crate::mounts::resolve(
+                &paths.root,
+                plan::mount_given(d, &m.host),
+                allow_system_mounts,
+            )
+            .map_err(|e| RunError::Plan(e.into()))?;
+        }
+    }
     let mut backends = Backends::connect(&paths.state).await;
     let mut observed = backends.inspect().await;
     // An engine no container needs may be missing (a server without LXC
@@ -277,11 +290,7 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
     let plan_opts = plan::Options {
         server: server_id(paths),
         pull_moving: opts.pull,
-        allow_system_mounts: cfg
-            .get("conteneur_allow_system_mounts")
-            .ok()
-            .and_then(|v| v.first().map(|s| s == "oui"))
-            .unwrap_or(false),
+        allow_system_mounts,
     };
     let plan = plan::reconcile(&desired, &observed, &plan_opts).map_err(RunError::Plan)?;
     Ok(Prepared {
@@ -292,6 +301,14 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
         plan,
         backends,
     })
+}
+
+/// `conteneur_allow_system_mounts`: may containers get protected folders?
+pub fn allow_system_mounts(cfg: &Config) -> bool {
+    cfg.get("conteneur_allow_system_mounts")
+        .ok()
+        .and_then(|v| v.first().map(|s| s == "oui"))
+        .unwrap_or(false)
 }
 
 fn number(cfg: &Config, name: &str, default: u64) -> u64 {
@@ -337,6 +354,7 @@ pub async fn run(
         parallel: number(&cfg, "conteneur_parallel", 4).clamp(1, 64) as usize,
         health_timeout: Duration::from_secs(number(&cfg, "conteneur_health_timeout", 30).max(1)),
         git_cache: paths.state.join("git"),
+        allow_system_mounts: allow_system_mounts(&cfg),
     };
     let converged = if plan.steps.is_empty() {
         Report::default()
