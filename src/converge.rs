@@ -26,6 +26,7 @@ use tokio::net::TcpStream;
 use crate::backend::{Backend, BackendError, Backends, HostMount, Kind, Progress, git, labels};
 use crate::mounts;
 use crate::plan::launch::{Health, Launch, MountKind};
+use crate::plan::redact::LabelKey;
 use crate::plan::{Action, Plan, container_labels, mount_given, next_name};
 
 /// How the executor works.
@@ -42,6 +43,8 @@ pub struct Settings {
     /// `conteneur_allow_system_mounts`: protected host folders may be
     /// mounted.
     pub allow_system_mounts: bool,
+    /// The key environment values are sealed with in the plan label.
+    pub label_key: LabelKey,
 }
 
 impl Default for Settings {
@@ -52,6 +55,7 @@ impl Default for Settings {
             health_timeout: Duration::from_secs(30),
             git_cache: PathBuf::from("/var/lib/conteneur/git"),
             allow_system_mounts: false,
+            label_key: LabelKey::default(),
         }
     }
 }
@@ -364,7 +368,12 @@ async fn run_step(
             let b = engine(name, *backend)?;
             let mounts = host_mounts(launch, root, settings.allow_system_mounts)
                 .map_err(|e| fail(name, unprefixed(name, &e), false))?;
-            let labels = container_labels(launch, &image_id(launch, images), &settings.server);
+            let labels = container_labels(
+                launch,
+                &image_id(launch, images),
+                &settings.server,
+                &settings.label_key,
+            );
             let id = b
                 .create(name, launch, &mounts, &labels)
                 .await
@@ -393,7 +402,12 @@ async fn run_step(
             };
             let old = engine(name, *old_backend)?;
             let new = engine(name, *backend)?;
-            let labels = container_labels(launch, &image_id(launch, images), &settings.server);
+            let labels = container_labels(
+                launch,
+                &image_id(launch, images),
+                &settings.server,
+                &settings.label_key,
+            );
             if old_backend == backend && new.in_place() {
                 return replace_in_place(
                     name,

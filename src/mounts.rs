@@ -123,67 +123,96 @@ impl Given<'_> {
 }
 
 /// Why a host folder is not handed to a container. Nothing was created.
+/// (Boxed: it travels inside every error of a run.)
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum MountError {
-    #[error("container '{name}': {variable} '{given}': a host folder must be an absolute path")]
-    Relative {
-        name: String,
-        variable: String,
-        given: String,
-    },
-    #[error(
-        "container '{name}': {variable} '{given}' (resolves to '{resolved}') would expose the system to the container: \
-         {relation} the protected folder {folder} (docs/security.md); set conteneur_allow_system_mounts to oui to allow it"
-    )]
+#[error("{0}")]
+pub struct MountError(Box<Refusal>);
+
+/// A refused host folder: the container, the variable that gave the path,
+/// the path as given, where it leads, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub name: String,
+    pub variable: String,
+    pub given: String,
+    /// The folder the path leads to (normalised, links followed as far as
+    /// they were).
+    pub resolved: String,
+    pub problem: Problem,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// Not an absolute path.
+    Relative,
+    /// It is (`relation`), holds or lies inside the protected `folder`.
     System {
-        name: String,
-        variable: String,
-        given: String,
-        resolved: String,
-        relation: String,
-        folder: String,
+        relation: &'static str,
+        folder: &'static str,
     },
-    #[error(
-        "container '{name}': {variable} '{given}' resolves to '{resolved}', outside the server's root {root}: \
-         conteneur shares folders under its root only (a symbolic link leads out)"
-    )]
-    Outside {
-        name: String,
-        variable: String,
-        given: String,
-        resolved: String,
-        root: String,
-    },
-    #[error("container '{name}': {variable} '{given}' (resolves to '{resolved}'): {message}")]
-    Folder {
-        name: String,
-        variable: String,
-        given: String,
-        resolved: String,
-        message: String,
-    },
+    /// It leads out of the server's root.
+    Outside { root: String },
+    /// The file system refused (a link that leads nowhere, a file on the
+    /// way, no right to create the folder).
+    Folder { message: String },
+}
+
+impl MountError {
+    pub fn refusal(&self) -> &Refusal {
+        &self.0
+    }
+
+    pub fn problem(&self) -> &Problem {
+        &self.0.problem
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Refusal {
+            name,
+            variable,
+            given,
+            resolved,
+            problem,
+        } = self;
+        write!(f, "container '{name}': {variable} '{given}'")?;
+        match problem {
+            Problem::Relative => write!(f, ": a host folder must be an absolute path"),
+            Problem::System { relation, folder } => write!(
+                f,
+                " (resolves to '{resolved}') would expose the system to the container: \
+                 {relation} the protected folder {folder} (docs/security.md); \
+                 set conteneur_allow_system_mounts to oui to allow it"
+            ),
+            Problem::Outside { root } => write!(
+                f,
+                " resolves to '{resolved}', outside the server's root {root}: \
+                 conteneur shares folders under its root only (a symbolic link leads out)"
+            ),
+            Problem::Folder { message } => write!(f, " (resolves to '{resolved}'): {message}"),
+        }
+    }
 }
 
 impl Given<'_> {
-    fn system(&self, resolved: &str, checked: &str) -> Option<MountError> {
-        relation(checked).map(|(folder, relation)| MountError::System {
+    fn refuse(&self, resolved: &str, problem: Problem) -> MountError {
+        MountError(Box::new(Refusal {
             name: self.container.to_string(),
             variable: self.variable(),
             given: self.path.to_string(),
             resolved: resolved.to_string(),
-            relation: relation.to_string(),
-            folder: folder.to_string(),
-        })
+            problem,
+        }))
+    }
+
+    fn system(&self, resolved: &str, checked: &str) -> Option<MountError> {
+        relation(checked)
+            .map(|(folder, relation)| self.refuse(resolved, Problem::System { relation, folder }))
     }
 
     fn folder(&self, resolved: &Path, message: String) -> MountError {
-        MountError::Folder {
-            name: self.container.to_string(),
-            variable: self.variable(),
-            given: self.path.to_string(),
-            resolved: resolved.display().to_string(),
-            message,
-        }
+        self.refuse(&resolved.display().to_string(), Problem::Folder { message })
     }
 }
 
@@ -192,11 +221,7 @@ impl Given<'_> {
 /// Pure: what it reads is the text.
 pub fn check(given: Given<'_>, allow_system: bool) -> Result<String, MountError> {
     let Some(norm) = normalise(given.path) else {
-        return Err(MountError::Relative {
-            name: given.container.to_string(),
-            variable: given.variable(),
-            given: given.path.to_string(),
-        });
+        return Err(given.refuse(given.path, Problem::Relative));
     };
     if !allow_system && let Some(e) = given.system(&norm, &norm) {
         return Err(e);
@@ -253,13 +278,12 @@ fn resolve_in(root: &Path, given: Given<'_>, allow_system: bool) -> Result<Resol
         if let Some(e) = given.system(&shown, &shown) {
             return Err(e);
         }
-        return Err(MountError::Outside {
-            name: given.container.to_string(),
-            variable: given.variable(),
-            given: given.path.to_string(),
-            resolved: shown,
-            root: real_root.display().to_string(),
-        });
+        return Err(given.refuse(
+            &shown,
+            Problem::Outside {
+                root: real_root.display().to_string(),
+            },
+        ));
     };
     let in_root = format!("/{}", rel.display());
     if !allow_system && let Some(e) = given.system(&shown, &in_root) {
@@ -323,7 +347,7 @@ mod tests {
             "/../../etc",
         ] {
             let e = check(given(p), false).unwrap_err();
-            assert!(matches!(e, MountError::System { .. }), "{p}: {e}");
+            assert!(matches!(e.problem(), Problem::System { .. }), "{p}: {e}");
             let text = e.to_string();
             assert!(
                 text.contains("container 'web'")
@@ -342,10 +366,8 @@ mod tests {
         for p in ["/srv/a", "/srv/./a//b", "/data", "/var/www", "/var/lib/app"] {
             assert!(check(given(p), false).is_ok(), "{p}");
         }
-        assert!(matches!(
-            check(given("srv"), false),
-            Err(MountError::Relative { .. })
-        ));
+        let e = check(given("srv"), false).unwrap_err();
+        assert_eq!(e.problem(), &Problem::Relative);
         assert_eq!(check(given("//etc"), true).unwrap(), "/etc");
     }
 
@@ -381,13 +403,13 @@ mod tests {
         symlink("real", root.join("srv/ok")).unwrap();
         let e = resolve(root, given("/srv/host-etc"), false).unwrap_err();
         assert!(
-            matches!(&e, MountError::System { resolved, .. } if resolved == "/etc"),
+            matches!(e.problem(), Problem::System { .. }) && e.refusal().resolved == "/etc",
             "{e}"
         );
         // Even allowed, what is not under the root is refused.
         assert!(resolve(root, given("/srv/host-etc/x"), true).is_err());
         let e = resolve(root, given("/srv/root-etc"), false).unwrap_err();
-        assert!(matches!(e, MountError::System { .. }), "{e}");
+        assert!(matches!(e.problem(), Problem::System { .. }), "{e}");
         let real = std::fs::canonicalize(root).unwrap();
         assert_eq!(
             prepare(root, given("/srv/ok/data"), false).unwrap(),
@@ -398,10 +420,10 @@ mod tests {
         let outside = tempfile::tempdir().unwrap();
         symlink(outside.path(), root.join("srv/out")).unwrap();
         let e = prepare(root, given("/srv/out/a/b"), false).unwrap_err();
-        assert!(matches!(e, MountError::Outside { .. }), "{e}");
+        assert!(matches!(e.problem(), Problem::Outside { .. }), "{e}");
         assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
         let e = prepare(root, given("/srv/out"), true).unwrap_err();
-        assert!(matches!(e, MountError::Outside { .. }), "{e}");
+        assert!(matches!(e.problem(), Problem::Outside { .. }), "{e}");
     }
 
     /// Components of the random paths: plain names, `.`, `..`, empty ones

@@ -570,3 +570,53 @@ fn host_folders_are_checked_where_they_really_lead() {
         "linked\n"
     );
 }
+
+/// No environment value (a password) in the labels the engine shows to
+/// whoever may `docker inspect`; a changed value still replaces the
+/// container, and `plan` names the variable without its value.
+#[test]
+fn secrets_stay_out_of_the_labels() {
+    let site = Site::new("i7");
+    site.set("nombre_conteneur", &["1"]);
+    site.container(1, "web", "web", "1.0", free_port());
+    site.set(
+        "conteneur1_env",
+        &["DB_PASSWORD=hunter2-very-secret", "MODE=abc"],
+    );
+    site.run_ok("instance");
+    let labels = docker(&[
+        "inspect",
+        "--format",
+        "{{json .Config.Labels}}",
+        &site.name("web"),
+    ]);
+    let labels = String::from_utf8_lossy(&labels.stdout);
+    assert!(labels.contains("DB_PASSWORD="), "{labels}");
+    assert!(!labels.contains("hunter2"), "{labels}");
+    assert!(!labels.contains("MODE=abc"), "{labels}");
+    // The key is the server's own, root's only.
+    let key = site.path("var/lib/conteneur/label.key");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+
+    let before = site.identity("web");
+    site.set(
+        "conteneur1_env",
+        &["DB_PASSWORD=hunter3-very-secret", "MODE=abc"],
+    );
+    let out = site.cmd(&["plan"]).output().unwrap();
+    let text = common::text(&out);
+    assert!(text.contains("env DB_PASSWORD changed"), "{text}");
+    assert!(!text.contains("hunter") && !text.contains("MODE"), "{text}");
+    let text = site.run_ok("reconfigure");
+    assert!(text.contains("1 replaced"), "{text}");
+    assert_ne!(site.identity("web"), before);
+    let env = docker(&[
+        "inspect",
+        "--format",
+        "{{json .Config.Env}}",
+        &site.name("web"),
+    ]);
+    assert!(String::from_utf8_lossy(&env.stdout).contains("DB_PASSWORD=hunter3-very-secret"));
+}

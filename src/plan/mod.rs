@@ -5,6 +5,7 @@
 //! `reconfigure` would do.
 
 pub mod launch;
+pub mod redact;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -14,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::backend::{Kind, NEXT_SUFFIX, Observed, ObservedContainer, labels, short_id};
 use launch::{Launch, MountKind};
+use redact::LabelKey;
 
 /// What to do, and to which container, on which engine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -250,6 +252,8 @@ pub struct Options {
     pub pull_moving: bool,
     /// Allow bind mounts of system folders.
     pub allow_system_mounts: bool,
+    /// The key environment values are sealed with in the plan label.
+    pub label_key: LabelKey,
 }
 
 /// Tags that move: pulling them again may bring another image.
@@ -261,14 +265,16 @@ pub fn is_moving_tag(tag: &str) -> bool {
 }
 
 /// The canonical text of a launch plan: what the hash covers and the label
-/// keeps, so the next run can say what changed.
-pub fn plan_text(launch: &Launch) -> String {
-    serde_json::to_string(launch).unwrap_or_default()
+/// keeps, so the next run can say what changed. Environment values are
+/// sealed ([`redact`]): the label never holds a secret.
+pub fn plan_text(launch: &Launch, key: &LabelKey) -> String {
+    serde_json::to_string(&redact::redacted(launch, key)).unwrap_or_default()
 }
 
-/// The hash stored on the container: any change of its plan replaces it.
-pub fn plan_hash(launch: &Launch) -> String {
-    let digest = Sha256::digest(plan_text(launch).as_bytes());
+/// The hash stored on the container: any change of its plan (an
+/// environment value included) replaces it.
+pub fn plan_hash(launch: &Launch, key: &LabelKey) -> String {
+    let digest = Sha256::digest(plan_text(launch, key).as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -291,10 +297,12 @@ pub fn mount_given<'a>(launch: &'a Launch, host: &'a str) -> crate::mounts::Give
 }
 
 /// Describes what changed between two launch plans, for the step's cause.
-fn describe_change(old: Option<&str>, new: &Launch) -> String {
+fn describe_change(old: Option<&str>, new: &Launch, key: &LabelKey) -> String {
     let Some(old) = old.and_then(|t| serde_json::from_str::<Launch>(t).ok()) else {
         return "its launch plan changed".to_string();
     };
+    // The label holds sealed values: compare like with like.
+    let new = &redact::redacted(new, key);
     let mut parts = Vec::new();
     if old.image != new.image {
         parts.push(format!("image {} → {}", old.image, new.image));
@@ -302,10 +310,10 @@ fn describe_change(old: Option<&str>, new: &Launch) -> String {
     if old.tag != new.tag {
         parts.push(format!("tag {} → {}", old.tag, new.tag));
     }
-    let fields: [(&str, bool); 8] = [
+    parts.extend(redact::env_changes(&old.env, &new.env));
+    let fields: [(&str, bool); 7] = [
         ("ports", old.ports != new.ports),
         ("mounts", old.mounts != new.mounts),
-        ("environment", old.env != new.env),
         ("memory limit", old.memory != new.memory),
         ("restart policy", old.restart != new.restart),
         ("stop timeout", old.stop_timeout != new.stop_timeout),
@@ -329,13 +337,18 @@ fn describe_change(old: Option<&str>, new: &Launch) -> String {
 }
 
 /// The labels a container of `launch` carries on server `server`.
-pub fn container_labels(launch: &Launch, image_id: &str, server: &str) -> BTreeMap<String, String> {
+pub fn container_labels(
+    launch: &Launch,
+    image_id: &str,
+    server: &str,
+    key: &LabelKey,
+) -> BTreeMap<String, String> {
     let mut l = launch.labels.clone();
     l.insert(labels::MANAGED.into(), "true".into());
     l.insert(labels::SERVER.into(), server.to_string());
     l.insert(labels::NAME.into(), launch.name.clone());
-    l.insert(labels::PLAN_HASH.into(), plan_hash(launch));
-    l.insert(labels::PLAN.into(), plan_text(launch));
+    l.insert(labels::PLAN_HASH.into(), plan_hash(launch, key));
+    l.insert(labels::PLAN.into(), plan_text(launch, key));
     l.insert(labels::IMAGE_ID.into(), image_id.to_string());
     l
 }
@@ -568,7 +581,7 @@ pub fn reconcile(
 
     for d in desired {
         let kind = kind_of(d);
-        let hash = plan_hash(d);
+        let hash = plan_hash(d, &opts.label_key);
         // Someone else's container holding the name (or the snap) on the
         // engine it must run on.
         let foreign = observed.containers.iter().find(|c| {
@@ -655,6 +668,7 @@ pub fn reconcile(
             Some(describe_change(
                 c.labels.get(labels::PLAN).map(String::as_str),
                 d,
+                &opts.label_key,
             ))
         } else if rebuilt {
             Some(format!(
@@ -785,7 +799,7 @@ mod tests {
             backend: Kind::of_type(&l.backend).unwrap_or(Kind::Docker),
             id: id.into(),
             name: l.name.clone(),
-            labels: container_labels(l, "sha256:img1", ""),
+            labels: container_labels(l, "sha256:img1", "", &LabelKey::default()),
             running: true,
             state: "running".into(),
             image: format!("{}:{}", l.image, l.tag),
@@ -849,6 +863,42 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("leave    a (aaaa)"), "{text}");
+    }
+
+    #[test]
+    fn the_plan_label_holds_no_environment_value() {
+        let mut a = launch("a", "1.0");
+        a.env = vec!["DB_PASSWORD=hunter2".into(), "MODE=prod".into()];
+        let key = LabelKey::new([7; 32]);
+        let labels = container_labels(&a, "sha256:img1", "", &key);
+        for (k, v) in &labels {
+            assert!(!v.contains("hunter2") && !v.contains("prod"), "{k}={v}");
+        }
+        assert!(labels[labels::PLAN].contains("DB_PASSWORD="));
+        let mut c = running(&a, "aaaa");
+        c.labels = labels;
+        let observed = Observed {
+            containers: vec![c],
+            images: images(&["localhost:5000/demo/web:1.0"]),
+            ..Default::default()
+        };
+        let opts = Options {
+            label_key: key,
+            ..Default::default()
+        };
+        let plan = reconcile(std::slice::from_ref(&a), &observed, &opts).unwrap();
+        assert!(plan.is_noop(), "{plan}");
+        // Another value: replaced, named, not shown.
+        a.env[0] = "DB_PASSWORD=hunter3".into();
+        let plan = reconcile(std::slice::from_ref(&a), &observed, &opts).unwrap();
+        let text = plan.to_string();
+        assert!(text.contains("replace  a (aaaa)"), "{text}");
+        assert!(text.contains("env DB_PASSWORD changed"), "{text}");
+        assert!(!text.contains("hunter") && !text.contains("MODE"), "{text}");
+        assert_ne!(
+            plan_hash(&a, &opts.label_key),
+            plan_hash(&launch("a", "1.0"), &opts.label_key)
+        );
     }
 
     #[test]
