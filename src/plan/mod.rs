@@ -379,6 +379,13 @@ pub fn check_type(d: &Launch) -> Result<Kind, PlanError> {
         expected: expected.to_string(),
         found,
     };
+    // A size that does not fit in 64 bits used to become "no limit".
+    if !d.memory.is_empty() && crate::backend::docker::parse_size(&d.memory).is_none() {
+        return Err(setting(
+            "expected a memory limit such as 512m or 1g that counts in bytes on 64 bits",
+            format!("'{}'", d.memory),
+        ));
+    }
     match d.backend.as_str() {
         "docker+git" if d.repository.trim().is_empty() => {
             return Err(setting(
@@ -1272,6 +1279,19 @@ mod tests {
         t.name = "t".into();
         let e = reconcile(&[s, t], &Observed::default(), &Options::default()).unwrap_err();
         assert!(e.to_string().contains("a snap is installed once"), "{e}");
+    }
+
+    #[test]
+    fn a_memory_limit_past_64_bits_is_refused_not_dropped() {
+        let mut a = launch("a", "1.0");
+        a.memory = "512m".into();
+        assert!(check_type(&a).is_ok());
+        a.memory = "99999999999999999999g".into();
+        let e = check_type(&a).unwrap_err().to_string();
+        assert!(
+            e.contains("container 'a'") && e.contains("'99999999999999999999g'"),
+            "{e}"
+        );
     }
 
     #[test]

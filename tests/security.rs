@@ -1,0 +1,105 @@
+//! End-to-end tests of the binary's hardening that needs no engine: values
+//! that a later step would refuse are refused by `set` with the same
+//! message, nothing unchecked is written by `render` or `proxy apply`, and
+//! the folders conteneur creates do not follow the umask. (The mount checks
+//! and the labels, which need the Docker engine, are in tests/instance.rs.)
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Output;
+
+use common::{Server, text};
+
+/// `set VAR VALUE` refused (exit 3), config.eol unchanged; the message.
+fn refused_by_set(s: &Server, var: &str, value: &str) -> String {
+    let before = std::fs::read(s.config_path()).ok();
+    let out = s.cmd(&["set", var, value]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(3), "set {var} {value:?}: {err}");
+    assert_eq!(std::fs::read(s.config_path()).ok(), before, "{var}");
+    err
+}
+
+/// Writes `var = value` straight into config.eol, as an admin's editor or
+/// an older conteneur could have, bypassing `set`.
+fn write_by_hand(s: &Server, var: &str, value: serde_json::Value) {
+    let path = s.config_path();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json[var] = serde_json::json!({"val": value, "owner": "creoleset"});
+    std::fs::write(&path, json.to_string()).unwrap();
+}
+
+fn plan(s: &Server) -> Output {
+    s.cmd(&["plan"]).output().unwrap()
+}
+
+/// The part of a `set` refusal that names the value and the rule.
+fn rule_of(set_error: &str, value: &str) -> String {
+    let from = set_error
+        .find(&format!("'{value}'"))
+        .unwrap_or_else(|| panic!("{set_error}"));
+    let rest = &set_error[from..];
+    rest.split("; config.eol was not changed")
+        .next()
+        .unwrap_or(rest)
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn set_refuses_tls_paths_nginx_would_refuse_with_the_same_message() {
+    let s = Server::new();
+    s.set("conteneur_https", &["oui"]);
+    for bad in [
+        "/etc/ssl/a;b.crt",
+        "/etc/ssl/a b.crt",
+        "/etc/ssl/a'b.crt",
+        "/etc/ssl/a\"b.crt",
+    ] {
+        for var in ["conteneur_cert_file", "conteneur_key_file"] {
+            let err = refused_by_set(&s, var, bad);
+            assert!(
+                err.contains(var) && err.contains("a path nginx reads holds no whitespace"),
+                "{err}"
+            );
+            // Such a value already in config.eol: every later step says
+            // the same.
+            let saved = std::fs::read(s.config_path()).unwrap();
+            write_by_hand(&s, var, serde_json::json!(bad));
+            let out = plan(&s);
+            assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+            let later = String::from_utf8_lossy(&out.stderr);
+            assert!(later.contains(&rule_of(&err, bad)), "{err}\n{later}");
+            std::fs::write(s.config_path(), saved).unwrap();
+        }
+    }
+    s.set("conteneur_cert_file", &["/etc/ssl/certs/site-1.crt"]);
+}
+
+#[test]
+fn a_memory_limit_past_64_bits_is_refused_by_set_and_plan() {
+    let s = Server::new();
+    s.set("nombre_conteneur", &["1"]);
+    s.set("conteneur1_memory", &["512m"]);
+    let huge = "99999999999999999999g";
+    let err = refused_by_set(&s, "conteneur1_memory", huge);
+    assert!(err.contains("64 bits"), "{err}");
+    for ok in ["999999999g", "999999999999999999", "1K"] {
+        s.set("conteneur1_memory", &[ok]);
+    }
+    write_by_hand(&s, "conteneur1_memory", serde_json::json!(huge));
+    let out = plan(&s);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&rule_of(&err, huge)),
+        "{}",
+        text(&out)
+    );
+}
+
+fn mode_of(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+}
