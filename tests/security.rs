@@ -103,3 +103,39 @@ fn a_memory_limit_past_64_bits_is_refused_by_set_and_plan() {
 fn mode_of(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
 }
+
+/// conteneur under `umask 000`: `ARGS…` with the root and our dictionaries.
+fn under_umask_000(s: &Server, args: &[&str]) -> Output {
+    let bin = assert_cmd::cargo::cargo_bin("conteneur");
+    std::process::Command::new("sh")
+        .args(["-c", "umask 000 && exec \"$@\"", "sh"])
+        .arg(bin)
+        .arg("--root")
+        .arg(s.root.path())
+        .arg("--dicos")
+        .arg(common::our_dicos())
+        .args(args)
+        .env_remove("CONTENEUR_ROOT")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn folders_have_their_mode_whatever_the_umask() {
+    let s = Server::new();
+    common::install_eole_layout(s.root.path());
+    let out = under_umask_000(&s, &["set", "nombre_conteneur", "0"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = under_umask_000(&s, &["render"]);
+    assert!(out.status.success(), "{}", text(&out));
+    for d in [
+        "etc",
+        "etc/eole",
+        "var",
+        "var/lib",
+        "var/lib/conteneur",
+        "var/lib/conteneur/nginx",
+    ] {
+        assert_eq!(mode_of(&s.root.path().join(d)), 0o755, "{d}");
+    }
+}

@@ -175,7 +175,7 @@ impl RunLock {
             message: e.to_string(),
         };
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
+            crate::folders::create_dir_all(dir, crate::folders::PUBLIC).map_err(io)?;
         }
         let file = OpenOptions::new()
             .read(true)
@@ -428,7 +428,7 @@ pub async fn run(
 
     if mode == Mode::Instance {
         if let Some(dir) = paths.instance_marker.parent() {
-            let _ = std::fs::create_dir_all(dir);
+            let _ = crate::folders::create_dir_all(dir, crate::folders::PUBLIC);
         }
         std::fs::write(&paths.instance_marker, b"").map_err(|e| RunError::Io {
             path: paths.instance_marker.clone(),
