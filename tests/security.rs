@@ -139,3 +139,53 @@ fn folders_have_their_mode_whatever_the_umask() {
         assert_eq!(mode_of(&s.root.path().join(d)), 0o755, "{d}");
     }
 }
+
+/// A value refused by the checks (here a container name `../x` written
+/// into config.eol by hand) stops `render` and `proxy apply` as it stops
+/// `instance`: nothing is rendered, nothing published.
+#[test]
+fn render_and_proxy_apply_publish_nothing_unchecked() {
+    let s = Server::new();
+    common::install_eole_layout(s.root.path());
+    s.set("conteneur_proxy_mode", &["private"]);
+    s.set("nombre_conteneur", &["1"]);
+    s.set("conteneur1_name", &["web"]);
+    s.set("conteneur1_url", &["localhost:5000/demo/web"]);
+    s.set("conteneur1_port_in", &["80"]);
+    s.set("conteneur1_port_out", &["18080"]);
+    let out = s.cmd(&["render"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let staged = s.root.path().join("var/lib/conteneur/nginx/conteneur.conf");
+    let good = std::fs::read_to_string(&staged).unwrap();
+    assert!(good.contains("location /web/"), "{good}");
+
+    write_by_hand(&s, "conteneur1_name", serde_json::json!("../x"));
+    for args in [&["render"][..], &["render", "--stdout"][..]] {
+        let out = s.cmd(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{args:?}: {}", text(&out));
+        assert!(
+            err.contains("conteneur1_name") && err.contains("'../x'"),
+            "{err}"
+        );
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("/../x/"));
+    }
+    assert_eq!(std::fs::read_to_string(&staged).unwrap(), good);
+
+    // A staged site holding the route, as the unchecked render wrote it.
+    std::fs::write(&staged, good.replace("/web/", "/../x/")).unwrap();
+    let live = s
+        .root
+        .path()
+        .join("var/lib/conteneur/nginx-private/conf/conteneur.conf");
+    for action in ["apply", "start"] {
+        let out = s.cmd(&["proxy", action]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{action}: {}", text(&out));
+        assert!(
+            err.contains("'../x'") && err.contains("nothing was published"),
+            "{err}"
+        );
+        assert!(!live.exists(), "{action} published the site");
+    }
+}

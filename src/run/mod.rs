@@ -23,7 +23,7 @@ use nix::fcntl::{Flock, FlockArg};
 
 use crate::backend::git::GitError;
 use crate::backend::{BackendError, Backends, Observed, Progress};
-use crate::config::{Config, ConfigError, Problem, ProblemKind, Severity};
+use crate::config::{Config, ConfigError, InvalidValues};
 use crate::converge::{self, ConvergeError, Report, Settings};
 use crate::hooks::{self, HookError};
 use crate::paths::Paths;
@@ -95,19 +95,11 @@ pub enum RunError {
     Io { path: PathBuf, message: String },
 }
 
-fn list(problems: &[Problem]) -> String {
-    problems
-        .iter()
-        .map(|p| format!("  {p}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// Why a configuration gives no launch plans. Nothing was changed.
 #[derive(Debug, thiserror::Error)]
 pub enum DesiredError {
-    #[error("the configuration has errors:\n{}", list(.0))]
-    Invalid(Vec<Problem>),
+    #[error(transparent)]
+    Invalid(#[from] InvalidValues),
     #[error("the templates cannot be rendered:\n{0}")]
     Template(TemplateErrors),
     #[error("the rendered launch plans {path} are not valid: {message}")]
@@ -122,14 +114,7 @@ pub fn desired(
     cfg: &Config,
     paths: &Paths,
 ) -> Result<(Vec<template::Rendered>, Vec<Launch>), DesiredError> {
-    let errors: Vec<Problem> = cfg
-        .problems()
-        .into_iter()
-        .filter(|p| p.severity == Severity::Error && p.kind == ProblemKind::Value)
-        .collect();
-    if !errors.is_empty() {
-        return Err(DesiredError::Invalid(errors));
-    }
+    cfg.check_values()?;
     let rendered = template::render_all(cfg, paths, None).map_err(DesiredError::Template)?;
     let launches = launches_of(&rendered, paths)?;
     Ok((rendered, launches))
