@@ -28,12 +28,12 @@ use crate::converge::{self, ConvergeError, Report, Settings};
 use crate::hooks::{self, HookError};
 use crate::paths::Paths;
 use crate::plan::launch::{Launch, LaunchFile, MountKind};
-use crate::plan::redact::LabelKey;
 use crate::plan::{self, Plan, PlanError};
 use crate::proxy::{self, ProxyError};
 use crate::template::{self, TemplateErrors};
 
 pub mod cli;
+pub mod label_key;
 pub mod status;
 
 /// Where the templates render the launch plans, under the state folder.
@@ -226,8 +226,9 @@ pub struct Prepared {
     /// Every engine of the machine; those the configuration needs are
     /// reachable.
     pub backends: Backends,
-    /// The key of this server's plan labels.
-    pub label_key: LabelKey,
+    /// The key of this server's plan labels (not saved yet on a server
+    /// that never ran: `plan` changes nothing).
+    pub label_key: label_key::Loaded,
 }
 
 /// Loads, checks, renders in memory, snapshots the engine and plans.
@@ -275,11 +276,12 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
             })?;
         observed.sources.insert(key, commit);
     }
+    let label_key = label_key::load(paths)?;
     let plan_opts = plan::Options {
         server: server_id(paths),
         pull_moving: opts.pull,
         allow_system_mounts,
-        label_key: label_key(paths)?,
+        label_key: label_key.key.clone(),
     };
     let plan = plan::reconcile(&desired, &observed, &plan_opts).map_err(RunError::Plan)?;
     Ok(Prepared {
@@ -289,46 +291,8 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
         observed,
         plan,
         backends,
-        label_key: plan_opts.label_key,
+        label_key,
     })
-}
-
-/// Where the key of the plan labels is kept, in the state folder.
-pub const LABEL_KEY_FILE: &str = "label.key";
-
-/// The key environment values are sealed with in the plan labels (see
-/// [`crate::plan::redact`]): read from the state folder, made (32 random
-/// bytes, mode 0600) the first time. Losing it only means that every
-/// container is replaced once, at the next run.
-pub fn label_key(paths: &Paths) -> Result<LabelKey, RunError> {
-    let path = paths.state.join(LABEL_KEY_FILE);
-    let io = |e: std::io::Error| RunError::Io {
-        path: path.clone(),
-        message: e.to_string(),
-    };
-    let read = |path: &Path| -> Result<LabelKey, RunError> {
-        let text = std::fs::read_to_string(path).map_err(io)?;
-        LabelKey::from_hex(&text).ok_or_else(|| RunError::Io {
-            path: path.to_path_buf(),
-            message: "not a key of conteneur's (64 hexadecimal digits): remove it, and every container is replaced once at the next run".into(),
-        })
-    };
-    if path.exists() {
-        return read(&path);
-    }
-    crate::folders::create_dir_all(&paths.state, crate::folders::PUBLIC).map_err(io)?;
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| io(std::io::Error::other(e.to_string())))?;
-    let key = LabelKey::new(bytes);
-    // A temporary file (0600) renamed only if no key is there yet: two
-    // first runs agree on one key.
-    let mut tmp = tempfile::NamedTempFile::new_in(&paths.state).map_err(io)?;
-    tmp.write_all(key.to_hex().as_bytes()).map_err(io)?;
-    match tmp.persist_noclobber(&path) {
-        Ok(_) => Ok(key),
-        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => read(&path),
-        Err(e) => Err(io(e.error)),
-    }
 }
 
 /// `conteneur_allow_system_mounts`: may containers get protected folders?
@@ -367,6 +331,8 @@ pub async fn run(
         backends,
         label_key,
     } = prepare(paths, opts).await?;
+    // The first run keeps the key its plan was made with.
+    label_key.store(paths)?;
     let _ = write!(log, "{plan}");
     let arg = mode.name();
     let root = paths.root.display().to_string();
@@ -384,7 +350,7 @@ pub async fn run(
         health_timeout: Duration::from_secs(number(&cfg, "conteneur_health_timeout", 30).max(1)),
         git_cache: paths.state.join("git"),
         allow_system_mounts: allow_system_mounts(&cfg),
-        label_key,
+        label_key: label_key.key,
     };
     let converged = if plan.steps.is_empty() {
         Report::default()
