@@ -86,6 +86,12 @@ pub fn protected(path: &str) -> Option<&'static str> {
     relation(path).map(|(f, _)| f)
 }
 
+/// Characters the engines' mount syntax cannot carry (the dictionary
+/// refuses them in `conteneurX_mountpoint_out` already).
+fn unsafe_in_mount(c: char) -> bool {
+    c.is_whitespace() || c.is_control() || "'\"`;{}$\\:".contains(c)
+}
+
 /// `path` folded lexically: one `/` between components, `.` dropped, `..`
 /// taking the previous component away (at the top it stays at `/`, as the
 /// kernel does). `None` for a path that is not absolute.
@@ -285,6 +291,17 @@ fn resolve_in(root: &Path, given: Given<'_>, allow_system: bool) -> Result<Resol
             },
         ));
     };
+    // A link may lead to a name the configuration could not have given:
+    // Docker splits its binds at ':', LXC its mount entries at spaces.
+    if let Some(c) = shown.chars().find(|&c| unsafe_in_mount(c)) {
+        return Err(given.folder(
+            &path,
+            format!(
+                "the folder it leads to holds {c:?}, which a mount cannot carry \
+                 (no whitespace, quotes, ':' or ; {{ }} $ \\ in a host folder)"
+            ),
+        ));
+    }
     let in_root = format!("/{}", rel.display());
     if !allow_system && let Some(e) = given.system(&shown, &in_root) {
         return Err(e);
@@ -424,6 +441,11 @@ mod tests {
         assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
         let e = prepare(root, given("/srv/out"), true).unwrap_err();
         assert!(matches!(e.problem(), Problem::Outside { .. }), "{e}");
+        // A link to a name a mount cannot carry.
+        std::fs::create_dir_all(root.join("odd:name")).unwrap();
+        symlink(root.join("odd:name"), root.join("srv/odd")).unwrap();
+        let e = resolve(root, given("/srv/odd"), false).unwrap_err();
+        assert!(e.to_string().contains("':'"), "{e}");
     }
 
     /// Components of the random paths: plain names, `.`, `..`, empty ones
