@@ -84,7 +84,7 @@ fn built() -> Command {
 }
 
 fn create_dir(dir: &Path) -> Result<(), GenerateError> {
-    std::fs::create_dir_all(dir).map_err(|source| GenerateError {
+    crate::folders::create_dir_all(dir, crate::folders::PUBLIC).map_err(|source| GenerateError {
         path: dir.to_path_buf(),
         source,
     })

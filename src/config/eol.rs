@@ -497,10 +497,12 @@ impl EolFile {
             reason: "this path has no file name, it cannot be saved",
         })?;
         let dir = parent_dir(&self.path);
-        fs::create_dir_all(dir).map_err(|error| EolError::Io {
-            op: "create the folder",
-            path: dir.to_path_buf(),
-            error,
+        crate::folders::create_dir_all(dir, crate::folders::PUBLIC).map_err(|error| {
+            EolError::Io {
+                op: "create the folder",
+                path: dir.to_path_buf(),
+                error,
+            }
         })?;
 
         let new = self.to_bytes();
@@ -709,10 +711,12 @@ impl EolLock {
     pub fn acquire(path: &Path, wait: bool) -> Result<EolLock, EolError> {
         let lock_path = with_suffix(path, ".lock");
         let dir = parent_dir(path);
-        fs::create_dir_all(dir).map_err(|error| EolError::Io {
-            op: "create the folder",
-            path: dir.to_path_buf(),
-            error,
+        crate::folders::create_dir_all(dir, crate::folders::PUBLIC).map_err(|error| {
+            EolError::Io {
+                op: "create the folder",
+                path: dir.to_path_buf(),
+                error,
+            }
         })?;
         let mut file = OpenOptions::new()
             .read(true)

@@ -18,6 +18,7 @@ mod checks;
 pub mod eol;
 mod errors;
 mod funcs;
+mod gate;
 pub mod pylit;
 pub mod types;
 mod value;
@@ -38,6 +39,7 @@ use crate::paths::Paths;
 pub use eol::{EolError, EolFile, EolLock, Stored};
 pub use errors::{ConfigError, Problem, ProblemKind, SetError, Severity, ValueError};
 pub use funcs::{CALCS, CHECKS};
+pub use gate::InvalidValues;
 pub use value::Value;
 
 use funcs::Args;
