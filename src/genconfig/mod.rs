@@ -21,7 +21,7 @@ use std::io::{IsTerminal, Write};
 
 use clap::Args;
 
-use crate::cli::{EXIT_SYSTEM, EXIT_USAGE, Failure};
+use crate::exit::{EXIT_SYSTEM, EXIT_USAGE, Failure};
 use crate::config::Config;
 use crate::dico::Mode;
 use crate::paths::Paths;

@@ -5,7 +5,7 @@ use std::io::Write;
 use clap::Args;
 
 use super::{Action, Rendered, TemplateError, render_all, write_all};
-use crate::cli::{EXIT_PROBLEMS, EXIT_TEMPLATE, EXIT_USAGE, Failure};
+use crate::exit::{EXIT_PROBLEMS, EXIT_TEMPLATE, EXIT_USAGE, Failure};
 use crate::config::Config;
 use crate::paths::Paths;
 
@@ -25,7 +25,7 @@ fn out(s: &str) {
     let _ = std::io::stdout().lock().write_all(s.as_bytes());
 }
 
-/// Runs `render`; the exit code follows `crate::cli`'s list.
+/// Runs `render`; the exit code follows `crate::exit`'s list.
 pub fn run(paths: &Paths, a: RenderArgs) -> Result<u8, Failure> {
     let cfg = Config::load(paths)?;
     let rendered = match render_all(&cfg, paths, a.only.as_deref()) {
