@@ -103,7 +103,8 @@ pub struct GetArgs {
     /// The variable.
     #[arg(required_unless_present = "list")]
     pub var: Option<String>,
-    /// Printed when the variable is unknown or disabled.
+    /// Printed when the variable is unknown or disabled (not when its value
+    /// is invalid: that is an error either way).
     pub default: Option<String>,
     /// Print every active variable as name=value.
     #[arg(long, conflicts_with = "var")]
@@ -226,6 +227,9 @@ fn cmd_get(paths: &Paths, a: GetArgs) -> Result<u8, Failure> {
         let mut unsupported: Vec<String> = Vec::new();
         let mut skipped = 0usize;
         for (name, v) in cfg.list() {
+            // A value Creole would refuse to read is named on stderr, not
+            // printed; the others still are.
+            let v = v.and_then(|v| cfg.check_value(name, &v).map(|()| v));
             match v {
                 Ok(v) => {
                     if a.json {
@@ -267,7 +271,10 @@ fn cmd_get(paths: &Paths, a: GetArgs) -> Result<u8, Failure> {
             message: "get needs a variable name or --list".into(),
         });
     };
-    match cfg.get(&var) {
+    // DEFAULT stands for a value that is absent (unknown, disabled), not for
+    // one that is there but invalid: that one is an error either way, so a
+    // script never runs on a value nobody chose without being told.
+    match cfg.read(&var) {
         Ok(v) => {
             let mut text = v.to_lines().join("\n");
             text.push('\n');
