@@ -19,8 +19,8 @@ pub mod eol;
 mod errors;
 mod funcs;
 pub mod pylit;
-pub mod types;
 mod read;
+pub mod types;
 mod value;
 
 use std::cell::RefCell;

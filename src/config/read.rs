@@ -47,6 +47,13 @@ impl Config {
     /// of level warning, a value Creole only warns about) do not stop it.
     pub fn check_value(&self, name: &str, value: &Value) -> Result<(), ValueError> {
         let var = self.variable(name)?;
+        // An empty entry is no value (EOLE 2.3 stored an empty list as
+        // ['']): only `mandatory` is about it, and that is lint's business.
+        let unset_empty = |x: &Option<String>| x.clone().filter(|s| !s.is_empty());
+        let value = &match value {
+            Value::Single(x) => Value::Single(unset_empty(x)),
+            Value::Multi(v) => Value::Multi(v.iter().map(unset_empty).collect()),
+        };
         for item in value.present() {
             if let Err(e) = types::validate(var.ty, item)
                 && !e.warning_only
@@ -91,4 +98,3 @@ impl Config {
         Ok(())
     }
 }
-

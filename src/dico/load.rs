@@ -1178,9 +1178,7 @@ impl Loader {
                     warn(
                         &g.loc,
                         Some(s),
-                        format!(
-                            "slave of group '{master}' is ignored: no dictionary declares it"
-                        ),
+                        format!("slave of group '{master}' is ignored: no dictionary declares it"),
                     );
                 }
                 known
@@ -1404,7 +1402,11 @@ mod tests {
         assert!(e.iter().any(|m| m.contains("'ghost'")));
         assert!(e.iter().any(|m| m.contains("'missing'")));
         assert_eq!(w.len(), 3, "{w:#?}");
-        assert!(w.iter().any(|m| m.starts_with("t.xml:3:16: variable 'nope'")), "{w:#?}");
+        assert!(
+            w.iter()
+                .any(|m| m.starts_with("t.xml:3:16: variable 'nope'")),
+            "{w:#?}"
+        );
         assert!(w.iter().any(|m| m.contains("'w'")));
         assert!(w.iter().any(|m| m.contains("'gone'")));
         // The dropped constraints are gone from the model.
@@ -1429,9 +1431,15 @@ mod tests {
         assert!(out.errors.is_empty(), "{:?}", out.errors);
         let w: Vec<String> = out.warnings.iter().map(|e| e.to_string()).collect();
         assert_eq!(w.len(), 2, "{w:#?}");
-        assert!(w[0].starts_with("t.xml:4:16: variable 'ghost_master': <group> is ignored"), "{w:?}");
+        assert!(
+            w[0].starts_with("t.xml:4:16: variable 'ghost_master': <group> is ignored"),
+            "{w:?}"
+        );
         assert!(w[0].contains("ghost_a, ghost_b"), "{w:?}");
-        assert!(w[1].starts_with("t.xml:5:16: variable 'ghost_c': slave of group 'm'"), "{w:?}");
+        assert!(
+            w[1].starts_with("t.xml:5:16: variable 'ghost_c': slave of group 'm'"),
+            "{w:?}"
+        );
         assert_eq!(out.dicos.groups.len(), 1);
         assert_eq!(out.dicos.groups["m"].slaves, ["s1"]);
     }

@@ -5,8 +5,8 @@ use std::io::Write;
 use clap::Args;
 
 use super::{Action, Rendered, TemplateError, render_all, write_all};
-use crate::exit::{EXIT_PROBLEMS, EXIT_TEMPLATE, EXIT_USAGE, Failure};
 use crate::config::Config;
+use crate::exit::{EXIT_PROBLEMS, EXIT_TEMPLATE, EXIT_USAGE, Failure};
 use crate::paths::Paths;
 
 #[derive(Debug, Args)]
