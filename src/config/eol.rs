@@ -57,6 +57,8 @@ use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use serde_json::{Map, Value};
 
+use super::pylit;
+
 /// The key under which EOLE records the version that wrote the file. It is not a variable.
 pub const VERSION_KEY: &str = "___version___";
 
@@ -1075,262 +1077,33 @@ fn shorten(s: &str) -> String {
     short
 }
 
-/// Reads a Python literal list as written by Python 2's `repr`: `['a', u'b', "c'd", None]`.
-/// Items may be strings (prefixes `u`, `b`, `r`), `None`, `True`, `False` or numbers.
-/// Returns the byte offset and a message on error.
+/// Reads the `val` of an EOLE 2.3 entry, a list as Python 2's `repr` wrote
+/// it (`['a', u'b', "c'd", None, 5L]`), into JSON values, with the one
+/// Python-literal parser ([`pylit`]). On error: the byte offset in `s`, and
+/// the message.
 fn parse_py_list(s: &str) -> Result<Vec<Value>, (usize, String)> {
-    let mut p = PyLit { s, pos: 0 };
-    p.skip_blanks();
-    if !p.eat('[') {
-        return Err((
-            p.pos,
-            format!(
-                "expected a Python list such as ['value'], found {}",
-                p.found()
-            ),
-        ));
-    }
-    let mut items = Vec::new();
-    loop {
-        p.skip_blanks();
-        if p.eat(']') {
-            break;
-        }
-        items.push(p.item()?);
-        p.skip_blanks();
-        if p.eat(',') {
-            continue;
-        }
-        if p.eat(']') {
-            break;
-        }
-        return Err((
-            p.pos,
-            format!("expected ',' or ']' after a list item, found {}", p.found()),
-        ));
-    }
-    p.skip_blanks();
-    match p.peek() {
-        None | Some('#' | ';') => Ok(items),
-        Some(_) => Err((
-            p.pos,
-            format!("unexpected text after the list: {}", p.found()),
-        )),
-    }
+    let items = pylit::parse(s, pylit::Dialect::Repr2)
+        .map_err(|e| (e.byte_offset(s), e.describe()))?;
+    Ok(items.into_iter().map(json_of).collect())
 }
 
-/// A cursor over a Python literal. `pos` is always on a character boundary.
-struct PyLit<'a> {
-    s: &'a str,
-    pos: usize,
-}
-
-impl PyLit<'_> {
-    fn rest(&self) -> &str {
-        self.s.get(self.pos..).unwrap_or("")
+/// A typed Python item as the JSON value EOLE 2.4+ stores.
+fn json_of(item: pylit::Item) -> Value {
+    match item {
+        pylit::Item::Str(s) => Value::String(s),
+        pylit::Item::Bool(b) => Value::Bool(b),
+        pylit::Item::None => Value::Null,
+        pylit::Item::Number(text) => match text.parse::<i64>() {
+            Ok(i) => Value::from(i),
+            // The parser only gives finite numbers; a text it cannot be is
+            // kept rather than lost.
+            Err(_) => text
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map_or(Value::String(text), Value::Number),
+        },
     }
-
-    fn peek(&self) -> Option<char> {
-        self.rest().chars().next()
-    }
-
-    fn bump(&mut self) -> Option<char> {
-        let c = self.peek()?;
-        self.pos += c.len_utf8();
-        Some(c)
-    }
-
-    fn eat(&mut self, c: char) -> bool {
-        if self.peek() == Some(c) {
-            self.pos += c.len_utf8();
-            true
-        } else {
-            false
-        }
-    }
-
-    fn skip_blanks(&mut self) {
-        while self.peek().is_some_and(char::is_whitespace) {
-            self.bump();
-        }
-    }
-
-    /// What is at the cursor, for messages.
-    fn found(&self) -> String {
-        match self.peek() {
-            None => "the end of the value".to_owned(),
-            Some(c) => format!("{c:?}"),
-        }
-    }
-
-    fn item(&mut self) -> Result<Value, (usize, String)> {
-        let start = self.pos;
-        // String prefixes: up to two of u, b, r (u'…', ur'…', b'…', r'…').
-        let prefix: String = self
-            .rest()
-            .chars()
-            .take_while(|c| matches!(c, 'u' | 'U' | 'b' | 'B' | 'r' | 'R'))
-            .take(3)
-            .collect();
-        let after_prefix = self.rest().get(prefix.len()..).unwrap_or("");
-        if prefix.len() <= 2
-            && let Some(quote @ ('\'' | '"')) = after_prefix.chars().next()
-        {
-            self.pos += prefix.len() + 1;
-            let lower = prefix.to_ascii_lowercase();
-            return self.string(quote, lower.contains('u'), lower.contains('r'), start);
-        }
-        let word: String = self
-            .rest()
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | '_'))
-            .collect();
-        self.pos += word.len();
-        match word.as_str() {
-            "None" => Ok(Value::Null),
-            "True" => Ok(Value::Bool(true)),
-            "False" => Ok(Value::Bool(false)),
-            "" => Err((
-                start,
-                format!("expected a quoted string, found {}", self.found()),
-            )),
-            w => {
-                // Python 2 long integers end with L.
-                let digits = w.strip_suffix(['L', 'l']).unwrap_or(w);
-                if let Ok(i) = digits.parse::<i64>() {
-                    Ok(Value::from(i))
-                } else if let Some(n) = digits
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|_| digits.bytes().any(|b| b.is_ascii_digit()))
-                    .and_then(serde_json::Number::from_f64)
-                {
-                    Ok(Value::Number(n))
-                } else {
-                    Err((
-                        start,
-                        format!("expected a quoted string, found {:?}", shorten(w)),
-                    ))
-                }
-            }
-        }
-    }
-
-    /// A string body after its opening quote. Python 2 byte strings (no `u` prefix) hold
-    /// bytes: `\xc3\xa9` is the UTF-8 of "é", so escapes give bytes, decoded as UTF-8 at the
-    /// end (as Latin-1 if that fails). In unicode strings `\xe9` is the character U+00E9.
-    fn string(
-        &mut self,
-        quote: char,
-        unicode: bool,
-        raw: bool,
-        start: usize,
-    ) -> Result<Value, (usize, String)> {
-        let mut bytes: Vec<u8> = Vec::new();
-        let unclosed = || (start, format!("string is not closed (missing {quote})"));
-        loop {
-            let c = self.bump().ok_or_else(unclosed)?;
-            if c == quote {
-                break;
-            }
-            if c != '\\' {
-                push_char(&mut bytes, c);
-                continue;
-            }
-            let esc_at = self.pos - 1;
-            let e = self.bump().ok_or_else(unclosed)?;
-            if raw {
-                // Raw strings keep the backslash; it only stops the quote from ending them.
-                push_char(&mut bytes, '\\');
-                push_char(&mut bytes, e);
-                continue;
-            }
-            match e {
-                '\n' => {}
-                '\\' | '\'' | '"' => push_char(&mut bytes, e),
-                'n' => bytes.push(b'\n'),
-                't' => bytes.push(b'\t'),
-                'r' => bytes.push(b'\r'),
-                'a' => bytes.push(0x07),
-                'b' => bytes.push(0x08),
-                'f' => bytes.push(0x0c),
-                'v' => bytes.push(0x0b),
-                '0'..='7' => {
-                    let mut code = e.to_digit(8).unwrap_or(0);
-                    for _ in 0..2 {
-                        match self.peek().and_then(|d| d.to_digit(8)) {
-                            Some(d) => {
-                                code = code * 8 + d;
-                                self.bump();
-                            }
-                            None => break,
-                        }
-                    }
-                    push_code(&mut bytes, code, unicode, esc_at)?;
-                }
-                'x' => {
-                    let code = self.hex(2, esc_at)?;
-                    push_code(&mut bytes, code, unicode, esc_at)?;
-                }
-                'u' | 'U' if unicode => {
-                    let code = self.hex(if e == 'u' { 4 } else { 8 }, esc_at)?;
-                    push_code(&mut bytes, code, true, esc_at)?;
-                }
-                other => {
-                    // Python keeps unknown escapes as written.
-                    push_char(&mut bytes, '\\');
-                    push_char(&mut bytes, other);
-                }
-            }
-        }
-        let text = match String::from_utf8(bytes) {
-            Ok(s) => s,
-            Err(e) => e.into_bytes().iter().map(|&b| char::from(b)).collect(),
-        };
-        Ok(Value::String(text))
-    }
-
-    /// `n` hex digits after `\x`, `\u` or `\U`.
-    fn hex(&mut self, n: usize, esc_at: usize) -> Result<u32, (usize, String)> {
-        let mut code: u32 = 0;
-        for _ in 0..n {
-            match self.peek().and_then(|d| d.to_digit(16)) {
-                Some(d) => {
-                    code = code.saturating_mul(16).saturating_add(d);
-                    self.bump();
-                }
-                None => {
-                    return Err((
-                        esc_at,
-                        format!("escape sequence needs {n} hexadecimal digits"),
-                    ));
-                }
-            }
-        }
-        Ok(code)
-    }
-}
-
-fn push_char(bytes: &mut Vec<u8>, c: char) {
-    let mut buf = [0u8; 4];
-    bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-}
-
-/// An escaped code: a character in unicode strings, a byte in Python 2 byte strings.
-fn push_code(
-    bytes: &mut Vec<u8>,
-    code: u32,
-    unicode: bool,
-    esc_at: usize,
-) -> Result<(), (usize, String)> {
-    if unicode {
-        let c = char::from_u32(code)
-            .ok_or_else(|| (esc_at, format!("escape \\u{code:x} is not a character")))?;
-        push_char(bytes, c);
-    } else {
-        bytes.push((code & 0xff) as u8);
-    }
-    Ok(())
 }
 
 #[cfg(test)]
