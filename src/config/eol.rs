@@ -1082,8 +1082,8 @@ fn shorten(s: &str) -> String {
 /// Python-literal parser ([`pylit`]). On error: the byte offset in `s`, and
 /// the message.
 fn parse_py_list(s: &str) -> Result<Vec<Value>, (usize, String)> {
-    let items = pylit::parse(s, pylit::Dialect::Repr2)
-        .map_err(|e| (e.byte_offset(s), e.describe()))?;
+    let items =
+        pylit::parse(s, pylit::Dialect::Repr2).map_err(|e| (e.byte_offset(s), e.describe()))?;
     Ok(items.into_iter().map(json_of).collect())
 }
 

@@ -147,7 +147,11 @@ impl fmt::Display for Error {
                 f,
                 "\\N{{…}} escapes (character names) are not supported (offset {at})"
             ),
-            ErrorKind::HexDigits { digits, pos, found: c } => write!(
+            ErrorKind::HexDigits {
+                digits,
+                pos,
+                found: c,
+            } => write!(
                 f,
                 "invalid escape at offset {at}: expected {digits} hex digits at offset {pos}, found {}",
                 found(*c)
@@ -177,7 +181,9 @@ impl Error {
             None => "the end of the value".to_string(),
         };
         match &self.kind {
-            ErrorKind::Expected { what, found: c } => format!("expected {what}, found {}", found(c)),
+            ErrorKind::Expected { what, found: c } => {
+                format!("expected {what}, found {}", found(c))
+            }
             ErrorKind::StrayBackslash => {
                 "a backslash outside a string must end the line".to_string()
             }
@@ -565,7 +571,10 @@ impl Parser {
             }
         }
         let digits = |p: &Self, from: usize| -> String { p.chars[from..p.pos].iter().collect() };
-        if !digits(self, digits_start).chars().any(|c| c.is_ascii_digit()) {
+        if !digits(self, digits_start)
+            .chars()
+            .any(|c| c.is_ascii_digit())
+        {
             self.pos = digits_start;
             return Err(self.expected("a number"));
         }
@@ -813,6 +822,78 @@ mod tests {
         assert!(error("[{'a': 1}]").contains("nested"));
         assert_eq!(error("[\u{a0}'a']").lines().count(), 1);
         assert!(error("['a'\n\u{0}]").contains("found '\\0'"));
+    }
+
+    fn repr2(s: &str) -> Result<Vec<Item>, Error> {
+        parse(s, Dialect::Repr2)
+    }
+
+    fn text(s: &str) -> Item {
+        Item::Str(s.to_string())
+    }
+
+    #[test]
+    fn items_are_typed() {
+        assert_eq!(
+            parse(
+                "['a', -3, 2.5, 1e3, 5L, True, False, None]",
+                Dialect::Source
+            ),
+            Ok(vec![
+                text("a"),
+                Item::Number("-3".into()),
+                Item::Number("2.5".into()),
+                Item::Number("1e3".into()),
+                Item::Number("5".into()),
+                Item::Bool(true),
+                Item::Bool(false),
+                Item::None,
+            ])
+        );
+        // Python 2 (Creole 2.x) reads 5L; the text compared is 5.
+        assert_eq!(list("[5L, 1E-2]"), ["5", "1E-2"]);
+        assert!(error("[1e999]").contains("too large"));
+    }
+
+    /// Python 2's `repr` in an EOLE 2.3 config.eol: byte strings, `\u` only
+    /// in unicode strings, no joined strings, a list only, `;` comments.
+    #[test]
+    fn python2_repr_dialect() {
+        assert_eq!(
+            repr2(r"['autosign\xc3\xa9', u'autosign\xe9', u'\u00e9', '\xe9', '\u00e9']"),
+            Ok(vec![
+                text("autosigné"),
+                text("autosigné"),
+                text("é"),
+                // Not UTF-8: read as Latin-1.
+                text("é"),
+                // A byte string knows no \u escape.
+                text("\\u00e9"),
+            ])
+        );
+        assert_eq!(list(r"['\xc3\xa9']"), ["Ã©"]);
+        assert_eq!(repr2("['a'] ; comment"), Ok(vec![text("a")]));
+        assert_eq!(repr2("['a', # why\n 'b']"), Ok(vec![text("a"), text("b")]));
+        assert_eq!(repr2("['a\nb']"), Ok(vec![text("a\nb")]));
+        assert_eq!(repr2(r"['\N']"), Ok(vec![text("\\N")]));
+        let e = repr2("['a' 'b']").unwrap_err();
+        assert_eq!(
+            (e.at, e.describe().as_str()),
+            (5, "expected ',' or ']', found '\\''")
+        );
+        let e = repr2("('a',)").unwrap_err();
+        assert!(
+            e.describe().contains("a Python list such as ['value']"),
+            "{e}"
+        );
+        let e = repr2("['é', u'\\u12']").unwrap_err();
+        assert_eq!(e.at, 8);
+        assert_eq!(e.byte_offset("['é', u'\\u12']"), 9);
+        assert_eq!(e.describe(), "escape sequence needs 4 hexadecimal digits");
+        assert_eq!(
+            repr2("['x").unwrap_err().describe(),
+            "string is not closed (missing ')"
+        );
     }
 
     /// The string literals of every `valid_enum` in the real dictionaries

@@ -98,3 +98,81 @@ impl Config {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use indexmap::IndexMap;
+
+    use crate::config::{Config, EolFile, ValueError};
+    use crate::dico;
+
+    const XML: &str = "<creole><variables><family name='f'>
+        <variable name='port' type='port'/>
+        <variable name='n' type='number'><value>abc</value></variable>
+        <variable name='e'><value>b</value></variable>
+        <variable name='w'><value>zz</value></variable>
+        <variable name='bad_list'/>
+        <variable name='empty' type='port' multi='True'/>
+        <variable name='py'/>
+      </family></variables><constraints>
+        <check name='valid_enum' target='e'><param>['a', 'b']</param></check>
+        <check name='valid_enum' target='w' level='warning'><param>['a']</param></check>
+        <check name='valid_enum' target='bad_list'><param>['a', </param></check>
+        <check name='valid_enum' target='py'><param type='python'>eosfunc.f()</param></check>
+      </constraints></creole>";
+
+    fn cfg(eol: &str) -> Config {
+        let out = dico::load_str(XML, "t.xml");
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        let eol = EolFile::parse(eol.as_bytes(), Path::new("config.eol")).unwrap();
+        Config::new(Arc::new(out.dicos), eol, IndexMap::new(), false)
+    }
+
+    #[test]
+    fn a_value_breaking_its_type_or_a_check_cannot_be_read() {
+        let c = cfg(
+            r#"{"port": {"val": "abc", "owner": "x"}, "e": {"val": "c", "owner": "x"},
+                        "empty": {"val": [""], "owner": "x"}}"#,
+        );
+        // The raw value is still there for lint and the templates.
+        assert_eq!(c.get("port").unwrap().first(), Some("abc"));
+        match c.read("port") {
+            Err(ValueError::Invalid {
+                name, value, rule, ..
+            }) => {
+                assert_eq!((name.as_str(), value.as_str()), ("port", "abc"));
+                assert!(rule.contains("type port"), "{rule}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let n = c.read("n").unwrap_err().to_string();
+        assert!(
+            n.contains("'n'") && n.contains("'abc'") && n.contains("number"),
+            "{n}"
+        );
+        let e = c.read("e").unwrap_err().to_string();
+        assert!(
+            e.contains("'c'") && e.contains("<check name='valid_enum'>") && e.contains("t.xml:"),
+            "{e}"
+        );
+        // Warnings, unsupported checks and empty entries do not stop a read.
+        assert_eq!(c.read("w").unwrap().first(), Some("zz"));
+        assert!(c.read("py").is_ok());
+        assert!(c.read("empty").is_ok());
+    }
+
+    #[test]
+    fn a_check_that_cannot_be_read_makes_the_variable_unreadable() {
+        let c = cfg("{}");
+        match c.read("bad_list") {
+            Err(ValueError::UnreadableCheck { name, reason, .. }) => {
+                assert_eq!(name, "bad_list");
+                assert!(reason.contains("its list is not valid"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
