@@ -1025,7 +1025,8 @@ impl Config {
         }
         for &ci in self.idx.checks_of.get(name).into_iter().flatten() {
             let check = &self.dicos.checks[ci];
-            if let Err(message) = self.run_check(check, name, var, value) {
+            if let Err(failure) = self.run_check_on(check, name, var, value) {
+                let message = failure.into_message(&check.func);
                 let sev = match check.level {
                     Level::Error => Severity::Error,
                     Level::Warning => Severity::Warning,
@@ -1037,20 +1038,9 @@ impl Config {
         }
     }
 
-    /// Runs one check on every value; unknown checks pass (lint lists them).
-    fn run_check(
-        &self,
-        check: &dico::Check,
-        name: &str,
-        var: &Variable,
-        value: &Value,
-    ) -> Result<(), String> {
-        self.run_check_on(check, name, var, value)
-            .map_err(|f| f.into_message(&check.func))
-    }
-
-    /// [`Config::run_check`], saying whether the check could not run or
-    /// which item it refused.
+    /// Runs one check on every value; unknown checks pass (lint lists
+    /// them). The error says whether the check could not run or which item
+    /// it refused.
     fn run_check_on(
         &self,
         check: &dico::Check,

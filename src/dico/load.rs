@@ -36,6 +36,18 @@ pub struct DicoError {
     pub message: String,
 }
 
+impl DicoError {
+    /// A problem at a place in a file.
+    fn at(loc: &Location, variable: Option<&str>, message: String) -> DicoError {
+        DicoError {
+            loc: Some(loc.clone()),
+            file: None,
+            variable: variable.map(str::to_string),
+            message,
+        }
+    }
+}
+
 impl fmt::Display for DicoError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.loc, &self.file) {
@@ -1092,12 +1104,7 @@ impl Loader {
     fn drop_dangling(&mut self) {
         let mut warnings = Vec::new();
         let mut warn = |loc: &Location, var: Option<&str>, msg: String| {
-            warnings.push(DicoError {
-                loc: Some(loc.clone()),
-                file: None,
-                variable: var.map(str::to_string),
-                message: msg,
-            });
+            warnings.push(DicoError::at(loc, var, msg));
         };
         let d = &mut self.d;
         let vars = &d.variables;
@@ -1201,12 +1208,7 @@ impl Loader {
         let vars: HashSet<&str> = self.d.variables.keys().map(String::as_str).collect();
         let mut errors = Vec::new();
         let mut push = |loc: &Location, var: Option<&str>, msg: String| {
-            errors.push(DicoError {
-                loc: Some(loc.clone()),
-                file: None,
-                variable: var.map(str::to_string),
-                message: msg,
-            });
+            errors.push(DicoError::at(loc, var, msg));
         };
 
         let check_params =
