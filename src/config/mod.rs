@@ -18,6 +18,7 @@ mod checks;
 pub mod eol;
 mod errors;
 mod funcs;
+mod ini;
 pub mod pylit;
 mod read;
 pub mod types;
