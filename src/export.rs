@@ -54,8 +54,8 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
-use crate::cli::{EXIT_INVALID_CONFIG, EXIT_SYSTEM, Failure};
 use crate::config::{Config, ConfigError};
+use crate::exit::{EXIT_INVALID_CONFIG, EXIT_SYSTEM, Failure};
 use crate::paths::Paths;
 use crate::plan::launch::{Launch, MountKind};
 use crate::plan::{self, PlanError};

@@ -19,7 +19,8 @@ use clap::{Command, CommandFactory, Parser, Subcommand};
 use clap_complete::Shell;
 use roff::{Roff, bold, italic, roman};
 
-use super::{Cli, EOLE_NAMES, EXIT_CODES_HELP, EXIT_SYSTEM};
+use super::{Cli, EOLE_NAMES};
+use crate::exit::{EXIT_CODES_HELP, EXIT_SYSTEM};
 
 /// Writes conteneur's man pages or shell completions (for packaging).
 #[derive(Debug, Parser)]

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::{Mode, ProxyError};
-use crate::cli::{
+use crate::config::Config;
+use crate::exit::{
     EXIT_INVALID_CONFIG, EXIT_NGINX, EXIT_PROBLEMS, EXIT_SYSTEM, EXIT_USAGE, Failure,
 };
-use crate::config::Config;
 use crate::paths::Paths;
 
 #[derive(Debug, Args)]
