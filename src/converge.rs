@@ -26,8 +26,10 @@ use tokio::net::TcpStream;
 use crate::backend::{
     Backend, BackendError, Backends, HostMount, HostPorts, Kind, Progress, git, labels,
 };
+use crate::mounts;
 use crate::plan::launch::{Health, Launch, MountKind};
-use crate::plan::{Action, Plan};
+use crate::plan::redact::LabelKey;
+use crate::plan::{Action, Plan, mount_given};
 
 mod replace;
 pub use replace::Draining;
@@ -67,6 +69,11 @@ pub struct Settings {
     pub health_timeout: Duration,
     /// Where git sources are fetched for docker+git builds.
     pub git_cache: PathBuf,
+    /// `conteneur_allow_system_mounts`: protected host folders may be
+    /// mounted.
+    pub allow_system_mounts: bool,
+    /// The key environment values are sealed with in the plan label.
+    pub label_key: LabelKey,
 }
 
 impl Default for Settings {
@@ -76,6 +83,8 @@ impl Default for Settings {
             parallel: 4,
             health_timeout: Duration::from_secs(30),
             git_cache: PathBuf::from("/var/lib/conteneur/git"),
+            allow_system_mounts: false,
+            label_key: LabelKey::default(),
         }
     }
 }
@@ -113,12 +122,8 @@ pub enum ConvergeError {
          the new containers were removed and the previous ones keep serving"
     )]
     Switch(String),
-    #[error("container '{name}': cannot create the host folder {path}: {message}")]
-    Folder {
-        name: String,
-        path: String,
-        message: String,
-    },
+    #[error(transparent)]
+    Mount(#[from] mounts::MountError),
 }
 
 /// One container that could not converge, and what became of it.
@@ -132,9 +137,15 @@ pub struct ContainerFailure {
     pub restored: bool,
 }
 
-/// The engine-side mounts of a launch: bind folders under `root`, created
-/// if missing; volume names as they are.
-pub fn host_mounts(launch: &Launch, root: &Path) -> Result<Vec<HostMount>, ConvergeError> {
+/// The engine-side mounts of a launch: bind folders under `root`, checked
+/// where they really lead at this moment (symbolic links followed) and
+/// created if missing without following any link ([`mounts::prepare`]);
+/// the engine gets the resolved path. Volume names as they are.
+pub fn host_mounts(
+    launch: &Launch,
+    root: &Path,
+    allow_system: bool,
+) -> Result<Vec<HostMount>, ConvergeError> {
     let mut out = Vec::new();
     for m in &launch.mounts {
         match m.kind {
@@ -144,12 +155,7 @@ pub fn host_mounts(launch: &Launch, root: &Path) -> Result<Vec<HostMount>, Conve
                 bind: false,
             }),
             MountKind::Bind => {
-                let path = root.join(m.host.trim_start_matches('/'));
-                std::fs::create_dir_all(&path).map_err(|e| ConvergeError::Folder {
-                    name: launch.name.clone(),
-                    path: path.display().to_string(),
-                    message: e.to_string(),
-                })?;
+                let path = mounts::prepare(root, mount_given(launch, &m.host), allow_system)?;
                 out.push(HostMount {
                     host: path.display().to_string(),
                     container: m.container.clone(),
@@ -159,6 +165,15 @@ pub fn host_mounts(launch: &Launch, root: &Path) -> Result<Vec<HostMount>, Conve
         }
     }
     Ok(out)
+}
+
+/// An error's text without the "container 'NAME': " it starts with: a
+/// [`ContainerFailure`] says it once.
+fn unprefixed(name: &str, e: &ConvergeError) -> String {
+    let text = e.to_string();
+    text.strip_prefix(&format!("container '{name}': "))
+        .map(str::to_string)
+        .unwrap_or(text)
 }
 
 /// Image ids known per engine: (engine, `image:tag`) → id.

@@ -21,7 +21,7 @@ use std::sync::Mutex;
 
 use super::{
     ContainerFailure, ImageIds, Routes, Settings, host_mounts, image_id, replace_in_place,
-    wait_healthy,
+    unprefixed, wait_healthy,
 };
 use crate::backend::{Backend, Backends, HostPorts, Kind, labels, old_name};
 use crate::plan::launch::Launch;
@@ -118,10 +118,11 @@ pub fn instance_launch(launch: &Launch, ports: &HostPorts) -> Launch {
 fn instance_labels(
     launch: &Launch,
     images: &ImageIds,
-    server: &str,
+    settings: &Settings,
     ports: &HostPorts,
 ) -> BTreeMap<String, String> {
-    let mut l = container_labels(launch, &image_id(launch, images), server);
+    let (server, label_key) = (&settings.server, &settings.label_key);
+    let mut l = container_labels(launch, &image_id(launch, images), server, label_key);
     l.insert(labels::HOST_PORTS.into(), ports.label());
     l
 }
@@ -237,8 +238,7 @@ pub async fn up(
             if old_backend == backend && new.in_place() {
                 // snap: changed in place (see replace_in_place); it listens
                 // on port_out itself.
-                let l =
-                    instance_labels(launch, ctx.images, &settings.server, &direct_ports(launch));
+                let l = instance_labels(launch, ctx.images, settings, &direct_ports(launch));
                 replace_in_place(name, old_id, old_health.as_ref(), launch, &l, new, settings)
                     .await?;
                 return Ok(Up {
@@ -302,7 +302,8 @@ async fn create_healthy(
     restored: bool,
 ) -> Result<(String, HostPorts), ContainerFailure> {
     let settings = ctx.settings;
-    let mounts = host_mounts(launch, ctx.root).map_err(|e| fail(name, e.to_string(), restored))?;
+    let mounts = host_mounts(launch, ctx.root, settings.allow_system_mounts)
+        .map_err(|e| fail(name, unprefixed(name, &e), restored))?;
     let ports = if b.kind() == Kind::Snap {
         direct_ports(launch)
     } else {
@@ -311,7 +312,7 @@ async fn create_healthy(
             .map_err(|e| fail(name, e, restored))?
     };
     let instance = instance_launch(launch, &ports);
-    let l = instance_labels(launch, ctx.images, &settings.server, &ports);
+    let l = instance_labels(launch, ctx.images, settings, &ports);
     let id = b
         .create(engine_name, &instance, &mounts, &l)
         .await

@@ -132,7 +132,9 @@ pub async fn hand_over(
         ));
     }
     let d = dir(paths);
-    std::fs::create_dir_all(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+    // Jobs name the containers only: root's, but nothing secret in them.
+    crate::folders::create_dir_all(&d, crate::folders::PUBLIC)
+        .map_err(|e| format!("{}: {e}", d.display()))?;
     let file = d.join(format!("{}-{}.json", now(), std::process::id()));
     write_job(&file, &job)?;
     let spawned = spawn(paths, &file);
