@@ -4,13 +4,16 @@
 //!
 //! - pulls and builds come first, all of them, in parallel with a bound;
 //!   one that fails stops the run before any container is touched;
-//! - a changed container is replaced without being lost: the new one is
-//!   created beside it (`NAME.next`, on the new engine when the type
-//!   changed), the old one stopped (its port is needed), the new one
-//!   started and waited for until healthy, and only then is the old one
-//!   removed and the new one renamed. On any failure the new one goes and
-//!   the old one is started again. On an engine that changes containers in
-//!   place (snap: a refresh), the change is undone (a revert) instead;
+//! - a changed container is replaced without a failed request (see
+//!   `converge/replace.rs`): the new instance is created beside the old one
+//!   (`NAME.next`, on the new engine when the type changed) on host ports
+//!   of its own, started and waited for until healthy; then nginx is
+//!   switched, once for the run ([`Switch`]); only then is the old one
+//!   renamed to drain ([`Draining`], stopped later by the caller) and the
+//!   new one given its name. A failure before the switch removes the new
+//!   one and never touches the old one. On an engine that changes
+//!   containers in place (snap: a refresh), the change is undone (a
+//!   revert) instead;
 //! - containers converge in parallel, at most `parallel` at a time; each
 //!   container's change is all or nothing, and every failure is reported.
 
