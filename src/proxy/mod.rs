@@ -528,7 +528,7 @@ fn check_private(
         Check::Refused(message) => Err(ProxyError::Invalid {
             site: site.to_path_buf(),
             main: layout.main_conf.clone(),
-            message,
+            message: with_hint(message),
         }),
     }
 }
@@ -605,7 +605,7 @@ fn check_and_swap_system(
                 return Err(ProxyError::Invalid {
                     site: staged.to_path_buf(),
                     main: layout.main_conf.clone(),
-                    message,
+                    message: with_hint(message),
                 });
             }
             Shadowed::Unavailable => {}
@@ -620,11 +620,23 @@ fn check_and_swap_system(
         Ok(Check::Refused(message)) => ProxyError::Invalid {
             site: live.clone(),
             main: layout.main_conf.clone(),
-            message,
+            message: with_hint(message),
         },
         Err(e) => e,
     };
     Err(backup.restore_after(refused))
+}
+
+/// nginx's refusal, with what to do when the cause is a missing module.
+fn with_hint(message: String) -> String {
+    if message.contains("unknown directive \"stream\"") {
+        format!(
+            "{message}\n(nginx's stream module is missing, which forwards the containers' \
+             port_out: apt-get install libnginx-mod-stream)"
+        )
+    } else {
+        message
+    }
 }
 
 /// A file conteneur generates beside the site (backends, stream forwards).
@@ -803,4 +815,16 @@ pub fn stop_with(paths: &Paths, opts: &Options) -> Result<Option<u32>, ProxyErro
             pf.error_log.display()
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_stream_module_is_named_with_its_package() {
+        let m = with_hint("nginx: [emerg] unknown directive \"stream\" in /x.conf:3".into());
+        assert!(m.contains("libnginx-mod-stream"), "{m}");
+        assert_eq!(with_hint("other".into()), "other");
+    }
 }
