@@ -1352,3 +1352,26 @@ fn system_mode_forwards_port_out_and_switches_backends_in_one_reload() -> TestRe
     assert!(!bare.site().exists(), "nothing was put in place: {err}");
     Ok(())
 }
+
+#[test]
+fn a_private_site_from_before_the_backend_files_starts_again() -> TestResult {
+    let alpha = Backend::http("alpha")?;
+    let front = Front::new()?;
+    let http = free_port()?;
+    let route = Route {
+        name: "alpha",
+        port: alpha.port,
+        websocket: false,
+    };
+    let text = site(http, None, &[route]);
+    front.publish(&text)?;
+    // As an older conteneur left it: the live site, no backends nor
+    // stream file beside it.
+    let layout = proxy::Layout::new(&front.paths, Mode::Private);
+    std::fs::remove_file(&layout.upstreams)?;
+    std::fs::remove_file(&layout.stream)?;
+    front.start()?;
+    assert!(layout.upstreams.exists() && layout.stream.exists());
+    assert!(http_get(http, "/alpha/")?.body.contains("backend=alpha"));
+    Ok(())
+}

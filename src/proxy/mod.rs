@@ -730,7 +730,11 @@ pub fn start_with(paths: &Paths, opts: &Options) -> Result<Status, ProxyError> {
     }
     prepare_prefix(pf)?;
     let ngx = Nginx::find(opts.nginx.as_deref())?;
-    if layout.site.exists() {
+    // A live site from before the backends and stream files existed (an
+    // older conteneur) is applied again from the staged one, which writes
+    // them.
+    let complete = layout.upstreams.exists() && layout.stream.exists();
+    if layout.site.exists() && (complete || !layout.staged.exists()) {
         // The live site was checked when applied, but the main file may be
         // new (another conteneur version): check them together first.
         check_private(
