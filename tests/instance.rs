@@ -267,7 +267,7 @@ fn concurrent_runs_and_kill_minus_nine() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let lock = site.path("var/lib/conteneur/run.lock");
+    let lock = site.path("var/lib/conteneur/run.holder");
     let t0 = Instant::now();
     while std::fs::read_to_string(&lock)
         .map(|s| !s.contains(&slow.id().to_string()))

@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{IsTerminal, Read, Seek, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -156,25 +156,40 @@ pub fn launches_of(
     }
 }
 
-/// The exclusive lock of a run. Its file says who holds it.
+/// The exclusive lock of a run: a `flock` on `run.lock`, and who holds it
+/// in `run.holder`. The holder is written to a temporary file renamed into
+/// place once the lock is taken, so a loser never reads it half-written,
+/// and removed before the lock is let go. A holder left by a run killed
+/// with -9 names a dead process: it is never reported.
 pub struct RunLock {
+    holder: PathBuf,
     _lock: Flock<File>,
 }
+
+/// How long a loser waits for a winner that has just taken the lock to say
+/// who it is.
+const HOLDER_WAIT: Duration = Duration::from_millis(300);
 
 impl RunLock {
     pub fn path(paths: &Paths) -> PathBuf {
         paths.state.join("run.lock")
     }
 
+    /// The file naming the run that holds the lock.
+    pub fn holder_path(paths: &Paths) -> PathBuf {
+        paths.state.join("run.holder")
+    }
+
     /// Takes the lock or says who has it.
     pub fn acquire(paths: &Paths, what: &str) -> Result<RunLock, RunError> {
         let path = Self::path(paths);
-        let io = |e: std::io::Error| RunError::Io {
-            path: path.clone(),
+        let holder_path = Self::holder_path(paths);
+        let io = |p: &Path, e: std::io::Error| RunError::Io {
+            path: p.to_path_buf(),
             message: e.to_string(),
         };
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
+            std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
         }
         let file = OpenOptions::new()
             .read(true)
@@ -182,33 +197,73 @@ impl RunLock {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(io)?;
+            .map_err(|e| io(&path, e))?;
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(mut lock) => {
-                let holder = format!(
-                    "pid {} running `{what}` since {}",
-                    std::process::id(),
-                    humantime_now()
+            Ok(lock) => {
+                let me = std::process::id();
+                let text = format!(
+                    "pid {me} running `{what}` since {}\nstart {}\n",
+                    humantime_now(),
+                    start_time(me).unwrap_or_default()
                 );
-                let _ = lock.set_len(0);
-                let _ = lock.rewind();
-                let _ = lock.write_all(holder.as_bytes());
-                let _ = lock.flush();
-                Ok(RunLock { _lock: lock })
-            }
-            Err((mut file, _)) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                if holder.trim().is_empty() {
-                    holder = "a process that did not say who it is".into();
-                }
-                Err(RunError::Locked {
-                    path,
-                    holder: holder.trim().to_string(),
+                crate::backend::write_atomic(&holder_path, text.as_bytes())
+                    .map_err(|e| io(&holder_path, e))?;
+                Ok(RunLock {
+                    holder: holder_path,
+                    _lock: lock,
                 })
+            }
+            Err(_) => {
+                let begin = std::time::Instant::now();
+                let holder = loop {
+                    if let Some(h) = live_holder(&holder_path) {
+                        break h;
+                    }
+                    if begin.elapsed() >= HOLDER_WAIT {
+                        break "a run that is starting or ending (it has not said who it is)"
+                            .to_string();
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                };
+                Err(RunError::Locked { path, holder })
             }
         }
     }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        // Before the lock goes (the field drops after this): the next
+        // winner's holder is never removed by this one.
+        let _ = std::fs::remove_file(&self.holder);
+    }
+}
+
+/// When process `pid` started (field 22 of `/proc/PID/stat`, in clock
+/// ticks since boot): a pid reused by another process has another one.
+fn start_time(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &text[text.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?;
+    if state == "Z" || state == "X" {
+        return None;
+    }
+    // After the state come ppid (4th field) … starttime (22nd).
+    fields.nth(22 - 4)?.parse().ok()
+}
+
+/// The holder line of `path` when it names a live process (the one that
+/// wrote it, not a later one with the same pid).
+fn live_holder(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut lines = text.lines();
+    let line = lines.next()?.trim().to_string();
+    let pid: u32 = line.strip_prefix("pid ")?.split(' ').next()?.parse().ok()?;
+    let recorded: u64 = lines
+        .find_map(|l| l.strip_prefix("start "))
+        .and_then(|s| s.trim().parse().ok())?;
+    (start_time(pid)? == recorded).then_some(line)
 }
 
 /// The time of day, for the lock's holder line.
@@ -473,4 +528,54 @@ pub fn launch_path(paths: &Paths) -> PathBuf {
 pub fn read_launch(path: &Path) -> Option<Vec<Launch>> {
     let text = std::fs::read_to_string(path).ok()?;
     LaunchFile::parse(&text).ok().map(|f| f.containers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lock_names_its_live_holder_and_forgets_it_when_let_go() {
+        let root = tempfile::tempdir().unwrap();
+        let paths = Paths::new(root.path());
+        let lock = RunLock::acquire(&paths, "instance").unwrap();
+        let holder = std::fs::read_to_string(RunLock::holder_path(&paths)).unwrap();
+        assert!(holder.starts_with(&format!("pid {} running `instance`", std::process::id())));
+        let e = RunLock::acquire(&paths, "reconfigure").err().unwrap();
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("pid {} running `instance`", std::process::id()))
+                && !text.contains("start "),
+            "{text}"
+        );
+        drop(lock);
+        assert!(!RunLock::holder_path(&paths).exists());
+        assert!(RunLock::acquire(&paths, "reconfigure").is_ok());
+    }
+
+    #[test]
+    fn a_dead_pid_is_never_reported_as_the_holder() {
+        let root = tempfile::tempdir().unwrap();
+        let paths = Paths::new(root.path());
+        // A process that has ended, whose holder text was left behind (a
+        // run killed with -9), while someone holds the lock.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let lock = RunLock::acquire(&paths, "instance").unwrap();
+        std::fs::write(
+            RunLock::holder_path(&paths),
+            format!("pid {dead} running `reconfigure` since 00:00:00 UTC\nstart 1\n"),
+        )
+        .unwrap();
+        let text = RunLock::acquire(&paths, "reconfigure")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            !text.contains(&format!("pid {dead}")) && text.contains("has not said who it is"),
+            "{text}"
+        );
+        drop(lock);
+    }
 }
