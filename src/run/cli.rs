@@ -146,10 +146,9 @@ pub fn cmd_status(paths: &Paths, a: StatusArgs) -> Result<u8, Failure> {
     } else {
         print!("{status}");
     }
-    let all_well = status.engine.is_none()
-        && status
-            .containers
-            .iter()
-            .all(|c| c.desired == "running" && c.actual == "running" && c.health == "healthy");
-    Ok(if all_well { 0 } else { EXIT_RUN_FAILED })
+    Ok(if status.all_well() {
+        0
+    } else {
+        EXIT_RUN_FAILED
+    })
 }

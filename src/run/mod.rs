@@ -329,16 +329,8 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
             })?;
         observed.sources.insert(key, commit);
     }
-    let plan_opts = plan::Options {
-        server: server_id(paths),
-        pull_moving: opts.pull,
-        allow_system_mounts: cfg
-            .get("conteneur_allow_system_mounts")
-            .ok()
-            .and_then(|v| v.first().map(|s| s == "oui"))
-            .unwrap_or(false),
-    };
-    let plan = plan::reconcile(&desired, &observed, &plan_opts).map_err(RunError::Plan)?;
+    let plan = plan::reconcile(&desired, &observed, &plan_options(&cfg, paths, opts.pull))
+        .map_err(RunError::Plan)?;
     Ok(Prepared {
         cfg,
         rendered,
@@ -347,6 +339,19 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
         plan,
         backends,
     })
+}
+
+/// The planner's settings for this server (`pull`: pull moving tags again).
+pub fn plan_options(cfg: &Config, paths: &Paths, pull: bool) -> plan::Options {
+    plan::Options {
+        server: server_id(paths),
+        pull_moving: pull,
+        allow_system_mounts: cfg
+            .get("conteneur_allow_system_mounts")
+            .ok()
+            .and_then(|v| v.first().map(|s| s == "oui"))
+            .unwrap_or(false),
+    }
 }
 
 fn number(cfg: &Config, name: &str, default: u64) -> u64 {
