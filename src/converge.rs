@@ -38,6 +38,9 @@ pub struct Settings {
     pub health_timeout: Duration,
     /// Where git sources are fetched for docker+git builds.
     pub git_cache: PathBuf,
+    /// How long a pull may go without any progress from the engine (the
+    /// registry stalled) before it is abandoned.
+    pub pull_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -47,6 +50,7 @@ impl Default for Settings {
             parallel: 4,
             health_timeout: Duration::from_secs(30),
             git_cache: PathBuf::from("/var/lib/conteneur/git"),
+            pull_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -154,10 +158,8 @@ async fn prepare_one(
             image,
             tag,
         } => {
-            let id = backends
-                .require(*backend)?
-                .prepare(image, tag, progress)
-                .await?;
+            let b = backends.require(*backend)?;
+            let id = watched_pull(b, image, tag, settings.pull_timeout, progress).await?;
             Ok((*backend, format!("{image}:{tag}"), id))
         }
         Action::Build {
@@ -192,20 +194,92 @@ async fn prepare_one(
     }
 }
 
-/// Carries out `plan`. `desired` holds the launch plans the plan refers to;
-/// `images` the image ids already known.
-pub async fn execute(
+/// A pull's progress, passed on, with when the engine last said anything
+/// and what: a registry that stalls shows as silence.
+struct Watch<'a> {
+    inner: &'a dyn Progress,
+    last: std::sync::Mutex<(Instant, Option<String>)>,
+}
+
+impl Progress for Watch<'_> {
+    fn update(&self, image: &str, status: &str) {
+        if let Ok(mut l) = self.last.lock() {
+            *l = (Instant::now(), Some(status.to_string()));
+        }
+        self.inner.update(image, status);
+    }
+    fn done(&self, image: &str, result: &Result<String, BackendError>) {
+        self.inner.done(image, result);
+    }
+}
+
+/// Pulls `image:tag`, abandoning the pull when the engine reports no
+/// progress for `timeout` (a registry that accepts and never answers).
+async fn watched_pull(
+    b: &dyn Backend,
+    image: &str,
+    tag: &str,
+    timeout: Duration,
+    progress: &dyn Progress,
+) -> Result<String, BackendError> {
+    let watch = Watch {
+        inner: progress,
+        last: std::sync::Mutex::new((Instant::now(), None)),
+    };
+    let tick = (timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+    let pull = b.prepare(image, tag, &watch);
+    tokio::pin!(pull);
+    loop {
+        tokio::select! {
+            r = &mut pull => return r,
+            () = tokio::time::sleep(tick) => {
+                let (since, step) = match watch.last.lock() {
+                    Ok(l) => (l.0.elapsed(), l.1.clone()),
+                    Err(_) => continue,
+                };
+                if since >= timeout {
+                    let e = BackendError::PullStalled {
+                        registry: crate::backend::registry_of(image),
+                        image: image.to_string(),
+                        tag: tag.to_string(),
+                        seconds: timeout.as_secs(),
+                        step: step.map(|s| format!("after '{s}'")).unwrap_or_else(|| {
+                            "waiting for the registry's first answer (the image manifest)".into()
+                        }),
+                    };
+                    progress.done(&format!("{image}:{tag}"), &Err(e.clone()));
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+/// Images brought by the pulls and builds of a plan.
+#[derive(Debug, Clone, Default)]
+pub struct Images {
+    /// Every image id known: those observed and those just brought.
+    pub ids: ImageIds,
+    pub pulled: Vec<String>,
+    pub built: Vec<String>,
+}
+
+/// Step 1 of a plan: every pull and build, in parallel with a bound,
+/// before anything else changes (files included: a run writes its
+/// templates only once the images are there). `images` are the ids already
+/// known. One that fails fails them all: nothing was changed.
+pub async fn prepare_images(
     plan: &Plan,
-    desired: &[Launch],
     images: &ImageIds,
     backends: &Backends,
-    root: &Path,
     settings: &Settings,
     progress: &dyn Progress,
-) -> Result<Report, ConvergeError> {
+) -> Result<Images, ConvergeError> {
     let parallel = settings.parallel.max(1);
-    let mut report = Report::default();
-    let mut images = images.clone();
+    let mut out = Images {
+        ids: images.clone(),
+        ..Images::default()
+    };
 
     // 1. Every pull and build, before any container is touched.
     let prepares: Vec<&Action> = plan
@@ -226,11 +300,11 @@ pub async fn execute(
     for (is_build, r) in results {
         match r {
             Ok((kind, reference, id)) => {
-                images.insert((kind, reference.clone()), id);
+                out.ids.insert((kind, reference.clone()), id);
                 if is_build {
-                    report.built.push(reference);
+                    out.built.push(reference);
                 } else {
-                    report.pulled.push(reference);
+                    out.pulled.push(reference);
                 }
             }
             Err(e) => {
@@ -238,9 +312,44 @@ pub async fn execute(
             }
         }
     }
-    if let Some(e) = first_error {
-        return Err(ConvergeError::Pull(e));
+    match first_error {
+        Some(e) => Err(ConvergeError::Pull(e)),
+        None => Ok(out),
     }
+}
+
+/// Carries out `plan`: its pulls and builds, then its containers.
+/// `desired` holds the launch plans the plan refers to; `images` the image
+/// ids already known.
+pub async fn execute(
+    plan: &Plan,
+    desired: &[Launch],
+    images: &ImageIds,
+    backends: &Backends,
+    root: &Path,
+    settings: &Settings,
+    progress: &dyn Progress,
+) -> Result<Report, ConvergeError> {
+    let images = prepare_images(plan, images, backends, settings, progress).await?;
+    converge_containers(plan, desired, &images, backends, root, settings).await
+}
+
+/// Steps 2 and 3 of a plan, once [`prepare_images`] brought its images:
+/// leftovers removed, then every container, in parallel with a bound.
+pub async fn converge_containers(
+    plan: &Plan,
+    desired: &[Launch],
+    prepared: &Images,
+    backends: &Backends,
+    root: &Path,
+    settings: &Settings,
+) -> Result<Report, ConvergeError> {
+    let parallel = settings.parallel.max(1);
+    let mut report = Report {
+        pulled: prepared.pulled.clone(),
+        built: prepared.built.clone(),
+        ..Report::default()
+    };
 
     // 2. Leftovers of an interrupted run, which hold the `.next` names.
     for step in &plan.steps {
@@ -264,7 +373,7 @@ pub async fn execute(
 
     // 3. Containers, in parallel with a bound.
     let by_name: HashMap<&str, &Launch> = desired.iter().map(|l| (l.name.as_str(), l)).collect();
-    let images = &images;
+    let images = &prepared.ids;
     let jobs = plan.steps.iter().filter(|s| {
         !s.action.is_prepare()
             && !matches!(&s.action, Action::Remove { name, .. } if name.ends_with(crate::backend::NEXT_SUFFIX))

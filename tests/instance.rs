@@ -368,3 +368,96 @@ fn a_name_taken_by_another_root_names_that_root() {
         "{err}"
     );
 }
+
+/// The files a run renders, as bytes.
+fn rendered_files(site: &Site) -> Vec<(String, Vec<u8>)> {
+    [
+        "var/lib/conteneur/launch.json",
+        "etc/eole/conteneur-vars.conf",
+    ]
+    .iter()
+    .map(|p| {
+        let bytes = std::fs::read(site.path(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+        (p.to_string(), bytes)
+    })
+    .collect()
+}
+
+#[test]
+fn a_pull_that_fails_writes_no_file() {
+    let site = Site::new("i7");
+    site.set("nombre_conteneur", &["1"]);
+    site.container(1, "web", "web", "1.0", free_port());
+    site.run_ok("instance");
+    let before = rendered_files(&site);
+    site.set("conteneur1_tag", &["9.9"]);
+    let out = site.run("reconfigure");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(8), "{err}");
+    assert!(err.contains("localhost:5000/demo/web:9.9"), "{err}");
+    assert_eq!(rendered_files(&site), before, "files were rewritten: {err}");
+    assert_eq!(get(&site.url("web")).unwrap().trim(), "web 1.0");
+}
+
+/// A "registry" on 127.0.0.1 that accepts connections and never answers;
+/// the connections are held until the guard is dropped.
+struct StalledRegistry {
+    port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl StalledRegistry {
+    fn start() -> StalledRegistry {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while !flag.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((s, _)) => held.push(s),
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        StalledRegistry { port, stop }
+    }
+}
+
+impl Drop for StalledRegistry {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn a_stalled_registry_is_named_with_the_image_and_the_step() {
+    let registry = StalledRegistry::start();
+    let site = Site::new("i8");
+    site.set("nombre_conteneur", &["1"]);
+    site.container(1, "web", "web", "1.0", free_port());
+    let host = format!("127.0.0.1:{}", registry.port);
+    site.set("conteneur1_url", &[&format!("{host}/demo/web")]);
+    site.set("conteneur_pull_timeout", &["3"]);
+    let t0 = Instant::now();
+    let out = site.run("instance");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(8), "{err}");
+    assert!(
+        t0.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        t0.elapsed()
+    );
+    assert!(
+        err.contains(&format!("from the registry {host} stalled"))
+            && err.contains(&format!("{host}/demo/web:1.0"))
+            && err.contains("no progress for 3 s")
+            && err.contains("conteneur_pull_timeout")
+            && err.contains("no container was changed"),
+        "{err}"
+    );
+    assert!(!site.exists("web"));
+    assert!(!site.path("var/lib/conteneur/launch.json").exists());
+}

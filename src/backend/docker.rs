@@ -26,7 +26,15 @@ pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
 
 pub struct DockerBackend {
     docker: Docker,
+    /// The same engine, for pulls: a pull is watched for stalls by the
+    /// executor (conteneur_pull_timeout), which may allow more than the
+    /// client's 2 minutes per request.
+    pulls: Docker,
 }
+
+/// The bound on a pull request as the client sees it; the executor's stall
+/// watch (at most conteneur_pull_timeout's 3600 s of silence) ends it first.
+const PULL_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3700);
 
 impl DockerBackend {
     /// Connects to the local engine and negotiates the API version. Fails
@@ -47,7 +55,8 @@ impl DockerBackend {
             .await
             .map_err(|e| down(e.to_string()))?;
         docker.ping().await.map_err(|e| down(e.to_string()))?;
-        Ok(DockerBackend { docker })
+        let pulls = docker.clone().with_timeout(PULL_REQUEST_TIMEOUT);
+        Ok(DockerBackend { docker, pulls })
     }
 
     /// The engine's id of a local image (after a pull or a build), or the
@@ -218,7 +227,7 @@ impl Backend for DockerBackend {
     ) -> Result<String, BackendError> {
         let reference = format!("{image}:{tag}");
         let fail = |message: String| BackendError::pull(image, tag, message);
-        let mut stream = self.docker.create_image(
+        let mut stream = self.pulls.create_image(
             Some(CreateImageOptions {
                 from_image: Some(image.to_string()),
                 tag: Some(tag.to_string()),

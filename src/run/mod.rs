@@ -6,6 +6,7 @@
 //! (one snapshot), and the plan (name clashes, mounts, unsupported types).
 //! Only then do the steps run:
 //!
+//! 0. images pulled and built (nothing else changes until they are there),
 //! 1. preservice hooks, 2. pretemplate hooks, 3. templates written,
 //! 4. posttemplate hooks, 5. containers converged, 6. nginx applied,
 //! 7. postservice hooks.
@@ -386,33 +387,38 @@ pub async fn run(
     let root = paths.root.display().to_string();
     let env = [("CONTENEUR_ROOT", root.as_str())];
 
+    let settings = Settings {
+        server: server_id(paths),
+        parallel: number(&cfg, "conteneur_parallel", 4).clamp(1, 64) as usize,
+        health_timeout: Duration::from_secs(number(&cfg, "conteneur_health_timeout", 30).max(1)),
+        git_cache: paths.state.join("git"),
+        pull_timeout: Duration::from_secs(number(&cfg, "conteneur_pull_timeout", 60).max(1)),
+    };
+    // Images first: a pull that fails leaves every file as it was (the
+    // templates would otherwise name a tag that does not run).
+    let progress = make_progress(opts.quiet);
+    let images = converge::prepare_images(
+        &plan,
+        &observed.image_ids(),
+        &backends,
+        &settings,
+        progress.as_ref(),
+    )
+    .await
+    .map_err(RunError::Converge)?;
+
     hooks::run_phase(&paths.hooks, "preservice", arg, &env)?;
     hooks::run_phase(&paths.hooks, "pretemplate", arg, &env)?;
     let changes = template::write_all(&rendered).map_err(|e| RunError::Write(e.to_string()))?;
     let files_changed: Vec<PathBuf> = changes.changed().cloned().collect();
     hooks::run_phase(&paths.hooks, "posttemplate", arg, &env)?;
 
-    let settings = Settings {
-        server: server_id(paths),
-        parallel: number(&cfg, "conteneur_parallel", 4).clamp(1, 64) as usize,
-        health_timeout: Duration::from_secs(number(&cfg, "conteneur_health_timeout", 30).max(1)),
-        git_cache: paths.state.join("git"),
-    };
     let converged = if plan.steps.is_empty() {
         Report::default()
     } else {
-        let progress = make_progress(opts.quiet);
-        converge::execute(
-            &plan,
-            &desired,
-            &observed.image_ids(),
-            &backends,
-            &paths.root,
-            &settings,
-            progress.as_ref(),
-        )
-        .await
-        .map_err(RunError::Converge)?
+        converge::converge_containers(&plan, &desired, &images, &backends, &paths.root, &settings)
+            .await
+            .map_err(RunError::Converge)?
     };
 
     let proxy_mode = proxy::Mode::from_config(&cfg).map_err(RunError::Proxy)?;
