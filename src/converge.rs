@@ -74,6 +74,21 @@ pub enum ConvergeError {
     Pull(BackendError),
     #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
     Containers(Vec<ContainerFailure>),
+    /// An engine stopped answering in the middle of the run.
+    #[error(
+        "the engine went away in the middle of the run: {why}\n\
+         containers left stopped: {}; containers that could not be changed: {}\n{}\n\
+         once the engine is back, `conteneur reconfigure` repairs them (it starts what is \
+         stopped and removes what was half-made)",
+        names(failures, true),
+        names(failures, false),
+        failures.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n")
+    )]
+    EngineGone {
+        /// Why the engine does not answer now.
+        why: String,
+        failures: Vec<ContainerFailure>,
+    },
     #[error("container '{name}': cannot create the host folder {path}: {message}")]
     Folder {
         name: String,
@@ -84,12 +99,59 @@ pub enum ConvergeError {
 
 /// One container that could not converge, and what became of it.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("container '{name}': {cause}{}", if *.restored { "; the previous container was started again and keeps serving" } else { "" })]
+#[error("container '{name}': {cause}{}", if *.restored { "; the previous container was started again and keeps serving" } else if *.down { "; it is left stopped" } else { "" })]
 pub struct ContainerFailure {
     pub name: String,
     pub cause: String,
     /// The previous container runs again.
     pub restored: bool,
+    /// No container serves under this name now (the previous one was
+    /// stopped and could not be started again): its route answers 502.
+    pub down: bool,
+}
+
+impl ContainerFailure {
+    fn new(name: &str, cause: String, restored: bool) -> ContainerFailure {
+        ContainerFailure {
+            name: name.to_string(),
+            cause,
+            restored,
+            down: false,
+        }
+    }
+
+    /// Marks it as left stopped unless it was restored.
+    fn left_down(mut self) -> ContainerFailure {
+        self.down = !self.restored;
+        self
+    }
+}
+
+impl ConvergeError {
+    /// The containers no longer served (their routes answer 502).
+    pub fn down(&self) -> Vec<&str> {
+        match self {
+            ConvergeError::Containers(f) | ConvergeError::EngineGone { failures: f, .. } => f
+                .iter()
+                .filter(|f| f.down)
+                .map(|f| f.name.as_str())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+fn names(failures: &[ContainerFailure], down: bool) -> String {
+    let n: Vec<&str> = failures
+        .iter()
+        .filter(|f| f.down == down)
+        .map(|f| f.name.as_str())
+        .collect();
+    if n.is_empty() {
+        "none".into()
+    } else {
+        n.join(", ")
+    }
 }
 
 /// The engine-side mounts of a launch: bind folders under `root`, created
@@ -357,11 +419,7 @@ pub async fn converge_containers(
             && name.ends_with(crate::backend::NEXT_SUFFIX)
         {
             let fail = |cause: String| {
-                ConvergeError::Containers(vec![ContainerFailure {
-                    name: name.clone(),
-                    cause,
-                    restored: false,
-                }])
+                ConvergeError::Containers(vec![ContainerFailure::new(name, cause, false)])
             };
             let b = backends
                 .require(*backend)
@@ -406,10 +464,48 @@ pub async fn converge_containers(
         }
     }
     if failures.is_empty() {
-        Ok(report)
-    } else {
-        failures.sort_by(|a, b| a.name.cmp(&b.name));
-        Err(ConvergeError::Containers(failures))
+        return Ok(report);
+    }
+    failures.sort_by(|a, b| a.name.cmp(&b.name));
+    // An engine that no longer answers explains every failure on it: say
+    // so, rather than the client library's words for a closed socket.
+    let touched: std::collections::BTreeSet<Kind> = plan
+        .steps
+        .iter()
+        .filter(|s| {
+            s.action
+                .container()
+                .is_some_and(|n| failures.iter().any(|f| f.name == n))
+        })
+        .flat_map(|s| step_kinds(&s.action))
+        .collect();
+    for kind in touched {
+        if let Some(b) = backends.get(kind)
+            && let Err(e) = b.inspect().await
+        {
+            return Err(ConvergeError::EngineGone {
+                why: e.to_string(),
+                failures,
+            });
+        }
+    }
+    Err(ConvergeError::Containers(failures))
+}
+
+/// The engines a step works on.
+fn step_kinds(a: &Action) -> Vec<Kind> {
+    match a {
+        Action::Pull { backend, .. } => vec![*backend],
+        Action::Build { .. } => vec![Kind::Docker],
+        Action::Create { backend, .. }
+        | Action::Start { backend, .. }
+        | Action::Remove { backend, .. }
+        | Action::Leave { backend, .. } => vec![*backend],
+        Action::Replace {
+            old_backend,
+            backend,
+            ..
+        } => vec![*old_backend, *backend],
     }
 }
 
@@ -421,11 +517,7 @@ async fn run_step(
     root: &Path,
     settings: &Settings,
 ) -> Result<(), ContainerFailure> {
-    let fail = |name: &str, cause: String, restored: bool| ContainerFailure {
-        name: name.to_string(),
-        cause,
-        restored,
-    };
+    let fail = ContainerFailure::new;
     let engine = |name: &str, kind: Kind| {
         backends
             .require(kind)
@@ -450,10 +542,10 @@ async fn run_step(
             let b = engine(name, *backend)?;
             b.start(id)
                 .await
-                .map_err(|e| fail(name, e.to_string(), false))?;
+                .map_err(|e| fail(name, e.to_string(), false).left_down())?;
             wait_healthy(b, id, &launch.health, settings.health_timeout)
                 .await
-                .map_err(|e| fail(name, e, false))
+                .map_err(|e| fail(name, e, false).left_down())
         }
         Action::Create { name, backend } => {
             let Some(launch) = launch else {
@@ -541,11 +633,7 @@ async fn replace(
     root: &Path,
     settings: &Settings,
 ) -> Result<(), ContainerFailure> {
-    let fail = |cause: String, restored: bool| ContainerFailure {
-        name: name.to_string(),
-        cause,
-        restored,
-    };
+    let fail = |cause: String, restored: bool| ContainerFailure::new(name, cause, restored);
     let mounts = host_mounts(launch, root).map_err(|e| fail(e.to_string(), false))?;
     let next = next_name(name);
     // 1. Create beside the old one: nothing stops yet.
@@ -583,7 +671,8 @@ async fn replace(
         return Err(fail(
             format!("the new container did not come up: {cause}"),
             restored,
-        ));
+        )
+        .left_down());
     }
     // 5. Only now remove the old one, and give the new one its name.
     if let Err(e) = old.backend.remove(old.id).await {
@@ -615,17 +704,13 @@ async fn replace_in_place(
     b: &dyn Backend,
     settings: &Settings,
 ) -> Result<(), ContainerFailure> {
-    let fail = |cause: String, restored: bool| ContainerFailure {
-        name: name.to_string(),
-        cause,
-        restored,
-    };
+    let fail = |cause: String, restored: bool| ContainerFailure::new(name, cause, restored);
     let health = old_health.unwrap_or(&launch.health);
     if let Err(e) = b.update(id, launch, labels).await {
         let restored = wait_healthy(b, id, health, settings.health_timeout)
             .await
             .is_ok();
-        return Err(fail(format!("the change failed: {e}"), restored));
+        return Err(fail(format!("the change failed: {e}"), restored).left_down());
     }
     let outcome = match b.start(id).await {
         Ok(()) => wait_healthy(b, id, &launch.health, settings.health_timeout).await,
@@ -644,7 +729,8 @@ async fn replace_in_place(
         return Err(fail(
             format!("the changed container did not come up: {cause}"),
             restored,
-        ));
+        )
+        .left_down());
     }
     Ok(())
 }
@@ -751,6 +837,8 @@ mod tests {
         log: std::sync::Arc<Mutex<Vec<String>>>,
         fail_start: Mutex<Vec<String>>,
         running: Mutex<Vec<String>>,
+        /// The engine no longer answers `inspect`.
+        gone: bool,
     }
 
     impl Fake {
@@ -761,6 +849,7 @@ mod tests {
                 log: log.clone(),
                 fail_start: Mutex::new(Vec::new()),
                 running: Mutex::new(Vec::new()),
+                gone: false,
             }
         }
         fn note(&self, s: String) {
@@ -774,6 +863,12 @@ mod tests {
             self.kind
         }
         async fn inspect(&self) -> Result<Observed, BackendError> {
+            if self.gone {
+                return Err(BackendError::EngineDown {
+                    socket: "/run/test.sock".into(),
+                    message: "connection refused".into(),
+                });
+            }
             Ok(Observed::default())
         }
         async fn prepare(
@@ -1028,5 +1123,42 @@ mod tests {
             "{e}"
         );
         assert!(log.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_engine_gone_mid_replace_says_so_and_which_containers_are_left_stopped() {
+        let log = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let mut docker = Fake::new(Kind::Docker, &log);
+        docker.gone = true;
+        docker
+            .fail_start
+            .lock()
+            .unwrap()
+            .extend(["web.next".to_string(), "old".to_string()]);
+        let mut set = Backends::new();
+        set.insert(Box::new(docker));
+        let root = tempfile::tempdir().unwrap();
+        let l = launch("docker");
+        let e = rt()
+            .block_on(execute(
+                &replace_step(Kind::Docker, Kind::Docker),
+                std::slice::from_ref(&l),
+                &ImageIds::new(),
+                &set,
+                root.path(),
+                &settings(),
+                &NoProgress,
+            ))
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(matches!(e, ConvergeError::EngineGone { .. }), "{text}");
+        assert!(
+            text.contains("the engine went away")
+                && text.contains("containers left stopped: web")
+                && text.contains("cannot reach the Docker engine at /run/test.sock")
+                && text.contains("`conteneur reconfigure` repairs them"),
+            "{text}"
+        );
+        assert_eq!(e.down(), ["web"]);
     }
 }

@@ -26,6 +26,8 @@ pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
 
 pub struct DockerBackend {
     docker: Docker,
+    /// The socket it talks to, for messages.
+    socket: String,
     /// The same engine, for pulls: a pull is watched for stalls by the
     /// executor (conteneur_pull_timeout), which may allow more than the
     /// client's 2 minutes per request.
@@ -56,7 +58,11 @@ impl DockerBackend {
             .map_err(|e| down(e.to_string()))?;
         docker.ping().await.map_err(|e| down(e.to_string()))?;
         let pulls = docker.clone().with_timeout(PULL_REQUEST_TIMEOUT);
-        Ok(DockerBackend { docker, pulls })
+        Ok(DockerBackend {
+            docker,
+            pulls,
+            socket,
+        })
     }
 
     /// The engine's id of a local image (after a pull or a build), or the
@@ -69,13 +75,56 @@ impl DockerBackend {
             .map_err(|e| engine_message(&e))
     }
 
-    fn container_err(name: &str, action: &'static str, e: bollard::errors::Error) -> BackendError {
+    fn container_err(
+        &self,
+        name: &str,
+        action: &'static str,
+        e: bollard::errors::Error,
+    ) -> BackendError {
         BackendError::Container {
             name: name.to_string(),
             action,
-            message: engine_message(&e),
+            message: self.message(&e),
         }
     }
+
+    fn listing_err(&self, what: &str, e: &bollard::errors::Error) -> BackendError {
+        if engine_gone(e) {
+            BackendError::EngineDown {
+                socket: self.socket.clone(),
+                message: engine_message(e),
+            }
+        } else {
+            BackendError::Other(format!("listing {what} failed: {}", engine_message(e)))
+        }
+    }
+
+    /// The engine's own message; when the engine itself is gone (the
+    /// socket refused or closed mid-request), that, with the socket.
+    fn message(&self, e: &bollard::errors::Error) -> String {
+        if engine_gone(e) {
+            format!(
+                "the Docker engine at {} does not answer ({})",
+                self.socket,
+                engine_message(e)
+            )
+        } else {
+            engine_message(e)
+        }
+    }
+}
+
+/// Whether the error is the connection to the engine failing (dockerd
+/// stopped or killed), not the engine answering with an error.
+fn engine_gone(e: &bollard::errors::Error) -> bool {
+    use bollard::errors::Error as E;
+    matches!(
+        e,
+        E::HyperLegacyError { .. }
+            | E::HyperResponseError { .. }
+            | E::IOError { .. }
+            | E::SocketNotFoundError(_)
+    )
 }
 
 /// The engine's own message, without bollard's wrapping.
@@ -173,16 +222,12 @@ impl Backend for DockerBackend {
                 ..Default::default()
             }))
             .await
-            .map_err(|e| {
-                BackendError::Other(format!("listing containers failed: {}", engine_message(&e)))
-            })?;
+            .map_err(|e| self.listing_err("containers", &e))?;
         let images = self
             .docker
             .list_images(Some(ListImagesOptions::default()))
             .await
-            .map_err(|e| {
-                BackendError::Other(format!("listing images failed: {}", engine_message(&e)))
-            })?;
+            .map_err(|e| self.listing_err("images", &e))?;
         let mut observed = Observed::default();
         for c in containers {
             let name = c
@@ -259,7 +304,7 @@ impl Backend for DockerBackend {
                     progress.update(&reference, &status);
                 }
                 Err(e) => {
-                    result = Err(fail(engine_message(&e)));
+                    result = Err(fail(self.message(&e)));
                     break;
                 }
             }
@@ -361,7 +406,7 @@ impl Backend for DockerBackend {
                 body,
             )
             .await
-            .map_err(|e| Self::container_err(name, "create", e))?;
+            .map_err(|e| self.container_err(name, "create", e))?;
         Ok(r.id)
     }
 
@@ -369,7 +414,7 @@ impl Backend for DockerBackend {
         self.docker
             .start_container(id, None)
             .await
-            .map_err(|e| Self::container_err(id, "start", e))
+            .map_err(|e| self.container_err(id, "start", e))
     }
 
     async fn stop(&self, id: &str, timeout: u32) -> Result<(), BackendError> {
@@ -389,7 +434,7 @@ impl Backend for DockerBackend {
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 304, ..
             }) => Ok(()),
-            Err(e) => Err(Self::container_err(id, "stop", e)),
+            Err(e) => Err(self.container_err(id, "stop", e)),
         }
     }
 
@@ -410,7 +455,7 @@ impl Backend for DockerBackend {
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
             }) => Ok(()),
-            Err(e) => Err(Self::container_err(id, "remove", e)),
+            Err(e) => Err(self.container_err(id, "remove", e)),
         }
     }
 
@@ -423,7 +468,7 @@ impl Backend for DockerBackend {
                 },
             )
             .await
-            .map_err(|e| Self::container_err(id, "rename", e))
+            .map_err(|e| self.container_err(id, "rename", e))
     }
 
     async fn running(&self, id: &str) -> Result<bool, BackendError> {
@@ -431,7 +476,7 @@ impl Backend for DockerBackend {
             .docker
             .inspect_container(id, None)
             .await
-            .map_err(|e| Self::container_err(id, "inspect", e))?;
+            .map_err(|e| self.container_err(id, "inspect", e))?;
         Ok(c.state.and_then(|s| s.running).unwrap_or(false))
     }
 }

@@ -87,12 +87,28 @@ pub enum RunError {
     Hook(#[from] HookError),
     #[error("writing the rendered files failed: {0}")]
     Write(String),
-    #[error("{0}\nnginx was not touched: it keeps serving the previous routes")]
+    #[error("{err}\n{note}", err = .0, note = nginx_note(.0))]
     Converge(ConvergeError),
     #[error("{0}")]
     Proxy(ProxyError),
     #[error("{path}: {message}")]
     Io { path: PathBuf, message: String },
+}
+
+/// What a failed convergence means for the web front, which was not
+/// touched: its routes still point where they did, and those of containers
+/// left stopped answer 502.
+fn nginx_note(e: &ConvergeError) -> String {
+    let down = e.down();
+    if down.is_empty() {
+        "nginx was not touched: it keeps serving the previous routes".into()
+    } else {
+        format!(
+            "nginx was not touched: the routes of {} answer 502 (Bad Gateway) until their \
+             containers run again; the other routes are served as before",
+            down.join(", ")
+        )
+    }
 }
 
 fn list(problems: &[Problem]) -> String {
