@@ -75,15 +75,7 @@ pub enum ConvergeError {
     #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
     Containers(Vec<ContainerFailure>),
     /// An engine stopped answering in the middle of the run.
-    #[error(
-        "the engine went away in the middle of the run: {why}\n\
-         containers left stopped: {}; containers that could not be changed: {}\n{}\n\
-         once the engine is back, `conteneur reconfigure` repairs them (it starts what is \
-         stopped and removes what was half-made)",
-        names(failures, true),
-        names(failures, false),
-        failures.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n")
-    )]
+    #[error("{}", engine_gone(why, failures))]
     EngineGone {
         /// Why the engine does not answer now.
         why: String,
@@ -141,17 +133,36 @@ impl ConvergeError {
     }
 }
 
-fn names(failures: &[ContainerFailure], down: bool) -> String {
-    let n: Vec<&str> = failures
-        .iter()
-        .filter(|f| f.down == down)
-        .map(|f| f.name.as_str())
-        .collect();
-    if n.is_empty() {
-        "none".into()
-    } else {
-        n.join(", ")
+/// The message of [`ConvergeError::EngineGone`].
+fn engine_gone(why: &str, failures: &[ContainerFailure]) -> String {
+    let names = |down: bool| {
+        failures
+            .iter()
+            .filter(|f| f.down == down)
+            .map(|f| f.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut text = format!("the engine went away in the middle of the run: {why}\n");
+    for (list, what) in [
+        (names(true), "containers left stopped"),
+        (
+            names(false),
+            "containers that could not be changed (as they were)",
+        ),
+    ] {
+        if !list.is_empty() {
+            text.push_str(&format!("{what}: {list}\n"));
+        }
     }
+    for f in failures {
+        text.push_str(&format!("  {f}\n"));
+    }
+    text.push_str(
+        "once the engine is back, `conteneur reconfigure` repairs them (it starts what is \
+         stopped and removes what was half-made)",
+    );
+    text
 }
 
 /// The engine-side mounts of a launch: bind folders under `root`, created

@@ -92,7 +92,7 @@ impl DockerBackend {
         if engine_gone(e) {
             BackendError::EngineDown {
                 socket: self.socket.clone(),
-                message: engine_message(e),
+                message: root_cause(e),
             }
         } else {
             BackendError::Other(format!("listing {what} failed: {}", engine_message(e)))
@@ -106,12 +106,23 @@ impl DockerBackend {
             format!(
                 "the Docker engine at {} does not answer ({})",
                 self.socket,
-                engine_message(e)
+                root_cause(e)
             )
         } else {
             engine_message(e)
         }
     }
+}
+
+/// The innermost cause of a transport error (`Connection refused`,
+/// `connection closed before message completed`): the client library's
+/// own wrapping says nothing to an admin.
+fn root_cause(e: &bollard::errors::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    cause.to_string()
 }
 
 /// Whether the error is the connection to the engine failing (dockerd
