@@ -207,7 +207,7 @@ pub async fn gather(paths: &Paths, cfg: &Config, desired: &[Launch]) -> Status {
                 .unwrap_or_else(|| "missing".into()),
             id: c.map(|c| short_id(&c.id).to_string()),
             image: c
-                .map(|c| running_image(c))
+                .map(running_image)
                 .unwrap_or_else(|| wanted.clone()),
             wanted,
             drift: drifts.get(&d.name).cloned(),
