@@ -54,9 +54,23 @@ fn status_shows_the_running_image_and_exits_8_when_not_as_wanted() {
         "{text}"
     );
 
-    // Back as configured, then the proxy down.
+    // Back as configured.
     site.set("conteneur1_tag", &["1.0"]);
     assert_eq!(status(&site).0, Some(0));
+
+    // A change that only touches a file (the nginx site): not applied yet.
+    site.set("conteneur_proxy_body_size", &["20m"]);
+    let (code, st) = status(&site);
+    assert_eq!(code, Some(8), "{st}");
+    let files = st["files_not_applied"].to_string();
+    assert!(
+        files.contains("var/lib/conteneur/nginx/conteneur.conf"),
+        "{st}"
+    );
+    site.run_ok("reconfigure");
+    assert_eq!(status(&site).0, Some(0));
+
+    // The proxy down.
     site.cmd(&["proxy", "stop"]).assert().success();
     let (code, st) = status(&site);
     assert_eq!(code, Some(8), "{st}");

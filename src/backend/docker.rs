@@ -34,6 +34,9 @@ pub struct DockerBackend {
     pulls: Docker,
 }
 
+/// The bound on any other request to the engine.
+const REQUEST_TIMEOUT_SECS: u64 = 120;
+
 /// The bound on a pull request as the client sees it; the executor's stall
 /// watch (at most conteneur_pull_timeout's 3600 s of silence) ends it first.
 const PULL_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3700);
@@ -50,8 +53,9 @@ impl DockerBackend {
             socket: socket.clone(),
             message,
         };
-        let docker = Docker::connect_with_unix(&socket, 120, bollard::API_DEFAULT_VERSION)
-            .map_err(|e| down(e.to_string()))?;
+        let docker =
+            Docker::connect_with_unix(&socket, REQUEST_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
+                .map_err(|e| down(e.to_string()))?;
         let docker = docker
             .negotiate_version()
             .await
@@ -143,6 +147,10 @@ fn engine_message(e: &bollard::errors::Error) -> String {
     match e {
         bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
         bollard::errors::Error::DockerStreamError { error } => error.clone(),
+        // bollard's own words are a bare "Timeout error".
+        bollard::errors::Error::RequestTimeoutError => {
+            format!("the engine did not answer within {REQUEST_TIMEOUT_SECS} s")
+        }
         other => other.to_string(),
     }
 }

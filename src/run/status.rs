@@ -12,6 +12,7 @@ use crate::paths::Paths;
 use crate::plan::launch::Launch;
 use crate::plan::{self, Action};
 use crate::proxy;
+use crate::template::{Action as TemplateAction, Rendered};
 
 /// Health probes run at the same time. A probe is one connection to
 /// 127.0.0.1 held at most [`PROBE_TIMEOUT`] (a TCP probe waits 300 ms for
@@ -60,6 +61,10 @@ pub struct Status {
     pub proxy_running: bool,
     /// Why no plan could be made (a name clash…): the next run would fail.
     pub plan_error: Option<String>,
+    /// Files whose content is not what the configuration renders (a
+    /// change not applied yet, or a live nginx site that is not the staged
+    /// one).
+    pub files_not_applied: Vec<String>,
 }
 
 impl Status {
@@ -69,6 +74,7 @@ impl Status {
     pub fn all_well(&self) -> bool {
         self.engine.is_none()
             && self.plan_error.is_none()
+            && self.files_not_applied.is_empty()
             && self.proxy_running
             && self.containers.iter().all(|c| {
                 c.desired == "running"
@@ -131,8 +137,39 @@ fn verb(a: &Action) -> &'static str {
     }
 }
 
-/// Gathers the status. `desired` are the launch plans of the configuration.
-pub async fn gather(paths: &Paths, cfg: &Config, desired: &[Launch]) -> Status {
+/// The files `rendered` would change, and the live nginx site when it is
+/// not the staged one.
+pub fn files_not_applied(paths: &Paths, cfg: &Config, rendered: &[Rendered]) -> Vec<String> {
+    let mut out: Vec<String> = rendered
+        .iter()
+        .filter(|r| match &r.action {
+            TemplateAction::Write(text) => {
+                std::fs::read(&r.dest).ok().as_deref() != Some(text.as_bytes())
+            }
+            TemplateAction::Remove => r.dest.exists(),
+            TemplateAction::Keep(_) => false,
+        })
+        .map(|r| r.dest.display().to_string())
+        .collect();
+    if let Ok(mode) = proxy::Mode::from_config(cfg) {
+        let staged = proxy::staged_site(paths);
+        let live = proxy::Layout::new(paths, mode).site;
+        if staged.exists() && std::fs::read(&staged).ok() != std::fs::read(&live).ok() {
+            out.push(live.display().to_string());
+        }
+    }
+    out
+}
+
+/// Gathers the status. `desired` are the launch plans of the configuration,
+/// `rendered` its files (empty when they cannot be rendered).
+pub async fn gather(
+    paths: &Paths,
+    cfg: &Config,
+    desired: &[Launch],
+    rendered: &[Rendered],
+) -> Status {
+    let files_not_applied = files_not_applied(paths, cfg, rendered);
     let mut backends = Backends::connect(&paths.state).await;
     let observed = backends.inspect().await;
     let mut problems = Vec::new();
@@ -206,9 +243,7 @@ pub async fn gather(paths: &Paths, cfg: &Config, desired: &[Launch]) -> Status {
                 .map(|c| c.state.clone())
                 .unwrap_or_else(|| "missing".into()),
             id: c.map(|c| short_id(&c.id).to_string()),
-            image: c
-                .map(running_image)
-                .unwrap_or_else(|| wanted.clone()),
+            image: c.map(running_image).unwrap_or_else(|| wanted.clone()),
             wanted,
             drift: drifts.get(&d.name).cloned(),
             health,
@@ -254,6 +289,7 @@ pub async fn gather(paths: &Paths, cfg: &Config, desired: &[Launch]) -> Status {
         proxy: proxy_text,
         proxy_running,
         plan_error,
+        files_not_applied,
     }
 }
 
@@ -332,6 +368,13 @@ impl std::fmt::Display for Status {
                     c.drift.as_deref().unwrap_or_default()
                 )?;
             }
+        }
+        if !self.files_not_applied.is_empty() {
+            writeln!(
+                f,
+                "files not as configured (`reconfigure` writes them): {}",
+                self.files_not_applied.join(", ")
+            )?;
         }
         if let Some(e) = &self.plan_error {
             writeln!(f, "the next run would fail: {e}")?;
