@@ -15,7 +15,9 @@
 #
 # Environment: BENCH_CONTAINERS (default 200), BENCH_RUNS (default 10),
 # BENCH_JOBS (cargo -j, default 1), BENCH_PROFILE (release or debug,
-# default release), BENCH_PORT_BASE (first host port, default 21000).
+# default release), BENCH_PORT_BASE (first host port, default 21000),
+# BENCH_KEEP=1 (leave the containers and the root for more measurements;
+# the script prints how to remove them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -32,7 +34,7 @@ command -v hyperfine >/dev/null 2>&1 || { echo "bench-status.sh: hyperfine is mi
 docker version >/dev/null 2>&1 || { echo "bench-status.sh: the Docker engine is not reachable (scripts/services.sh)" >&2; exit 1; }
 curl -fsS http://127.0.0.1:5000/v2/demo/web/tags/list >/dev/null || { echo "bench-status.sh: the loopback registry or its demo images are missing (scripts/services.sh, scripts/images.sh)" >&2; exit 1; }
 
-say "cargo build --$profile"
+say "cargo build ($profile)"
 if [ "$profile" = release ]; then
   cargo build --release --locked -j "$jobs"
 else
@@ -48,6 +50,10 @@ tag=bs$$
 c() { "$bin" --root "$root" "$@"; }
 
 cleanup() {
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then
+    echo "kept: $root (remove: $bin --root $root proxy stop; docker rm -f \$(docker ps -aq --filter label=fr.eole.conteneur.server=$root); rm -rf $root)"
+    return
+  fi
   c proxy stop >/dev/null 2>&1 || true
   server=$(readlink -f "$root")
   ids=$(docker ps -aq --filter "label=fr.eole.conteneur.server=$server")
