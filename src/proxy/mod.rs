@@ -431,6 +431,19 @@ fn recover_orphans(
             advice: SYSTEM_ORPHAN_ADVICE.into(),
         });
     }
+    // Only those holding files of this root's prefix are ours to end; an
+    // orphan that only holds the port belongs to some other nginx.
+    let (found, foreign): (Vec<_>, Vec<_>) = found
+        .into_iter()
+        .partition(|o| o.holds.iter().any(|h| h.starts_with("file ")));
+    if !foreign.is_empty() {
+        return Err(ProxyError::Orphans {
+            list: foreign,
+            advice: "they are not this root's private nginx, so conteneur leaves them: end them \
+                     (kill PID) and run again"
+                .into(),
+        });
+    }
     let left = orphan::end(&found, opts.process_timeout);
     if left.is_empty() {
         let list: Vec<String> = found.iter().map(|o| o.to_string()).collect();
