@@ -16,16 +16,19 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
-use http_body_util::Empty;
-use hyper::body::Bytes;
-use tokio::net::TcpStream;
 
-use crate::backend::{Backend, BackendError, Backends, HostMount, Kind, Progress, git, labels};
+use crate::backend::{Backend, BackendError, Backends, HostMount, Kind, Progress};
 use crate::plan::launch::{Health, Launch, MountKind};
 use crate::plan::{Action, Plan, container_labels, next_name};
+
+mod health;
+mod images;
+
+pub use health::{http_probe, tcp_probe, wait_healthy};
+pub use images::{Images, prepare_images};
 
 /// How the executor works.
 #[derive(Debug, Clone)]
@@ -213,182 +216,6 @@ fn image_id(launch: &Launch, images: &ImageIds) -> String {
         .get(&(kind, format!("{}:{}", launch.image, launch.tag)))
         .cloned()
         .unwrap_or_default()
-}
-
-/// What a pull or a build brought: (engine, `image:tag`, image id).
-type Prepared = (Kind, String, String);
-
-/// One pull or build, on its engine.
-async fn prepare_one(
-    action: &Action,
-    backends: &Backends,
-    settings: &Settings,
-    progress: &dyn Progress,
-) -> Result<Prepared, BackendError> {
-    match action {
-        Action::Pull {
-            backend,
-            image,
-            tag,
-        } => {
-            let b = backends.require(*backend)?;
-            let id = watched_pull(b, image, tag, settings.pull_timeout, progress).await?;
-            Ok((*backend, format!("{image}:{tag}"), id))
-        }
-        Action::Build {
-            image,
-            tag,
-            repository,
-            commit,
-        } => {
-            let docker = backends.require(Kind::Docker)?;
-            let fail = |message: String| BackendError::Build {
-                image: image.clone(),
-                tag: tag.clone(),
-                repository: repository.clone(),
-                message,
-            };
-            let reference = format!("{image}:{tag}");
-            progress.update(&reference, &format!("fetching {repository} {tag}"));
-            let context = git::fetch_tree(&settings.git_cache, repository, tag, commit)
-                .await
-                .map_err(|e| {
-                    let e = fail(e.to_string());
-                    progress.done(&reference, &Err(e.clone()));
-                    e
-                })?;
-            let mut l = BTreeMap::new();
-            l.insert(labels::GIT_COMMIT.to_string(), commit.clone());
-            l.insert(labels::GIT_URL.to_string(), repository.clone());
-            let id = docker.build(image, tag, context, &l, progress).await?;
-            Ok((Kind::Docker, reference, id))
-        }
-        _ => Err(BackendError::Other("not a pull or a build".into())),
-    }
-}
-
-/// A pull's progress, passed on, with when the engine last said anything
-/// and what: a registry that stalls shows as silence.
-struct Watch<'a> {
-    inner: &'a dyn Progress,
-    last: std::sync::Mutex<(Instant, Option<String>)>,
-}
-
-impl Progress for Watch<'_> {
-    fn update(&self, image: &str, status: &str) {
-        if let Ok(mut l) = self.last.lock() {
-            *l = (Instant::now(), Some(status.to_string()));
-        }
-        self.inner.update(image, status);
-    }
-    fn done(&self, image: &str, result: &Result<String, BackendError>) {
-        self.inner.done(image, result);
-    }
-}
-
-/// Pulls `image:tag`, abandoning the pull when the engine reports no
-/// progress for `timeout` (a registry that accepts and never answers).
-async fn watched_pull(
-    b: &dyn Backend,
-    image: &str,
-    tag: &str,
-    timeout: Duration,
-    progress: &dyn Progress,
-) -> Result<String, BackendError> {
-    let watch = Watch {
-        inner: progress,
-        last: std::sync::Mutex::new((Instant::now(), None)),
-    };
-    let tick = (timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
-    let pull = b.prepare(image, tag, &watch);
-    tokio::pin!(pull);
-    loop {
-        tokio::select! {
-            r = &mut pull => return r,
-            () = tokio::time::sleep(tick) => {
-                let (since, step) = match watch.last.lock() {
-                    Ok(l) => (l.0.elapsed(), l.1.clone()),
-                    Err(_) => continue,
-                };
-                if since >= timeout {
-                    let e = BackendError::PullStalled {
-                        registry: crate::backend::registry_of(image),
-                        image: image.to_string(),
-                        tag: tag.to_string(),
-                        seconds: timeout.as_secs(),
-                        step: step.map(|s| format!("after '{s}'")).unwrap_or_else(|| {
-                            "waiting for the registry's first answer (the image manifest)".into()
-                        }),
-                    };
-                    progress.done(&format!("{image}:{tag}"), &Err(e.clone()));
-                    return Err(e);
-                }
-            }
-        }
-    }
-}
-
-/// Images brought by the pulls and builds of a plan.
-#[derive(Debug, Clone, Default)]
-pub struct Images {
-    /// Every image id known: those observed and those just brought.
-    pub ids: ImageIds,
-    pub pulled: Vec<String>,
-    pub built: Vec<String>,
-}
-
-/// Step 1 of a plan: every pull and build, in parallel with a bound,
-/// before anything else changes (files included: a run writes its
-/// templates only once the images are there). `images` are the ids already
-/// known. One that fails fails them all: nothing was changed.
-pub async fn prepare_images(
-    plan: &Plan,
-    images: &ImageIds,
-    backends: &Backends,
-    settings: &Settings,
-    progress: &dyn Progress,
-) -> Result<Images, ConvergeError> {
-    let parallel = settings.parallel.max(1);
-    let mut out = Images {
-        ids: images.clone(),
-        ..Images::default()
-    };
-
-    // 1. Every pull and build, before any container is touched.
-    let prepares: Vec<&Action> = plan
-        .steps
-        .iter()
-        .map(|s| &s.action)
-        .filter(|a| a.is_prepare())
-        .collect();
-    let results: Vec<(bool, Result<Prepared, BackendError>)> = stream::iter(prepares)
-        .map(|a| async move {
-            let is_build = matches!(a, Action::Build { .. });
-            (is_build, prepare_one(a, backends, settings, progress).await)
-        })
-        .buffer_unordered(parallel)
-        .collect()
-        .await;
-    let mut first_error = None;
-    for (is_build, r) in results {
-        match r {
-            Ok((kind, reference, id)) => {
-                out.ids.insert((kind, reference.clone()), id);
-                if is_build {
-                    out.built.push(reference);
-                } else {
-                    out.pulled.push(reference);
-                }
-            }
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
-        }
-    }
-    match first_error {
-        Some(e) => Err(ConvergeError::Pull(e)),
-        None => Ok(out),
-    }
 }
 
 /// Carries out `plan`: its pulls and builds, then its containers.
@@ -744,92 +571,6 @@ async fn replace_in_place(
         .left_down());
     }
     Ok(())
-}
-
-/// Waits until the container answers its health check, fails fast when it
-/// stops, and gives up after `timeout`.
-pub async fn wait_healthy(
-    backend: &dyn Backend,
-    id: &str,
-    health: &Health,
-    timeout: Duration,
-) -> Result<(), String> {
-    let deadline = Instant::now() + timeout;
-    // Most services answer within a few tens of milliseconds: poll soon,
-    // then back off to 200 ms so a slow one does not cost engine calls.
-    let mut pause = Duration::from_millis(20);
-    loop {
-        match backend.running(id).await {
-            Ok(true) => {}
-            Ok(false) => {
-                return Err(
-                    "it stopped right after starting (see `docker logs`, or lxc-info and the LXC log)"
-                        .into(),
-                );
-            }
-            Err(e) => return Err(e.to_string()),
-        }
-        let probe = match (&health.path, health.port) {
-            (_, None) => Ok(()),
-            (Some(path), Some(port)) => http_probe(port, path).await,
-            (None, Some(port)) => tcp_probe(port).await,
-        };
-        let last = match probe {
-            Ok(()) => return Ok(()),
-            Err(e) => e,
-        };
-        if Instant::now() >= deadline {
-            return Err(format!("not healthy after {} s: {last}", timeout.as_secs()));
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(200));
-    }
-}
-
-/// A TCP probe of 127.0.0.1:`port`. Accepting the connection is not
-/// enough: Docker's userland proxy accepts on the host port even when
-/// nothing listens in the container, then closes at once. So the probe
-/// also waits a moment: a server keeps the connection open (or speaks
-/// first), the proxy of a dead port hangs up.
-pub async fn tcp_probe(port: u16) -> Result<(), String> {
-    use tokio::io::AsyncReadExt;
-    let mut stream = TcpStream::connect(("127.0.0.1", port))
-        .await
-        .map_err(|e| format!("port {port} does not accept connections: {e}"))?;
-    let mut buf = [0u8; 1];
-    match tokio::time::timeout(Duration::from_millis(300), stream.read(&mut buf)).await {
-        Ok(Ok(0)) | Ok(Err(_)) => Err(format!(
-            "port {port} accepts connections but closes them at once: nothing listens in the container"
-        )),
-        Ok(Ok(_)) | Err(_) => Ok(()),
-    }
-}
-
-/// An HTTP GET of `path` on 127.0.0.1:`port`: healthy on 2xx or 3xx.
-pub async fn http_probe(port: u16, path: &str) -> Result<(), String> {
-    let stream = TcpStream::connect(("127.0.0.1", port))
-        .await
-        .map_err(|e| format!("port {port} does not accept connections: {e}"))?;
-    let io = hyper_util::rt::TokioIo::new(stream);
-    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(io)
-        .await
-        .map_err(|e| format!("HTTP on port {port}: {e}"))?;
-    let conn = tokio::spawn(conn);
-    let req = hyper::Request::get(path)
-        .header(hyper::header::HOST, format!("127.0.0.1:{port}"))
-        .body(Empty::new())
-        .map_err(|e| format!("bad health path {path}: {e}"))?;
-    let status = tokio::time::timeout(Duration::from_secs(5), sender.send_request(req))
-        .await
-        .map_err(|_| format!("GET {path} on port {port}: no answer within 5 s"))?
-        .map_err(|e| format!("GET {path} on port {port}: {e}"))?
-        .status();
-    conn.abort();
-    if status.is_success() || status.is_redirection() {
-        Ok(())
-    } else {
-        Err(format!("GET {path} on port {port} answered {status}"))
-    }
 }
 
 #[cfg(test)]
