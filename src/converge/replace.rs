@@ -167,11 +167,7 @@ pub struct Up {
 }
 
 fn fail(name: &str, cause: String, restored: bool) -> ContainerFailure {
-    ContainerFailure {
-        name: name.to_string(),
-        cause,
-        restored,
-    }
+    ContainerFailure::new(name, cause, restored)
 }
 
 /// Steps 1 and 2 of one Create, Replace or Start step.

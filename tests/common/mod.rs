@@ -1,7 +1,9 @@
 //! Helpers shared by the end-to-end tests.
 #![allow(dead_code)]
 
+pub mod dockerd;
 pub mod load;
+pub mod site;
 
 use std::path::{Path, PathBuf};
 
