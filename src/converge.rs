@@ -27,6 +27,9 @@ use crate::backend::{Backend, BackendError, Backends, HostMount, Kind, Progress,
 use crate::plan::launch::{Health, Launch, MountKind};
 use crate::plan::{Action, Plan, container_labels, next_name};
 
+pub mod apps;
+pub use apps::SecretValues;
+
 /// How the executor works.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -38,6 +41,10 @@ pub struct Settings {
     pub health_timeout: Duration,
     /// Where git sources are fetched for docker+git builds.
     pub git_cache: PathBuf,
+    /// Where the secret files given to containers are written.
+    pub secrets_dir: PathBuf,
+    /// The secrets' values (never shown: see [`SecretValues`]).
+    pub secret_values: SecretValues,
 }
 
 impl Default for Settings {
@@ -47,6 +54,8 @@ impl Default for Settings {
             parallel: 4,
             health_timeout: Duration::from_secs(30),
             git_cache: PathBuf::from("/var/lib/conteneur/git"),
+            secrets_dir: PathBuf::from("/var/lib/conteneur/secrets"),
+            secret_values: SecretValues::default(),
         }
     }
 }
@@ -98,6 +107,7 @@ pub fn host_mounts(launch: &Launch, root: &Path) -> Result<Vec<HostMount>, Conve
                 host: m.host.clone(),
                 container: m.container.clone(),
                 bind: false,
+                read_only: false,
             }),
             MountKind::Bind => {
                 let path = root.join(m.host.trim_start_matches('/'));
@@ -110,6 +120,7 @@ pub fn host_mounts(launch: &Launch, root: &Path) -> Result<Vec<HostMount>, Conve
                     host: path.display().to_string(),
                     container: m.container.clone(),
                     bind: true,
+                    read_only: false,
                 });
             }
         }
@@ -262,26 +273,62 @@ pub async fn execute(
         }
     }
 
-    // 3. Containers, in parallel with a bound.
+    // 3. Private networks, before the containers that join them.
+    apps::create_networks(plan, backends, &settings.server)
+        .await
+        .map_err(|cause| {
+            ConvergeError::Containers(vec![ContainerFailure {
+                name: "networks".into(),
+                cause,
+                restored: false,
+            }])
+        })?;
+
+    // 4. Containers, in parallel with a bound, in waves: a container starts
+    // only once those it depends on are healthy.
     let by_name: HashMap<&str, &Launch> = desired.iter().map(|l| (l.name.as_str(), l)).collect();
+    let deps: HashMap<&str, &[String]> = desired
+        .iter()
+        .map(|l| (l.name.as_str(), l.app.depends_on.as_slice()))
+        .collect();
     let images = &images;
-    let jobs = plan.steps.iter().filter(|s| {
-        !s.action.is_prepare()
-            && !matches!(&s.action, Action::Remove { name, .. } if name.ends_with(crate::backend::NEXT_SUFFIX))
-    });
-    let outcomes: Vec<Result<(Action, String), ContainerFailure>> = stream::iter(jobs)
-        .map(|step| {
-            let by_name = &by_name;
-            async move {
-                let name = step.action.container().unwrap_or_default().to_string();
-                let launch = by_name.get(name.as_str()).copied();
-                let r = run_step(&step.action, launch, images, backends, root, settings).await;
-                r.map(|()| (step.action.clone(), name))
-            }
+    let mut pending: Vec<&crate::plan::Step> = plan
+        .steps
+        .iter()
+        .filter(|s| {
+            !s.action.is_prepare()
+                && !s.action.is_network()
+                && !matches!(&s.action, Action::Remove { name, .. } if name.ends_with(crate::backend::NEXT_SUFFIX))
         })
-        .buffer_unordered(parallel)
-        .collect()
-        .await;
+        .collect();
+    let mut outcomes: Vec<Result<(Action, String), ContainerFailure>> = Vec::new();
+    let mut failed_names = std::collections::HashSet::new();
+    while !pending.is_empty() {
+        let (wave, blocked) = apps::next_wave(&mut pending, &deps, &failed_names);
+        for b in blocked {
+            failed_names.insert(b.name.clone());
+            outcomes.push(Err(b));
+        }
+        let done: Vec<Result<(Action, String), ContainerFailure>> = stream::iter(wave)
+            .map(|step| {
+                let by_name = &by_name;
+                async move {
+                    let name = step.action.container().unwrap_or_default().to_string();
+                    let launch = by_name.get(name.as_str()).copied();
+                    let r = run_step(&step.action, launch, images, backends, root, settings).await;
+                    r.map(|()| (step.action.clone(), name))
+                }
+            })
+            .buffer_unordered(parallel)
+            .collect()
+            .await;
+        for d in &done {
+            if let Err(f) = d {
+                failed_names.insert(f.name.clone());
+            }
+        }
+        outcomes.extend(done);
+    }
     let mut failures = Vec::new();
     for o in outcomes {
         match o {
@@ -291,11 +338,16 @@ pub async fn execute(
                 Action::Start { .. } => report.started.push(name),
                 Action::Remove { .. } => report.removed.push(name),
                 Action::Leave { .. } => report.left.push(name),
-                Action::Pull { .. } | Action::Build { .. } => {}
+                Action::Pull { .. }
+                | Action::Build { .. }
+                | Action::CreateNetwork { .. }
+                | Action::RemoveNetwork { .. } => {}
             },
             Err(f) => failures.push(f),
         }
     }
+    // 5. Networks no container uses any more.
+    failures.extend(apps::remove_networks(plan, backends).await);
     if failures.is_empty() {
         Ok(report)
     } else {
@@ -323,7 +375,11 @@ async fn run_step(
             .map_err(|e| fail(name, e.to_string(), false))
     };
     match action {
-        Action::Pull { .. } | Action::Build { .. } | Action::Leave { .. } => Ok(()),
+        Action::Pull { .. }
+        | Action::Build { .. }
+        | Action::Leave { .. }
+        | Action::CreateNetwork { .. }
+        | Action::RemoveNetwork { .. } => Ok(()),
         Action::Remove { name, id, backend } => {
             let b = engine(name, *backend)?;
             let timeout = 10;
@@ -332,7 +388,9 @@ async fn run_step(
                 .map_err(|e| fail(name, e.to_string(), false))?;
             b.remove(id)
                 .await
-                .map_err(|e| fail(name, e.to_string(), false))
+                .map_err(|e| fail(name, e.to_string(), false))?;
+            apps::forget_secrets(name, None, settings);
+            Ok(())
         }
         Action::Start { name, id, backend } => {
             let Some(launch) = launch else {
@@ -351,22 +409,29 @@ async fn run_step(
                 return Err(fail(name, "no launch plan for it".into(), false));
             };
             let b = engine(name, *backend)?;
-            let mounts = host_mounts(launch, root).map_err(|e| fail(name, e.to_string(), false))?;
+            let mounts = app_mounts(b, launch, root, settings)
+                .await
+                .map_err(|e| fail(name, e, false))?;
             let labels = container_labels(launch, &image_id(launch, images), &settings.server);
             let id = b
                 .create(name, launch, &mounts, &labels)
                 .await
                 .map_err(|e| fail(name, e.to_string(), false))?;
-            let started = match b.start(&id).await {
-                Ok(()) => wait_healthy(b, &id, &launch.health, settings.health_timeout).await,
-                Err(e) => Err(e.to_string()),
+            let started = match apps::own_secrets(b, &id, launch, settings).await {
+                Err(e) => Err(e),
+                Ok(()) => match b.start(&id).await {
+                    Ok(()) => wait_healthy(b, &id, &launch.health, settings.health_timeout).await,
+                    Err(e) => Err(e.to_string()),
+                },
             };
             if let Err(cause) = started {
                 // Nothing ran before: leave nothing half-made behind.
                 let _ = b.stop(&id, 1).await;
                 let _ = b.remove(&id).await;
+                apps::forget_secrets(name, None, settings);
                 return Err(fail(name, cause, false));
             }
+            apps::forget_secrets(name, Some(launch), settings);
             Ok(())
         }
         Action::Replace {
@@ -437,13 +502,19 @@ async fn replace(
         cause,
         restored,
     };
-    let mounts = host_mounts(launch, root).map_err(|e| fail(e.to_string(), false))?;
+    let mounts = app_mounts(new, launch, root, settings)
+        .await
+        .map_err(|e| fail(e, false))?;
     let next = next_name(name);
     // 1. Create beside the old one: nothing stops yet.
     let new_id = new
         .create(&next, launch, &mounts, labels)
         .await
         .map_err(|e| fail(e.to_string(), false))?;
+    if let Err(e) = apps::own_secrets(new, &new_id, launch, settings).await {
+        let _ = new.remove(&new_id).await;
+        return Err(fail(e, false));
+    }
     // 2. Stop the old one (its ports are needed by the new one).
     if let Err(e) = old.backend.stop(old.id, launch.stop_timeout).await {
         let _ = new.remove(&new_id).await;
@@ -490,7 +561,23 @@ async fn replace(
             format!("the new container runs as '{next}', but renaming it failed: {e}"),
             false,
         )
-    })
+    })?;
+    apps::forget_secrets(name, Some(launch), settings);
+    Ok(())
+}
+
+/// Every mount of a new container: its folders and volumes (the volumes
+/// made to exist, labelled), and its secret files.
+async fn app_mounts(
+    b: &dyn Backend,
+    launch: &Launch,
+    root: &Path,
+    settings: &Settings,
+) -> Result<Vec<HostMount>, String> {
+    let mut mounts = host_mounts(launch, root).map_err(|e| e.to_string())?;
+    apps::ensure_volumes(b, launch, settings).await?;
+    mounts.extend(apps::write_secrets(launch, settings)?);
+    Ok(mounts)
 }
 
 /// The replace protocol of an engine that changes containers in place
@@ -548,6 +635,9 @@ pub async fn wait_healthy(
     health: &Health,
     timeout: Duration,
 ) -> Result<(), String> {
+    if health.command.is_some() {
+        return apps::wait_engine_health(backend, id, timeout).await;
+    }
     let deadline = Instant::now() + timeout;
     // Most services answer within a few tens of milliseconds: poll soon,
     // then back off to 200 ms so a slow one does not cost engine calls.
@@ -752,10 +842,12 @@ mod tests {
             health: Health {
                 path: None,
                 port: None,
+                command: None,
             },
             publish: true,
             websocket: false,
             labels: BTreeMap::new(),
+            app: Default::default(),
         }
     }
 

@@ -572,6 +572,7 @@ mod tests {
             health: Health {
                 path: Some("/health/".into()),
                 port: Some(20001),
+                command: None,
             },
             publish: true,
             websocket: false,
@@ -581,6 +582,7 @@ mod tests {
             ]
             .into_iter()
             .collect(),
+            app: Default::default(),
         }
     }
 

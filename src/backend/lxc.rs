@@ -455,6 +455,7 @@ impl LxcBackend {
                     host: dir.display().to_string(),
                     container: m.container.clone(),
                     bind: true,
+                    read_only: false,
                 })
             })
             .collect()
@@ -1085,10 +1086,12 @@ mod tests {
             health: Health {
                 path: None,
                 port: Some(8080),
+                command: None,
             },
             publish: true,
             websocket: false,
             labels: BTreeMap::new(),
+            app: Default::default(),
         }
     }
 
@@ -1108,6 +1111,7 @@ mod tests {
             host: "/srv/root/srv/web".into(),
             container: "/www/data".into(),
             bind: true,
+            read_only: false,
         }];
         let text = render_config(&launch(), &input(&mounts, Cgroup::V1)).unwrap();
         for want in [
@@ -1148,6 +1152,7 @@ mod tests {
             host: "/srv/a b".into(),
             container: "/data".into(),
             bind: true,
+            read_only: false,
         }];
         assert!(render_config(&launch(), &input(&mounts, Cgroup::V1)).is_err());
         let base = base_config(false);

@@ -337,7 +337,17 @@ pub async fn run(
         parallel: number(&cfg, "conteneur_parallel", 4).clamp(1, 64) as usize,
         health_timeout: Duration::from_secs(number(&cfg, "conteneur_health_timeout", 30).max(1)),
         git_cache: paths.state.join("git"),
+        secrets_dir: paths.state.join("secrets"),
+        secret_values: secret_values(&cfg),
     };
+    // Generated values (a secret's gen_random) are kept before any
+    // container receives them: a database initialised with a password
+    // must find the same one at the next run, even if this one fails.
+    cfg.persist_computed("auto");
+    if cfg.is_dirty() {
+        cfg.save(paths, None)
+            .map_err(|e| RunError::Config(e.into()))?;
+    }
     let converged = if plan.steps.is_empty() {
         Report::default()
     } else {
@@ -384,6 +394,29 @@ pub async fn run(
         files_changed,
         proxy_changed: !applied.unchanged(),
     })
+}
+
+/// The secrets' values, for the executor (they never reach a file other
+/// than the secret files, nor a log).
+pub fn secret_values(cfg: &Config) -> converge::SecretValues {
+    let items = |name: &str| -> Vec<Option<String>> {
+        cfg.get(name)
+            .map(|v| {
+                v.items()
+                    .into_iter()
+                    .map(|i| i.map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let values = items("conteneur_secret_value");
+    converge::SecretValues(
+        items("conteneur_secret_name")
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, n)| Some((n?, values.get(i).cloned().flatten()?)))
+            .collect(),
+    )
 }
 
 /// This server's identity on the engine: its root folder, made absolute.
