@@ -400,7 +400,10 @@ pub trait Backend: Send + Sync {
     }
     /// The error of an engine that has no such thing.
     fn no_apps(&self, what: &str, feature: &str) -> BackendError {
-        BackendError::Other(format!("{what}: the {} engine has no {feature}", self.kind()))
+        BackendError::Other(format!(
+            "{what}: the {} engine has no {feature}",
+            self.kind()
+        ))
     }
 }
 

@@ -184,11 +184,7 @@ pub async fn wait_engine_health(
 
 /// Carries out the network creates of `plan` for server `server` (before
 /// any container step).
-pub async fn create_networks(
-    plan: &Plan,
-    backends: &Backends,
-    server: &str,
-) -> Result<(), String> {
+pub async fn create_networks(plan: &Plan, backends: &Backends, server: &str) -> Result<(), String> {
     for s in &plan.steps {
         if let Action::CreateNetwork {
             network,
@@ -254,7 +250,9 @@ pub fn next_wave<'a>(
                 Some(d) => {
                     blocked.push(ContainerFailure {
                         name: name.to_string(),
-                        cause: format!("not started: container '{d}', which it depends on, did not come up"),
+                        cause: format!(
+                            "not started: container '{d}', which it depends on, did not come up"
+                        ),
                         restored: false,
                     });
                     failed.insert(name.to_string());
@@ -276,7 +274,11 @@ pub fn next_wave<'a>(
     });
     // No cycle reaches here (the plan refuses them); if one did, run the
     // rest rather than loop.
-    let (ready, rest) = if ready.is_empty() { (rest, Vec::new()) } else { (ready, rest) };
+    let (ready, rest) = if ready.is_empty() {
+        (rest, Vec::new())
+    } else {
+        (ready, rest)
+    };
     *pending = rest;
     (ready, blocked)
 }

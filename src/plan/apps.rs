@@ -408,7 +408,13 @@ pub fn lint(cfg: &crate::config::Config) -> Vec<crate::config::Problem> {
     let items = |name: &str| -> Vec<String> {
         cfg.get(name)
             .ok()
-            .map(|v| v.items().into_iter().flatten().map(str::to_string).collect())
+            .map(|v| {
+                v.items()
+                    .into_iter()
+                    .flatten()
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let declared: HashSet<String> = items("conteneur_secret_name").into_iter().collect();
@@ -565,7 +571,10 @@ mod tests {
     fn a_removed_application_loses_its_containers_then_its_network() {
         let pair = pair();
         let observed = Observed {
-            containers: vec![ours(running(&pair[0], "wwww")), ours(running(&pair[1], "dddd"))],
+            containers: vec![
+                ours(running(&pair[0], "wwww")),
+                ours(running(&pair[1], "dddd")),
+            ],
             images: images(&[
                 "localhost:5000/apps/wordpress:6.1",
                 "localhost:5000/apps/mariadb:10.11",
@@ -595,7 +604,10 @@ mod tests {
     fn a_new_database_tag_replaces_only_the_database() {
         let pair = pair();
         let observed = Observed {
-            containers: vec![ours(running(&pair[0], "wwww")), ours(running(&pair[1], "dddd"))],
+            containers: vec![
+                ours(running(&pair[0], "wwww")),
+                ours(running(&pair[1], "dddd")),
+            ],
             images: images(&[
                 "localhost:5000/apps/wordpress:6.1",
                 "localhost:5000/apps/mariadb:10.11",
@@ -659,7 +671,11 @@ mod tests {
             hash: None,
         }];
         let e = reconcile(&p, &Observed::default(), &opts()).unwrap_err();
-        assert!(e.to_string().contains("the secret 'db_password' is not declared"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("the secret 'db_password' is not declared"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -799,7 +799,9 @@ pub fn reconcile(
         } else if let Some(net) = apps::missing_network(d, observed, server)
             && c.backend == kind
         {
-            Some(format!("its network {net} is missing: made again to join it"))
+            Some(format!(
+                "its network {net} is missing: made again to join it"
+            ))
         } else {
             None
         };

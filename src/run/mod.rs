@@ -251,6 +251,7 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
     for d in &desired {
         plan::check_type(d).map_err(RunError::Plan)?;
     }
+    plan::apps::check(&desired).map_err(RunError::Plan)?;
     let mut backends = Backends::connect(&paths.state).await;
     let mut observed = backends.inspect().await;
     // An engine no container needs may be missing (a server without LXC

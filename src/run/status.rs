@@ -40,6 +40,40 @@ pub struct Status {
     pub engines: BTreeMap<String, String>,
     pub proxy: String,
     pub proxy_running: bool,
+    /// The named volumes conteneur created for this server: kept when
+    /// their containers go.
+    pub volumes: Vec<VolumeStatus>,
+}
+
+/// A named volume of ours.
+#[derive(Debug, Clone, Serialize)]
+pub struct VolumeStatus {
+    pub name: String,
+    pub backend: String,
+    /// The configured containers that mount it (none: kept, unused).
+    pub used_by: Vec<String>,
+}
+
+/// Our named volumes and who uses them.
+fn volumes(observed: &Observed, server: &str, desired: &[Launch]) -> Vec<VolumeStatus> {
+    observed
+        .volumes
+        .iter()
+        .filter(|v| v.is_ours(server))
+        .map(|v| VolumeStatus {
+            name: v.name.clone(),
+            backend: v.backend.name().to_string(),
+            used_by: desired
+                .iter()
+                .filter(|d| {
+                    d.mounts.iter().any(|m| {
+                        m.kind == crate::plan::launch::MountKind::Volume && m.host == v.name
+                    })
+                })
+                .map(|d| d.name.clone())
+                .collect(),
+        })
+        .collect()
 }
 
 fn var(cfg: &Config, name: &str) -> Option<String> {
@@ -108,6 +142,18 @@ pub async fn gather(paths: &Paths, cfg: &Config, desired: &[Launch]) -> Status {
     for d in desired {
         let c = find(&observed, &server, d);
         let health = match c {
+            // An in-container check: the engine's word.
+            Some(c) if c.running && d.health.command.is_some() => {
+                match backends.get(c.backend).map(|b| b.health(&c.id)) {
+                    Some(h) => match h.await {
+                        Ok(Some((status, _))) if status == "healthy" => status,
+                        Ok(Some((status, output))) => format!("{status}: {output}"),
+                        Ok(None) => "unknown: the engine runs no health check".into(),
+                        Err(e) => format!("unknown: {e}"),
+                    },
+                    None => "unknown".into(),
+                }
+            }
             Some(c) if c.running => {
                 match tokio::time::timeout(Duration::from_secs(3), probe(d)).await {
                     Ok(Ok(())) => "healthy".to_string(),
@@ -163,6 +209,7 @@ pub async fn gather(paths: &Paths, cfg: &Config, desired: &[Launch]) -> Status {
         engines,
         proxy: proxy_text,
         proxy_running,
+        volumes: volumes(&observed, &server, desired),
     }
 }
 
@@ -199,6 +246,23 @@ impl std::fmt::Display for Status {
                     c.image,
                     c.health,
                     c.route.as_deref().unwrap_or("-")
+                )?;
+            }
+        }
+        for v in &self.volumes {
+            if v.used_by.is_empty() {
+                writeln!(
+                    f,
+                    "volume {} on {}: kept, used by no container",
+                    v.name, v.backend
+                )?;
+            } else {
+                writeln!(
+                    f,
+                    "volume {} on {}: used by {}",
+                    v.name,
+                    v.backend,
+                    v.used_by.join(", ")
                 )?;
             }
         }

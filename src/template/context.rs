@@ -437,7 +437,10 @@ fn app_view(
     let p = |f: &str| format!("conteneur{x}_{f}");
     let list = |f: &str| -> Result<T, String> {
         Ok(T::from(
-            r.items(&p(f))?.into_iter().flatten().collect::<Vec<String>>(),
+            r.items(&p(f))?
+                .into_iter()
+                .flatten()
+                .collect::<Vec<String>>(),
         ))
     };
     let secrets: Vec<T> = r
@@ -463,11 +466,17 @@ fn app_view(
         None => T::none(),
     };
     // Hardening is on unless switched off (a value other than non).
-    let nnp = !matches!(r.text(&p("no_new_privileges"))?.as_deref(), Some("non" | "no" | "off"));
+    let nnp = !matches!(
+        r.text(&p("no_new_privileges"))?.as_deref(),
+        Some("non" | "no" | "off")
+    );
     Ok(object([
         ("networks", list("networks")?),
         ("depends_on", list("depends_on")?),
-        ("command", T::from(r.text(&p("command"))?.unwrap_or_default())),
+        (
+            "command",
+            T::from(r.text(&p("command"))?.unwrap_or_default()),
+        ),
         ("user", T::from(r.text(&p("user"))?.unwrap_or_default())),
         ("no_new_privileges", T::from(nnp)),
         ("read_only", T::from(r.yes(&p("read_only"))?)),

@@ -95,8 +95,8 @@ pub fn apply(body: &mut ContainerCreateBody, launch: &Launch, labels: &BTreeMap<
 fn first_file(tar: &[u8]) -> Option<Vec<u8>> {
     let header = tar.get(..512)?;
     let size_field = std::str::from_utf8(header.get(124..136)?).ok()?;
-    let size = usize::from_str_radix(size_field.trim_matches(|c: char| c == '\0' || c == ' '), 8)
-        .ok()?;
+    let size =
+        usize::from_str_radix(size_field.trim_matches(|c: char| c == '\0' || c == ' '), 8).ok()?;
     tar.get(512..512 + size).map(<[u8]>::to_vec)
 }
 
