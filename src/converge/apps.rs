@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::backend::{Backend, Backends, HostMount};
 use crate::plan::launch::{Launch, MountKind};
-use crate::plan::{Action, Plan, Step, apps, plan_hash};
+use crate::plan::{Action, Plan, Step, apps};
 
 use super::{ContainerFailure, Settings};
 
@@ -26,16 +26,10 @@ impl fmt::Debug for SecretValues {
     }
 }
 
-/// Where the secret files of one version (plan) of a container live:
-/// `SECRETS/NAME/HASH/`. A new value is a new plan, hence a new folder: a
-/// container being replaced (or started again by a rollback) keeps its
-/// own files.
+/// The folder of the secret files of this version (plan) of a container.
 fn secrets_folder(launch: &Launch, settings: &Settings) -> PathBuf {
-    let hash = plan_hash(launch);
-    settings
-        .secrets_dir
-        .join(&launch.name)
-        .join(hash.get(..16).unwrap_or(&hash))
+    let file = apps::secret_path(&settings.secrets_dir, launch, "x");
+    file.parent().map(Path::to_path_buf).unwrap_or(file)
 }
 
 /// Writes the secret files of `launch` (root-only until [`own_secrets`]

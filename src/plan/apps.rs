@@ -46,6 +46,17 @@ pub fn volume_labels(server: &str, volume: &str) -> BTreeMap<String, String> {
     .collect()
 }
 
+/// The secret file `secret` of `launch` under `dir` (the state's
+/// `secrets/`): `NAME/PLAN-HASH/SECRET`. A new value is a new plan, hence
+/// a new folder: a container being replaced (or started again by a
+/// rollback) keeps its own files.
+pub fn secret_path(dir: &std::path::Path, launch: &Launch, secret: &str) -> std::path::PathBuf {
+    let hash = super::plan_hash(launch);
+    dir.join(&launch.name)
+        .join(hash.get(..16).unwrap_or(&hash))
+        .join(secret)
+}
+
 /// Splits `conteneurX_command` into words as a POSIX shell would, without
 /// running one: blanks separate words, `'…'` keeps its content literally,
 /// `"…"` keeps blanks (`\` escapes `"`, `\`, `$` and `` ` `` there), `\`
