@@ -2,10 +2,13 @@
 # The demo (README: "Run the demo"): on a fresh Debian 12 machine, installs
 # and starts what is missing (Docker engine, loopback registry, nginx, LXC),
 # builds conteneur, builds three small demo images and pushes them to the
-# registry, writes a demo configuration of four containers (three on Docker,
-# one on LXC) under a demo root (never the machine's /etc), runs `instance`
-# (or `reconfigure` when already instantiated) and prints the URLs, which
-# answer.
+# registry, builds the WordPress and MariaDB images from Debian 12 packages
+# (scripts/images-apps.sh, cached), writes a demo configuration of four
+# containers (three on Docker, one on LXC) and one application of two
+# (WordPress at /wordpress/ with its MariaDB on a private network, a
+# generated password as a secret) under a demo root (never the machine's
+# /etc), runs `instance` (or `reconfigure` when already instantiated) and
+# prints the URLs, which answer.
 #
 # Running it again is harmless and fast: nothing that is already right is
 # redone. DEMO_ROOT (default ./demo-root) and DEMO_PORT (default 8080) can be
@@ -32,6 +35,8 @@ echo "== building conteneur"
 cargo build --release --quiet
 echo "== demo images"
 ./scripts/images.sh
+echo "== application images (WordPress, MariaDB; from Debian packages, cached)"
+./scripts/images-apps.sh
 
 echo "== demo server under $ROOT"
 mkdir -p "$ROOT/usr/share/eole/creole/dicos" "$ROOT/usr/share/eole/creole/distrib"
@@ -48,7 +53,8 @@ done
 C set conteneur_proxy_mode private
 C set conteneur_proxy_listen 127.0.0.1
 C set conteneur_http_port "$PORT"
-C set nombre_conteneur 4
+C set conteneur_health_timeout 180
+C set nombre_conteneur 6
 i=0
 for app in web notes wiki; do
   i=$((i + 1))
@@ -67,6 +73,34 @@ C set conteneur4_url localhost:5000/demo/web
 C set conteneur4_tag 2.0
 C set conteneur4_port_in 80
 C set conteneur4_port_out 18084
+# An application of two: WordPress at /wordpress/ (its image serves there
+# itself), its database on the private network wp only (no host port, no
+# route), its password a secret generated at the first instance and given
+# to both as /run/secrets/wp_db_password.
+C set conteneur_secret_name wp_db_password
+C set conteneur5_name wordpress
+C set conteneur5_url localhost:5000/apps/wordpress
+C set conteneur5_tag 6.1
+C set conteneur5_port_in 80
+C set conteneur5_port_out 18085
+C set conteneur5_keep_path oui
+C set conteneur5_health_path /wordpress/wp-includes/images/blank.gif
+C set conteneur5_networks wp
+C set conteneur5_secrets wp_db_password
+C set conteneur5_env WORDPRESS_DB_HOST=wpdb WORDPRESS_DB_NAME=wordpress \
+  WORDPRESS_DB_USER=wordpress WORDPRESS_DB_PASSWORD_FILE=/run/secrets/wp_db_password
+C set conteneur6_name wpdb
+C set conteneur6_url localhost:5000/apps/mariadb
+C set conteneur6_tag 10.11
+C set conteneur6_networks wp
+C set conteneur6_mountpoint_in /var/lib/mysql
+C set conteneur6_mountpoint_out demo-wpdb
+C set conteneur6_secrets wp_db_password
+C set conteneur6_env MARIADB_DATABASE=wordpress MARIADB_USER=wordpress \
+  MARIADB_PASSWORD_FILE=/run/secrets/wp_db_password
+C set conteneur6_health_command 'mysqladmin ping --silent'
+C set conteneur6_health_interval 2
+C set conteneur5_depends_on wpdb
 C lint >/dev/null
 
 if [ -e "$ROOT/etc/eole/.instance" ]; then
@@ -84,5 +118,10 @@ for app in web notes wiki blog; do
   url="http://127.0.0.1:$PORT/$app/"
   printf '  %-32s -> %s\n' "$url" "$(curl -fsS --max-time 5 "$url" || echo 'NO ANSWER')"
 done
+url="http://127.0.0.1:$PORT/wordpress/"
+code=$(curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' --max-time 10 "$url" || echo 'NO ANSWER')
+printf '  %-32s -> %s\n' "$url" "WordPress: $code"
+echo
+echo "WordPress (with its MariaDB on the private network wp): $url"
 echo
 echo "Try: $BIN --root $ROOT set conteneur1_tag 2.0 && $BIN --root $ROOT reconfigure"

@@ -389,7 +389,11 @@ async fn run_step(
             b.remove(id)
                 .await
                 .map_err(|e| fail(name, e.to_string(), false))?;
-            apps::forget_secrets(name, None, settings);
+            // A container no longer configured: its secret files go too
+            // (a second one of a configured name leaves the name's files).
+            if launch.is_none() {
+                apps::forget_secrets(name, None, settings);
+            }
             Ok(())
         }
         Action::Start { name, id, backend } => {

@@ -276,3 +276,66 @@ pub fn next_wave<'a>(
     *pending = rest;
     (ready, blocked)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Kind;
+
+    fn step(name: &str) -> Step {
+        Step {
+            action: Action::Create {
+                name: name.into(),
+                backend: Kind::Docker,
+            },
+            cause: "test".into(),
+        }
+    }
+
+    fn names(steps: &[&Step]) -> Vec<String> {
+        steps
+            .iter()
+            .filter_map(|s| s.action.container().map(str::to_string))
+            .collect()
+    }
+
+    #[test]
+    fn waves_start_dependencies_first_and_skip_dependents_of_a_failure() {
+        // site → app → db, cache alone.
+        let steps = [step("site"), step("app"), step("db"), step("cache")];
+        let (site, app) = (vec!["app".to_string()], vec!["db".to_string()]);
+        let deps: HashMap<&str, &[String]> =
+            [("site", site.as_slice()), ("app", app.as_slice())].into();
+        let mut pending: Vec<&Step> = steps.iter().collect();
+        let (w, blocked) = next_wave(&mut pending, &deps, &HashSet::new());
+        assert_eq!(names(&w), ["db", "cache"]);
+        assert!(blocked.is_empty());
+        let (w, _) = next_wave(&mut pending, &deps, &HashSet::new());
+        assert_eq!(names(&w), ["app"]);
+        let (w, _) = next_wave(&mut pending, &deps, &HashSet::new());
+        assert_eq!(names(&w), ["site"]);
+        assert!(pending.is_empty());
+
+        // db failed: app and site are not started, each saying why.
+        let mut pending: Vec<&Step> = steps.iter().collect();
+        let _ = next_wave(&mut pending, &deps, &HashSet::new());
+        let failed: HashSet<String> = ["db".to_string()].into();
+        let (w, blocked) = next_wave(&mut pending, &deps, &failed);
+        assert!(w.is_empty() && pending.is_empty());
+        let why: Vec<String> = blocked.iter().map(|b| b.to_string()).collect();
+        assert_eq!(
+            why,
+            [
+                "container 'app': not started: container 'db', which it depends on, did not come up",
+                "container 'site': not started: container 'app', which it depends on, did not come up"
+            ]
+        );
+    }
+
+    #[test]
+    fn secret_values_never_show_in_debug() {
+        let v = SecretValues([("db_password".to_string(), "s3cr3t".to_string())].into());
+        let shown = format!("{v:?}");
+        assert!(shown.contains("db_password") && !shown.contains("s3cr3t"), "{shown}");
+    }
+}
