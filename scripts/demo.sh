@@ -73,34 +73,10 @@ C set conteneur4_url localhost:5000/demo/web
 C set conteneur4_tag 2.0
 C set conteneur4_port_in 80
 C set conteneur4_port_out 18084
-# An application of two: WordPress at /wordpress/ (its image serves there
-# itself), its database on the private network wp only (no host port, no
-# route), its password a secret generated at the first instance and given
-# to both as /run/secrets/wp_db_password.
-C set conteneur_secret_name wp_db_password
-C set conteneur5_name wordpress
-C set conteneur5_url localhost:5000/apps/wordpress
-C set conteneur5_tag 6.1
-C set conteneur5_port_in 80
-C set conteneur5_port_out 18085
-C set conteneur5_keep_path oui
-C set conteneur5_health_path /wordpress/wp-includes/images/blank.gif
-C set conteneur5_networks wp
-C set conteneur5_secrets wp_db_password
-C set conteneur5_env WORDPRESS_DB_HOST=wpdb WORDPRESS_DB_NAME=wordpress \
-  WORDPRESS_DB_USER=wordpress WORDPRESS_DB_PASSWORD_FILE=/run/secrets/wp_db_password
-C set conteneur6_name wpdb
-C set conteneur6_url localhost:5000/apps/mariadb
-C set conteneur6_tag 10.11
-C set conteneur6_networks wp
-C set conteneur6_mountpoint_in /var/lib/mysql
-C set conteneur6_mountpoint_out demo-wpdb
-C set conteneur6_secrets wp_db_password
-C set conteneur6_env MARIADB_DATABASE=wordpress MARIADB_USER=wordpress \
-  MARIADB_PASSWORD_FILE=/run/secrets/wp_db_password
-C set conteneur6_health_command 'mysqladmin ping --silent'
-C set conteneur6_health_interval 2
-C set conteneur5_depends_on wpdb
+# An application of two: WordPress at /wordpress/ and its MariaDB on the
+# private network wp (scripts/wordpress-pair.sh says what each setting does).
+. scripts/wordpress-pair.sh
+wordpress_pair 5 6 wpdb demo-wpdb 18085 wp_db_password
 C lint >/dev/null
 
 if [ -e "$ROOT/etc/eole/.instance" ]; then

@@ -29,12 +29,7 @@ const DB_IMAGE: &str = "localhost:5000/apps/mariadb";
 /// Fails (never skips) when the engine, the registry or the images are
 /// missing.
 fn require_services() {
-    let out = docker(&["version", "--format", "{{.Server.APIVersion}}"]);
-    assert!(
-        out.status.success(),
-        "the Docker engine is not reachable: run scripts/services.sh first ({})",
-        text(&out)
-    );
+    common::require_docker();
     for (image, tag) in [("apps/wordpress", "6.1"), ("apps/mariadb", "10.11")] {
         let reg = common::run(
             "curl",

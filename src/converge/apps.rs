@@ -336,6 +336,9 @@ mod tests {
     fn secret_values_never_show_in_debug() {
         let v = SecretValues([("db_password".to_string(), "s3cr3t".to_string())].into());
         let shown = format!("{v:?}");
-        assert!(shown.contains("db_password") && !shown.contains("s3cr3t"), "{shown}");
+        assert!(
+            shown.contains("db_password") && !shown.contains("s3cr3t"),
+            "{shown}"
+        );
     }
 }

@@ -550,6 +550,29 @@ mod tests {
         }
     }
 
+    /// The pair running (ids wwww and dddd), its images present, and
+    /// `networks`.
+    fn running_pair(
+        pair: &[Launch],
+        more_images: &[&str],
+        networks: Vec<ObservedResource>,
+    ) -> Observed {
+        let mut refs = vec![
+            "localhost:5000/apps/wordpress:6.1",
+            "localhost:5000/apps/mariadb:10.11",
+        ];
+        refs.extend_from_slice(more_images);
+        Observed {
+            containers: vec![
+                ours(running(&pair[0], "wwww")),
+                ours(running(&pair[1], "dddd")),
+            ],
+            images: images(&refs),
+            networks,
+            ..Default::default()
+        }
+    }
+
     /// The plan's text, without the engine names (they hash the server).
     fn text(plan: &super::super::Plan) -> String {
         plan.to_string()
@@ -581,18 +604,7 @@ mod tests {
     #[test]
     fn a_removed_application_loses_its_containers_then_its_network() {
         let pair = pair();
-        let observed = Observed {
-            containers: vec![
-                ours(running(&pair[0], "wwww")),
-                ours(running(&pair[1], "dddd")),
-            ],
-            images: images(&[
-                "localhost:5000/apps/wordpress:6.1",
-                "localhost:5000/apps/mariadb:10.11",
-            ]),
-            networks: vec![network("wp"), network("old")],
-            ..Default::default()
-        };
+        let observed = running_pair(&pair, &[], vec![network("wp"), network("old")]);
         // Unchanged: only the network nobody uses goes.
         let plan = reconcile(&pair, &observed, &opts()).unwrap();
         assert_eq!(
@@ -614,19 +626,11 @@ mod tests {
     #[test]
     fn a_new_database_tag_replaces_only_the_database() {
         let pair = pair();
-        let observed = Observed {
-            containers: vec![
-                ours(running(&pair[0], "wwww")),
-                ours(running(&pair[1], "dddd")),
-            ],
-            images: images(&[
-                "localhost:5000/apps/wordpress:6.1",
-                "localhost:5000/apps/mariadb:10.11",
-                "localhost:5000/apps/mariadb:10.11b",
-            ]),
-            networks: vec![network("wp")],
-            ..Default::default()
-        };
+        let observed = running_pair(
+            &pair,
+            &["localhost:5000/apps/mariadb:10.11b"],
+            vec![network("wp")],
+        );
         let mut next = pair.clone();
         next[1].tag = "10.11b".into();
         let plan = reconcile(&next, &observed, &opts()).unwrap();
