@@ -588,6 +588,26 @@ fn wordpress_and_mariadb_as_one_application() {
         }
     }
     assert!(secret_files >= 2, "one secret file per container");
+    // The compose file of the same application: compose reads it, and it
+    // names the secret's file, not its value.
+    let compose = site.root.path().join("compose.json");
+    site.ok(&[
+        "export",
+        "compose",
+        "--output",
+        &compose.display().to_string(),
+    ]);
+    let o = common::run(
+        "docker-compose",
+        &["-f", &compose.display().to_string(), "config"],
+    );
+    assert!(o.status.success(), "docker-compose config: {}", text(&o));
+    let exported = std::fs::read_to_string(&compose).expect("compose file");
+    assert!(
+        exported.contains("service_healthy") && exported.contains("/var/lib/conteneur/secrets/"),
+        "{exported}"
+    );
+    places.push(("export compose".into(), exported));
     for (place, content) in &places {
         assert!(!content.contains(&secret), "the secret shows in {place}");
     }

@@ -144,8 +144,10 @@ pub async fn ensure_volumes(
     Ok(())
 }
 
-/// The engine's health check: waits for `healthy`, fails on `unhealthy`
-/// or when the container stops, gives up after `timeout`.
+/// The engine's health check: waits for `healthy`, fails when the
+/// container stops, gives up after `timeout`. `unhealthy` is waited out
+/// too: a database still initialising fails its first checks, and the
+/// engine says `healthy` as soon as one passes.
 pub async fn wait_engine_health(
     b: &dyn Backend,
     id: &str,
@@ -158,14 +160,14 @@ pub async fn wait_engine_health(
         }
         match b.health(id).await.map_err(|e| e.to_string())? {
             Some((status, _)) if status == "healthy" => return Ok(()),
-            Some((status, output)) if status == "unhealthy" => {
-                return Err(format!(
-                    "its health-check command reports it unhealthy: {output}"
-                ));
-            }
             Some((status, output)) if Instant::now() >= deadline => {
+                let said = if output.is_empty() {
+                    "its health-check command printed nothing".to_string()
+                } else {
+                    format!("its health-check command said: {output}")
+                };
                 return Err(format!(
-                    "not healthy after {} s: {status} ({output})",
+                    "not healthy after {} s: the engine reports it {status}; {said}",
                     timeout.as_secs()
                 ));
             }

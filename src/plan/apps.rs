@@ -705,6 +705,17 @@ mod tests {
         let h1 = super::super::plan_hash(&p[1]);
         p[1].app.secrets[0].hash = Some("h2".into());
         assert_ne!(h1, super::super::plan_hash(&p[1]));
+        // A changed value replaces the container, saying only that.
+        let mut old = p[1].clone();
+        old.app.secrets[0].hash = Some("h1".into());
+        let observed = Observed {
+            containers: vec![ours(running(&old, "dddd"))],
+            images: images(&["localhost:5000/apps/mariadb:10.11"]),
+            networks: vec![network("wp")],
+            ..Default::default()
+        };
+        let plan = reconcile(&p[1..], &observed, &opts()).unwrap();
+        assert_eq!(text(&plan), "replace db (dddd) on docker secrets changed");
         // A lone container's plan is what it was before applications.
         let lone = launch("a", "1.0");
         assert!(!super::super::plan_text(&lone).contains("\"app\""));

@@ -428,7 +428,11 @@ fn describe_change(old: Option<&str>, new: &Launch) -> String {
     if old.tag != new.tag {
         parts.push(format!("tag {} → {}", old.tag, new.tag));
     }
-    let fields: [(&str, bool); 8] = [
+    let app_rest = |a: &launch::App| launch::App {
+        secrets: Vec::new(),
+        ..a.clone()
+    };
+    let fields: [(&str, bool); 10] = [
         ("ports", old.ports != new.ports),
         ("mounts", old.mounts != new.mounts),
         ("environment", old.env != new.env),
@@ -437,6 +441,12 @@ fn describe_change(old: Option<&str>, new: &Launch) -> String {
         ("stop timeout", old.stop_timeout != new.stop_timeout),
         ("health check", old.health != new.health),
         ("labels", old.labels != new.labels),
+        // Names and hashes only: which value changed is not said.
+        ("secrets", old.app.secrets != new.app.secrets),
+        (
+            "application settings",
+            app_rest(&old.app) != app_rest(&new.app),
+        ),
     ];
     parts.extend(
         fields
