@@ -24,6 +24,10 @@ wordpress_pair() {
     "MARIADB_PASSWORD_FILE=/run/secrets/$secret"
   C set "conteneur${d}_health_command" 'mysqladmin ping --silent'
   C set "conteneur${d}_health_interval" 1
+  # The first start initialises the database: failed checks do not count
+  # yet (compose, running the exported file, gives up on an unhealthy
+  # dependency; conteneur waits until conteneur_health_timeout anyway).
+  C set "conteneur${d}_health_start_period" 120
   C set "conteneur${w}_name" wordpress
   C set "conteneur${w}_url" localhost:5000/apps/wordpress
   C set "conteneur${w}_tag" 6.1

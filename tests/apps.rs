@@ -128,6 +128,7 @@ impl Site {
         );
         self.set("conteneur2_health_command", &["mysqladmin ping --silent"]);
         self.set("conteneur2_health_interval", &["2"]);
+        self.set("conteneur2_health_start_period", &["120"]);
         self.set("conteneur1_name", &["wordpress"]);
         self.set("conteneur1_url", &[WP_IMAGE]);
         self.set("conteneur1_tag", &["6.1"]);
