@@ -47,14 +47,21 @@ pub fn volume_labels(server: &str, volume: &str) -> BTreeMap<String, String> {
 }
 
 /// The secret file `secret` of `launch` under `dir` (the state's
-/// `secrets/`): `NAME/PLAN-HASH/SECRET`. A new value is a new plan, hence
-/// a new folder: a container being replaced (or started again by a
-/// rollback) keeps its own files.
+/// `secrets/`): `NAME/VERSION/SECRET`, VERSION a hash of the container's
+/// user and secrets (names and value hashes). A new value, or another
+/// user, is a new folder: a container being replaced (or started again by
+/// a rollback) keeps its own files.
 pub fn secret_path(dir: &std::path::Path, launch: &Launch, secret: &str) -> std::path::PathBuf {
-    let hash = super::plan_hash(launch);
-    dir.join(&launch.name)
-        .join(hash.get(..16).unwrap_or(&hash))
-        .join(secret)
+    let mut h = Sha256::new();
+    h.update(launch.app.user.as_bytes());
+    for s in &launch.app.secrets {
+        h.update(b"\0");
+        h.update(s.name.as_bytes());
+        h.update(b"=");
+        h.update(s.hash.as_deref().unwrap_or("").as_bytes());
+    }
+    let version: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+    dir.join(&launch.name).join(version).join(secret)
 }
 
 /// Splits `conteneurX_command` into words as a POSIX shell would, without
@@ -700,11 +707,14 @@ mod tests {
             name: "db_password".into(),
             hash: Some("h1".into()),
         }];
-        let before = super::super::plan_text(&p[1]);
-        assert!(before.contains("\"hash\":\"h1\""), "{before}");
-        let h1 = super::super::plan_hash(&p[1]);
+        let key = super::super::redact::LabelKey::default();
+        // The label holds the hash sealed with the server's key.
+        let before = super::super::plan_text(&p[1], &key);
+        assert!(before.contains("\"hash\":\"hmac-sha256:"), "{before}");
+        assert!(!before.contains("\"h1\""), "{before}");
+        let h1 = super::super::plan_hash(&p[1], &key);
         p[1].app.secrets[0].hash = Some("h2".into());
-        assert_ne!(h1, super::super::plan_hash(&p[1]));
+        assert_ne!(h1, super::super::plan_hash(&p[1], &key));
         // A changed value replaces the container, saying only that.
         let mut old = p[1].clone();
         old.app.secrets[0].hash = Some("h1".into());
@@ -718,7 +728,7 @@ mod tests {
         assert_eq!(text(&plan), "replace db (dddd) on docker secrets changed");
         // A lone container's plan is what it was before applications.
         let lone = launch("a", "1.0");
-        assert!(!super::super::plan_text(&lone).contains("\"app\""));
+        assert!(!super::super::plan_text(&lone, &key).contains("\"app\""));
     }
 
     #[test]
