@@ -415,7 +415,12 @@ pub fn service(launch: &Launch, root: &Path) -> Service {
             Vec::new()
         },
         read_only: app.read_only,
-        tmpfs: app.tmpfs.iter().map(|t| lit(t)).collect(),
+        // As the Docker backend: writable by the container's user.
+        tmpfs: app
+            .tmpfs
+            .iter()
+            .map(|t| lit(&format!("{t}:mode=1777")))
+            .collect(),
         secrets: app.secrets.iter().map(|s| lit(&s.name)).collect(),
         ports,
         volumes,

@@ -723,3 +723,88 @@ fn dependency_cycles_unknown_names_engines_and_secret_names_are_refused() {
         assert!(e.contains("a secret name is a file name"), "{bad}: {e}");
     }
 }
+
+/// `docker exec` in a container; (success, output).
+fn exec(name: &str, args: &[&str]) -> (bool, String) {
+    let mut a = vec!["exec", name];
+    a.extend_from_slice(args);
+    let o = docker(&a);
+    (o.status.success(), text(&o))
+}
+
+#[test]
+fn process_settings_hardening_and_a_secret_for_a_numeric_user() {
+    let site = Site::new();
+    let name = format!("proc{}", std::process::id() % 100000);
+    let port = free_port().to_string();
+    site.set("conteneur_health_timeout", &["20"]);
+    site.set("conteneur_secret_name", &["token"]);
+    site.set("conteneur_secret_value", &["a 'quoted' $token"]);
+    site.set("nombre_conteneur", &["1"]);
+    site.set("conteneur1_name", &[&name]);
+    site.set("conteneur1_url", &["localhost:5000/demo/web"]);
+    site.set("conteneur1_tag", &["1.0"]);
+    // The command listens on 8080, not the image's 80: the route answers
+    // only if the command was taken.
+    site.set("conteneur1_command", &["/bin/httpd -f -p 8080 -h '/www'"]);
+    site.set("conteneur1_port_in", &["8080"]);
+    site.set("conteneur1_port_out", &[&port]);
+    site.set("conteneur1_user", &["1234:1234"]);
+    site.set("conteneur1_secrets", &["token"]);
+    site.set("conteneur1_read_only", &["oui"]);
+    site.set("conteneur1_tmpfs", &["/tmp"]);
+    site.ok(&["instance", "--quiet"]);
+    let url = format!("http://127.0.0.1:{}/{name}/", site.http_port);
+    let body = common::get(&url).expect("the route answers");
+    assert!(body.contains("web 1.0"), "{body}");
+
+    // The secret: a file of the container's user, 0400, its exact value.
+    let (ok, ls) = exec(&name, &["ls", "-ln", "/run/secrets/token"]);
+    assert!(
+        ok && ls.starts_with("-r--------") && ls.contains(" 1234 "),
+        "{ls}"
+    );
+    let (ok, value) = exec(&name, &["cat", "/run/secrets/token"]);
+    assert!(ok && value == "a 'quoted' $token", "{value}");
+    let o = docker(&["exec", "-u", "4321", &name, "cat", "/run/secrets/token"]);
+    assert!(
+        !o.status.success(),
+        "another user read the secret: {}",
+        text(&o)
+    );
+
+    // Read-only root, writable tmpfs, no-new-privileges on by default.
+    let (ok, _) = exec(&name, &["sh", "-c", "echo x > /www/x"]);
+    assert!(!ok, "the root filesystem is writable");
+    let (ok, out) = exec(&name, &["sh", "-c", "echo x > /tmp/x"]);
+    assert!(ok, "/tmp is not writable: {out}");
+    let security = || {
+        let o = docker(&[
+            "inspect",
+            "--format",
+            "{{json .HostConfig.SecurityOpt}}",
+            &name,
+        ]);
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    assert_eq!(security(), r#"["no-new-privileges:true"]"#);
+
+    // Switched off: the plan says why it replaces the container.
+    site.set("conteneur1_no_new_privileges", &["non"]);
+    let plan = site.ok(&["plan"]);
+    assert!(plan.contains("application settings changed"), "{plan}");
+    site.ok(&["reconfigure", "--quiet"]);
+    assert_eq!(security(), "null");
+    assert!(common::get(&url).is_ok());
+    // A new secret value: replaced, saying only that secrets changed.
+    site.set("conteneur_secret_value", &["second"]);
+    let plan = site.ok(&["plan"]);
+    assert!(
+        plan.contains("secrets changed") && !plan.contains("second"),
+        "{plan}"
+    );
+    site.ok(&["reconfigure", "--quiet"]);
+    assert_eq!(exec(&name, &["cat", "/run/secrets/token"]).1, "second");
+    site.set("nombre_conteneur", &["0"]);
+    site.ok(&["reconfigure", "--quiet"]);
+}

@@ -21,7 +21,7 @@ use super::{
 };
 use crate::plan::launch::Launch;
 
-mod apps;
+pub(crate) mod apps;
 
 /// The engine's socket, as Docker's own tools default to it.
 pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";

@@ -60,7 +60,12 @@ pub fn secret_path(dir: &std::path::Path, launch: &Launch, secret: &str) -> std:
         h.update(b"=");
         h.update(s.hash.as_deref().unwrap_or("").as_bytes());
     }
-    let version: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let version: String = h
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
     dir.join(&launch.name).join(version).join(secret)
 }
 

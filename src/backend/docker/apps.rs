@@ -81,14 +81,31 @@ pub fn apply(body: &mut ContainerCreateBody, launch: &Launch, labels: &BTreeMap<
             hc.readonly_rootfs = Some(true);
         }
         if !app.tmpfs.is_empty() {
+            let options = tmpfs_options(&app.user);
             hc.tmpfs = Some(
                 app.tmpfs
                     .iter()
-                    .map(|p| (p.clone(), String::new()))
+                    .map(|p| (p.clone(), options.clone()))
                     .collect(),
             );
         }
     }
+}
+
+/// The options of an in-memory folder: sticky and writable by all, as
+/// /tmp, and owned by the container's user when it is given as numbers
+/// (some kernels keep a tmpfs root at 0755 whatever `mode` says; `uid`
+/// and `gid` hold everywhere).
+pub fn tmpfs_options(user: &str) -> String {
+    let mut o = "mode=1777".to_string();
+    let mut ids = user.splitn(2, ':');
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if let Some(u) = ids.next().filter(|u| numeric(u)) {
+        o.push_str(&format!(",uid={u}"));
+        let g = ids.next().filter(|g| numeric(g)).unwrap_or(u);
+        o.push_str(&format!(",gid={g}"));
+    }
+    o
 }
 
 /// The first file of a tar stream (what the archive API sends), or None.
@@ -356,6 +373,14 @@ mod tests {
         assert_eq!(resolve_user("1000", passwd, group), Ok((1000, 1000)));
         assert_eq!(resolve_user("1000:5", passwd, group), Ok((1000, 5)));
         assert!(resolve_user("nobody", passwd, group).is_err());
+    }
+
+    #[test]
+    fn tmpfs_belongs_to_a_numeric_user() {
+        assert_eq!(tmpfs_options(""), "mode=1777");
+        assert_eq!(tmpfs_options("www-data"), "mode=1777");
+        assert_eq!(tmpfs_options("1234"), "mode=1777,uid=1234,gid=1234");
+        assert_eq!(tmpfs_options("1234:5"), "mode=1777,uid=1234,gid=5");
     }
 
     #[test]
