@@ -704,7 +704,7 @@ fn dependency_cycles_unknown_names_engines_and_secret_names_are_refused() {
     let lint = site.out(&["lint"]);
     assert!(
         text(&lint).contains(&format!(
-            "container '{b}': conteneur2_networks an LXC container has only its own loopback here"
+            "container '{b}': conteneur2_networks: an LXC container has only its own loopback here"
         )),
         "{}",
         text(&lint)

@@ -165,7 +165,7 @@ fn refused_settings(u: &Unit<'_>, kind: Kind) -> Option<(&'static str, String)> 
         _ => "a snap runs on the host's network: it cannot join a private network",
     };
     let a = u.app;
-    let not_yet = |s: &'static str| (s, format!("is not supported on {kind} by conteneur yet"));
+    let not_yet = |s: &'static str| (s, format!("not supported on {kind} by conteneur yet"));
     if let Some(n) = a.networks.first() {
         return Some(("networks", format!("{why_net} (found '{n}')")));
     }
@@ -688,7 +688,7 @@ mod tests {
         let e = reconcile(&p, &Observed::default(), &opts()).unwrap_err();
         assert!(
             e.to_string().starts_with(
-                "container 'db': conteneur2_networks an LXC container has only its own loopback here"
+                "container 'db': conteneur2_networks: an LXC container has only its own loopback here"
             ),
             "{e}"
         );

@@ -279,7 +279,7 @@ pub enum PlanError {
         to: Kind,
         volume: String,
     },
-    #[error("container '{name}': {variable} {why}")]
+    #[error("container '{name}': {variable}: {why}")]
     AppSetting {
         name: String,
         variable: String,
