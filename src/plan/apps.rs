@@ -24,22 +24,20 @@ pub fn network_name(server: &str, net: &str) -> String {
 
 /// The labels of a network conteneur creates.
 pub fn network_labels(server: &str, net: &str) -> BTreeMap<String, String> {
-    [
-        (labels::MANAGED, "true"),
-        (labels::SERVER, server),
-        (labels::NETWORK, net),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
+    resource_labels(server, labels::NETWORK, net)
 }
 
 /// The labels of a named volume conteneur creates.
 pub fn volume_labels(server: &str, volume: &str) -> BTreeMap<String, String> {
+    resource_labels(server, labels::VOLUME, volume)
+}
+
+/// Ours, for `server`, named `name` in the configuration under `key`.
+fn resource_labels(server: &str, key: &str, name: &str) -> BTreeMap<String, String> {
     [
         (labels::MANAGED, "true"),
         (labels::SERVER, server),
-        (labels::VOLUME, volume),
+        (key, name),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
