@@ -212,11 +212,11 @@ pub async fn remove_networks(plan: &Plan, backends: &Backends) -> Vec<ContainerF
                 Err(e) => Err(e.to_string()),
             };
             if let Err(cause) = r {
-                out.push(ContainerFailure {
-                    name: format!("network {network}"),
+                out.push(ContainerFailure::new(
+                    &format!("network {network}"),
                     cause,
-                    restored: false,
-                });
+                    false,
+                ));
             }
         }
     }
@@ -244,13 +244,13 @@ pub fn next_wave<'a>(
                 .and_then(|d| d.iter().find(|d| failed.contains(d.as_str())));
             match dead {
                 Some(d) => {
-                    blocked.push(ContainerFailure {
-                        name: name.to_string(),
-                        cause: format!(
+                    blocked.push(ContainerFailure::new(
+                        name,
+                        format!(
                             "not started: container '{d}', which it depends on, did not come up"
                         ),
-                        restored: false,
-                    });
+                        false,
+                    ));
                     failed.insert(name.to_string());
                     changed = true;
                     false

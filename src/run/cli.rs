@@ -127,11 +127,14 @@ pub fn cmd_status(paths: &Paths, a: StatusArgs) -> Result<u8, Failure> {
     let cfg = crate::config::Config::load(paths).map_err(Failure::from)?;
     // What the configuration wants now; if it cannot be rendered, what the
     // last run wrote.
-    let desired = match super::desired(&cfg, paths) {
-        Ok((_, launches)) => launches,
-        Err(_) => super::read_launch(&super::launch_path(paths)).unwrap_or_default(),
+    let (rendered, desired) = match super::desired(&cfg, paths) {
+        Ok(d) => d,
+        Err(_) => (
+            Vec::new(),
+            super::read_launch(&super::launch_path(paths)).unwrap_or_default(),
+        ),
     };
-    let status = rt.block_on(super::status::gather(paths, &cfg, &desired));
+    let status = rt.block_on(super::status::gather(paths, &cfg, &desired, &rendered));
     if a.json {
         println!(
             "{}",
@@ -140,10 +143,9 @@ pub fn cmd_status(paths: &Paths, a: StatusArgs) -> Result<u8, Failure> {
     } else {
         print!("{status}");
     }
-    let all_well = status.engine.is_none()
-        && status
-            .containers
-            .iter()
-            .all(|c| c.desired == "running" && c.actual == "running" && c.health == "healthy");
-    Ok(if all_well { 0 } else { EXIT_RUN_FAILED })
+    Ok(if status.all_well() {
+        0
+    } else {
+        EXIT_RUN_FAILED
+    })
 }

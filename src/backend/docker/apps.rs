@@ -222,7 +222,7 @@ impl DockerBackend {
                     },
                 )
                 .await
-                .map_err(|e| Self::container_err(&launch.name, "joining a network", e))?;
+                .map_err(|e| self.container_err(&launch.name, "joining a network", e))?;
         }
         Ok(())
     }
@@ -235,7 +235,7 @@ impl DockerBackend {
             .docker
             .inspect_container(id, None)
             .await
-            .map_err(|e| Self::container_err(id, "inspect", e))?;
+            .map_err(|e| self.container_err(id, "inspect", e))?;
         let Some(h) = c.state.and_then(|s| s.health) else {
             return Ok(None);
         };
@@ -321,7 +321,7 @@ impl DockerBackend {
         );
         let mut tar = Vec::new();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| Self::container_err(id, "reading a file", e))?;
+            let chunk = chunk.map_err(|e| self.container_err(id, "reading a file", e))?;
             tar.extend_from_slice(&chunk);
             if tar.len() > 4 * 1024 * 1024 {
                 break;
@@ -337,7 +337,7 @@ impl DockerBackend {
             .docker
             .inspect_container(id, None)
             .await
-            .map_err(|e| Self::container_err(id, "inspect", e))?;
+            .map_err(|e| self.container_err(id, "inspect", e))?;
         let spec = c.config.and_then(|c| c.user).unwrap_or_default();
         let numeric = spec
             .split(':')
