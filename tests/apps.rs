@@ -59,7 +59,9 @@ struct Site {
 }
 
 impl Site {
-    fn new() -> Site {
+    /// `tag` tells apart the tests of this process (they run in parallel,
+    /// and each cleans its own names).
+    fn new(tag: &str) -> Site {
         require_services();
         let root = tempfile::tempdir().expect("temp dir");
         common::install_eole_layout(root.path());
@@ -67,8 +69,8 @@ impl Site {
         let site = Site {
             root,
             http_port: free_port(),
-            db: format!("wpdb{pid}"),
-            volume: format!("wpdata{pid}"),
+            db: format!("{tag}db{pid}"),
+            volume: format!("{tag}data{pid}"),
             tags: Vec::new(),
         };
         site.clean_engine();
@@ -95,7 +97,19 @@ impl Site {
 
     fn ok(&self, args: &[&str]) -> String {
         let o = self.out(args);
-        assert!(o.status.success(), "{args:?} failed:\n{}", text(&o));
+        if !o.status.success() {
+            // What the containers said, for a run that failed.
+            let logs: Vec<String> = ["wordpress", self.db.as_str()]
+                .iter()
+                .map(|n| {
+                    format!(
+                        "--- docker logs {n}:\n{}",
+                        text(&docker(&["logs", "--tail", "30", n]))
+                    )
+                })
+                .collect();
+            panic!("{args:?} failed:\n{}\n{}", text(&o), logs.join("\n"));
+        }
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
@@ -201,7 +215,7 @@ impl Site {
             let ours = std::fs::canonicalize(self.root.path())
                 .map(|p| p.display().to_string() == owner)
                 .unwrap_or(false);
-            if o.status.success() && (ours || n == self.db) {
+            if o.status.success() && (ours || n == self.db.as_str()) {
                 docker(&["rm", "-f", n]);
             }
         }
@@ -453,7 +467,7 @@ fn install_and_post(site: &Site, jar: &Path, title: &str) -> String {
 
 #[test]
 fn wordpress_and_mariadb_as_one_application() {
-    let mut site = Site::new();
+    let mut site = Site::new("wp");
     site.configure();
     let jar = site.root.path().join("cookies.txt");
 
@@ -639,7 +653,7 @@ fn write_value(site: &Site, var: &str, values: &[&str]) {
 
 #[test]
 fn dependency_cycles_unknown_names_engines_and_secret_names_are_refused() {
-    let site = Site::new();
+    let site = Site::new("refused");
     let pid = std::process::id() % 100000;
     let (a, b) = (format!("ra{pid}"), format!("rb{pid}"));
     site.set("nombre_conteneur", &["2"]);
@@ -734,7 +748,7 @@ fn exec(name: &str, args: &[&str]) -> (bool, String) {
 
 #[test]
 fn process_settings_hardening_and_a_secret_for_a_numeric_user() {
-    let site = Site::new();
+    let site = Site::new("proc");
     let name = format!("proc{}", std::process::id() % 100000);
     let port = free_port().to_string();
     site.set("conteneur_health_timeout", &["20"]);
