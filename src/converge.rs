@@ -18,8 +18,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use futures_util::stream::{self, StreamExt};
-
 use crate::backend::{Backend, BackendError, Backends, HostMount, Kind, Progress};
 use crate::mounts;
 use crate::plan::launch::{Health, Launch, MountKind};
@@ -302,48 +300,20 @@ pub async fn converge_containers(
     // 4. Containers, in parallel with a bound, in waves: a container starts
     // only once those it depends on are healthy.
     let by_name: HashMap<&str, &Launch> = desired.iter().map(|l| (l.name.as_str(), l)).collect();
-    let deps: HashMap<&str, &[String]> = desired
-        .iter()
-        .map(|l| (l.name.as_str(), l.app.depends_on.as_slice()))
-        .collect();
     let images = &prepared.ids;
-    let mut pending: Vec<&crate::plan::Step> = plan
-        .steps
-        .iter()
-        .filter(|s| {
-            !s.action.is_prepare()
-                && !s.action.is_network()
-                && !matches!(&s.action, Action::Remove { name, .. } if name.ends_with(crate::backend::NEXT_SUFFIX))
-        })
-        .collect();
-    let mut outcomes: Vec<Result<(Action, String), ContainerFailure>> = Vec::new();
-    let mut failed_names = std::collections::HashSet::new();
-    while !pending.is_empty() {
-        let (wave, blocked) = apps::next_wave(&mut pending, &deps, &failed_names);
-        for b in blocked {
-            failed_names.insert(b.name.clone());
-            outcomes.push(Err(b));
-        }
-        let done: Vec<Result<(Action, String), ContainerFailure>> = stream::iter(wave)
-            .map(|step| {
-                let by_name = &by_name;
-                async move {
-                    let name = step.action.container().unwrap_or_default().to_string();
-                    let launch = by_name.get(name.as_str()).copied();
-                    let r = run_step(&step.action, launch, images, backends, root, settings).await;
-                    r.map(|()| (step.action.clone(), name))
-                }
-            })
-            .buffer_unordered(parallel)
-            .collect()
-            .await;
-        for d in &done {
-            if let Err(f) = d {
-                failed_names.insert(f.name.clone());
-            }
-        }
-        outcomes.extend(done);
-    }
+    let by_name = &by_name;
+    let outcomes = apps::in_waves(
+        apps::container_steps(plan),
+        &apps::dependencies(desired),
+        parallel,
+        |step| async move {
+            let name = step.action.container().unwrap_or_default().to_string();
+            let launch = by_name.get(name.as_str()).copied();
+            let r = run_step(&step.action, launch, images, backends, root, settings).await;
+            r.map(|()| (step.action.clone(), name))
+        },
+    )
+    .await;
     let mut failures = Vec::new();
     for o in outcomes {
         match o {
@@ -465,7 +435,7 @@ async fn run_step(
                 return Err(fail(name, "no launch plan for it".into(), false));
             };
             let b = engine(name, *backend)?;
-            let mounts = app_mounts(b, launch, root, settings)
+            let mounts = apps::mounts(b, launch, root, settings)
                 .await
                 .map_err(|e| fail(name, e, false))?;
             let labels = container_labels(
@@ -564,7 +534,7 @@ async fn replace(
     settings: &Settings,
 ) -> Result<(), ContainerFailure> {
     let fail = |cause: String, restored: bool| ContainerFailure::new(name, cause, restored);
-    let mounts = app_mounts(new, launch, root, settings)
+    let mounts = apps::mounts(new, launch, root, settings)
         .await
         .map_err(|e| fail(e, false))?;
     let next = next_name(name);
@@ -627,21 +597,6 @@ async fn replace(
     })?;
     apps::forget_secrets(name, Some(launch), settings);
     Ok(())
-}
-
-/// Every mount of a new container: its folders and volumes (the volumes
-/// made to exist, labelled), and its secret files.
-async fn app_mounts(
-    b: &dyn Backend,
-    launch: &Launch,
-    root: &Path,
-    settings: &Settings,
-) -> Result<Vec<HostMount>, String> {
-    let mut mounts = host_mounts(launch, root, settings.allow_system_mounts)
-        .map_err(|e| unprefixed(&launch.name, &e))?;
-    apps::ensure_volumes(b, launch, settings).await?;
-    mounts.extend(apps::write_secrets(launch, settings)?);
-    Ok(mounts)
 }
 
 /// The replace protocol of an engine that changes containers in place

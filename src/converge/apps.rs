@@ -7,11 +7,88 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use std::future::Future;
+
+use futures_util::stream::{self, StreamExt};
+
 use crate::backend::{Backend, Backends, HostMount};
 use crate::plan::launch::{Launch, MountKind};
 use crate::plan::{Action, Plan, Step, apps};
 
-use super::{ContainerFailure, Settings};
+use super::{ContainerFailure, Settings, host_mounts, unprefixed};
+
+/// What one container step gave: the step and its container's name.
+pub type Outcome = Result<(Action, String), ContainerFailure>;
+
+/// Every mount of a new container: its folders and volumes (the volumes
+/// made to exist, labelled), and its secret files.
+pub async fn mounts(
+    b: &dyn Backend,
+    launch: &Launch,
+    root: &Path,
+    settings: &Settings,
+) -> Result<Vec<HostMount>, String> {
+    let mut mounts = host_mounts(launch, root, settings.allow_system_mounts)
+        .map_err(|e| unprefixed(&launch.name, &e))?;
+    ensure_volumes(b, launch, settings).await?;
+    mounts.extend(write_secrets(launch, settings)?);
+    Ok(mounts)
+}
+
+/// The steps about containers, but the leftovers of an interrupted run
+/// (removed before anything else).
+pub fn container_steps(plan: &Plan) -> Vec<&Step> {
+    plan.steps
+        .iter()
+        .filter(|s| {
+            !s.action.is_prepare()
+                && !s.action.is_network()
+                && !matches!(&s.action, Action::Remove { name, .. } if name.ends_with(crate::backend::NEXT_SUFFIX))
+        })
+        .collect()
+}
+
+/// Each container's dependencies.
+pub fn dependencies(desired: &[Launch]) -> HashMap<&str, &[String]> {
+    desired
+        .iter()
+        .map(|l| (l.name.as_str(), l.app.depends_on.as_slice()))
+        .collect()
+}
+
+/// Runs `steps` with `run`, at most `parallel` at a time, in waves: a step
+/// starts once the containers its own depends on are done (healthy); a
+/// step whose dependency failed is not run, and fails saying so.
+pub async fn in_waves<'a, F, Fut>(
+    mut pending: Vec<&'a Step>,
+    deps: &HashMap<&str, &[String]>,
+    parallel: usize,
+    run: F,
+) -> Vec<Outcome>
+where
+    F: Fn(&'a Step) -> Fut,
+    Fut: Future<Output = Outcome>,
+{
+    let mut outcomes = Vec::new();
+    let mut failed = HashSet::new();
+    while !pending.is_empty() {
+        let (wave, blocked) = next_wave(&mut pending, deps, &failed);
+        for b in blocked {
+            failed.insert(b.name.clone());
+            outcomes.push(Err(b));
+        }
+        let done: Vec<Outcome> = stream::iter(wave)
+            .map(&run)
+            .buffer_unordered(parallel)
+            .collect()
+            .await;
+        for f in done.iter().filter_map(|d| d.as_ref().err()) {
+            failed.insert(f.name.clone());
+        }
+        outcomes.extend(done);
+    }
+    outcomes
+}
 
 /// Secret values by name, for the executor only. Its `Debug` shows the
 /// names, never a value, so a logged `Settings` leaks nothing.
