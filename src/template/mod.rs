@@ -35,6 +35,7 @@
 //!   file takes its path from a variable an admin sets).
 //! - Default mode: 0644.
 
+pub mod cheetah;
 pub mod cli;
 pub mod context;
 mod errors;

@@ -1,0 +1,205 @@
+//! conteneur's Cheetah engine against Cheetah3 itself, on EOLE's corpus:
+//! for every JSON config.eol of tests/data/eole/config-eol, each of the 82
+//! templates of eole-server 2.10.0 is rendered by Cheetah3 (with Creole's
+//! compiler settings and namespace, fed the values conteneur dumps) and by
+//! conteneur. What Cheetah3 renders, conteneur must render byte for byte;
+//! what Cheetah3 refuses, conteneur must refuse with an error.
+//!
+//! The oracle is made by scripts/cheetah-oracle.sh (a virtual environment
+//! with Cheetah3 from PyPI under target/): when that fails, this test
+//! fails; it never skips. The report (identical / differing / refused per
+//! config) is printed, and the texts of any difference are written under
+//! target/cheetah-report/.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use conteneur::config::Config;
+use conteneur::paths::Paths;
+use conteneur::template::cheetah::{ErrorKind, Namespace, Template, dump};
+
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/eole")
+}
+
+fn templates_dir() -> PathBuf {
+    corpus().join("distrib/eole-server-2.10.0")
+}
+
+/// The Python of the oracle's virtual environment.
+pub fn oracle_python() -> PathBuf {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/cheetah-oracle.sh");
+    let out = Command::new("sh")
+        .arg(&script)
+        .output()
+        .expect("run scripts/cheetah-oracle.sh");
+    assert!(
+        out.status.success(),
+        "the Cheetah3 oracle cannot be set up (python3, python3-venv and PyPI are needed): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// The JSON config.eol files of the corpus.
+fn configs() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(corpus().join("config-eol"))
+        .expect("read the corpus")
+        .map(|e| e.expect("read the corpus").path())
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            fs::read(p)
+                .ok()
+                .and_then(|b| b.iter().find(|c| !c.is_ascii_whitespace()).copied())
+                == Some(b'{')
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn load(config: &Path, root: &Path) -> Config {
+    let mut paths = Paths::new(root);
+    paths.dicos = vec![corpus().join("dicos/eole-server-2.10.0")];
+    paths.extra_dicos = corpus().join("extra");
+    paths.config = config.to_path_buf();
+    Config::load(&paths).unwrap_or_else(|e| panic!("{}: {e}", config.display()))
+}
+
+fn template_names() -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(templates_dir())
+        .expect("read the templates")
+        .map(|e| {
+            e.expect("read the templates")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[derive(serde::Deserialize)]
+struct OracleResult {
+    ok: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Default)]
+struct Counts {
+    identical: usize,
+    differing: Vec<String>,
+    refused: usize,
+}
+
+#[test]
+fn every_template_renders_as_cheetah3_renders_it() {
+    let python = oracle_python();
+    let oracle = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/cheetah-oracle.py");
+    let report_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/cheetah-report");
+    let _ = fs::remove_dir_all(&report_dir);
+    let names = template_names();
+    assert_eq!(names.len(), 82);
+    let mut parsed = BTreeMap::new();
+    for n in &names {
+        let text = fs::read_to_string(templates_dir().join(n)).expect("read a template");
+        parsed.insert(n.clone(), Template::parse(n, &text));
+    }
+    let root = tempfile::tempdir().expect("a temporary folder");
+    let mut report = String::from("config: identical / differing / refused\n");
+    let mut all_differing = Vec::new();
+    let mut refused_reasons: BTreeMap<String, usize> = BTreeMap::new();
+    let configs = configs();
+    assert_eq!(configs.len(), 10, "the JSON configs of the corpus");
+    for config in &configs {
+        let cfg = load(config, root.path());
+        let d = dump(&cfg);
+        let dump_path = root.path().join("dump.json");
+        fs::write(&dump_path, serde_json::to_vec(&d).expect("JSON")).expect("write the dump");
+        let out_path = root.path().join("oracle.json");
+        let status = Command::new(&python)
+            .arg(&oracle)
+            .arg(&dump_path)
+            .arg(templates_dir())
+            .arg(&out_path)
+            .env("PYTHONHASHSEED", "0")
+            .env("PYTHONUTF8", "1")
+            .status()
+            .expect("run the oracle");
+        assert!(
+            status.success(),
+            "the oracle failed on {}",
+            config.display()
+        );
+        let results: BTreeMap<String, OracleResult> =
+            serde_json::from_slice(&fs::read(&out_path).expect("read the oracle's output"))
+                .expect("the oracle's JSON");
+        let ns = Namespace::from_dump(&d);
+        let cname = config
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let mut c = Counts::default();
+        for n in &names {
+            let mine = match &parsed[n] {
+                Ok(t) => t.render(&ns),
+                Err(e) => Err(e.clone()),
+            };
+            let theirs = &results[n];
+            match (&theirs.ok, mine) {
+                (Some(want), Ok(got)) if *want == got => c.identical += 1,
+                (Some(want), got) => {
+                    let dir = report_dir.join(&cname);
+                    let _ = fs::create_dir_all(&dir);
+                    let _ = fs::write(dir.join(format!("{n}.cheetah3")), want);
+                    let got = match got {
+                        Ok(t) => t,
+                        Err(e) => format!("ERROR {e}"),
+                    };
+                    let _ = fs::write(dir.join(format!("{n}.conteneur")), &got);
+                    c.differing.push(n.clone());
+                }
+                (None, Ok(_)) => {
+                    let why = theirs.error.clone().unwrap_or_default();
+                    c.differing
+                        .push(format!("{n} (Cheetah3 refuses: {why}; conteneur renders)"));
+                }
+                (None, Err(e)) => {
+                    c.refused += 1;
+                    let key = match e.kind {
+                        ErrorKind::Unsupported => format!("unsupported: {}", e.message),
+                        _ => e.message.clone(),
+                    };
+                    *refused_reasons.entry(format!("{n}: {key}")).or_default() += 1;
+                }
+            }
+        }
+        report.push_str(&format!(
+            "{cname}: {} / {} / {}\n",
+            c.identical,
+            c.differing.len(),
+            c.refused
+        ));
+        for d in &c.differing {
+            all_differing.push(format!("{cname}: {d}"));
+        }
+    }
+    report.push_str("refused (template: conteneur's error, configs):\n");
+    for (k, n) in &refused_reasons {
+        report.push_str(&format!("  {k} [{n}]\n"));
+    }
+    println!("{report}");
+    let _ = fs::create_dir_all(&report_dir);
+    let _ = fs::write(report_dir.join("report.txt"), &report);
+    assert!(
+        all_differing.is_empty(),
+        "{} render(s) differ from Cheetah3 (texts under {}):\n{}",
+        all_differing.len(),
+        report_dir.display(),
+        all_differing.join("\n")
+    );
+}
