@@ -88,6 +88,30 @@ struct OracleResult {
     error: Option<String>,
 }
 
+/// Cheetah3's output (or error) for each template of `dir`.
+fn run_oracle(
+    python: &Path,
+    dump: &Path,
+    dir: &Path,
+    names: &[String],
+) -> BTreeMap<String, OracleResult> {
+    let oracle = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/cheetah-oracle.py");
+    let out = tempfile::NamedTempFile::new().expect("a temporary file");
+    let status = Command::new(python)
+        .arg(&oracle)
+        .arg(dump)
+        .arg(dir)
+        .arg(out.path())
+        .args(names)
+        .env("PYTHONHASHSEED", "0")
+        .env("PYTHONUTF8", "1")
+        .status()
+        .expect("run the oracle");
+    assert!(status.success(), "the oracle failed on {}", dump.display());
+    serde_json::from_slice(&fs::read(out.path()).expect("read the oracle's output"))
+        .expect("the oracle's JSON")
+}
+
 #[derive(Default)]
 struct Counts {
     identical: usize,
@@ -98,7 +122,6 @@ struct Counts {
 #[test]
 fn every_template_renders_as_cheetah3_renders_it() {
     let python = oracle_python();
-    let oracle = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/cheetah-oracle.py");
     let report_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/cheetah-report");
     let _ = fs::remove_dir_all(&report_dir);
     let names = template_names();
@@ -119,24 +142,7 @@ fn every_template_renders_as_cheetah3_renders_it() {
         let d = dump(&cfg);
         let dump_path = root.path().join("dump.json");
         fs::write(&dump_path, serde_json::to_vec(&d).expect("JSON")).expect("write the dump");
-        let out_path = root.path().join("oracle.json");
-        let status = Command::new(&python)
-            .arg(&oracle)
-            .arg(&dump_path)
-            .arg(templates_dir())
-            .arg(&out_path)
-            .env("PYTHONHASHSEED", "0")
-            .env("PYTHONUTF8", "1")
-            .status()
-            .expect("run the oracle");
-        assert!(
-            status.success(),
-            "the oracle failed on {}",
-            config.display()
-        );
-        let results: BTreeMap<String, OracleResult> =
-            serde_json::from_slice(&fs::read(&out_path).expect("read the oracle's output"))
-                .expect("the oracle's JSON");
+        let results = run_oracle(&python, &dump_path, &templates_dir(), &[]);
         let ns = Namespace::from_dump(&d);
         let cname = config
             .file_name()
@@ -202,4 +208,64 @@ fn every_template_renders_as_cheetah3_renders_it() {
         report_dir.display(),
         all_differing.join("\n")
     );
+}
+
+/// Hand-written templates for the corners of the dialect (line gobbling,
+/// slurp, comments, escapes, masters, %def, %try, Python expressions),
+/// against Cheetah3 with tests/data/cheetah/namespace.json.
+#[test]
+fn corner_cases_render_as_cheetah3_renders_them() {
+    let python = oracle_python();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cheetah");
+    let dump_path = dir.join("namespace.json");
+    let d: serde_json::Value =
+        serde_json::from_slice(&fs::read(&dump_path).expect("read the namespace")).expect("JSON");
+    let ns = Namespace::from_dump(&d);
+    // Each `.tmpl` is one case; each line of a `.lines` is one.
+    let cases = tempfile::tempdir().expect("a temporary folder");
+    let mut names: Vec<String> = Vec::new();
+    for e in fs::read_dir(&dir).expect("read the cases") {
+        let p = e.expect("read the cases").path();
+        let n = p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let text = fs::read_to_string(&p).expect("read a case");
+        if n.ends_with(".tmpl") {
+            fs::write(cases.path().join(&n), &text).expect("write a case");
+            names.push(n);
+        } else if n.ends_with(".lines") {
+            for (i, line) in text.lines().enumerate() {
+                let name = format!("{n}:{}", i + 1);
+                fs::write(cases.path().join(&name), format!("{line}\n")).expect("write a case");
+                names.push(name);
+            }
+        }
+    }
+    names.sort();
+    assert!(names.len() >= 5);
+    let results = run_oracle(&python, &dump_path, cases.path(), &names);
+    let mut bad = Vec::new();
+    for n in &names {
+        let text = fs::read_to_string(cases.path().join(n)).expect("read a case");
+        let mine = Template::parse(n, &text).and_then(|t| t.render(&ns));
+        match (&results[n].ok, &mine) {
+            (Some(want), Ok(got)) if want == got => println!("{n}: identical"),
+            (None, Err(e)) => println!(
+                "{n}: both refuse: Cheetah3 {}; conteneur {e}",
+                results[n].error.clone().unwrap_or_default()
+            ),
+            (want, got) => bad.push(format!(
+                "{n}:\n--- Cheetah3:\n{}\n--- conteneur:\n{}",
+                want.clone()
+                    .unwrap_or_else(|| results[n].error.clone().unwrap_or_default()),
+                match got {
+                    Ok(t) => t.clone(),
+                    Err(e) => format!("ERROR {e}"),
+                }
+            )),
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
 }

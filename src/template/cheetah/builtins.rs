@@ -101,7 +101,8 @@ pub fn call_builtin(env: &Env, b: &str, args: Vec<Value>, kw: Vec<(String, Value
             let n = match args[0].plain() {
                 Value::Str(s) => s.chars().count(),
                 Value::List(l) | Value::Set(l) => l.borrow().len(),
-                Value::Tuple(t) => t.len(),
+                Value::Tuple(t) | Value::View(_, t) => t.len(),
+                r @ Value::Range(..) => value::range_len(r),
                 Value::Dict(d) => d.borrow().len(),
                 Value::Master(m) => m.values.len(),
                 other => {
@@ -128,18 +129,11 @@ pub fn call_builtin(env: &Env, b: &str, args: Vec<Value>, kw: Vec<(String, Value
                     "range() arg 3 must not be zero".into(),
                 ));
             }
-            let mut out = Vec::new();
-            let mut i = start;
-            while (step > 0 && i < stop) || (step < 0 && i > stop) {
-                out.push(Value::Int(i));
-                if out.len() > 10_000_000 {
-                    return Err(Fail::Unsupported("a range of more than 10 million".into()));
-                }
-                i += step;
+            let r = Value::Range(start, stop, step);
+            if value::range_len(&r) > 10_000_000 {
+                return Err(Fail::Unsupported("a range of more than 10 million".into()));
             }
-            // A list: only its iteration and len() differ from Python's
-            // range object, and str(range) is refused below.
-            Ok(Value::list(out))
+            Ok(r)
         }
         "sorted" => {
             arity(b, &args, 1, 1)?;
@@ -560,6 +554,10 @@ pub fn get_item(o: &Value, k: &Value) -> R<Value> {
             Ok(l[index_of(l.len(), k)?].clone())
         }
         Value::Tuple(t) => Ok(t[index_of(t.len(), k)?].clone()),
+        r @ Value::Range(..) => {
+            let items = r.iter()?;
+            Ok(items[index_of(items.len(), k)?].clone())
+        }
         Value::Str(s) => {
             let chars: Vec<char> = s.chars().collect();
             Ok(Value::str(chars[index_of(chars.len(), k)?].to_string()))
@@ -870,17 +868,22 @@ fn dict_method(
                 Ok(v)
             }
         },
-        ("keys", 0) => Ok(Value::list(
-            d.borrow().iter().map(|(k, _)| k.clone()).collect(),
+        ("keys", 0) => Ok(Value::View(
+            "dict_keys",
+            Rc::new(d.borrow().iter().map(|(k, _)| k.clone()).collect()),
         )),
-        ("values", 0) => Ok(Value::list(
-            d.borrow().iter().map(|(_, v)| v.clone()).collect(),
+        ("values", 0) => Ok(Value::View(
+            "dict_values",
+            Rc::new(d.borrow().iter().map(|(_, v)| v.clone()).collect()),
         )),
-        ("items", 0) => Ok(Value::list(
-            d.borrow()
-                .iter()
-                .map(|(k, v)| Value::Tuple(Rc::new(vec![k.clone(), v.clone()])))
-                .collect(),
+        ("items", 0) => Ok(Value::View(
+            "dict_items",
+            Rc::new(
+                d.borrow()
+                    .iter()
+                    .map(|(k, v)| Value::Tuple(Rc::new(vec![k.clone(), v.clone()])))
+                    .collect(),
+            ),
         )),
         ("update", 1) => {
             let Value::Dict(src) = &args[0] else {

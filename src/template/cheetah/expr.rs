@@ -131,6 +131,8 @@ pub struct Parser<'a> {
     depth: usize,
     /// NameMapper off (`%set` and `%for` targets).
     plain: bool,
+    /// An operand already read, which the next atom is (`%%(name + 1)`).
+    first: Option<Expr>,
 }
 
 type R<T> = Result<T, Fail>;
@@ -141,7 +143,21 @@ impl<'a> Parser<'a> {
             s,
             depth: 0,
             plain: false,
+            first: None,
         }
+    }
+
+    /// The expression inside `%%(…)`, `%%{…}`, `%%[…]`: lines continue,
+    /// and a leading name is a NameMapper placeholder (Cheetah's
+    /// `getPlaceholder`), so `%%[n]` is `n` itself.
+    pub fn enclosed(&mut self, pos: Pos) -> R<Expr> {
+        self.depth = 1;
+        if self.s.peek().is_some_and(ident_start) {
+            self.first = Some(self.var_chunks(pos, false)?);
+        }
+        let e = self.expr()?;
+        self.skip();
+        Ok(e)
     }
 
     /// Skips what separates tokens: spaces, and line ends inside brackets
@@ -498,6 +514,9 @@ impl<'a> Parser<'a> {
     fn unary(&mut self) -> R<Expr> {
         self.skip();
         let pos = self.s.pos();
+        if self.first.is_some() {
+            return self.postfix();
+        }
         if self.eat_op("-")? {
             return Ok(Expr::Neg(Box::new(self.unary()?), pos));
         }
@@ -603,6 +622,9 @@ impl<'a> Parser<'a> {
     }
 
     fn atom(&mut self) -> R<Expr> {
+        if let Some(e) = self.first.take() {
+            return Ok(e);
+        }
         self.skip();
         let pos = self.s.pos();
         match self.bump()? {

@@ -479,20 +479,11 @@ impl P {
         let e = if let Some(close) = close {
             self.s.i += 1;
             self.s.white();
-            let e = if self.s.peek().is_some_and(ident_start) {
-                Parser::new(&mut self.s).var_chunks(pos, false)?
-            } else {
-                let mut p = Parser::new(&mut self.s);
-                p.expr()?
-            };
-            // Inside the brackets, lines continue.
-            while matches!(self.s.peek(), Some(' ' | '\t' | '\x0c' | '\n' | '\r')) {
-                self.s.i += 1;
-            }
+            let e = Parser::new(&mut self.s).enclosed(pos)?;
             if self.s.peek() != Some(close) {
-                return Err(self.s.err(format!(
-                    "expected '{close}' to close the placeholder (conteneur reads '%%{{name}}' and '%%(expression)')"
-                )));
+                return Err(self
+                    .s
+                    .err(format!("expected '{close}' to close the placeholder")));
             }
             self.s.i += 1;
             e
@@ -578,6 +569,9 @@ impl P {
                 if body.is_some() {
                     return Err(Fail::Syntax(pos, "a second %except".into()));
                 }
+                if nodes.is_empty() {
+                    return Err(empty_block(pos, "%try"));
+                }
                 *body = Some(std::mem::take(nodes));
             }
             "end" => self.end(clear, pos)?,
@@ -642,6 +636,9 @@ impl P {
             return Err(Fail::Syntax(pos, format!("{what} after %else")));
         }
         let body = std::mem::take(nodes);
+        if body.is_empty() {
+            return Err(empty_block(pos, "%if/%elif"));
+        }
         match cur.take() {
             Some(c) => branches.push((c, body)),
             None => return Err(Fail::Syntax(pos, format!("{what} after %else"))),
@@ -684,6 +681,9 @@ impl P {
         let Some((Some(block), nodes)) = self.open.pop() else {
             return Ok(());
         };
+        if nodes.is_empty() && !matches!(block, Block::Def { .. }) {
+            return Err(empty_block(pos, which));
+        }
         let node = match block {
             Block::If {
                 pos,
@@ -742,8 +742,18 @@ impl P {
         } else if self.s.starts_with("module") {
             return Err(self.s.err("%set module"));
         }
-        let target = Parser::new(&mut self.s).plain_target()?;
+        let mut target = Parser::new(&mut self.s).plain_target()?;
         self.s.white();
+        if self.s.peek() == Some(',') {
+            let mut items = vec![target];
+            while self.s.peek() == Some(',') {
+                self.s.i += 1;
+                self.s.white();
+                items.push(Parser::new(&mut self.s).plain_target()?);
+                self.s.white();
+            }
+            target = Expr::Tuple(items);
+        }
         let op = if self.s.starts_with("+=") {
             AssignOp::Add
         } else if self.s.starts_with("-=") {
@@ -829,6 +839,17 @@ impl P {
         self.pending.push(Vec::new());
         Ok(())
     }
+}
+
+/// A block with nothing to run: Cheetah compiles it to a Python block
+/// without statement, which Python refuses.
+fn empty_block(pos: Pos, what: &str) -> Fail {
+    Fail::Syntax(
+        pos,
+        format!(
+            "an empty {what} block (Cheetah compiles it to Python that does not run: IndentationError)"
+        ),
+    )
 }
 
 /// Comments Cheetah's compiler keeps out of the method without committing

@@ -19,3 +19,8 @@ fn render(t: &str) -> String {
 fn placeholders() {
     assert_eq!(render("v=%%a %%n %%l %%none.\n"), "v=x 3 ['p', 'q'] .\n");
 }
+
+#[test]
+fn enclosed_placeholders() {
+    assert_eq!(render("%%(n + 1)|%%[n]|%%{a}"), "4|3|x");
+}

@@ -78,6 +78,11 @@ pub enum Value {
     Str(Rc<str>),
     List(Shared<Vec<Value>>),
     Tuple(Rc<Vec<Value>>),
+    /// `d.keys()`, `d.values()`, `d.items()`: a list that prints as
+    /// `dict_keys([…])`.
+    View(&'static str, Rc<Vec<Value>>),
+    /// `range(start, stop, step)`, which prints as itself.
+    Range(i64, i64, i64),
     /// Insertion-ordered, as Python's dicts; the templates' dicts are small.
     Dict(Shared<Vec<(Value, Value)>>),
     /// Python's sets iterate in hash order, which is not reproducible:
@@ -114,6 +119,8 @@ impl Value {
             Value::Str(_) => "str",
             Value::List(_) => "list",
             Value::Tuple(_) => "tuple",
+            Value::Range(..) => "range",
+            Value::View(k, _) => k,
             Value::Dict(_) => "dict",
             Value::Set(_) => "set",
             Value::Master(_) | Value::Item(_) => "CreoleMaster",
@@ -133,6 +140,8 @@ impl Value {
             Value::Str(s) => !s.is_empty(),
             Value::List(l) | Value::Set(l) => !l.borrow().is_empty(),
             Value::Tuple(t) => !t.is_empty(),
+            Value::Range(..) => range_len(self) > 0,
+            Value::View(_, v) => !v.is_empty(),
             Value::Dict(d) => !d.borrow().is_empty(),
             Value::Master(m) => !m.values.is_empty(),
             Value::Item(i) => i.value.truthy(),
@@ -162,6 +171,9 @@ impl Value {
             Value::List(l) => format!("[{}]", reprs(&l.borrow())?),
             Value::Tuple(t) if t.len() == 1 => format!("({},)", t[0].repr()?),
             Value::Tuple(t) => format!("({})", reprs(t)?),
+            Value::View(k, v) => format!("{k}([{}])", reprs(v)?),
+            Value::Range(a, b, 1) => format!("range({a}, {b})"),
+            Value::Range(a, b, c) => format!("range({a}, {b}, {c})"),
             Value::Dict(d) => {
                 let mut parts = Vec::new();
                 for (k, v) in d.borrow().iter() {
@@ -194,7 +206,16 @@ impl Value {
         Ok(match self {
             Value::Str(s) => s.chars().map(|c| Value::str(c.to_string())).collect(),
             Value::List(l) => l.borrow().clone(),
-            Value::Tuple(t) => t.as_ref().clone(),
+            Value::Tuple(t) | Value::View(_, t) => t.as_ref().clone(),
+            Value::Range(a, b, c) => {
+                let mut out = Vec::new();
+                let mut i = *a;
+                while (*c > 0 && i < *b) || (*c < 0 && i > *b) {
+                    out.push(Value::Int(i));
+                    i += c;
+                }
+                out
+            }
             Value::Dict(d) => d.borrow().iter().map(|(k, _)| k.clone()).collect(),
             Value::Set(s) => {
                 let s = s.borrow();
@@ -220,6 +241,19 @@ impl Value {
             Value::Item(i) => i.value.plain(),
             v => v,
         }
+    }
+}
+
+/// The number of elements of a range (0 for anything else).
+pub fn range_len(v: &Value) -> usize {
+    match v {
+        Value::Range(a, b, c) if *c > 0 && b > a => {
+            usize::try_from((b - a + c - 1) / c).unwrap_or(0)
+        }
+        Value::Range(a, b, c) if *c < 0 && a > b => {
+            usize::try_from((a - b - c - 1) / -c).unwrap_or(0)
+        }
+        _ => 0,
     }
 }
 
@@ -392,7 +426,8 @@ pub fn contains(container: &Value, x: &Value) -> Result<bool, Fail> {
         },
         Value::Dict(d) => Ok(d.borrow().iter().any(|(k, _)| eq(k, x))),
         Value::Set(s) | Value::List(s) => Ok(s.borrow().iter().any(|v| eq(v, x))),
-        Value::Tuple(t) => Ok(t.iter().any(|v| eq(v, x))),
+        Value::Tuple(t) | Value::View(_, t) => Ok(t.iter().any(|v| eq(v, x))),
+        r @ Value::Range(..) => Ok(r.iter()?.iter().any(|v| eq(v, x))),
         Value::Master(m) => Ok(m.values.iter().any(|v| eq(v, x))),
         other => Err(Fail::py(
             "TypeError",
