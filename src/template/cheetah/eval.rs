@@ -36,7 +36,7 @@ pub struct Frame {
 
 /// Calls nest (`%def`s calling `%def`s): bounded so that a template that
 /// recurses gets an error, as Python's recursion limit gives.
-const MAX_DEPTH: usize = 200;
+const MAX_DEPTH: usize = 16;
 
 pub struct Env<'a> {
     pub tree: &'a Tree,

@@ -133,7 +133,18 @@ pub struct Parser<'a> {
     plain: bool,
     /// An operand already read, which the next atom is (`%%(name + 1)`).
     first: Option<Expr>,
+    /// How deep the expression nests: bounded, so that no text overflows
+    /// the stack.
+    nest: usize,
+    /// Nodes this expression may still have: bounds the tree's depth.
+    budget: usize,
 }
+
+/// The most nodes one expression has (EOLE's longest have about 30).
+const MAX_NODES: usize = 300;
+
+/// Deeper than any template needs; shallow enough for any stack.
+const MAX_NEST: usize = 20;
 
 type R<T> = Result<T, Fail>;
 
@@ -144,6 +155,8 @@ impl<'a> Parser<'a> {
             depth: 0,
             plain: false,
             first: None,
+            nest: 0,
+            budget: MAX_NODES,
         }
     }
 
@@ -371,6 +384,30 @@ impl<'a> Parser<'a> {
 
     /// Python's `test`: a conditional expression.
     pub fn expr(&mut self) -> R<Expr> {
+        self.nest += 1;
+        let r = self.expr_inner();
+        self.nest -= 1;
+        r
+    }
+
+    fn deeper(&mut self) -> R<()> {
+        if self.nest > MAX_NEST {
+            return Err(self.s.err("an expression nested too deeply"));
+        }
+        Ok(())
+    }
+
+    /// Counts one node of the tree.
+    fn node(&mut self) -> R<()> {
+        if self.budget == 0 {
+            return Err(self.s.err("an expression too long"));
+        }
+        self.budget -= 1;
+        Ok(())
+    }
+
+    fn expr_inner(&mut self) -> R<Expr> {
+        self.deeper()?;
         let e = self.or()?;
         if self.is_name("if")? {
             let save = (self.s.i, self.depth);
@@ -436,7 +473,10 @@ impl<'a> Parser<'a> {
     fn not(&mut self) -> R<Expr> {
         if self.is_name("not")? {
             self.bump()?;
-            return Ok(Expr::Not(Box::new(self.not()?)));
+            self.nest += 1;
+            let r = self.deeper().and_then(|()| self.not());
+            self.nest -= 1;
+            return Ok(Expr::Not(Box::new(r?)));
         }
         self.comparison()
     }
@@ -505,6 +545,7 @@ impl<'a> Parser<'a> {
             self.skip();
             let pos = self.s.pos();
             self.bump()?;
+            self.node()?;
             let rhs = self.arith(prec + 1)?;
             lhs = Expr::Bin(op, Box::new(lhs), Box::new(rhs), pos);
         }
@@ -517,11 +558,17 @@ impl<'a> Parser<'a> {
         if self.first.is_some() {
             return self.postfix();
         }
-        if self.eat_op("-")? {
-            return Ok(Expr::Neg(Box::new(self.unary()?), pos));
-        }
-        if self.eat_op("+")? {
-            return self.unary();
+        if self.is_op("-")? || self.is_op("+")? {
+            let neg = self.is_op("-")?;
+            self.bump()?;
+            self.nest += 1;
+            let r = self.deeper().and_then(|()| self.unary());
+            self.nest -= 1;
+            return Ok(if neg {
+                Expr::Neg(Box::new(r?), pos)
+            } else {
+                r?
+            });
         }
         if self.is_op("~")? {
             return Err(self.s.err("the operator '~'"));
@@ -529,7 +576,10 @@ impl<'a> Parser<'a> {
         let base = self.postfix()?;
         if self.is_op("**")? {
             self.bump()?;
-            let exp = self.unary()?;
+            self.nest += 1;
+            let exp = self.deeper().and_then(|()| self.unary());
+            self.nest -= 1;
+            let exp = exp?;
             return Ok(Expr::Bin(BinOp::Pow, Box::new(base), Box::new(exp), pos));
         }
         Ok(base)
@@ -540,6 +590,7 @@ impl<'a> Parser<'a> {
         loop {
             self.skip();
             let pos = self.s.pos();
+            self.node()?;
             if self.eat_op(".")? {
                 let Tok::Name(n) = self.bump()? else {
                     return Err(self.s.err("expected a name after '.'"));
@@ -622,6 +673,7 @@ impl<'a> Parser<'a> {
     }
 
     fn atom(&mut self) -> R<Expr> {
+        self.node()?;
         if let Some(e) = self.first.take() {
             return Ok(e);
         }
@@ -799,6 +851,7 @@ impl<'a> Parser<'a> {
             let next = self.s.peek();
             let called = next == Some('(');
             for (n, p) in names {
+                self.node()?;
                 let autocall = true;
                 e = Some(match e {
                     None if plain => Expr::Name(n, pos),
@@ -810,6 +863,7 @@ impl<'a> Parser<'a> {
             let Some(cur) = e.take() else {
                 return Err(self.s.err("expected a name after '%%'"));
             };
+            self.node()?;
             let here = self.s.pos();
             let cur = if called {
                 let f = no_autocall(cur);

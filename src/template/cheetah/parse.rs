@@ -96,6 +96,10 @@ const END_NAMES: &[&str] = &[
     "unless",
 ];
 
+/// How deep blocks nest: far more than any template needs, and bounded so
+/// that rendering cannot overflow the stack.
+const MAX_BLOCKS: usize = 64;
+
 /// A parsed template: its main body and its `%def`s.
 #[derive(Debug, Clone)]
 pub struct Tree {
@@ -495,6 +499,9 @@ impl P {
     }
 
     fn directive(&mut self, name: &'static str) -> R<()> {
+        if self.open.len() > MAX_BLOCKS {
+            return Err(self.s.err("directives nested too deeply"));
+        }
         let clear = self.line_clear();
         let eol = self.eol_index();
         let pos = self.s.pos();
