@@ -4,7 +4,7 @@ use std::io::Write;
 
 use clap::Args;
 
-use super::{Action, Rendered, TemplateError, render_all, write_all};
+use super::{Action, Rendered, TemplateError, render_all, render_all_everything, write_all};
 use crate::cli::{EXIT_PROBLEMS, EXIT_TEMPLATE, EXIT_USAGE, Failure};
 use crate::config::Config;
 use crate::paths::Paths;
@@ -28,7 +28,13 @@ fn out(s: &str) {
 /// Runs `render`; the exit code follows `crate::cli`'s list.
 pub fn run(paths: &Paths, a: RenderArgs) -> Result<u8, Failure> {
     let cfg = Config::load(paths)?;
-    let rendered = match render_all(&cfg, paths, a.only.as_deref()) {
+    // Printing writes nothing: the files EOLE's Creole writes are shown too.
+    let render = if a.stdout {
+        render_all_everything
+    } else {
+        render_all
+    };
+    let rendered = match render(&cfg, paths, a.only.as_deref()) {
         Ok(r) => r,
         Err(errs) => {
             for e in &errs.0 {

@@ -288,18 +288,18 @@ pub fn call_builtin(env: &Env, b: &str, args: Vec<Value>, kw: Vec<(String, Value
 }
 
 fn is_instance(v: &Value, t: Type) -> bool {
-    match (v.plain(), t) {
+    matches!(
+        (v.plain(), t),
         (Value::Str(_), Type::Str)
-        | (Value::Int(_) | Value::Bool(_), Type::Int)
-        | (Value::Float(_), Type::Float)
-        | (Value::Bool(_), Type::Bool)
-        | (Value::List(_), Type::List)
-        | (Value::Tuple(_), Type::Tuple)
-        | (Value::Dict(_), Type::Dict)
-        | (Value::Set(_), Type::Set)
-        | (Value::None, Type::NoneType) => true,
-        _ => false,
-    }
+            | (Value::Int(_) | Value::Bool(_), Type::Int)
+            | (Value::Float(_), Type::Float)
+            | (Value::Bool(_), Type::Bool)
+            | (Value::List(_), Type::List)
+            | (Value::Tuple(_), Type::Tuple)
+            | (Value::Dict(_), Type::Dict)
+            | (Value::Set(_), Type::Set)
+            | (Value::None, Type::NoneType)
+    )
 }
 
 /// `str(x)`, `int(x)`, `list(x)`…
@@ -727,8 +727,7 @@ const SET_METHODS: &[&str] = &["add", "discard", "remove", "update", "copy"];
 pub fn getattr(o: &Value, n: &str) -> R<Value> {
     let method = |names: &[&str]| {
         names
-            .iter()
-            .any(|m| *m == n)
+            .contains(&n)
             .then(|| Value::Func(Func::Method(Box::new(o.clone()), Rc::from(n))))
     };
     let found = match o {

@@ -79,14 +79,9 @@ impl Src {
     }
 
     pub fn starts_with_at(&self, at: usize, s: &str) -> bool {
-        let mut k = at;
-        for ch in s.chars() {
-            if self.c.get(k) != Some(&ch) {
-                return false;
-            }
-            k += 1;
-        }
-        true
+        s.chars()
+            .enumerate()
+            .all(|(k, ch)| self.c.get(at + k) == Some(&ch))
     }
 
     pub fn pos_of(&self, i: usize) -> Pos {
@@ -839,8 +834,7 @@ impl<'a> Parser<'a> {
         let mut e: Option<Expr> = None;
         loop {
             let mut names = Vec::new();
-            loop {
-                let Some(n) = self.s.ident() else { break };
+            while let Some(n) = self.s.ident() {
                 names.push((n, self.s.pos()));
                 if self.s.peek() == Some('.') && self.s.peek_at(1).is_some_and(ident_start) {
                     self.s.i += 1;

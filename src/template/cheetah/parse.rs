@@ -545,7 +545,7 @@ impl P {
                 let mut p = Parser::new(&mut self.s);
                 let targets = p.targets()?;
                 p.s.white();
-                if !(p.s.starts_with("in") && !p.s.peek_at(2).is_some_and(ident_char)) {
+                if !p.s.starts_with("in") || p.s.peek_at(2).is_some_and(ident_char) {
                     return Err(p.s.err("expected 'in' in the %for directive"));
                 }
                 p.s.i += 2;

@@ -31,6 +31,7 @@ pub struct MasterItem {
 
 /// Python's types the templates name (`isinstance(x, list)`, `str(x)`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // Python's own name
 pub enum Type {
     Str,
     Int,
