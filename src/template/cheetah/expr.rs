@@ -133,6 +133,9 @@ pub struct Parser<'a> {
     nest: usize,
     /// Nodes this expression may still have: bounds the tree's depth.
     budget: usize,
+    /// The last token read and where (start, depth): the parser asks for
+    /// the next token several times before taking it.
+    cache: Option<(usize, usize, Tok, usize)>,
 }
 
 /// The most nodes one expression has (EOLE's longest have about 30).
@@ -152,6 +155,7 @@ impl<'a> Parser<'a> {
             first: None,
             nest: 0,
             budget: MAX_NODES,
+            cache: None,
         }
     }
 
@@ -195,6 +199,18 @@ impl<'a> Parser<'a> {
     /// The next token and where it ends, without consuming it.
     fn lex(&mut self) -> R<(Tok, usize)> {
         self.skip();
+        if let Some((i, d, t, end)) = &self.cache
+            && *i == self.s.i
+            && *d == self.depth
+        {
+            return Ok((t.clone(), *end));
+        }
+        let (t, end) = self.lex_uncached()?;
+        self.cache = Some((self.s.i, self.depth, t.clone(), end));
+        Ok((t, end))
+    }
+
+    fn lex_uncached(&mut self) -> R<(Tok, usize)> {
         let s = &*self.s;
         let Some(c) = s.peek() else {
             return Ok((Tok::End, s.i));

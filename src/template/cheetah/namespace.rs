@@ -59,8 +59,11 @@ pub fn dump(cfg: &Config) -> J {
     let mut vars = Map::new();
     let mut masters = Map::new();
     let mut missing = Map::new();
-    let mut values: HashMap<&str, crate::config::Value> = HashMap::new();
-    for (name, r) in cfg.list() {
+    let listed = cfg.list();
+    let mut values: HashMap<&str, crate::config::Value> = HashMap::with_capacity(listed.len());
+    let mut order = Vec::with_capacity(listed.len());
+    for (name, r) in listed {
+        order.push(name);
         match r {
             Ok(v) => {
                 values.insert(name, v);
@@ -70,7 +73,7 @@ pub fn dump(cfg: &Config) -> J {
             }
         }
     }
-    for (name, _) in cfg.list() {
+    for name in order {
         let Some(v) = values.get(name) else { continue };
         if cfg.master_of(name).is_some_and(|m| m != name) {
             continue;
