@@ -12,6 +12,9 @@
 //!
 //! Target (issue 15): at least 100× faster than Cheetah3.
 //! Run: `cargo bench --bench cheetah`. Figures: BENCHMARKS.md.
+//! `CHEETAH_BENCH_DETAIL=1` also prints the slowest templates (parse and
+//! render, first run); with `CHEETAH_BENCH_LOOP=1` too, warm parse-only and
+//! render-only times, then stops before Cheetah3 (for profiling).
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -116,11 +119,25 @@ fn main() {
             ));
         }
         if std::env::var_os("CHEETAH_BENCH_LOOP").is_some() {
+            let t = Instant::now();
             for _ in 0..300 {
                 for (_, text) in &files {
-                    black_box(Template::parse("x", text).map(|t| t.render(&ns)).ok());
+                    black_box(Template::parse("x", text).ok());
                 }
             }
+            println!("  parse only, warm: {:?} per run", t.elapsed() / 300);
+            let trees: Vec<_> = files
+                .iter()
+                .filter_map(|(_, t)| Template::parse("x", t).ok())
+                .collect();
+            let t = Instant::now();
+            for _ in 0..300 {
+                for tpl in &trees {
+                    black_box(tpl.render(&ns).ok());
+                }
+            }
+            println!("  render only, warm: {:?} per run", t.elapsed() / 300);
+            return;
         }
         rows.sort_by_key(|r| std::cmp::Reverse(r.0 + r.1));
         for (p, r, n) in rows.iter().take(8) {

@@ -8,6 +8,8 @@
 //! argument list follows (autocalling). In a `%set` target and a `%for`
 //! target Cheetah turns NameMapper off: `%%x` is the Python name `x`.
 
+use std::rc::Rc;
+
 use super::Fail;
 use super::ast::{BinOp, CmpOp, Expr, Pos};
 use super::value::Value;
@@ -31,20 +33,88 @@ pub struct Src {
 
 #[derive(Debug, Clone)]
 enum Tok {
-    Name(String),
+    /// Shared, so that peeking at a token again costs no copy; with its
+    /// [`code`] for keyword tests.
+    Name(Rc<str>, u32),
     Num(Value),
-    Str(String),
+    Str(Rc<str>),
     Op(&'static str),
     /// `%%` followed by a name.
     Var,
     End,
 }
 
-const OPS: [&str; 37] = [
-    "**=", "//=", "==", "!=", "<=", ">=", "**", "//", "+=", "-=", "*=", "/=", "%=", "<<", ">>",
-    "->", "(", ")", "[", "]", "{", "}", ",", ":", ".", "+", "-", "*", "/", "%", "<", ">", "=", "|",
-    "&", "^", "~",
-];
+/// A short ASCII word (a keyword, an operator) as one number, so that the
+/// parser's many tests of the next token compare integers; 0 for a word of
+/// more than 4 bytes.
+const fn code(s: &str) -> u32 {
+    let b = s.as_bytes();
+    if b.len() > 4 {
+        return 0;
+    }
+    let mut c = 0u32;
+    let mut i = 0;
+    while i < b.len() {
+        c = (c << 8) | b[i] as u32;
+        i += 1;
+    }
+    c
+}
+
+/// The operator at `i`, longest first.
+fn op_at(c: &[char], i: usize) -> Option<&'static str> {
+    let a = *c.get(i)?;
+    let b = c.get(i + 1).copied().unwrap_or('\0');
+    match (a, b, c.get(i + 2).copied().unwrap_or('\0')) {
+        ('*', '*', '=') => return Some("**="),
+        ('/', '/', '=') => return Some("//="),
+        _ => {}
+    }
+    let two = match (a, b) {
+        ('=', '=') => "==",
+        ('!', '=') => "!=",
+        ('<', '=') => "<=",
+        ('>', '=') => ">=",
+        ('*', '*') => "**",
+        ('/', '/') => "//",
+        ('+', '=') => "+=",
+        ('-', '=') => "-=",
+        ('*', '=') => "*=",
+        ('/', '=') => "/=",
+        ('%', '=') => "%=",
+        ('<', '<') => "<<",
+        ('>', '>') => ">>",
+        ('-', '>') => "->",
+        _ => "",
+    };
+    if !two.is_empty() {
+        return Some(two);
+    }
+    Some(match a {
+        '(' => "(",
+        ')' => ")",
+        '[' => "[",
+        ']' => "]",
+        '{' => "{",
+        '}' => "}",
+        ',' => ",",
+        ':' => ":",
+        '.' => ".",
+        '+' => "+",
+        '-' => "-",
+        '*' => "*",
+        '/' => "/",
+        '%' => "%",
+        '<' => "<",
+        '>' => ">",
+        '=' => "=",
+        '|' => "|",
+        '&' => "&",
+        '^' => "^",
+        '~' => "~",
+        _ => return None,
+    })
+}
 
 impl Src {
     pub fn new(text: &str) -> Src {
@@ -198,16 +268,22 @@ impl<'a> Parser<'a> {
 
     /// The next token and where it ends, without consuming it.
     fn lex(&mut self) -> R<(Tok, usize)> {
+        let (t, end) = self.peek_ref()?;
+        Ok((t.clone(), end))
+    }
+
+    /// The next token, read once and kept until the cursor moves.
+    fn peek_ref(&mut self) -> R<(&Tok, usize)> {
         self.skip();
-        if let Some((i, d, t, end)) = &self.cache
-            && *i == self.s.i
-            && *d == self.depth
-        {
-            return Ok((t.clone(), *end));
+        let fresh = matches!(&self.cache, Some((i, d, _, _)) if *i == self.s.i && *d == self.depth);
+        if !fresh {
+            let (t, end) = self.lex_uncached()?;
+            self.cache = Some((self.s.i, self.depth, t, end));
         }
-        let (t, end) = self.lex_uncached()?;
-        self.cache = Some((self.s.i, self.depth, t.clone(), end));
-        Ok((t, end))
+        match &self.cache {
+            Some((_, _, t, end)) => Ok((t, *end)),
+            None => Err(self.s.err("an expression")),
+        }
     }
 
     fn lex_uncached(&mut self) -> R<(Tok, usize)> {
@@ -238,7 +314,8 @@ impl<'a> Parser<'a> {
                 }
                 return Err(s.err(format!("the string prefix '{name}'")));
             }
-            return Ok((Tok::Name(name), k));
+            let c = code(&name);
+            return Ok((Tok::Name(Rc::from(name), c), k));
         }
         if c.is_ascii_digit() || (c == '.' && s.peek_at(1).is_some_and(|d| d.is_ascii_digit())) {
             return self.number(i);
@@ -246,12 +323,10 @@ impl<'a> Parser<'a> {
         if c == '\'' || c == '"' {
             return self.string(i, false);
         }
-        for op in OPS {
-            if s.starts_with_at(i, op) {
-                return Ok((Tok::Op(op), i + op.chars().count()));
-            }
+        match op_at(&s.c, i) {
+            Some(op) => Ok((Tok::Op(op), i + op.len())),
+            None => Err(s.err(format!("the character '{c}' in an expression"))),
         }
-        Err(s.err(format!("the character '{c}' in an expression")))
     }
 
     fn number(&self, i: usize) -> R<(Tok, usize)> {
@@ -349,7 +424,7 @@ impl<'a> Parser<'a> {
             out.push(c);
             k += 1;
         }
-        Ok((Tok::Str(out), k))
+        Ok((Tok::Str(Rc::from(out)), k))
     }
 
     fn peek_tok(&mut self) -> R<Tok> {
@@ -370,11 +445,21 @@ impl<'a> Parser<'a> {
     }
 
     fn is_op(&mut self, op: &str) -> R<bool> {
-        Ok(matches!(self.peek_tok()?, Tok::Op(o) if o == op))
+        Ok(matches!(self.peek_ref()?.0, Tok::Op(o) if code(o) == code(op)))
     }
 
+    /// Whether the next token is the keyword `n` (4 bytes at most).
     fn is_name(&mut self, n: &str) -> R<bool> {
-        Ok(matches!(self.peek_tok()?, Tok::Name(x) if x == n))
+        Ok(matches!(self.peek_ref()?.0, Tok::Name(_, c) if *c == code(n)))
+    }
+
+    /// The code of the next token when it is an operator or a keyword.
+    fn peek_code(&mut self) -> R<u32> {
+        Ok(match self.peek_ref()?.0 {
+            Tok::Op(o) => code(o),
+            Tok::Name(_, c) => c | 0x8000_0000,
+            _ => 0,
+        })
     }
 
     fn eat_op(&mut self, op: &str) -> R<bool> {
@@ -498,16 +583,17 @@ impl<'a> Parser<'a> {
         let first = self.arith(0)?;
         let mut rest = Vec::new();
         loop {
-            let op = match self.peek_tok()? {
-                Tok::Op("==") => CmpOp::Eq,
-                Tok::Op("!=") => CmpOp::Ne,
-                Tok::Op("<") => CmpOp::Lt,
-                Tok::Op("<=") => CmpOp::Le,
-                Tok::Op(">") => CmpOp::Gt,
-                Tok::Op(">=") => CmpOp::Ge,
-                Tok::Name(n) if n == "in" => CmpOp::In,
-                Tok::Name(n) if n == "is" => CmpOp::Is,
-                Tok::Name(n) if n == "not" => CmpOp::NotIn,
+            const KW: u32 = 0x8000_0000;
+            let op = match self.peek_code()? {
+                c if c == code("==") => CmpOp::Eq,
+                c if c == code("!=") => CmpOp::Ne,
+                c if c == code("<") => CmpOp::Lt,
+                c if c == code("<=") => CmpOp::Le,
+                c if c == code(">") => CmpOp::Gt,
+                c if c == code(">=") => CmpOp::Ge,
+                c if c == code("in") | KW => CmpOp::In,
+                c if c == code("is") | KW => CmpOp::Is,
+                c if c == code("not") | KW => CmpOp::NotIn,
                 _ => break,
             };
             self.bump()?;
@@ -538,15 +624,15 @@ impl<'a> Parser<'a> {
     fn arith(&mut self, min: u8) -> R<Expr> {
         let mut lhs = self.unary()?;
         loop {
-            let (op, prec) = match self.peek_tok()? {
-                Tok::Op("+") => (BinOp::Add, 1),
-                Tok::Op("-") => (BinOp::Sub, 1),
-                Tok::Op("*") => (BinOp::Mul, 2),
-                Tok::Op("/") => (BinOp::Div, 2),
-                Tok::Op("//") => (BinOp::FloorDiv, 2),
-                Tok::Op("%") => (BinOp::Mod, 2),
-                Tok::Op(o @ ("|" | "&" | "^" | "<<" | ">>")) => {
-                    return Err(self.s.err(format!("the operator '{o}'")));
+            let (op, prec) = match self.peek_code()? {
+                c if c == code("+") => (BinOp::Add, 1),
+                c if c == code("-") => (BinOp::Sub, 1),
+                c if c == code("*") => (BinOp::Mul, 2),
+                c if c == code("/") => (BinOp::Div, 2),
+                c if c == code("//") => (BinOp::FloorDiv, 2),
+                c if c == code("%") => (BinOp::Mod, 2),
+                c if [code("|"), code("&"), code("^"), code("<<"), code(">>")].contains(&c) => {
+                    return Err(self.s.err("the bitwise operators (| & ^ << >>)"));
                 }
                 _ => break,
             };
@@ -603,10 +689,10 @@ impl<'a> Parser<'a> {
             let pos = self.s.pos();
             self.node()?;
             if self.eat_op(".")? {
-                let Tok::Name(n) = self.bump()? else {
+                let Tok::Name(n, _) = self.bump()? else {
                     return Err(self.s.err("expected a name after '.'"));
                 };
-                e = Expr::Attr(Box::new(e), n, pos);
+                e = Expr::Attr(Box::new(e), n.to_string(), pos);
             } else if self.is_op("(")? {
                 e = self.call(e, pos)?;
             } else if self.is_op("[")? {
@@ -626,11 +712,11 @@ impl<'a> Parser<'a> {
                 return Err(self.s.err("*args and **kwargs in a call"));
             }
             let save = (self.s.i, self.depth);
-            if let Tok::Name(n) = self.bump()?
+            if let Tok::Name(n, _) = self.bump()?
                 && self.is_op("=")?
             {
                 self.bump()?;
-                kwargs.push((n, self.expr()?));
+                kwargs.push((n.to_string(), self.expr()?));
             } else {
                 (self.s.i, self.depth) = save;
                 let a = self.expr()?;
@@ -692,8 +778,9 @@ impl<'a> Parser<'a> {
         let pos = self.s.pos();
         match self.bump()? {
             Tok::Num(v) => Ok(Expr::Const(v)),
-            Tok::Str(mut s) => {
+            Tok::Str(first) => {
                 // Adjacent literals concatenate.
+                let mut s = first.to_string();
                 while let Tok::Str(more) = self.peek_tok()? {
                     self.bump()?;
                     s.push_str(&more);
@@ -701,7 +788,7 @@ impl<'a> Parser<'a> {
                 Ok(Expr::Const(Value::str(s)))
             }
             Tok::Var => self.var(),
-            Tok::Name(n) => Ok(match n.as_str() {
+            Tok::Name(n, _) => Ok(match &*n {
                 "None" => Expr::Const(Value::None),
                 "True" => Expr::Const(Value::Bool(true)),
                 "False" => Expr::Const(Value::Bool(false)),
@@ -711,7 +798,7 @@ impl<'a> Parser<'a> {
                 "and" | "or" | "not" | "in" | "is" | "if" | "else" | "for" => {
                     return Err(Fail::Syntax(pos, format!("unexpected '{n}'")));
                 }
-                _ => Expr::Name(n, pos),
+                _ => Expr::Name(n.to_string(), pos),
             }),
             Tok::Op("(") => {
                 if self.eat_op(")")? {

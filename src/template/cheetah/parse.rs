@@ -218,37 +218,36 @@ impl P {
         }
     }
 
-    /// The directive name after `%`, when it is one Cheetah knows.
+    /// The directive name after `%`, when it is one Cheetah knows: Cheetah
+    /// reads name characters while some directive starts with them, and
+    /// matches when the whole run is a directive.
     fn directive_name(&self) -> Option<&'static str> {
         let i = self.s.i;
         if self.s.c.get(i) != Some(&'%') || self.escaped(i) {
             return None;
         }
         let first = *self.s.c.get(i + 1)?;
-        if !(ident_start(first) || first == '@') {
+        if first == '@' {
+            return self
+                .s
+                .c
+                .get(i + 2)
+                .filter(|c| ident_start(**c))
+                .map(|_| "@");
+        }
+        if !ident_start(first) {
             return None;
         }
-        let name_char = |c: char| ident_char(c) || c == '-' || c == '@';
-        let mut name = String::new();
-        let mut k = i + 1;
-        while let Some(&c) = self.s.c.get(k) {
-            if !name_char(c) {
-                break;
-            }
-            name.push(c);
-            k += 1;
-            if name == "@" {
-                return self.s.c.get(k).filter(|c| ident_start(**c)).map(|_| "@");
-            }
-            if !DIRECTIVES.iter().any(|d| d.starts_with(&name)) {
-                return None;
-            }
-            let next_is_name = self.s.c.get(k).is_some_and(|c| name_char(*c));
-            if !next_is_name {
-                return DIRECTIVES.iter().find(|d| **d == name).copied();
-            }
-        }
-        None
+        let name_char = |c: &char| ident_char(*c) || *c == '-' || *c == '@';
+        let run = self.s.c[i + 1..]
+            .iter()
+            .take_while(|c| name_char(c))
+            .count();
+        let word = &self.s.c[i + 1..i + 1 + run];
+        DIRECTIVES
+            .iter()
+            .find(|d| d.len() == run && d.chars().zip(word).all(|(a, b)| a == *b))
+            .copied()
     }
 
     /// `%` + white space + line end.
@@ -296,7 +295,11 @@ impl P {
             self.s.i += 1;
         }
         let raw: String = self.s.c[start..self.s.i].iter().collect();
-        let text = raw.replace("\\%%", "%%").replace("\\%", "%");
+        let text = if raw.contains('\\') {
+            raw.replace("\\%%", "%%").replace("\\%", "%")
+        } else {
+            raw
+        };
         self.add_text(text);
     }
 
