@@ -269,3 +269,48 @@ fn corner_cases_render_as_cheetah3_renders_them() {
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+/// The demo: `CreoleCat -t resolv.conf` on the corpus prints what Cheetah3
+/// (so Creole) writes.
+#[test]
+fn creolecat_prints_resolv_conf_as_creole_does() {
+    let python = oracle_python();
+    let root = tempfile::tempdir().expect("a temporary folder");
+    let config = corpus().join("config-eol/output_jojo_hapy2.eol");
+    let link = root.path().join("CreoleCat");
+    std::os::unix::fs::symlink(assert_cmd::cargo::cargo_bin("conteneur"), &link)
+        .expect("link CreoleCat");
+    let out = Command::new(&link)
+        .env("CONTENEUR_ROOT", root.path())
+        .arg("--dicos")
+        .arg(corpus().join("dicos/eole-server-2.10.0"))
+        .arg("--extra")
+        .arg(corpus().join("extra"))
+        .arg("--templates")
+        .arg(templates_dir())
+        .arg("--config")
+        .arg(&config)
+        .args(["-t", "resolv.conf"])
+        .output()
+        .expect("run CreoleCat");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cfg = load(&config, root.path());
+    let dump_path = root.path().join("dump.json");
+    fs::write(&dump_path, serde_json::to_vec(&dump(&cfg)).expect("JSON")).expect("write");
+    let want = run_oracle(
+        &python,
+        &dump_path,
+        &templates_dir(),
+        &["resolv.conf".into()],
+    );
+    let want = want["resolv.conf"]
+        .ok
+        .clone()
+        .expect("Cheetah3 renders resolv.conf");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), want);
+    assert!(want.contains("nameserver"), "{want}");
+}
