@@ -667,7 +667,7 @@ pub fn lookup(o: &Value, n: &str) -> R<Value> {
         if e.is_python() {
             Fail::py(
                 "NotFound",
-                format!("cannot find '{n}' while searching for it"),
+                format!("a {} has no key or attribute '{n}'", o.type_name()),
             )
         } else {
             e

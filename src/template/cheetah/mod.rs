@@ -125,6 +125,13 @@ impl CheetahError {
     fn new(template: &str, f: Fail) -> CheetahError {
         let (kind, pos, message) = match f {
             Fail::Syntax(p, m) => (ErrorKind::Syntax, p, m),
+            // A missing name says so itself; other Python errors keep
+            // Python's name for them.
+            Fail::Py {
+                kind: "NotFound",
+                msg,
+                pos,
+            } => (ErrorKind::Python, pos.unwrap_or_default(), msg),
             Fail::Py { kind, msg, pos } => (
                 ErrorKind::Python,
                 pos.unwrap_or_default(),

@@ -246,11 +246,13 @@ impl Namespace {
         if let Some(why) = self.unsupported.get(n) {
             return Fail::Unsupported(format!("the function {n}(): {why}"));
         }
-        let why = match self.missing.get(n) {
-            Some(why) => format!(": {why}"),
-            None => String::new(),
+        let msg = match self.missing.get(n) {
+            Some(why) => format!("'{n}' has no value: {why}"),
+            None => format!(
+                "no variable or function '{n}' (disabled, or declared by no dictionary read)"
+            ),
         };
-        Fail::py("NotFound", format!("cannot find '{n}'{why}"))
+        Fail::py("NotFound", msg)
     }
 
     pub fn call_helper(
