@@ -121,8 +121,15 @@ class CreoleClient(object):
     """Creole's client of its daemon: only get(path) reads the values;
     the containers, interfaces and services model is not conteneur's."""
 
-    def __init__(self, flat):
+    def __init__(self, flat, container):
         self._flat = flat
+        self._container = container
+
+    def get_container(self, name):
+        # conteneur renders on the host: Creole's one container.
+        if name == self._container.get('name'):
+            return self._container
+        raise KeyError('no container %r' % name)
 
     def get(self, path):
         name = path
@@ -186,15 +193,16 @@ def namespace(dump):
     def is_defined(varname):
         return varname in context
 
+    container = dump.get('current_container', {'name': 'root', 'group': 'root'})
+
     helpers = {
         'is_defined': is_defined,
         'is_empty': is_empty,
         'custom_join': custom_join,
         'calc_classe': calc_classe,
         'is_ip': is_ip,
-        'creole_client': CreoleClient(flat),
-        'current_container': dump.get('current_container',
-                                      {'name': 'root', 'group': 'root'}),
+        'creole_client': CreoleClient(flat, container),
+        'current_container': container,
     }
     return [context, helpers]
 

@@ -347,6 +347,26 @@ impl Namespace {
                 None => Err(self.not_found(name)),
             };
         }
+        if obj == "creole_client" && m == "get_container" {
+            // conteneur renders on the host, Creole's one container `root`
+            // when containers are off: any other is unknown, an error a
+            // template may catch (rsyslog.conf.container does).
+            let name = match args.first() {
+                Some(Value::Str(s)) => s.to_string(),
+                _ => return Err(Fail::py("TypeError", "get_container() takes a name".into())),
+            };
+            let root = super::builtins::get_item(&self.current_container, &Value::str("name"))?;
+            if matches!(&root, Value::Str(r) if r.as_ref() == name) {
+                return Ok(self.current_container.clone());
+            }
+            return Err(Fail::py(
+                "NotFound",
+                format!(
+                    "no container '{name}' (conteneur renders on the host, Creole's container '{}')",
+                    root.to_str()?
+                ),
+            ));
+        }
         Err(Fail::Unsupported(format!(
             "{obj}.{m}(): Creole's daemon model of containers, interfaces and services is not conteneur's"
         )))
