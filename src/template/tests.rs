@@ -441,3 +441,31 @@ fn missing_templates_folder_is_one_lint_warning() {
     assert_eq!(p[0].severity, Severity::Warning);
     assert!(p[0].message.contains("nothing-here"), "{}", p[0].message);
 }
+
+/// EOLE's static templates (no Cheetah syntax) go to Tera: Tera must give
+/// what Creole's Cheetah gives, their text unchanged.
+#[test]
+fn static_eole_templates_render_the_same_with_either_engine() {
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/eole/distrib/eole-server-2.10.0");
+    let ns = cheetah::Namespace::from_dump(&serde_json::json!({}));
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        let text = std::fs::read_to_string(&p).unwrap();
+        if cheetah_line(&text).is_some() {
+            continue;
+        }
+        n += 1;
+        let by_cheetah = cheetah::Template::parse("t", &text)
+            .unwrap()
+            .render(&ns)
+            .unwrap();
+        let mut tera = Tera::default();
+        tera.autoescape_on(Vec::<&'static str>::new());
+        tera.add_raw_template("t", &text).unwrap();
+        let by_tera = tera.render("t", &tera::Context::new()).unwrap();
+        assert_eq!(by_tera, by_cheetah, "{}", p.display());
+    }
+    assert_eq!(n, 15);
+}
