@@ -27,6 +27,7 @@ mod expr;
 mod format;
 pub mod namespace;
 mod parse;
+mod source;
 mod value;
 
 #[cfg(test)]

@@ -17,7 +17,8 @@
 
 use super::Fail;
 use super::ast::{AssignOp, Def, Expr, Node, Pos};
-use super::expr::{Parser, Src, ident_char, ident_start, skip_rest};
+use super::expr::Parser;
+use super::source::{Src, ident_char, ident_start, skip_rest};
 
 /// Ten `µ`: Creole's comment, multi-line comment and PSP token (the
 /// comment wins, being tried first).
