@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::Fail;
-use super::ast::{AssignOp, BinOp, CmpOp, Def, Expr, Node};
+use super::ast::{AssignOp, BinOp, CmpOp, Def, Expr, Node, Pos};
 use super::builtins;
 use super::namespace::Namespace;
 use super::parse::Tree;
@@ -23,7 +23,7 @@ enum Flow {
     Next,
     Break,
     Continue,
-    Return(Value),
+    Return(Value, Pos),
 }
 
 type R<T> = Result<T, Fail>;
@@ -57,7 +57,14 @@ pub fn render(tree: &Tree, ns: &Namespace) -> R<String> {
     let mut out = String::new();
     let mut frame = Frame::default();
     match env.block(&tree.body, &mut frame, &mut out)? {
-        Flow::Next | Flow::Return(_) => Ok(out),
+        Flow::Next => Ok(out),
+        // Cheetah's main method would return that value instead of the
+        // text written: not a file anyone means.
+        Flow::Return(_, pos) => Err(Fail::UnsupportedAt(
+            pos,
+            "%return outside a %def (Cheetah would give the returned value instead of the text)"
+                .into(),
+        )),
         Flow::Break | Flow::Continue => Err(Fail::Unsupported(
             "%break or %continue outside a loop".into(),
         )),
@@ -110,7 +117,7 @@ impl Env<'_> {
                     bind(targets, item, &mut f.vars).map_err(|e| e.at(*pos))?;
                     match self.block(body, f, out)? {
                         Flow::Break => break,
-                        Flow::Return(v) => return Ok(Flow::Return(v)),
+                        Flow::Return(v, p) => return Ok(Flow::Return(v, p)),
                         Flow::Next | Flow::Continue => {}
                     }
                 }
@@ -132,7 +139,7 @@ impl Env<'_> {
                     Some(e) => self.expr(e, f).map_err(|e| e.at(*pos))?,
                     None => Value::None,
                 };
-                return Ok(Flow::Return(v));
+                return Ok(Flow::Return(v, *pos));
             }
             Node::Break => return Ok(Flow::Break),
             Node::Continue => return Ok(Flow::Continue),
@@ -151,7 +158,16 @@ impl Env<'_> {
     fn set(&self, global: bool, target: &Expr, op: AssignOp, value: &Expr, f: &mut Frame) -> R<()> {
         let mut v = self.expr(value, f)?;
         if op != AssignOp::Set {
-            let cur = self.expr(target, f)?;
+            // `%set global x += …` updates the global.
+            let cur = match target {
+                Expr::Name(n, _) if global => self
+                    .globals
+                    .borrow()
+                    .get(n)
+                    .cloned()
+                    .ok_or_else(|| Fail::py("KeyError", value::str_repr(n)))?,
+                _ => self.expr(target, f)?,
+            };
             let bop = match op {
                 AssignOp::Add => BinOp::Add,
                 AssignOp::Sub => BinOp::Sub,
@@ -511,7 +527,7 @@ impl Env<'_> {
         *self.depth.borrow_mut() -= 1;
         match r.map_err(|e| e.at(d.pos))? {
             // `%return` gives its value; what the def wrote is dropped.
-            Flow::Return(v) => Ok(v),
+            Flow::Return(v, _) => Ok(v),
             _ => Ok(Value::str(out)),
         }
     }

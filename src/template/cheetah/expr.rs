@@ -313,8 +313,38 @@ impl<'a> Parser<'a> {
                     '\\' => out.push('\\'),
                     '\'' => out.push('\''),
                     '"' => out.push('"'),
-                    '0' => out.push('\0'),
+                    'a' => out.push('\x07'),
+                    'b' => out.push('\x08'),
+                    'f' => out.push('\x0c'),
+                    'v' => out.push('\x0b'),
                     '\n' => {}
+                    '0'..='7' => {
+                        // Up to three octal digits.
+                        let mut v = n.to_digit(8).unwrap_or(0);
+                        let mut taken = 0;
+                        while taken < 2
+                            && let Some(d) = s.c.get(k).and_then(|c| c.to_digit(8))
+                        {
+                            v = v * 8 + d;
+                            k += 1;
+                            taken += 1;
+                        }
+                        out.push(char::from_u32(v).unwrap_or('\u{fffd}'));
+                    }
+                    'u' | 'U' | 'N' => {
+                        let len = match n {
+                            'u' => 4,
+                            'U' => 8,
+                            _ => return Err(Fail::Syntax(s.pos_of(k), "a \\N{…} escape".into())),
+                        };
+                        let h: String = s.c.get(k..k + len).unwrap_or_default().iter().collect();
+                        let v = u32::from_str_radix(&h, 16)
+                            .ok()
+                            .and_then(char::from_u32)
+                            .ok_or_else(|| Fail::Syntax(s.pos_of(k), format!("a \\{n} escape")))?;
+                        out.push(v);
+                        k += len;
+                    }
                     'x' => {
                         let h: String = s.c.get(k..k + 2).unwrap_or_default().iter().collect();
                         let v = u32::from_str_radix(&h, 16)
