@@ -34,6 +34,53 @@ pub struct Frame {
     vars: HashMap<String, Value>,
 }
 
+/// The public attributes of Cheetah's `Template` (Cheetah3 3.2.6), found
+/// before the namespace by a `%%name` search.
+const TEMPLATE_ATTRIBUTES: &[&str] = &[
+    "NonNumericInputError",
+    "Reserved_SearchList",
+    "application",
+    "compile",
+    "errorCatcher",
+    "generatedClassCode",
+    "generatedModuleCode",
+    "getCacheRegion",
+    "getCacheRegions",
+    "getFileContents",
+    "i18n",
+    "refreshCache",
+    "request",
+    "respond",
+    "runAsMainProgram",
+    "searchList",
+    "serverSidePath",
+    "session",
+    "shutdown",
+    "sleep",
+    "subclass",
+    "transaction",
+    "webInput",
+    "_addCheetahPlumbingCodeToClass",
+    "_compile",
+    "_createCacheRegion",
+    "_fileBaseName",
+    "_fileDirName",
+    "_fileMtime",
+    "_filePath",
+    "_getCacheStore",
+    "_getCacheStoreIdPrefix",
+    "_getCompilerClass",
+    "_getCompilerSettings",
+    "_getTemplateAPIClassForIncludeDirectiveCompilation",
+    "_handleCheetahInclude",
+    "_initCheetahInstance",
+    "_mainCheetahMethod_for_DynamicallyCompiledCheetahTemplate",
+    "_normalizePreprocessorArg",
+    "_normalizePreprocessorSettings",
+    "_preprocessSource",
+    "_updateSettingsWithPreprocessTokens",
+];
+
 /// Calls nest (`%def`s calling `%def`s): bounded so that a template that
 /// recurses gets an error, as Python's recursion limit gives.
 const MAX_DEPTH: usize = 16;
@@ -390,25 +437,35 @@ impl Env<'_> {
         if let Some(v) = f.vars.get(n) {
             return Ok(v.clone());
         }
+        match self.search_list_name(n)? {
+            Some(v) => Ok(v),
+            None => builtins::builtin(n).ok_or_else(|| self.ns.not_found(n)),
+        }
+    }
+
+    /// The search list alone (what `getVar` reads): `%set global`s, the
+    /// template itself, the namespace.
+    fn search_list_name(&self, n: &str) -> R<Option<Value>> {
         if let Some(v) = self.globals.borrow().get(n) {
-            return Ok(v.clone());
+            return Ok(Some(v.clone()));
         }
         if let Some(i) = self.tree.defs.iter().position(|d| d.name == n) {
-            return Ok(Value::Func(Func::Def(i)));
+            return Ok(Some(Value::Func(Func::Def(i))));
         }
         if matches!(n, "getVar" | "varExists" | "hasVar") {
-            return Ok(Value::Func(Func::Helper(match n {
+            return Ok(Some(Value::Func(Func::Helper(match n {
                 "getVar" => "getVar",
                 _ => "varExists",
-            })));
+            }))));
         }
-        if let Some(v) = self.ns.get(n) {
-            return Ok(v);
+        // Cheetah's Template object comes before the namespace: its
+        // attributes hide variables of the same name.
+        if TEMPLATE_ATTRIBUTES.contains(&n) || n.starts_with("_CHEETAH") || n.starts_with("__") {
+            return Err(Fail::Unsupported(format!(
+                "the name '{n}': Cheetah finds its Template object's attribute '{n}' before any variable"
+            )));
         }
-        if let Some(v) = builtins::builtin(n) {
-            return Ok(v);
-        }
-        Err(self.ns.not_found(n))
+        Ok(self.ns.get(n))
     }
 
     fn autocall(&self, v: Value, autocall: bool) -> R<Value> {
@@ -471,8 +528,9 @@ impl Env<'_> {
     fn search_list(&self, name: &str) -> R<Value> {
         let mut parts = name.split('.');
         let head = parts.next().unwrap_or_default();
-        let empty = Frame::default();
-        let mut v = self.search(head, &empty)?;
+        let mut v = self
+            .search_list_name(head)?
+            .ok_or_else(|| self.ns.not_found(head))?;
         for p in parts {
             v = self.autocall(v, true)?;
             v = builtins::lookup(&v, p)?;
