@@ -52,6 +52,7 @@ use crate::dico::{self, VarType};
 pub const VIEWS: [&str; 3] = ["containers", "server", "families"];
 
 /// The context and what was left out of it.
+#[derive(Default)]
 pub struct Built {
     pub context: tera::Context,
     /// Variables (and views) left out because their value cannot be
