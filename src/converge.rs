@@ -14,8 +14,15 @@
 //!   one and never touches the old one. On an engine that changes
 //!   containers in place (snap: a refresh), the change is undone (a
 //!   revert) instead;
-//! - containers converge in parallel, at most `parallel` at a time; each
-//!   container's change is all or nothing, and every failure is reported.
+//! - containers converge in parallel, at most `parallel` at a time, in
+//!   waves (`converge/apps.rs`): a container starts once those it depends
+//!   on are healthy, and one whose dependency failed is not started; a
+//!   container nginx does not route to (no `port_out`) finishes its
+//!   replace within its wave, since it has no switch to wait for; private
+//!   networks are created before the first wave and removed after the
+//!   last container left them;
+//! - each container's change is all or nothing, and every failure is
+//!   reported.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -27,8 +34,10 @@ use crate::backend::{Backend, BackendError, Backends, HostMount, HostPorts, Kind
 use crate::mounts;
 use crate::plan::launch::{Health, Launch, MountKind};
 use crate::plan::redact::LabelKey;
-use crate::plan::{Action, Plan, mount_given};
+use crate::plan::{Action, Plan, Step, mount_given};
 
+pub mod apps;
+pub use apps::SecretValues;
 mod health;
 mod images;
 
@@ -82,6 +91,10 @@ pub struct Settings {
     pub allow_system_mounts: bool,
     /// The key environment values are sealed with in the plan label.
     pub label_key: LabelKey,
+    /// Where the secret files given to containers are written.
+    pub secrets_dir: PathBuf,
+    /// The secrets' values (never shown: see [`SecretValues`]).
+    pub secret_values: SecretValues,
     /// How long a pull may go without any progress from the engine (the
     /// registry stalled) before it is abandoned.
     pub pull_timeout: Duration,
@@ -96,6 +109,8 @@ impl Default for Settings {
             git_cache: PathBuf::from("/var/lib/conteneur/git"),
             allow_system_mounts: false,
             label_key: LabelKey::default(),
+            secrets_dir: PathBuf::from("/var/lib/conteneur/secrets"),
+            secret_values: SecretValues::default(),
             pull_timeout: Duration::from_secs(60),
         }
     }
@@ -233,6 +248,7 @@ pub fn host_mounts(
                 host: m.host.clone(),
                 container: m.container.clone(),
                 bind: false,
+                read_only: false,
             }),
             MountKind::Bind => {
                 let path = mounts::prepare(root, mount_given(launch, &m.host), allow_system)?;
@@ -240,6 +256,7 @@ pub fn host_mounts(
                     host: path.display().to_string(),
                     container: m.container.clone(),
                     bind: true,
+                    read_only: false,
                 });
             }
         }
@@ -332,44 +349,61 @@ pub async fn converge_containers(
         }
     }
 
-    // 3. New instances up, in parallel with a bound: created beside the
-    //    ones they replace, each on host ports of its own, and healthy.
-    //    Nothing that serves is touched yet.
+    // 3. Private networks, before the containers that join them.
+    apps::create_networks(plan, backends, &settings.server)
+        .await
+        .map_err(|cause| {
+            ConvergeError::Containers(vec![ContainerFailure::new("networks", cause, false)])
+        })?;
+
+    // 4. New instances up, in parallel with a bound, in waves: a container
+    //    starts only once those it depends on are healthy. Each is created
+    //    beside the one it replaces, on host ports of its own, and waited
+    //    for until healthy; nothing that nginx routes to is touched yet.
+    //    A container nginx does not route to (no port_out: a database on a
+    //    private network) has nothing to switch, so its replace ends within
+    //    its wave (see [`replace::settle`]): its dependents, in the next
+    //    waves, find the new one alone behind its network alias.
     let by_name: HashMap<&str, &Launch> = desired.iter().map(|l| (l.name.as_str(), l)).collect();
     let images = &prepared.ids;
     let ports = replace::PortPool::new(desired, plan);
-    let jobs = plan.steps.iter().filter(|s| {
-        matches!(
-            &s.action,
-            Action::Create { .. } | Action::Replace { .. } | Action::Start { .. }
-        )
-    });
-    let outcomes: Vec<(String, Result<replace::Up, ContainerFailure>)> = stream::iter(jobs)
-        .map(|step| {
-            let by_name = &by_name;
-            let ports = &ports;
-            async move {
-                let name = step.action.container().unwrap_or_default().to_string();
-                let launch = by_name.get(name.as_str()).copied();
-                let ctx = replace::Ctx {
-                    images,
-                    backends,
-                    root,
-                    settings,
-                    ports,
-                };
-                let r = replace::up(&step.action, launch, &ctx).await;
-                (name, r)
-            }
+    let (by_name, ports) = (&by_name, &ports);
+    let jobs: Vec<&Step> = plan
+        .steps
+        .iter()
+        .filter(|s| {
+            matches!(
+                &s.action,
+                Action::Create { .. } | Action::Replace { .. } | Action::Start { .. }
+            )
         })
-        .buffer_unordered(parallel)
-        .collect()
-        .await;
+        .collect();
+    let outcomes = apps::in_waves(
+        jobs,
+        &apps::dependencies(desired),
+        parallel,
+        |step| async move {
+            let name = step.action.container().unwrap_or_default();
+            let launch = by_name.get(name).copied();
+            let ctx = replace::Ctx {
+                images,
+                backends,
+                root,
+                settings,
+                ports,
+            };
+            let up = replace::up(&step.action, launch, &ctx).await?;
+            replace::settle(up, launch, &ctx).await
+        },
+    )
+    .await;
     let mut failures = Vec::new();
     let mut ups = Vec::new();
-    for (_, o) in outcomes {
+    let mut done = Vec::new();
+    for o in outcomes {
         match o {
-            Ok(up) => ups.push(up),
+            Ok(replace::Waved::Up(up)) => ups.push(up),
+            Ok(replace::Waved::Done(f)) => done.push(Ok(f)),
             Err(f) => failures.push(f),
         }
     }
@@ -395,9 +429,12 @@ pub async fn converge_containers(
         .buffer_unordered(parallel)
         .collect()
         .await;
-    for f in finished {
+    for f in done.into_iter().chain(finished) {
         match f {
             Ok(f) => {
+                // The secret files of the previous version go (a draining
+                // one keeps reading its own: a bind mount holds the file).
+                apps::forget_secrets(&f.name, by_name.get(f.name.as_str()).copied(), settings);
                 match f.kind {
                     replace::UpKind::Created => report.created.push(f.name),
                     replace::UpKind::Replaced => report.replaced.push(f.name),
@@ -426,6 +463,11 @@ pub async fn converge_containers(
             let b = backends.require(backend).map_err(|e| fail(e.to_string()))?;
             b.stop(id, 10).await.map_err(|e| fail(e.to_string()))?;
             b.remove(id).await.map_err(|e| fail(e.to_string()))?;
+            // A container no longer configured: its secret files go too
+            // (a second one of a configured name leaves the name's files).
+            if !by_name.contains_key(name.as_str()) {
+                apps::forget_secrets(name, None, settings);
+            }
             Ok(name.clone())
         })
         .buffer_unordered(parallel)
@@ -437,6 +479,8 @@ pub async fn converge_containers(
             Err(f) => failures.push(f),
         }
     }
+    // 7. Networks no container uses any more.
+    failures.extend(apps::remove_networks(plan, backends).await);
     switch.retire(&report.draining);
     if failures.is_empty() {
         return Ok(report);
@@ -487,6 +531,9 @@ fn step_kinds(a: &Action) -> Vec<Kind> {
             backend,
             ..
         } => vec![*old_backend, *backend],
+        Action::CreateNetwork { backend, .. } | Action::RemoveNetwork { backend, .. } => {
+            vec![*backend]
+        }
     }
 }
 
@@ -535,495 +582,4 @@ async fn replace_in_place(
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Mutex;
-    use std::time::Instant;
-
-    use super::*;
-    use crate::backend::{NoProgress, Observed};
-    use crate::plan::launch::Port;
-    use crate::plan::{Options, Step, reconcile};
-
-    /// An engine that records what it is asked, and fails `start` when told.
-    struct Fake {
-        kind: Kind,
-        in_place: bool,
-        log: std::sync::Arc<Mutex<Vec<String>>>,
-        fail_start: Mutex<Vec<String>>,
-        running: Mutex<Vec<String>>,
-        /// Containers that crash and are restarted by the engine.
-        crash: Mutex<Vec<String>>,
-    }
-
-    impl Fake {
-        fn new(kind: Kind, log: &std::sync::Arc<Mutex<Vec<String>>>) -> Fake {
-            Fake {
-                kind,
-                in_place: kind == Kind::Snap,
-                log: log.clone(),
-                fail_start: Mutex::new(Vec::new()),
-                running: Mutex::new(Vec::new()),
-                crash: Mutex::new(Vec::new()),
-            }
-        }
-        fn note(&self, s: String) {
-            self.log.lock().unwrap().push(format!("{} {s}", self.kind));
-        }
-    }
-
-    #[async_trait::async_trait]
-    impl Backend for Fake {
-        fn kind(&self) -> Kind {
-            self.kind
-        }
-        async fn inspect(&self) -> Result<Observed, BackendError> {
-            Ok(Observed::default())
-        }
-        async fn prepare(
-            &self,
-            i: &str,
-            t: &str,
-            _: &dyn Progress,
-        ) -> Result<String, BackendError> {
-            self.note(format!("prepare {i}:{t}"));
-            Ok("id".into())
-        }
-        async fn create(
-            &self,
-            name: &str,
-            _: &Launch,
-            _: &[HostMount],
-            _: &BTreeMap<String, String>,
-        ) -> Result<String, BackendError> {
-            self.note(format!("create {name}"));
-            Ok(name.to_string())
-        }
-        async fn start(&self, id: &str) -> Result<(), BackendError> {
-            self.note(format!("start {id}"));
-            if self.fail_start.lock().unwrap().iter().any(|f| f == id) {
-                return Err(BackendError::Other("refused".into()));
-            }
-            self.running.lock().unwrap().push(id.to_string());
-            Ok(())
-        }
-        async fn stop(&self, id: &str, _: u32) -> Result<(), BackendError> {
-            self.note(format!("stop {id}"));
-            self.running.lock().unwrap().retain(|r| r != id);
-            Ok(())
-        }
-        async fn remove(&self, id: &str) -> Result<(), BackendError> {
-            self.note(format!("remove {id}"));
-            Ok(())
-        }
-        async fn rename(&self, id: &str, name: &str) -> Result<(), BackendError> {
-            self.note(format!("rename {id} {name}"));
-            Ok(())
-        }
-        async fn running(&self, id: &str) -> Result<bool, BackendError> {
-            Ok(self.running.lock().unwrap().iter().any(|r| r == id))
-        }
-        async fn liveness(&self, id: &str) -> Result<crate::backend::Liveness, BackendError> {
-            // A crashing container: "running", restarted once more at each look.
-            let crashes = self
-                .crash
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|c| *c == id)
-                .count() as u64;
-            if crashes > 0 {
-                self.crash.lock().unwrap().push(id.to_string());
-            }
-            Ok(crate::backend::Liveness {
-                running: self.running(id).await?,
-                restarts: crashes,
-                ..Default::default()
-            })
-        }
-        fn in_place(&self) -> bool {
-            self.in_place
-        }
-        async fn update(
-            &self,
-            id: &str,
-            l: &Launch,
-            _: &BTreeMap<String, String>,
-        ) -> Result<(), BackendError> {
-            self.note(format!("update {id} {}", l.tag));
-            self.fail_start.lock().unwrap().push(id.to_string());
-            Ok(())
-        }
-        async fn revert(&self, id: &str) -> Result<(), BackendError> {
-            self.note(format!("revert {id}"));
-            self.fail_start.lock().unwrap().retain(|f| f != id);
-            Ok(())
-        }
-    }
-
-    fn launch(backend: &str) -> Launch {
-        Launch {
-            name: "web".into(),
-            index: 1,
-            backend: backend.into(),
-            image: "localhost:5000/demo/web".into(),
-            tag: "1.0".into(),
-            repository: String::new(),
-            ports: vec![Port {
-                container: 80,
-                host: 8080,
-                address: "127.0.0.1".into(),
-            }],
-            mounts: vec![],
-            env: vec![],
-            memory: String::new(),
-            restart: "no".into(),
-            stop_timeout: 3,
-            // The fake's containers answer no port: running is enough.
-            health: Health {
-                path: None,
-                port: None,
-            },
-            publish: true,
-            websocket: false,
-            labels: BTreeMap::new(),
-        }
-    }
-
-    fn replace_step(old: Kind, new: Kind) -> Plan {
-        Plan {
-            steps: vec![Step {
-                action: Action::Replace {
-                    name: "web".into(),
-                    old_id: "old".into(),
-                    old_backend: old,
-                    backend: new,
-                    old_health: None,
-                    old_ports: Some(HostPorts([(8080, 40000)].into())),
-                },
-                cause: "test".into(),
-            }],
-        }
-    }
-
-    /// A web front that logs its switches (and refuses them when told).
-    struct LogSwitch {
-        log: std::sync::Arc<Mutex<Vec<String>>>,
-        refuse: bool,
-    }
-
-    #[async_trait::async_trait]
-    impl Switch for LogSwitch {
-        async fn switch(&self, routes: &Routes) -> Result<(), String> {
-            let text = routes
-                .iter()
-                .map(|(n, p)| format!("{n}={}", p.label()))
-                .collect::<Vec<_>>()
-                .join(" ");
-            self.log.lock().unwrap().push(format!("switch {text}"));
-            if self.refuse {
-                Err("nginx refused".into())
-            } else {
-                Ok(())
-            }
-        }
-        fn retire(&self, draining: &[Draining]) {
-            for d in draining {
-                self.log.lock().unwrap().push(format!("retire {}", d.name));
-            }
-        }
-    }
-
-    fn switch(log: &std::sync::Arc<Mutex<Vec<String>>>) -> LogSwitch {
-        LogSwitch {
-            log: log.clone(),
-            refuse: false,
-        }
-    }
-
-    fn settings() -> Settings {
-        Settings {
-            health_timeout: Duration::from_millis(300),
-            ..Settings::default()
-        }
-    }
-
-    /// Runs `plan` for `l` on `set` with `s`, switching through `sw`.
-    fn run(
-        plan: &Plan,
-        l: &Launch,
-        set: &Backends,
-        s: &Settings,
-        sw: &dyn Switch,
-    ) -> Result<Report, ConvergeError> {
-        let root = tempfile::tempdir().unwrap();
-        rt().block_on(execute(
-            plan,
-            std::slice::from_ref(l),
-            &ImageIds::new(),
-            set,
-            root.path(),
-            s,
-            &NoProgress,
-            sw,
-        ))
-    }
-
-    fn rt() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-    }
-
-    #[test]
-    fn a_replace_starts_the_new_one_beside_the_old_one_and_switches_before_touching_it() {
-        let log = std::sync::Arc::new(Mutex::new(Vec::new()));
-        let mut set = Backends::new();
-        set.insert(Box::new(Fake::new(Kind::Docker, &log)));
-        set.insert(Box::new(Fake::new(Kind::Lxc, &log)));
-        let l = launch("lxc");
-        let plan = replace_step(Kind::Docker, Kind::Lxc);
-        let report = run(&plan, &l, &set, &settings(), &switch(&log)).unwrap();
-        let log = log.lock().unwrap();
-        assert_eq!(
-            log[..2],
-            ["lxc create web.next", "lxc start web.next"],
-            "{log:?}"
-        );
-        // The new instance's own host port, not the old one's, not port_out.
-        assert!(
-            log[2].starts_with("switch web=8080=") && !log[2].ends_with("=40000"),
-            "{log:?}"
-        );
-        assert_eq!(
-            log[3..],
-            [
-                "docker rename old web.old.old",
-                "lxc rename web.next web",
-                "retire web.old.old"
-            ],
-            "{log:?}"
-        );
-        // Not stopped here: handed over to drain.
-        assert_eq!(
-            report.draining,
-            [Draining {
-                backend: Kind::Docker,
-                id: "old".into(),
-                name: "web.old.old".into(),
-                stop_timeout: 3
-            }]
-        );
-    }
-
-    #[test]
-    fn a_new_one_that_fails_never_touches_the_old_one() {
-        let log = std::sync::Arc::new(Mutex::new(Vec::new()));
-        let mut set = Backends::new();
-        set.insert(Box::new(Fake::new(Kind::Docker, &log)));
-        let lxc = Fake::new(Kind::Lxc, &log);
-        lxc.fail_start.lock().unwrap().push("web.next".into());
-        set.insert(Box::new(lxc));
-        let l = launch("lxc");
-        let e = run(
-            &replace_step(Kind::Docker, Kind::Lxc),
-            &l,
-            &set,
-            &settings(),
-            &switch(&log),
-        )
-        .unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("the previous container keeps serving"),
-            "{e}"
-        );
-        let log = log.lock().unwrap();
-        assert!(log.contains(&"lxc remove web.next".to_string()), "{log:?}");
-        assert!(log.iter().all(|l| !l.starts_with("docker")), "{log:?}");
-        // nginx keeps the old instance's port.
-        assert!(
-            log.contains(&"switch web=8080=40000".to_string()),
-            "{log:?}"
-        );
-    }
-
-    #[test]
-    fn a_failed_container_does_not_lose_the_drain_of_one_that_was_replaced() {
-        let log = std::sync::Arc::new(Mutex::new(Vec::new()));
-        let mut set = Backends::new();
-        let docker = Fake::new(Kind::Docker, &log);
-        docker.fail_start.lock().unwrap().push("api.next".into());
-        set.insert(Box::new(docker));
-        let web = launch("docker");
-        let mut api = launch("docker");
-        api.name = "api".into();
-        api.ports[0].host = 8081;
-        let mut plan = replace_step(Kind::Docker, Kind::Docker);
-        let mut second = plan.steps[0].clone();
-        if let Action::Replace { name, old_id, .. } = &mut second.action {
-            *name = "api".into();
-            *old_id = "oldapi".into();
-        }
-        plan.steps.push(second);
-        let root = tempfile::tempdir().unwrap();
-        let e = rt()
-            .block_on(execute(
-                &plan,
-                &[web, api],
-                &ImageIds::new(),
-                &set,
-                root.path(),
-                &settings(),
-                &NoProgress,
-                &switch(&log),
-            ))
-            .unwrap_err();
-        let ConvergeError::Containers(failures) = e else {
-            panic!("{e}");
-        };
-        assert_eq!(failures.len(), 1);
-        assert_eq!(failures[0].name, "api");
-        // Handed over to drain all the same.
-        let log = log.lock().unwrap();
-        assert!(log.contains(&"retire web.old.old".to_string()), "{log:?}");
-        // Host ports never collide with a kept instance's.
-        let switch = log.iter().find(|l| l.starts_with("switch")).unwrap();
-        assert!(switch.contains("api=8080=40000"), "{switch}");
-    }
-
-    #[test]
-    fn a_crash_loop_is_noticed_before_the_health_timeout() {
-        let log = std::sync::Arc::new(Mutex::new(Vec::new()));
-        let mut set = Backends::new();
-        let docker = Fake::new(Kind::Docker, &log);
-        docker.crash.lock().unwrap().push("web.next".into());
-        set.insert(Box::new(docker));
-        let mut l = launch("docker");
-        l.restart = "unless-stopped".into();
-        // Checked on its host port, where nothing answers.
-        l.health.port = Some(8080);
-        let mut s = settings();
-        s.health_timeout = Duration::from_secs(30);
-        let begin = Instant::now();
-        let e = run(
-            &replace_step(Kind::Docker, Kind::Docker),
-            &l,
-            &set,
-            &s,
-            &switch(&log),
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("crashes in a loop"), "{e}");
-        assert!(begin.elapsed() < Duration::from_secs(5));
-        let log = log.lock().unwrap();
-        assert!(!log.contains(&"docker stop old".to_string()), "{log:?}");
-    }
-
-    #[test]
-    fn a_refused_switch_removes_the_new_ones_and_keeps_the_old_ones() {
-        let log = std::sync::Arc::new(Mutex::new(Vec::new()));
-        let mut set = Backends::new();
-        set.insert(Box::new(Fake::new(Kind::Docker, &log)));
-        let l = launch("docker");
-        let e = run(
-            &replace_step(Kind::Docker, Kind::Docker),
-            &l,
-            &set,
-            &settings(),
-            &LogSwitch {
-                log: log.clone(),
-                refuse: true,
-            },
-        )
-        .unwrap_err();
-        assert!(matches!(e, ConvergeError::Switch(_)), "{e}");
-        let log = log.lock().unwrap();
-        assert!(
-            log.contains(&"docker remove web.next".to_string()),
-            "{log:?}"
-        );
-        assert!(
-            !log.iter().any(|l| l.contains(" old")),
-            "the old one is never touched: {log:?}"
-        );
-    }
-
-    #[test]
-    fn a_container_holding_port_out_is_stopped_after_the_new_one_is_healthy() {
-        let log = std::sync::Arc::new(Mutex::new(Vec::new()));
-        let mut set = Backends::new();
-        set.insert(Box::new(Fake::new(Kind::Docker, &log)));
-        let l = launch("docker");
-        let mut plan = replace_step(Kind::Docker, Kind::Docker);
-        if let Action::Replace { old_ports, .. } = &mut plan.steps[0].action {
-            *old_ports = None;
-        }
-        let report = run(&plan, &l, &set, &settings(), &switch(&log)).unwrap();
-        let log = log.lock().unwrap();
-        let at = |s: &str| log.iter().position(|l| l.starts_with(s)).unwrap();
-        assert!(
-            at("docker start web.next") < at("docker stop old"),
-            "{log:?}"
-        );
-        assert!(at("docker stop old") < at("switch"), "{log:?}");
-        assert!(at("switch") < at("docker remove old"), "{log:?}");
-        assert!(report.draining.is_empty());
-    }
-
-    #[test]
-    fn an_in_place_engine_is_reverted_when_the_change_does_not_come_up() {
-        let log = std::sync::Arc::new(Mutex::new(Vec::new()));
-        let mut set = Backends::new();
-        set.insert(Box::new(Fake::new(Kind::Snap, &log)));
-        let mut l = launch("snap");
-        l.tag = "2".into();
-        let e = run(
-            &replace_step(Kind::Snap, Kind::Snap),
-            &l,
-            &set,
-            &settings(),
-            &switch(&log),
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("keeps serving"), "{e}");
-        assert_eq!(
-            *log.lock().unwrap(),
-            [
-                "snap update old 2",
-                "snap start old",
-                "snap revert old",
-                "snap start old",
-                "switch web=8080=40000"
-            ]
-        );
-    }
-
-    #[test]
-    fn a_missing_engine_stops_the_run_before_any_change() {
-        let log = std::sync::Arc::new(Mutex::new(Vec::new()));
-        let mut set = Backends::new();
-        set.insert(Box::new(Fake::new(Kind::Docker, &log)));
-        set.set_unreachable(
-            Kind::Lxc,
-            BackendError::Unavailable {
-                engine: "lxc",
-                message: "the LXC tools are missing".into(),
-            },
-        );
-        let l = launch("lxc");
-        let plan = reconcile(
-            std::slice::from_ref(&l),
-            &Observed::default(),
-            &Options::default(),
-        )
-        .unwrap();
-        let e = run(&plan, &l, &set, &settings(), &switch(&log)).unwrap_err();
-        assert!(
-            e.to_string().contains("the LXC tools are missing")
-                && e.to_string().contains("no container was changed"),
-            "{e}"
-        );
-        assert!(log.lock().unwrap().is_empty());
-    }
-}
+mod tests;

@@ -14,17 +14,35 @@
 //! The one exception is a container made by an older conteneur, which holds
 //! `port_out` itself: it is stopped once the new one is healthy and before
 //! the switch (nginx needs `port_out`), once.
+//!
+//! A container nginx does not route to (no `port_out`: a database on a
+//! private network) has nothing to switch: once its new instance is healthy
+//! the old one is stopped and removed within its wave ([`settle`]), so the
+//! containers that depend on it start against the new one alone. When it
+//! keeps data in folders or volumes it is stopped *before* its new instance
+//! starts: two database servers on one data folder cannot both run (the
+//! second waits for the first one's file locks and never gets healthy).
+//!
+//! Network aliases during the overlap: the new instance joins its networks
+//! with the container's name as alias from its creation (Docker sets
+//! aliases when a container connects, not later), so for the short overlap
+//! both instances answer the name and Docker's DNS picks either, as nginx
+//! does between old and new workers. Both are healthy versions of the same
+//! service; giving the alias only once the old one left would instead make
+//! the name answer nothing for a moment, and need a reconnect (a second
+//! network change) of a running container. A routed container keeps its
+//! alias while it drains too: its clients on the network may still reach
+//! the old version until the grace period ends.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::Mutex;
 
 use super::{
-    ContainerFailure, ImageIds, Routes, Settings, host_mounts, image_id, replace_in_place,
-    unprefixed, wait_healthy,
+    ContainerFailure, ImageIds, Routes, Settings, apps, image_id, replace_in_place, wait_healthy,
 };
 use crate::backend::{Backend, Backends, HostPorts, Kind, labels, old_name};
-use crate::plan::launch::Launch;
+use crate::plan::launch::{Health, Launch};
 use crate::plan::{Action, Plan, container_labels, direct_ports, next_name};
 
 /// A replaced container handed over to drain.
@@ -248,6 +266,27 @@ pub async fn up(
                 });
             }
             let next = next_name(name);
+            if launch.ports.is_empty() && !launch.mounts.is_empty() {
+                // Its data cannot be shared with a second instance (see the
+                // module docs): the old one stops first.
+                let was = Was {
+                    backend: old,
+                    kind: *old_backend,
+                    id: old_id,
+                    health: old_health.as_ref(),
+                };
+                return replace_exclusive(name, &next, launch, was, new, ctx)
+                    .await
+                    .map(|(id, stopped_old)| Up {
+                        name: name.to_string(),
+                        kind: UpKind::Replaced,
+                        backend: *backend,
+                        id,
+                        ports: HostPorts::default(),
+                        temp_name: Some(next.clone()),
+                        old: Some(stopped_old),
+                    });
+            }
             let (id, ports) = create_healthy(name, &next, launch, new, ctx, true).await?;
             let mut stopped = false;
             if old_ports.is_none() && !launch.ports.is_empty() {
@@ -298,8 +337,9 @@ async fn create_healthy(
     restored: bool,
 ) -> Result<(String, HostPorts), ContainerFailure> {
     let settings = ctx.settings;
-    let mounts = host_mounts(launch, ctx.root, settings.allow_system_mounts)
-        .map_err(|e| fail(name, unprefixed(name, &e), restored))?;
+    let mounts = apps::mounts(b, launch, ctx.root, settings)
+        .await
+        .map_err(|e| fail(name, e, restored))?;
     let ports = if b.kind() == Kind::Snap {
         direct_ports(launch)
     } else {
@@ -313,13 +353,20 @@ async fn create_healthy(
         .create(engine_name, &instance, &mounts, &l)
         .await
         .map_err(|e| fail(name, e.to_string(), restored))?;
-    let started = match b.start(&id).await {
-        Ok(()) => wait_healthy(b, &id, &instance.health, settings.health_timeout).await,
-        Err(e) => Err(e.to_string()),
+    let started = match apps::own_secrets(b, &id, launch, settings).await {
+        Err(e) => Err(e),
+        Ok(()) => match b.start(&id).await {
+            Ok(()) => wait_healthy(b, &id, &instance.health, settings.health_timeout).await,
+            Err(e) => Err(e.to_string()),
+        },
     };
     if let Err(cause) = started {
         let _ = b.stop(&id, 1).await;
         let _ = b.remove(&id).await;
+        if !restored {
+            // A new container: nothing ran before, leave nothing behind.
+            apps::forget_secrets(name, None, settings);
+        }
         let cause = if restored {
             format!("the new container did not come up: {cause}")
         } else {
@@ -328,6 +375,103 @@ async fn create_healthy(
         return Err(fail(name, cause, restored));
     }
     Ok((id, ports))
+}
+
+/// The instance being replaced, for [`replace_exclusive`].
+struct Was<'a> {
+    backend: &'a dyn Backend,
+    kind: Kind,
+    id: &'a str,
+    health: Option<&'a Health>,
+}
+
+/// The replace of a container that nginx does not route to and whose data
+/// a second instance cannot share: the old one stops, then the new one is
+/// created (`next`), started and waited for; when it does not come up it
+/// goes, and the old one is started again and waited for. Returns the new
+/// instance's id and the old one, stopped, for [`finish`] to remove.
+async fn replace_exclusive(
+    name: &str,
+    next: &str,
+    launch: &Launch,
+    was: Was<'_>,
+    new: &dyn Backend,
+    ctx: &Ctx<'_>,
+) -> Result<(String, Old), ContainerFailure> {
+    if let Err(e) = was.backend.stop(was.id, launch.stop_timeout).await {
+        return Err(fail(
+            name,
+            format!("stopping the previous container failed: {e}"),
+            true,
+        ));
+    }
+    match create_healthy(name, next, launch, new, ctx, true).await {
+        Ok((id, _)) => Ok((
+            id,
+            Old {
+                backend: was.kind,
+                id: was.id.to_string(),
+                stop_timeout: launch.stop_timeout,
+                stopped: true,
+            },
+        )),
+        Err(mut f) => {
+            // Back to the old one, and wait until it serves again, so that
+            // the run ends with the service up.
+            let health = was.health.unwrap_or(&launch.health);
+            f.restored = match was.backend.start(was.id).await {
+                Ok(()) => wait_healthy(was.backend, was.id, health, ctx.settings.health_timeout)
+                    .await
+                    .is_ok(),
+                Err(_) => false,
+            };
+            Err(f.left_down())
+        }
+    }
+}
+
+/// What a container's step gave in its wave.
+pub enum Waved {
+    /// Its new instance is up; nginx is switched to it after the waves.
+    Up(Up),
+    /// Done already: nothing routes to it.
+    Done(Finished),
+}
+
+/// The end of a step within its wave. A replaced container nginx does not
+/// route to has no switch to wait for: its old instance is stopped (when
+/// it still runs) and removed and the new one takes the name, now.
+pub async fn settle(
+    mut up: Up,
+    launch: Option<&Launch>,
+    ctx: &Ctx<'_>,
+) -> Result<Waved, ContainerFailure> {
+    let routed = launch.is_some_and(|l| !l.ports.is_empty());
+    let Some(old) = up.old.clone().filter(|_| !routed) else {
+        return Ok(Waved::Up(up));
+    };
+    if !old.stopped {
+        let stopped = match ctx.backends.require(old.backend) {
+            Ok(b) => b
+                .stop(&old.id, old.stop_timeout)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = stopped {
+            // The old one still runs: the new one goes again.
+            undo(&up, ctx.backends).await;
+            return Err(fail(
+                &up.name,
+                format!("stopping the previous container failed: {e}"),
+                true,
+            ));
+        }
+        if let Some(o) = up.old.as_mut() {
+            o.stopped = true;
+        }
+    }
+    finish(up, ctx.backends).await.map(Waved::Done)
 }
 
 /// Where every configured container's ports are once the new instances

@@ -54,6 +54,74 @@ pub struct Launch {
     /// Labels to set, beyond the ones conteneur adds itself (plan hash…).
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Applications of several containers: networks, start order, secrets,
+    /// process and hardening. Left out of the JSON when all default, so
+    /// the plan (and its hash) of a lone container is what it was.
+    #[serde(default, skip_serializing_if = "App::is_default")]
+    pub app: App,
+}
+
+/// What a container of an application needs beyond a lone one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct App {
+    /// Private networks joined (their names in the configuration); on each
+    /// the container is reached by its name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<String>,
+    /// Containers that must be healthy before this one starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    /// The command as the admin wrote it (split by
+    /// [`crate::plan::apps::split_command`]); empty: the image's.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub command: String,
+    /// The user it runs as; empty: the image's.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub user: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_new_privileges: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+    /// In-memory folders (absolute paths inside the container).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tmpfs: Vec<String>,
+    /// Secrets given as files /run/secrets/NAME: names and hashes only,
+    /// never the values (the executor reads those from the configuration).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretRef>,
+    /// The container serves under /NAME/ itself: nginx passes the path.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_path: bool,
+}
+
+impl App {
+    pub fn is_default(&self) -> bool {
+        *self == App::default()
+    }
+}
+
+/// A secret a container receives: its name and a hash of its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRef {
+    pub name: String,
+    /// Salted SHA-256 of the value; None when no secret of that name is
+    /// declared (the plan refuses it).
+    pub hash: Option<String>,
+}
+
+/// An in-container health check, run by the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCommand {
+    /// A shell command line (the engine runs it with `/bin/sh -c`).
+    pub command: String,
+    /// Seconds.
+    pub interval: u32,
+    pub timeout: u32,
+    pub retries: u32,
+    pub start_period: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,14 +154,18 @@ pub struct Mount {
     pub kind: MountKind,
 }
 
-/// `path` set: an HTTP GET of that path on the first published port must
-/// answer 2xx/3xx. `path` null: a TCP connection to that port must succeed.
-/// No port at all: the container running is enough.
+/// `command` set: the engine runs it inside the container and conteneur
+/// waits for the engine's health status. Else `path` set: an HTTP GET of
+/// that path on the first published port must answer 2xx/3xx. `path` null:
+/// a TCP connection to that port must succeed. No port at all: the
+/// container running is enough.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Health {
     pub path: Option<String>,
     pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<HealthCommand>,
 }
 
 impl LaunchFile {

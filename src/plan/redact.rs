@@ -80,6 +80,11 @@ pub fn redacted(launch: &Launch, key: &LabelKey) -> Launch {
             None => key.seal(e),
         };
     }
+    // A secret's hash is sealed too: the hash of a short password could
+    // be found again by hashing guesses, the keyed one cannot.
+    for s in &mut l.app.secrets {
+        s.hash = s.hash.as_deref().map(|h| key.seal(h));
+    }
     l
 }
 

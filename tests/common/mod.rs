@@ -89,6 +89,16 @@ pub fn docker(args: &[&str]) -> std::process::Output {
     run("docker", args)
 }
 
+/// Fails (never skips) when the Docker engine does not answer.
+pub fn require_docker() {
+    let out = docker(&["version", "--format", "{{.Server.APIVersion}}"]);
+    assert!(
+        out.status.success(),
+        "the Docker engine is not reachable: run scripts/services.sh first ({})",
+        text(&out)
+    );
+}
+
 /// stdout then stderr of a finished command.
 pub fn text(o: &std::process::Output) -> String {
     format!(
