@@ -581,6 +581,10 @@ mod tests {
             ]
             .into_iter()
             .collect(),
+            replicas: 1,
+            placement: vec![],
+            networks: vec![],
+            secrets: vec![],
         }
     }
 

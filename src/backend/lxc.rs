@@ -1089,6 +1089,10 @@ mod tests {
             publish: true,
             websocket: false,
             labels: BTreeMap::new(),
+            replicas: 1,
+            placement: vec![],
+            networks: vec![],
+            secrets: vec![],
         }
     }
 

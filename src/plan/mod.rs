@@ -5,6 +5,7 @@
 //! `reconfigure` would do.
 
 pub mod launch;
+pub mod swarm;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -822,6 +823,10 @@ mod tests {
             publish: true,
             websocket: false,
             labels: BTreeMap::new(),
+            replicas: 1,
+            placement: vec![],
+            networks: vec![],
+            secrets: vec![],
         }
     }
 

@@ -20,7 +20,8 @@
 //!   `mounts` (`[{in, out, kind}]`, complete pairs only, `kind` is `bind`
 //!   when `out` is an absolute path and `volume` otherwise), `env` (list),
 //!   `memory`, `restart`, `stop_timeout` (integer), `health_path` (string or
-//!   none), `websocket` and `publish` (booleans);
+//!   none), `websocket` and `publish` (booleans), `replicas` (integer),
+//!   `placement` and `networks` (lists), `secrets` (`[{name, value}]`);
 //! - `server`: the web front: `name`, `listen`, `http_port`, `https`
 //!   (boolean), `https_port`, `cert`, `key` (none when https is off),
 //!   `timeout`, `body_size`, `publish_address`;
@@ -358,6 +359,18 @@ fn containers(r: &Reader<'_>) -> Result<T, String> {
             })
             .collect();
         let env: Vec<String> = r.items(&p("env"))?.into_iter().flatten().collect();
+        let list = |f: &str| -> Result<Vec<String>, String> {
+            Ok(r.items(&p(f))?.into_iter().flatten().collect())
+        };
+        let secrets: Vec<T> = r
+            .items(&p("secret_name"))?
+            .into_iter()
+            .zip(r.items(&p("secret_value"))?)
+            .filter_map(|pair| match pair {
+                (Some(n), Some(v)) => Some(object([("name", T::from(n)), ("value", T::from(v))])),
+                _ => None,
+            })
+            .collect();
         out.push(object([
             ("index", T::from(x)),
             ("name", T::from(name)),
@@ -384,6 +397,11 @@ fn containers(r: &Reader<'_>) -> Result<T, String> {
             ("health_path", opt(r.text(&p("health_path"))?)),
             ("websocket", T::from(r.yes(&p("websocket"))?)),
             ("publish", T::from(r.yes(&p("publish"))?)),
+            // Swarm only (docs/swarm.md); a local container runs once.
+            ("replicas", int(r.int(&p("replicas"))?.unwrap_or(1))),
+            ("placement", T::from(list("placement")?)),
+            ("networks", T::from(list("networks")?)),
+            ("secrets", T::from(secrets)),
         ]));
     }
     Ok(T::from(out))
