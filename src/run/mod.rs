@@ -34,6 +34,7 @@ use crate::template::{self, TemplateErrors};
 
 pub mod cli;
 pub mod status;
+pub mod swarm;
 
 /// Where the templates render the launch plans, under the state folder.
 pub const LAUNCH_FILE: &str = "launch.json";
@@ -82,6 +83,15 @@ pub enum RunError {
     Source { name: String, error: GitError },
     #[error("{0}; nothing was changed")]
     Plan(PlanError),
+    #[error("{0}; nothing was changed")]
+    Swarm(plan::swarm::SwarmPlanError),
+    #[error("{0}\nnginx was not touched: it keeps serving the previous routes")]
+    SwarmStep(BackendError),
+    #[error(
+        "{}\nthe previous version of each serves; fix its configuration (tag, health check…) and run reconfigure again",
+        .0.iter().map(|(n, why)| format!("container '{n}': Swarm rolled its update back ({why})")).collect::<Vec<_>>().join("\n")
+    )]
+    RolledBack(Vec<(String, String)>),
     #[error(transparent)]
     Hook(#[from] HookError),
     #[error("writing the rendered files failed: {0}")]
@@ -228,6 +238,8 @@ pub struct RunReport {
     pub converged: Report,
     pub files_changed: Vec<PathBuf>,
     pub proxy_changed: bool,
+    /// Under swarm: what the swarm's part did.
+    pub swarm: Option<swarm::SwarmReport>,
 }
 
 /// Everything checked before a run changes anything.
@@ -240,12 +252,21 @@ pub struct Prepared {
     /// Every engine of the machine; those the configuration needs are
     /// reachable.
     pub backends: Backends,
+    /// Under `conteneur_orchestrator` swarm: the swarm's part.
+    pub swarm: Option<swarm::SwarmRun>,
 }
 
 /// Loads, checks, renders in memory, snapshots the engine and plans.
 pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError> {
     let cfg = Config::load(paths)?;
     let (rendered, desired) = desired(&cfg, paths)?;
+    // Under swarm the docker containers are the swarm's; the local engines
+    // keep the others (and lose the docker ones, which move).
+    let (desired, on_swarm) = if swarm::is_swarm(&cfg) {
+        swarm::split(desired)
+    } else {
+        (desired, Vec::new())
+    };
     // Types conteneur cannot run (snapcraft, vagrant), and settings an
     // engine cannot take, are refused before any engine is even asked.
     for d in &desired {
@@ -284,6 +305,11 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
             .unwrap_or(false),
     };
     let plan = plan::reconcile(&desired, &observed, &plan_opts).map_err(RunError::Plan)?;
+    let swarm = if swarm::is_swarm(&cfg) {
+        Some(swarm::prepare(&cfg, paths, &on_swarm).await?)
+    } else {
+        None
+    };
     Ok(Prepared {
         cfg,
         rendered,
@@ -291,6 +317,7 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
         observed,
         plan,
         backends,
+        swarm,
     })
 }
 
@@ -320,8 +347,14 @@ pub async fn run(
         observed,
         plan,
         backends,
+        swarm,
     } = prepare(paths, opts).await?;
-    let _ = write!(log, "{plan}");
+    if swarm.is_none() || !plan.steps.is_empty() {
+        let _ = write!(log, "{plan}");
+    }
+    if let Some(s) = &swarm {
+        let _ = write!(log, "{}", s.plan);
+    }
     let arg = mode.name();
     let root = paths.root.display().to_string();
     let env = [("CONTENEUR_ROOT", root.as_str())];
@@ -338,6 +371,9 @@ pub async fn run(
         health_timeout: Duration::from_secs(number(&cfg, "conteneur_health_timeout", 30).max(1)),
         git_cache: paths.state.join("git"),
     };
+    if let Some(s) = &swarm {
+        swarm::before_local(s, log).await?;
+    }
     let converged = if plan.steps.is_empty() {
         Report::default()
     } else {
@@ -353,6 +389,10 @@ pub async fn run(
         )
         .await
         .map_err(RunError::Converge)?
+    };
+    let swarm_report = match &swarm {
+        Some(s) => Some(swarm::after_local(s, log).await?),
+        None => None,
     };
 
     let proxy_mode = proxy::Mode::from_config(&cfg).map_err(RunError::Proxy)?;
@@ -378,11 +418,17 @@ pub async fn run(
         cfg.save(paths, None)
             .map_err(|e| RunError::Config(e.into()))?;
     }
+    if let Some(r) = &swarm_report
+        && !r.rolled_back.is_empty()
+    {
+        return Err(RunError::RolledBack(r.rolled_back.clone()));
+    }
     Ok(RunReport {
         plan,
         converged,
         files_changed,
         proxy_changed: !applied.unchanged(),
+        swarm: swarm_report,
     })
 }
 
