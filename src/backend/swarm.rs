@@ -649,23 +649,29 @@ impl SwarmBackend {
             .map_err(|e| BackendError::Other(engine_message(&e)))
     }
 
-    /// Tasks of `name` running its current spec, and the reason the last
-    /// failed one gave.
-    async fn running(&self, name: &str) -> Result<(u64, String), BackendError> {
+    /// How many tasks of `name` run, counted so that the service has
+    /// settled (every task meant to run runs, and none that is going away
+    /// still does: the smaller count), and the reason the last failed one
+    /// gave.
+    async fn running(&self, name: &str) -> Result<(u64, u64, String), BackendError> {
         let tasks = self.tasks(Some(name)).await?;
-        let mut n = 0;
+        let (mut wanted, mut leaving) = (0, 0);
         let mut why = String::new();
         for t in tasks {
             let status = t.status.unwrap_or_default();
             let desired_running = t.desired_state == Some(TaskState::RUNNING);
-            if desired_running && status.state == Some(TaskState::RUNNING) {
-                n += 1;
+            if status.state == Some(TaskState::RUNNING) {
+                if desired_running {
+                    wanted += 1;
+                } else {
+                    leaving += 1;
+                }
             }
             if matches!(status.state, Some(TaskState::FAILED | TaskState::REJECTED)) {
                 why = status.err.or(status.message).unwrap_or_default();
             }
         }
-        Ok((n, why))
+        Ok((wanted, leaving, why))
     }
 
     /// The update state of `name` now.
@@ -715,7 +721,8 @@ impl SwarmBackend {
             let fresh = update
                 .as_ref()
                 .filter(|u| Some(&u.started_at) != before_start.as_ref());
-            let (running, why) = self.running(name).await?;
+            let (running, leaving, why) = self.running(name).await?;
+            let settled = running == replicas && leaving == 0;
             if let Some(u) = fresh
                 && u.state == "rollback_started"
                 && !u.message.is_empty()
@@ -748,9 +755,9 @@ impl SwarmBackend {
                     });
                 }
                 Some("updating" | "rollback_started") => {}
-                Some("completed") if running == replicas => return Ok(Outcome::Converged),
+                Some("completed") if settled => return Ok(Outcome::Converged),
                 None if rollout && start.elapsed() < rollout_shows => {}
-                _ if running == replicas => return Ok(Outcome::Converged),
+                _ if settled => return Ok(Outcome::Converged),
                 _ => {}
             }
             if start.elapsed() > timeout {
@@ -758,7 +765,7 @@ impl SwarmBackend {
                     name: name.into(),
                     action: "waiting for its swarm service",
                     message: format!(
-                        "{running} of {replicas} replicas running after {} s{}",
+                        "{running} of {replicas} replicas running ({leaving} old ones still stopping) after {} s{}",
                         timeout.as_secs(),
                         if why.is_empty() {
                             String::new()
