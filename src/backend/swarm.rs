@@ -27,8 +27,9 @@ use bollard::models::{
     TaskSpecRestartPolicyConditionEnum, TaskState,
 };
 use bollard::query_parameters::{
-    InspectServiceOptions, ListConfigsOptions, ListNetworksOptions, ListNodesOptions,
-    ListSecretsOptions, ListServicesOptions, ListTasksOptions, UpdateServiceOptions,
+    InspectServiceOptions, ListConfigsOptions, ListContainersOptions, ListNetworksOptions,
+    ListNodesOptions, ListSecretsOptions, ListServicesOptions, ListTasksOptions,
+    UpdateServiceOptions,
 };
 
 use super::docker::DockerBackend;
@@ -543,7 +544,7 @@ impl SwarmBackend {
                     }) => {}
                     Err(e) => return Err(err("removing its swarm service", name, e)),
                 }
-                self.wait_gone(name).await?;
+                self.wait_gone(name, id).await?;
             }
             SwarmAction::Leave { .. } => {}
             SwarmAction::RemoveSecret { name, id } => {
@@ -619,13 +620,26 @@ impl SwarmBackend {
         })
     }
 
-    /// Waits (bounded) until the tasks of a removed service are gone, so
-    /// its ports and volumes are free.
-    async fn wait_gone(&self, name: &str) -> Result<(), BackendError> {
+    /// Waits (bounded) until the containers of a removed service are gone
+    /// from this node, so its ports and volumes are free (the swarm
+    /// forgets the tasks before their containers have stopped).
+    async fn wait_gone(&self, name: &str, id: &str) -> Result<(), BackendError> {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![format!("com.docker.swarm.service.id={id}")],
+        )]);
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(60) {
-            let tasks = self.tasks(Some(name)).await.unwrap_or_default();
-            if tasks.is_empty() {
+            let left = self
+                .docker
+                .list_containers(Some(ListContainersOptions {
+                    all: true,
+                    filters: Some(filters.clone()),
+                    ..Default::default()
+                }))
+                .await
+                .map_err(|e| err("removing its swarm service", name, e))?;
+            if left.is_empty() {
                 return Ok(());
             }
             tokio::time::sleep(POLL).await;
@@ -633,7 +647,7 @@ impl SwarmBackend {
         Err(BackendError::Container {
             name: name.into(),
             action: "removing its swarm service",
-            message: "its tasks were still there after 60 s".into(),
+            message: "its containers were still there after 60 s".into(),
         })
     }
 

@@ -308,7 +308,8 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
     let swarm = if swarm::is_swarm(&cfg) {
         Some(swarm::prepare(&cfg, paths, &on_swarm).await?)
     } else {
-        None
+        // Back to local: services this server left on the swarm go.
+        swarm::leftovers(&cfg, paths).await?
     };
     Ok(Prepared {
         cfg,

@@ -90,6 +90,18 @@ pub async fn prepare(
     })
 }
 
+/// Under `local`: when this server's engine manages a swarm holding
+/// services of this server (the orchestrator was swarm), the plan that
+/// removes them; else nothing (an engine outside a swarm is the usual
+/// case, and no error).
+pub async fn leftovers(cfg: &Config, paths: &Paths) -> Result<Option<SwarmRun>, RunError> {
+    if SwarmBackend::connect().await.is_err() {
+        return Ok(None);
+    }
+    let run = prepare(cfg, paths, &[]).await?;
+    Ok((!run.plan.is_noop()).then_some(run))
+}
+
 /// What the swarm's part of a run did.
 #[derive(Debug, Default)]
 pub struct SwarmReport {
