@@ -11,6 +11,7 @@ pub mod config;
 pub mod converge;
 pub mod dico;
 pub mod export;
+pub mod export_stack;
 pub mod genconfig;
 pub mod hooks;
 pub mod paths;

@@ -81,9 +81,9 @@ pub struct Settings {
     pub endpoint: Endpoint,
     /// Seconds a new replica has to become healthy (its start period).
     pub start_period: u64,
-    /// The swarm node of the engine conteneur drives: where bind mounts
-    /// and the front are pinned.
-    pub node_id: String,
+    /// The constraint that pins bind mounts and the front to the node of
+    /// the engine conteneur drives (`node.id==ID`).
+    pub pin: String,
     /// The front's image, built on that node.
     pub front_image: String,
 }
@@ -279,8 +279,9 @@ pub fn secret_object(server: &str, service: &str, secret: &str, value: &SecretVa
 }
 
 /// The front's nginx configuration: one server per published port, each
-/// proxying to the tasks of its service.
-pub fn front_conf(launches: &[&Launch], endpoint: Endpoint) -> String {
+/// proxying to the tasks of its service (named `PREFIX` + its name: a
+/// stack prefixes its services with the stack's name).
+pub fn front_conf(launches: &[&Launch], endpoint: Endpoint, prefix: &str) -> String {
     let mut out = String::from(
         "# conteneur's swarm front, written by conteneur: each port of a service, published in host mode,\n\
          # proxied to its tasks through Docker's DNS (re-resolved each second: no reload on an update).\n\
@@ -290,8 +291,8 @@ pub fn front_conf(launches: &[&Launch], endpoint: Endpoint) -> String {
     );
     for l in launches {
         let host = match endpoint {
-            Endpoint::Dnsrr => format!("tasks.{}", l.name),
-            Endpoint::Vip => l.name.clone(),
+            Endpoint::Dnsrr => format!("tasks.{prefix}{}", l.name),
+            Endpoint::Vip => format!("{prefix}{}", l.name),
         };
         for p in &l.ports {
             out.push_str(&format!(
@@ -346,7 +347,7 @@ pub fn desired(launches: &[Launch], root: &Path, s: &Settings) -> Result<Desired
         }
         // A host folder exists on this node only: its tasks are pinned here.
         if mounts.iter().any(|m| m.bind) {
-            constraints.push(format!("node.id=={}", s.node_id));
+            constraints.push(s.pin.clone());
         }
         let mut nets = l.networks.clone();
         if !l.ports.is_empty() {
@@ -392,7 +393,7 @@ pub fn desired(launches: &[Launch], root: &Path, s: &Settings) -> Result<Desired
     }
     let published: Vec<&Launch> = launches.iter().filter(|l| !l.ports.is_empty()).collect();
     if !published.is_empty() {
-        let conf = front_conf(&published, s.endpoint);
+        let conf = front_conf(&published, s.endpoint, "");
         let object = format!("{FRONT}-{}", &hex(&Sha256::digest(conf.as_bytes()))[..12]);
         d.configs.push(ObjectWant {
             name: object.clone(),
@@ -411,7 +412,7 @@ pub fn desired(launches: &[Launch], root: &Path, s: &Settings) -> Result<Desired
             stop_grace: 5,
             health: None,
             start_period: 0,
-            constraints: vec![format!("node.id=={}", s.node_id)],
+            constraints: vec![s.pin.clone()],
             networks: vec![FRONT_NETWORK.into()],
             secrets: Vec::new(),
             configs: vec![FileRef {

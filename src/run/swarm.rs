@@ -46,6 +46,29 @@ pub fn split(launches: Vec<Launch>) -> (Vec<Launch>, Vec<Launch>) {
         .partition(|l| Kind::of_type(&l.backend) != Some(Kind::Docker))
 }
 
+/// The swarm settings of the configuration; `pin` is the constraint that
+/// keeps bind mounts and the front on conteneur's node.
+pub fn settings(
+    cfg: &Config,
+    server: &str,
+    pin: String,
+    launches: &[Launch],
+) -> Result<plan::Settings, BackendError> {
+    Ok(plan::Settings {
+        server: server.to_string(),
+        update_delay: number(cfg, "conteneur_swarm_update_delay", 5),
+        monitor: number(cfg, "conteneur_swarm_monitor", 5).max(1),
+        endpoint: plan::Endpoint::parse(&text(cfg, "conteneur_swarm_endpoint").unwrap_or_default()),
+        start_period: number(cfg, "conteneur_health_timeout", 30).max(1),
+        pin,
+        front_image: if launches.iter().any(|l| !l.ports.is_empty()) {
+            front_image_ref()?
+        } else {
+            String::new()
+        },
+    })
+}
+
 /// Everything a swarm run needs, checked before anything changes.
 pub struct SwarmRun {
     pub backend: SwarmBackend,
@@ -64,19 +87,8 @@ pub async fn prepare(
 ) -> Result<SwarmRun, RunError> {
     let backend = SwarmBackend::connect().await.map_err(RunError::Engine)?;
     let server = super::server_id(paths);
-    let settings = plan::Settings {
-        server: server.clone(),
-        update_delay: number(cfg, "conteneur_swarm_update_delay", 5),
-        monitor: number(cfg, "conteneur_swarm_monitor", 5).max(1),
-        endpoint: plan::Endpoint::parse(&text(cfg, "conteneur_swarm_endpoint").unwrap_or_default()),
-        start_period: number(cfg, "conteneur_health_timeout", 30).max(1),
-        node_id: backend.node_id().to_string(),
-        front_image: if launches.iter().any(|l| !l.ports.is_empty()) {
-            front_image_ref().map_err(RunError::Engine)?
-        } else {
-            String::new()
-        },
-    };
+    let pin = format!("node.id=={}", backend.node_id());
+    let settings = settings(cfg, &server, pin, launches).map_err(RunError::Engine)?;
     let desired = plan::desired(launches, &paths.root, &settings).map_err(RunError::Swarm)?;
     let observed = backend.observe(&server).await.map_err(RunError::Engine)?;
     let plan = plan::reconcile(&desired, &observed, &server).map_err(RunError::Swarm)?;

@@ -14,7 +14,7 @@ fn settings() -> Settings {
         monitor: 5,
         endpoint: Endpoint::Dnsrr,
         start_period: 30,
-        node_id: "node1".into(),
+        pin: "node.id==node1".into(),
         front_image: "conteneur/front:abc".into(),
     }
 }
@@ -307,13 +307,13 @@ fn bind_mounts_are_pinned_to_this_node_volumes_are_not() {
 #[test]
 fn the_front_resolves_the_tasks_again_and_tries_the_next() {
     let l = launch("web", "1.0", 8081);
-    let conf = front_conf(&[&l], Endpoint::Dnsrr);
+    let conf = front_conf(&[&l], Endpoint::Dnsrr, "");
     assert!(conf.contains("resolver 127.0.0.11 valid=1s"), "{conf}");
     assert!(conf.contains("listen 8081;"), "{conf}");
     assert!(conf.contains("set $u tasks.web;"), "{conf}");
     assert!(conf.contains("proxy_pass http://$u:80;"), "{conf}");
     assert!(conf.contains("proxy_next_upstream error timeout"), "{conf}");
-    assert!(front_conf(&[&l], Endpoint::Vip).contains("set $u web;"));
+    assert!(front_conf(&[&l], Endpoint::Vip, "").contains("set $u web;"));
 }
 
 #[test]
