@@ -33,15 +33,17 @@ echo "tool,run,tag,seconds,requests,failed" >"$CSV"
 
 NS=cswbench$$
 DIR=$(mktemp -d /tmp/cswbench.XXXXXX)
+chmod 755 "$DIR"  # nginx workers (nobody) walk the root
 SOCK=$DIR/sock
 D() { docker -H "unix://$SOCK" "$@"; }
 IN() { nsenter --net="/run/netns/$NS" "$@"; }
 cleanup() {
   touch "$DIR/stop"
   D swarm leave --force >/dev/null 2>&1 || true
-  if [ -f "$DIR/pid" ]; then
-    kill "$(cat "$DIR/pid")" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$(cat "$DIR/pid")" 2>/dev/null || break; sleep 0.2; done
+  local pid; pid=$(cat "$DIR/pid" 2>/dev/null || true)
+  if [ -n "$pid" ]; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
   fi
   ip netns del "$NS" 2>/dev/null || true
   grep -o " $DIR[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
@@ -114,10 +116,10 @@ converged() { # service tag since
   [ "$(D service ps "$1" --filter desired-state=running --format '{{.Image}} {{.CurrentState}}' | grep -c "web:$2 Running")" = 3 ] || return 1
   [ "$(D ps -q --filter "label=com.docker.swarm.service.name=$1" | wc -l)" = 3 ]
 }
-deploy() { (cd "$DIR" && D stack deploy --resolve-image never -c "stack-$1.json" bench >/dev/null); }
+deploy() { (cd "$DIR" && D stack deploy --resolve-image never -c "stack-$1.json" bench >/dev/null 2>&1); }
 deploy 1.0
 for _ in $(seq 120); do [ "$(D service ps bench_web --filter desired-state=running -q | wc -l)" = 3 ] && break; sleep 0.5; done
-for _ in $(seq 60); do IN curl -fsS -m 2 -o /dev/null http://127.0.0.1:18081/ && break; sleep 0.5; done
+for _ in $(seq 60); do IN curl -fsS -m 2 -o /dev/null http://127.0.0.1:18081/ 2>/dev/null && break; sleep 0.5; done
 tag=1.0
 for run in $(seq "$RUNS"); do
   [ "$tag" = 1.0 ] && tag=2.0 || tag=1.0
