@@ -377,29 +377,7 @@ impl SwarmBackend {
                 }),
             });
         }
-        let filters = Some(label_filter(server));
-        for s in self
-            .docker
-            .list_secrets(Some(ListSecretsOptions {
-                filters: filters.clone(),
-            }))
-            .await
-            .map_err(fail("secrets"))?
-        {
-            let spec = s.spec.unwrap_or_default();
-            out.secrets.push(object(s.id, spec.name, spec.labels));
-        }
-        for c in self
-            .docker
-            .list_configs(Some(ListConfigsOptions {
-                filters: filters.clone(),
-            }))
-            .await
-            .map_err(fail("configs"))?
-        {
-            let spec = c.spec.unwrap_or_default();
-            out.configs.push(object(c.id, spec.name, spec.labels));
-        }
+        (out.secrets, out.configs) = self.secrets_and_configs(server).await?;
         for n in self
             .docker
             .list_networks(None::<ListNetworksOptions>)
@@ -422,35 +400,49 @@ impl SwarmBackend {
 
     /// The ids of this server's secrets and configs, by name.
     async fn object_ids(&self, server: &str) -> Result<HashMap<String, String>, BackendError> {
-        let o = self.observe_objects(server).await?;
-        Ok(o.into_iter().map(|x| (x.name, x.id)).collect())
+        let (secrets, configs) = self.secrets_and_configs(server).await?;
+        Ok(secrets
+            .into_iter()
+            .chain(configs)
+            .map(|x| (x.name, x.id))
+            .collect())
     }
 
-    async fn observe_objects(&self, server: &str) -> Result<Vec<ObservedObject>, BackendError> {
+    /// This server's secrets and configs.
+    async fn secrets_and_configs(
+        &self,
+        server: &str,
+    ) -> Result<(Vec<ObservedObject>, Vec<ObservedObject>), BackendError> {
         let filters = Some(label_filter(server));
-        let e = |e: bollard::errors::Error| BackendError::Other(engine_message(&e));
-        let mut out = Vec::new();
-        for s in self
+        let fail = |what: &str, e: bollard::errors::Error| BackendError::Unavailable {
+            engine: "Docker Swarm",
+            message: format!("listing the swarm's {what} failed: {}", engine_message(&e)),
+        };
+        let secrets = self
             .docker
             .list_secrets(Some(ListSecretsOptions {
                 filters: filters.clone(),
             }))
             .await
-            .map_err(e)?
-        {
-            let spec = s.spec.unwrap_or_default();
-            out.push(object(s.id, spec.name, spec.labels));
-        }
-        for c in self
+            .map_err(|e| fail("secrets", e))?
+            .into_iter()
+            .map(|s| {
+                let spec = s.spec.unwrap_or_default();
+                object(s.id, spec.name, spec.labels)
+            })
+            .collect();
+        let configs = self
             .docker
             .list_configs(Some(ListConfigsOptions { filters }))
             .await
-            .map_err(e)?
-        {
-            let spec = c.spec.unwrap_or_default();
-            out.push(object(c.id, spec.name, spec.labels));
-        }
-        Ok(out)
+            .map_err(|e| fail("configs", e))?
+            .into_iter()
+            .map(|c| {
+                let spec = c.spec.unwrap_or_default();
+                object(c.id, spec.name, spec.labels)
+            })
+            .collect();
+        Ok((secrets, configs))
     }
 
     /// Runs one step. Returns a note for the admin when a removal was left

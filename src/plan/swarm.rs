@@ -450,6 +450,12 @@ pub struct UpdateState {
     pub started_at: String,
 }
 
+/// Labels of an object conteneur made for the server `server`.
+fn ours(l: &BTreeMap<String, String>, server: &str) -> bool {
+    l.get(labels::MANAGED).map(String::as_str) == Some("true")
+        && l.get(labels::SERVER).map(String::as_str) == Some(server)
+}
+
 /// A service as the swarm reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ObservedService {
@@ -464,8 +470,7 @@ pub struct ObservedService {
 
 impl ObservedService {
     pub fn is_ours(&self, server: &str) -> bool {
-        self.labels.get(labels::MANAGED).map(String::as_str) == Some("true")
-            && self.labels.get(labels::SERVER).map(String::as_str) == Some(server)
+        ours(&self.labels, server)
     }
 
     fn spec(&self) -> Option<ServiceWant> {
@@ -483,8 +488,7 @@ pub struct ObservedObject {
 
 impl ObservedObject {
     pub fn is_ours(&self, server: &str) -> bool {
-        self.labels.get(labels::MANAGED).map(String::as_str) == Some("true")
-            && self.labels.get(labels::SERVER).map(String::as_str) == Some(server)
+        ours(&self.labels, server)
     }
 }
 

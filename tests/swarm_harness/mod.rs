@@ -61,6 +61,8 @@ pub struct Engine {
     pub dir: PathBuf,
     /// The namespace's address on the veth (two-node swarms), or 127.0.0.1.
     pub addr: String,
+    /// `nsenter … dockerd`, reaped when the engine stops.
+    child: std::sync::Mutex<Option<std::process::Child>>,
 }
 
 impl Engine {
@@ -94,7 +96,7 @@ impl Engine {
         let log = std::fs::File::create(self.dir.join("log")).expect("engine log");
         let netns = format!("--net=/run/netns/{}", self.netns);
         let d = |n: &str| self.dir.join(n).display().to_string();
-        Command::new("nsenter")
+        let mut child = Command::new("nsenter")
             .args([
                 netns.as_str(),
                 "dockerd",
@@ -111,6 +113,14 @@ impl Engine {
             .stderr(log)
             .spawn()
             .expect("nsenter and dockerd must be installed");
+        match self.child.lock() {
+            Ok(mut c) => *c = Some(child),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the engine's handle is poisoned");
+            }
+        }
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(40) {
             if self.docker_raw(&["version"]).status.success() {
@@ -136,6 +146,10 @@ impl Engine {
                 std::thread::sleep(Duration::from_millis(200));
             }
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+        if let Some(mut c) = self.child.lock().ok().and_then(|mut c| c.take()) {
+            let _ = c.kill();
+            let _ = c.wait();
         }
     }
 }
@@ -180,6 +194,7 @@ impl Swarm {
                 } else {
                     format!("10.231.{}.{}", id % 250, i + 1)
                 },
+                child: std::sync::Mutex::new(None),
             });
         }
         let swarm = Swarm { nodes, _dir: dir };
@@ -420,7 +435,7 @@ impl Site {
     pub fn cmd(&self, args: &[&str]) -> Output {
         let bin = assert_cmd::cargo::cargo_bin("conteneur");
         let netns = format!("--net=/run/netns/{}", self.netns);
-        let out = Command::new("timeout")
+        Command::new("timeout")
             .arg("300")
             .arg("nsenter")
             .arg(netns)
@@ -431,8 +446,7 @@ impl Site {
             .env("DOCKER_HOST", &self.socket)
             .env_remove("CONTENEUR_ROOT")
             .output()
-            .expect("nsenter runs conteneur");
-        out
+            .expect("nsenter runs conteneur")
     }
 
     pub fn ok(&self, args: &[&str]) -> String {
