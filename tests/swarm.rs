@@ -342,3 +342,41 @@ fn two_nodes_one_replica_each_drain_moves_it_without_a_failure_and_the_overlay_c
     assert!(st.contains("drain): 0 running"), "{st}");
     let _ = get_in(&site.netns, 18000, "/web/");
 }
+
+/// Under swarm, an engine outside a swarm is refused before anything
+/// changes, saying what to do. (The machine's engine, read only: it is not
+/// in a swarm.)
+#[test]
+fn an_engine_outside_a_swarm_is_refused_clearly() {
+    let root = tempfile::tempdir().expect("root");
+    let bin = assert_cmd::cargo::cargo_bin("conteneur");
+    let c = |args: &[&str]| {
+        std::process::Command::new(&bin)
+            .arg("--root")
+            .arg(root.path())
+            .arg("--dicos")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/dicos"))
+            .arg("--templates")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/templates"))
+            .args(args)
+            .env_remove("DOCKER_HOST")
+            .env_remove("CONTENEUR_ROOT")
+            .output()
+            .expect("conteneur runs")
+    };
+    for (var, value) in [
+        ("conteneur_orchestrator", "swarm"),
+        ("nombre_conteneur", "1"),
+        ("conteneur1_name", "web"),
+        ("conteneur1_url", "localhost:5000/demo/web"),
+        ("conteneur1_tag", "1.0"),
+    ] {
+        assert!(c(&["set", var, value]).status.success(), "set {var}");
+    }
+    let out = c(&["plan"]);
+    let text = out_text(&out);
+    assert_eq!(out.status.code(), Some(8), "{text}");
+    assert!(text.contains("not part of a swarm"), "{text}");
+    assert!(text.contains("docker swarm init"), "{text}");
+    assert!(text.contains("nothing was changed"), "{text}");
+}

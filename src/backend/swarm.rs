@@ -314,7 +314,7 @@ impl SwarmBackend {
             engine: "Docker Swarm",
             message: format!(
                 "conteneur_orchestrator is swarm but {why}; conteneur never makes a swarm: run `docker swarm init` \
-                 (or join this engine to one as a manager), or set conteneur_orchestrator to local. Nothing was changed"
+                 (or join this engine to one as a manager), or set conteneur_orchestrator to local"
             ),
         };
         if swarm.local_node_state != Some(LocalNodeState::ACTIVE) {

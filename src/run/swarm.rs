@@ -298,3 +298,30 @@ pub fn status_text(list: &[ServiceStatus]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_types_go_to_the_swarm_lxc_and_snap_stay_local() {
+        let launch = |name: &str, backend: &str| -> Launch {
+            serde_json::from_value(serde_json::json!({
+                "name": name, "index": 1, "backend": backend, "image": "i", "tag": "t",
+                "restart": "no", "stop_timeout": 1, "health": {"path": null, "port": null},
+                "publish": false, "websocket": false
+            }))
+            .expect("launch")
+        };
+        let (local, swarm) = split(vec![
+            launch("a", "docker"),
+            launch("b", "lxc"),
+            launch("c", "docker+git"),
+            launch("d", "snap"),
+        ]);
+        let names = |v: &[Launch]| v.iter().map(|l| l.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&local), ["b", "d"]);
+        // docker+git goes to the swarm's plan, which refuses it by name.
+        assert_eq!(names(&swarm), ["a", "c"]);
+    }
+}
