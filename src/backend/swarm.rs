@@ -578,38 +578,25 @@ impl SwarmBackend {
         name: &str,
         change: impl Fn(ServiceSpec) -> ServiceSpec,
     ) -> Result<(), BackendError> {
-        let mut last = String::new();
-        for _ in 0..RETRIES {
+        retry_out_of_sequence(name, || async {
             let current = self
                 .docker
                 .inspect_service(name, None::<InspectServiceOptions>)
                 .await
-                .map_err(|e| err("reading its swarm service", name, e))?;
+                .map_err(|e| engine_message(&e))?;
             let version = current.version.and_then(|v| v.index).unwrap_or(0);
             let spec = change(current.spec.unwrap_or_default());
             let options = UpdateServiceOptions {
                 version: i32::try_from(version).unwrap_or(i32::MAX),
                 ..Default::default()
             };
-            match self.docker.update_service(name, spec, options, None).await {
-                Ok(_) => return Ok(()),
-                Err(e) => {
-                    last = engine_message(&e);
-                    if !last.contains("out of sequence") {
-                        return Err(BackendError::Container {
-                            name: name.to_string(),
-                            action: "updating its swarm service",
-                            message: last,
-                        });
-                    }
-                }
-            }
-        }
-        Err(BackendError::Container {
-            name: name.to_string(),
-            action: "updating its swarm service",
-            message: format!("the service kept changing under conteneur ({RETRIES} tries): {last}"),
+            self.docker
+                .update_service(name, spec, options, None)
+                .await
+                .map(|_| ())
+                .map_err(|e| engine_message(&e))
         })
+        .await
     }
 
     /// Waits (bounded) until the containers of a removed service are gone
@@ -885,6 +872,32 @@ pub fn front_image_ref() -> Result<String, BackendError> {
     Ok(format!("{FRONT_IMAGE}:{tag}"))
 }
 
+/// Runs `attempt` (inspect, then update with the version just read) until
+/// it succeeds; "update out of sequence" (the service changed in between)
+/// is tried again, [`RETRIES`] times at most; any other error is final.
+async fn retry_out_of_sequence<F, Fut>(name: &str, attempt: F) -> Result<(), BackendError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let fail = |message: String| BackendError::Container {
+        name: name.to_string(),
+        action: "updating its swarm service",
+        message,
+    };
+    let mut last = String::new();
+    for _ in 0..RETRIES {
+        match attempt().await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.contains("out of sequence") => last = e,
+            Err(e) => return Err(fail(e)),
+        }
+    }
+    Err(fail(format!(
+        "the service kept changing under conteneur ({RETRIES} tries): {last}"
+    )))
+}
+
 /// The nginx the front's image is made of.
 const NGINX: &str = "/usr/sbin/nginx";
 /// The front's image name (never pushed).
@@ -946,4 +959,95 @@ async fn front_context() -> Result<Vec<u8>, BackendError> {
         return Err(fail(String::from_utf8_lossy(&tar.stderr).into_owned()));
     }
     Ok(tar.stdout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn an_update_out_of_sequence_is_inspected_and_sent_again() {
+        let tries = AtomicUsize::new(0);
+        let r = retry_out_of_sequence("web", || async {
+            match tries.fetch_add(1, Ordering::SeqCst) {
+                0 | 1 => Err("rpc error: code = Unknown desc = update out of sequence".to_string()),
+                _ => Ok(()),
+            }
+        })
+        .await;
+        assert!(r.is_ok());
+        assert_eq!(tries.load(Ordering::SeqCst), 3);
+        // Another error is final; endless races end too, saying so.
+        let tries = AtomicUsize::new(0);
+        let r = retry_out_of_sequence("web", || async {
+            tries.fetch_add(1, Ordering::SeqCst);
+            Err::<(), _>("no such image".to_string())
+        })
+        .await;
+        assert_eq!(tries.load(Ordering::SeqCst), 1);
+        assert!(r.expect_err("final").to_string().contains("no such image"));
+        let r = retry_out_of_sequence("web", || async {
+            Err::<(), _>("update out of sequence".to_string())
+        })
+        .await;
+        assert!(r.expect_err("bounded").to_string().contains("5 tries"));
+    }
+
+    #[test]
+    fn the_spec_carries_the_rolling_update_and_rollback_policy() {
+        let w = ServiceWant {
+            name: "web".into(),
+            image: "i:1".into(),
+            replicas: 3,
+            command: vec![],
+            env: vec![],
+            mounts: vec![],
+            memory: Some(64 << 20),
+            restart: "any".into(),
+            stop_grace: 10,
+            health: Some("true".into()),
+            start_period: 6,
+            constraints: vec![],
+            networks: vec!["conteneur-front".into()],
+            secrets: vec![],
+            configs: vec![],
+            ports: vec![],
+            start_first: true,
+            update_delay: 2,
+            monitor: 3,
+            endpoint: Endpoint::Dnsrr,
+            labels: BTreeMap::new(),
+        };
+        let spec = service_spec(&w, "/srv", &HashMap::new());
+        let u = spec.update_config.expect("update config");
+        assert_eq!(u.parallelism, Some(1));
+        assert_eq!(u.delay, Some(2_000_000_000));
+        assert_eq!(u.monitor, Some(3_000_000_000));
+        assert_eq!(
+            u.failure_action,
+            Some(ServiceSpecUpdateConfigFailureActionEnum::ROLLBACK)
+        );
+        assert_eq!(u.order, Some(ServiceSpecUpdateConfigOrderEnum::START_FIRST));
+        assert_eq!(
+            spec.endpoint_spec.and_then(|e| e.mode),
+            Some(EndpointSpecModeEnum::DNSRR)
+        );
+        assert_eq!(
+            spec.mode
+                .and_then(|m| m.replicated)
+                .and_then(|r| r.replicas),
+            Some(3)
+        );
+        let labels = spec.labels.expect("labels");
+        assert_eq!(labels.get(labels::SERVER).map(String::as_str), Some("/srv"));
+        let task = spec.task_template.expect("task");
+        let c = task.container_spec.expect("container");
+        assert_eq!(
+            c.health_check.and_then(|h| h.test),
+            Some(vec!["CMD-SHELL".to_string(), "true".to_string()])
+        );
+        // conteneur's labels on the service, never on the task's containers.
+        assert!(c.labels.is_none());
+    }
 }
