@@ -1,22 +1,7 @@
 //! The command line: `conteneur SUBCOMMAND`, and the EOLE command names
 //! (`CreoleGet`, `CreoleSet`, `CreoleLint`) when called through a symlink.
 //!
-//! Exit codes (also in `conteneur --help`):
-//! - 0: success;
-//! - 1: `lint` found problems, or `get` could not give the value (unknown,
-//!   disabled, not computable) and no DEFAULT was given;
-//! - 2: wrong usage (unknown option, missing argument);
-//! - 3: `set` refused the value; config.eol is unchanged;
-//! - 4: the dictionaries or a config.eol file are invalid;
-//! - 5: a system error (file access, lock);
-//! - 6: nginx refused the new site (check or reload), or the private nginx
-//!   failed to start or stop; nginx's own message is printed and the
-//!   previous site stays in place.
-//!
-//! - 7: `render`: a template could not be rendered (or a rendered file
-//!   could not be written); every error is printed.
-//!
-//! `proxy status` exits 0 when nginx runs and 1 when it does not.
+//! Exit codes: see [`crate::exit`] (also in `conteneur --help`).
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -25,38 +10,12 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{
-    Config, ConfigError, EolError, EolLock, Problem, ProblemKind, SetError, Severity, ValueError,
-};
+use crate::config::{Config, EolLock, Problem, ProblemKind, Severity, ValueError};
 use crate::dico;
+use crate::exit::{EXIT_CODES_HELP, EXIT_PROBLEMS, EXIT_USAGE, Failure};
 use crate::paths::Paths;
 
 pub mod generate;
-
-pub const EXIT_PROBLEMS: u8 = 1;
-pub const EXIT_USAGE: u8 = 2;
-pub const EXIT_REFUSED: u8 = 3;
-pub const EXIT_INVALID_CONFIG: u8 = 4;
-pub const EXIT_SYSTEM: u8 = 5;
-pub const EXIT_NGINX: u8 = 6;
-pub const EXIT_TEMPLATE: u8 = 7;
-
-const EXIT_CODES_HELP: &str = "\
-Exit codes:
-  0  success
-  1  lint found problems, or get could not give the value (and no DEFAULT),
-     or proxy status: nginx is not running
-  2  wrong usage
-  3  set refused the value (config.eol unchanged)
-  4  the dictionaries or config.eol are invalid
-  5  system error (file access, lock)
-  6  nginx refused the new site, or the private nginx did not start or stop
-     (nginx's message is printed; the previous site stays)
-  7  render: a template could not be rendered (nothing written), or a
-     rendered file could not be written
-  8  instance/reconfigure failed (engine, plan, hook, container, nginx): the
-     message says what was left as it was; status: something is not as wanted
-  9  another instance/reconfigure holds the lock";
 
 /// Declarative containers the EOLE way: Creole dictionaries and config.eol.
 #[derive(Debug, Parser)]
@@ -144,7 +103,8 @@ pub struct GetArgs {
     /// The variable.
     #[arg(required_unless_present = "list")]
     pub var: Option<String>,
-    /// Printed when the variable is unknown or disabled.
+    /// Printed when the variable is unknown or disabled (not when its value
+    /// is invalid: that is an error either way).
     pub default: Option<String>,
     /// Print every active variable as name=value.
     #[arg(long, conflicts_with = "var")]
@@ -251,45 +211,6 @@ pub fn run(cli: Cli) -> u8 {
     }
 }
 
-/// An error at the edge: what to print and the exit code.
-pub struct Failure {
-    pub code: u8,
-    pub message: String,
-}
-
-impl From<ConfigError> for Failure {
-    fn from(e: ConfigError) -> Self {
-        let code = match &e {
-            ConfigError::Eol(
-                EolError::Io { .. }
-                | EolError::Busy { .. }
-                | EolError::WrongLock { .. }
-                | EolError::InvalidPath { .. },
-            ) => EXIT_SYSTEM,
-            _ => EXIT_INVALID_CONFIG,
-        };
-        Failure {
-            code,
-            message: e.to_string(),
-        }
-    }
-}
-
-impl From<EolError> for Failure {
-    fn from(e: EolError) -> Self {
-        Failure::from(ConfigError::Eol(e))
-    }
-}
-
-impl From<SetError> for Failure {
-    fn from(e: SetError) -> Self {
-        Failure {
-            code: EXIT_REFUSED,
-            message: format!("{e}; config.eol was not changed"),
-        }
-    }
-}
-
 fn out(s: &str) {
     // A closed pipe (`CreoleGet --list | head`) is not an error worth a panic.
     let mut o = std::io::stdout().lock();
@@ -306,6 +227,9 @@ fn cmd_get(paths: &Paths, a: GetArgs) -> Result<u8, Failure> {
         let mut unsupported: Vec<String> = Vec::new();
         let mut skipped = 0usize;
         for (name, v) in cfg.list() {
+            // A value Creole would refuse to read is named on stderr, not
+            // printed; the others still are.
+            let v = v.and_then(|v| cfg.check_value(name, &v).map(|()| v));
             match v {
                 Ok(v) => {
                     if a.json {
@@ -347,7 +271,10 @@ fn cmd_get(paths: &Paths, a: GetArgs) -> Result<u8, Failure> {
             message: "get needs a variable name or --list".into(),
         });
     };
-    match cfg.get(&var) {
+    // DEFAULT stands for a value that is absent (unknown, disabled), not for
+    // one that is there but invalid: that one is an error either way, so a
+    // script never runs on a value nobody chose without being told.
+    match cfg.read(&var) {
         Ok(v) => {
             let mut text = v.to_lines().join("\n");
             text.push('\n');
@@ -395,11 +322,12 @@ fn cmd_set(paths: &Paths, a: SetArgs) -> Result<u8, Failure> {
 
 fn cmd_lint(paths: &Paths, a: LintArgs) -> Result<u8, Failure> {
     let outcome = dico::load_all(&crate::config::sources(paths));
-    let mut problems: Vec<Problem> = outcome
-        .errors
-        .iter()
-        .map(|e| Problem {
-            severity: Severity::Error,
+    let errors = outcome.errors.iter().map(|e| (Severity::Error, e));
+    let warnings = outcome.warnings.iter().map(|e| (Severity::Warning, e));
+    let mut problems: Vec<Problem> = errors
+        .chain(warnings)
+        .map(|(severity, e)| Problem {
+            severity,
             kind: ProblemKind::Dictionary,
             variable: e.variable.clone(),
             loc: e.loc.clone(),

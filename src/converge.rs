@@ -24,8 +24,10 @@ use hyper::body::Bytes;
 use tokio::net::TcpStream;
 
 use crate::backend::{Backend, BackendError, Backends, HostMount, Kind, Progress, git, labels};
+use crate::mounts;
 use crate::plan::launch::{Health, Launch, MountKind};
-use crate::plan::{Action, Plan, container_labels, next_name};
+use crate::plan::redact::LabelKey;
+use crate::plan::{Action, Plan, container_labels, mount_given, next_name};
 
 /// How the executor works.
 #[derive(Debug, Clone)]
@@ -38,6 +40,11 @@ pub struct Settings {
     pub health_timeout: Duration,
     /// Where git sources are fetched for docker+git builds.
     pub git_cache: PathBuf,
+    /// `conteneur_allow_system_mounts`: protected host folders may be
+    /// mounted.
+    pub allow_system_mounts: bool,
+    /// The key environment values are sealed with in the plan label.
+    pub label_key: LabelKey,
 }
 
 impl Default for Settings {
@@ -47,6 +54,8 @@ impl Default for Settings {
             parallel: 4,
             health_timeout: Duration::from_secs(30),
             git_cache: PathBuf::from("/var/lib/conteneur/git"),
+            allow_system_mounts: false,
+            label_key: LabelKey::default(),
         }
     }
 }
@@ -70,12 +79,8 @@ pub enum ConvergeError {
     Pull(BackendError),
     #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
     Containers(Vec<ContainerFailure>),
-    #[error("container '{name}': cannot create the host folder {path}: {message}")]
-    Folder {
-        name: String,
-        path: String,
-        message: String,
-    },
+    #[error(transparent)]
+    Mount(#[from] mounts::MountError),
 }
 
 /// One container that could not converge, and what became of it.
@@ -88,9 +93,15 @@ pub struct ContainerFailure {
     pub restored: bool,
 }
 
-/// The engine-side mounts of a launch: bind folders under `root`, created
-/// if missing; volume names as they are.
-pub fn host_mounts(launch: &Launch, root: &Path) -> Result<Vec<HostMount>, ConvergeError> {
+/// The engine-side mounts of a launch: bind folders under `root`, checked
+/// where they really lead at this moment (symbolic links followed) and
+/// created if missing without following any link ([`mounts::prepare`]);
+/// the engine gets the resolved path. Volume names as they are.
+pub fn host_mounts(
+    launch: &Launch,
+    root: &Path,
+    allow_system: bool,
+) -> Result<Vec<HostMount>, ConvergeError> {
     let mut out = Vec::new();
     for m in &launch.mounts {
         match m.kind {
@@ -100,12 +111,7 @@ pub fn host_mounts(launch: &Launch, root: &Path) -> Result<Vec<HostMount>, Conve
                 bind: false,
             }),
             MountKind::Bind => {
-                let path = root.join(m.host.trim_start_matches('/'));
-                std::fs::create_dir_all(&path).map_err(|e| ConvergeError::Folder {
-                    name: launch.name.clone(),
-                    path: path.display().to_string(),
-                    message: e.to_string(),
-                })?;
+                let path = mounts::prepare(root, mount_given(launch, &m.host), allow_system)?;
                 out.push(HostMount {
                     host: path.display().to_string(),
                     container: m.container.clone(),
@@ -115,6 +121,15 @@ pub fn host_mounts(launch: &Launch, root: &Path) -> Result<Vec<HostMount>, Conve
         }
     }
     Ok(out)
+}
+
+/// An error's text without the "container 'NAME': " it starts with: a
+/// [`ContainerFailure`] says it once.
+fn unprefixed(name: &str, e: &ConvergeError) -> String {
+    let text = e.to_string();
+    text.strip_prefix(&format!("container '{name}': "))
+        .map(str::to_string)
+        .unwrap_or(text)
 }
 
 /// Image ids known per engine: (engine, `image:tag`) → id.
@@ -351,8 +366,14 @@ async fn run_step(
                 return Err(fail(name, "no launch plan for it".into(), false));
             };
             let b = engine(name, *backend)?;
-            let mounts = host_mounts(launch, root).map_err(|e| fail(name, e.to_string(), false))?;
-            let labels = container_labels(launch, &image_id(launch, images), &settings.server);
+            let mounts = host_mounts(launch, root, settings.allow_system_mounts)
+                .map_err(|e| fail(name, unprefixed(name, &e), false))?;
+            let labels = container_labels(
+                launch,
+                &image_id(launch, images),
+                &settings.server,
+                &settings.label_key,
+            );
             let id = b
                 .create(name, launch, &mounts, &labels)
                 .await
@@ -381,7 +402,12 @@ async fn run_step(
             };
             let old = engine(name, *old_backend)?;
             let new = engine(name, *backend)?;
-            let labels = container_labels(launch, &image_id(launch, images), &settings.server);
+            let labels = container_labels(
+                launch,
+                &image_id(launch, images),
+                &settings.server,
+                &settings.label_key,
+            );
             if old_backend == backend && new.in_place() {
                 return replace_in_place(
                     name,
@@ -437,7 +463,8 @@ async fn replace(
         cause,
         restored,
     };
-    let mounts = host_mounts(launch, root).map_err(|e| fail(e.to_string(), false))?;
+    let mounts = host_mounts(launch, root, settings.allow_system_mounts)
+        .map_err(|e| fail(unprefixed(name, &e), false))?;
     let next = next_name(name);
     // 1. Create beside the old one: nothing stops yet.
     let new_id = new

@@ -54,8 +54,8 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
-use crate::cli::{EXIT_INVALID_CONFIG, EXIT_SYSTEM, Failure};
 use crate::config::{Config, ConfigError};
+use crate::exit::{EXIT_INVALID_CONFIG, EXIT_SYSTEM, Failure};
 use crate::paths::Paths;
 use crate::plan::launch::{Launch, MountKind};
 use crate::plan::{self, PlanError};
@@ -227,7 +227,8 @@ pub(crate) fn lit(s: &str) -> String {
 /// relative to the compose file). Unlike a run, the folder is not created:
 /// the engine creates a missing bind source for the short syntax used here.
 pub fn bind_host(root: &Path, host: &str) -> PathBuf {
-    let p = root.join(host.trim_start_matches('/'));
+    let norm = crate::mounts::normalise(host).unwrap_or_else(|| host.to_string());
+    let p = root.join(norm.trim_start_matches('/'));
     std::path::absolute(&p).unwrap_or(p)
 }
 
@@ -400,7 +401,7 @@ pub fn export(paths: &Paths, docker_only: bool) -> Result<ComposeFile, ExportErr
     }
     for l in &docker {
         for m in l.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
-            plan::check_mount(&l.name, &m.host, allow_system).map_err(ExportError::Mount)?;
+            plan::check_mount(l, &m.host, allow_system).map_err(ExportError::Mount)?;
         }
     }
     Ok(compose_file(&docker, paths))

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Serialize;
 
-use crate::cli::{EXIT_INVALID_CONFIG, EXIT_SYSTEM, Failure};
+use crate::exit::{EXIT_INVALID_CONFIG, EXIT_SYSTEM, Failure};
 use crate::export::{ExportError, Ordered, lit, to_text, write_atomic};
 use crate::paths::Paths;
 use crate::plan::launch::Launch;
@@ -387,10 +387,11 @@ pub fn cmd(paths: &Paths, a: StackArgs) -> Result<u8, Failure> {
     let (left_out, docker) = crate::run::swarm::split(launches);
     let server = crate::run::server_id(paths);
     let settings =
-        crate::run::swarm::settings(&cfg, &server, PIN.into(), &docker).map_err(|e| Failure {
-            code: EXIT_SYSTEM,
-            message: e.to_string(),
-        })?;
+        crate::run::swarm::settings(&cfg, &server, PIN.into(), &docker, &Default::default())
+            .map_err(|e| Failure {
+                code: EXIT_SYSTEM,
+                message: e.to_string(),
+            })?;
     let desired = swarm::desired(&docker, &paths.root, &settings).map_err(|e| Failure {
         code: EXIT_INVALID_CONFIG,
         message: format!("{e}\nnothing was exported"),
@@ -481,6 +482,7 @@ mod tests {
             start_period: 30,
             pin: PIN.into(),
             front_image: "conteneur/front:abc".into(),
+            label_key: Default::default(),
         };
         let l = launch();
         let d =

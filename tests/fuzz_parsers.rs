@@ -1,10 +1,13 @@
 //! Property tests: no byte sequence makes the dictionary reader, the
-//! config.eol reader or the engine on top of them panic.
+//! config.eol reader or the engine on top of them panic; the one
+//! Python-literal parser reads back what Python 2's `repr` writes, in both
+//! its dialects.
 
 mod common;
 
 use std::sync::Arc;
 
+use conteneur::config::pylit::{self, Dialect, Item};
 use conteneur::config::{Config, EolFile};
 use conteneur::dico;
 use indexmap::IndexMap;
@@ -47,8 +50,116 @@ fn creole_fragment() -> impl Strategy<Value = String> {
     ]
 }
 
+/// An item as Python 2's `repr` writes it in an EOLE 2.3 config.eol:
+/// `u'…'` with `\u` escapes, or a byte string holding the UTF-8 bytes as
+/// `\x` escapes, `5L`, `True`, `None`.
+fn repr2(item: &Item, unicode: bool) -> String {
+    match item {
+        Item::Str(s) => {
+            let mut out = String::from(if unicode { "u'" } else { "'" });
+            if unicode {
+                for c in s.chars() {
+                    match c {
+                        '\\' => out.push_str("\\\\"),
+                        '\'' => out.push_str("\\'"),
+                        c if c.is_ascii_graphic() || c == ' ' => out.push(c),
+                        c if u32::from(c) <= 0xff => {
+                            out.push_str(&format!("\\x{:02x}", u32::from(c)))
+                        }
+                        c if u32::from(c) <= 0xffff => {
+                            out.push_str(&format!("\\u{:04x}", u32::from(c)))
+                        }
+                        c => out.push_str(&format!("\\U{:08x}", u32::from(c))),
+                    }
+                }
+            } else {
+                for b in s.bytes() {
+                    match b {
+                        b'\\' => out.push_str("\\\\"),
+                        b'\'' => out.push_str("\\'"),
+                        b if b.is_ascii_graphic() || b == b' ' => out.push(char::from(b)),
+                        b => out.push_str(&format!("\\x{b:02x}")),
+                    }
+                }
+            }
+            out.push('\'');
+            out
+        }
+        Item::Number(n) => format!("{n}L"),
+        Item::Bool(true) => "True".into(),
+        Item::Bool(false) => "False".into(),
+        Item::None => "None".into(),
+    }
+}
+
+fn item() -> impl Strategy<Value = Item> {
+    prop_oneof![
+        any::<String>().prop_map(Item::Str),
+        "[a-zé '\\\\]{0,12}".prop_map(Item::Str),
+        any::<i64>().prop_map(|n| Item::Number(n.to_string())),
+        any::<bool>().prop_map(Item::Bool),
+        Just(Item::None),
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn python_literal_parser_never_panics_in_either_dialect(s in any::<String>()) {
+        for dialect in [Dialect::Source, Dialect::Repr2] {
+            if let Err(e) = pylit::parse(&s, dialect) {
+                // The place of the error is inside the text, on a character.
+                let byte = e.byte_offset(&s);
+                prop_assert!(byte <= s.len() && s.is_char_boundary(byte));
+                prop_assert!(e.at <= s.chars().count());
+                prop_assert!(!e.describe().is_empty());
+            }
+        }
+    }
+
+    /// What Python 2's `repr` wrote comes back as the same typed items, and
+    /// through the INI config.eol reader as the same JSON values.
+    #[test]
+    fn python2_repr_round_trips(items in proptest::collection::vec((item(), any::<bool>()), 0..6)) {
+        let text = format!(
+            "[{}]",
+            items.iter().map(|(i, u)| repr2(i, *u)).collect::<Vec<_>>().join(", ")
+        );
+        let expected: Vec<Item> = items.iter().map(|(i, _)| i.clone()).collect();
+        prop_assert_eq!(pylit::parse(&text, Dialect::Repr2), Ok(expected.clone()));
+        let ini = format!("[v]\nval = {text}\n");
+        let f = EolFile::parse(ini.as_bytes(), std::path::Path::new("config.eol")).unwrap();
+        let json: Vec<serde_json::Value> = expected
+            .into_iter()
+            .map(|i| match i {
+                Item::Str(s) => serde_json::json!(s),
+                Item::Number(n) => serde_json::json!(n.parse::<i64>().unwrap()),
+                Item::Bool(b) => serde_json::json!(b),
+                Item::None => serde_json::Value::Null,
+            })
+            .collect();
+        let val = &f.raw("v").unwrap()["val"];
+        match json.as_slice() {
+            [one] => prop_assert_eq!(val, one),
+            many => prop_assert_eq!(val, &serde_json::Value::Array(many.to_vec())),
+        }
+    }
+
+    /// Where the two writers agree (unicode strings, numbers, constants),
+    /// the two dialects read the same thing, and a dictionary's text is
+    /// the item's text.
+    #[test]
+    fn dialects_agree_on_unicode_literals(items in proptest::collection::vec(item(), 0..6)) {
+        let text = format!(
+            "[{}]",
+            items.iter().map(|i| repr2(i, true)).collect::<Vec<_>>().join(", ")
+        );
+        let source = pylit::parse(&text, Dialect::Source);
+        prop_assert_eq!(&source, &pylit::parse(&text, Dialect::Repr2));
+        let texts: Vec<String> = items.into_iter().map(Item::into_text).collect();
+        prop_assert_eq!(pylit::parse_list(&text), Ok(texts));
+    }
 
     #[test]
     fn dictionary_reader_never_panics_on_any_text(s in any::<String>()) {
@@ -108,6 +219,10 @@ proptest! {
         let mut cfg = Config::new(Arc::new(dicos), eol, IndexMap::new(), false);
         let _ = cfg.problems();
         let _ = cfg.list();
+        // Reading as `get` does: invalid values are refused, never a panic.
+        for name in names {
+            let _ = cfg.read(name);
+        }
         let _ = cfg.set("conteneur1_name", &["app".to_string()], "fuzz");
         let _ = cfg.set("nombre_conteneur", &["2".to_string()], "fuzz");
         let _ = cfg.problems();

@@ -485,3 +485,138 @@ fn foreign_containers_and_system_mounts_are_refused_before_any_change() {
     );
     assert!(!site.exists("web"));
 }
+
+/// The mount check at the right depth, on the real engine: each spelling
+/// of a system folder, a symbolic link to the host's /etc made after `set`,
+/// and a symlinked parent folder are refused, naming the path and where it
+/// leads, and nothing changes.
+#[test]
+fn host_folders_are_checked_where_they_really_lead() {
+    let site = Site::new("i6");
+    site.set("nombre_conteneur", &["1"]);
+    site.container(1, "web", "web", "1.0", free_port());
+    site.set("conteneur1_mountpoint_in", &["/www/data"]);
+    site.set("conteneur1_mountpoint_out", &["/srv/web"]);
+    site.run_ok("instance");
+    let before = site.identity("web");
+    let launch = site.path("var/lib/conteneur/launch.json");
+    let launch_before = std::fs::read(&launch).unwrap();
+    let nothing_changed = |what: &str, out: &Output, given: &str, leads: &str| {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(8), "{what}: {err}");
+        assert!(
+            err.contains(&format!("container '{}'", site.name("web")))
+                && err.contains("conteneur1_mountpoint_out")
+                && err.contains(&format!("'{given}'"))
+                && err.contains(leads)
+                && err.contains("nothing was changed"),
+            "{what}: {err}"
+        );
+        assert_eq!(site.identity("web"), before, "{what}");
+        assert_eq!(std::fs::read(&launch).unwrap(), launch_before, "{what}");
+    };
+
+    for spelling in ["//etc", "/./etc", "/etc/../etc"] {
+        site.set("conteneur1_mountpoint_out", &[spelling]);
+        let out = site.run("reconfigure");
+        nothing_changed(spelling, &out, spelling, "resolves to '/etc'");
+        let out = site.cmd(&["plan"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(8), "plan {spelling}");
+    }
+
+    // A link to the host's /etc, made after `set` (set saw no link).
+    site.set("conteneur1_mountpoint_out", &["/srv/shared"]);
+    std::os::unix::fs::symlink("/etc", site.path("srv/shared")).unwrap();
+    let out = site.run("reconfigure");
+    nothing_changed("link to /etc", &out, "/srv/shared", "resolves to '/etc'");
+
+    // A symlinked parent: nothing is created outside the root.
+    let outside = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), site.path("srv/parent")).unwrap();
+    site.set("conteneur1_mountpoint_out", &["/srv/parent/data"]);
+    let out = site.run("reconfigure");
+    let leads = std::fs::canonicalize(outside.path()).unwrap();
+    nothing_changed(
+        "symlinked parent",
+        &out,
+        "/srv/parent/data",
+        &format!("resolves to '{}/data'", leads.display()),
+    );
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+
+    // Each protected folder, under the root.
+    for folder in [
+        "/var/lib/lxc",
+        "/var/lib/containerd",
+        "/var/lib/conteneur",
+        "/var/spool/cron",
+        "/home",
+        "/var/log",
+    ] {
+        site.set("conteneur1_mountpoint_out", &[folder]);
+        let out = site.run("reconfigure");
+        nothing_changed(folder, &out, folder, "would expose the system");
+    }
+
+    // A link that stays under the root, to a folder of its own, is fine:
+    // the engine is given the folder it leads to.
+    std::fs::create_dir_all(site.path("data/web")).unwrap();
+    std::fs::write(site.path("data/web/page.txt"), "linked\n").unwrap();
+    std::os::unix::fs::symlink(site.path("data"), site.path("srv/data")).unwrap();
+    site.set("conteneur1_mountpoint_out", &["/srv/data/web"]);
+    site.run_ok("reconfigure");
+    assert_eq!(
+        get(&format!("{}data/page.txt", site.url("web"))).unwrap(),
+        "linked\n"
+    );
+}
+
+/// No environment value (a password) in the labels the engine shows to
+/// whoever may `docker inspect`; a changed value still replaces the
+/// container, and `plan` names the variable without its value.
+#[test]
+fn secrets_stay_out_of_the_labels() {
+    let site = Site::new("i7");
+    site.set("nombre_conteneur", &["1"]);
+    site.container(1, "web", "web", "1.0", free_port());
+    site.set(
+        "conteneur1_env",
+        &["DB_PASSWORD=hunter2-very-secret", "MODE=abc"],
+    );
+    site.run_ok("instance");
+    let labels = docker(&[
+        "inspect",
+        "--format",
+        "{{json .Config.Labels}}",
+        &site.name("web"),
+    ]);
+    let labels = String::from_utf8_lossy(&labels.stdout);
+    assert!(labels.contains("DB_PASSWORD="), "{labels}");
+    assert!(!labels.contains("hunter2"), "{labels}");
+    assert!(!labels.contains("MODE=abc"), "{labels}");
+    // The key is the server's own, root's only.
+    let key = site.path("var/lib/conteneur/label.key");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+
+    let before = site.identity("web");
+    site.set(
+        "conteneur1_env",
+        &["DB_PASSWORD=hunter3-very-secret", "MODE=abc"],
+    );
+    let out = site.cmd(&["plan"]).output().unwrap();
+    let text = common::text(&out);
+    assert!(text.contains("env DB_PASSWORD changed"), "{text}");
+    assert!(!text.contains("hunter") && !text.contains("MODE"), "{text}");
+    let text = site.run_ok("reconfigure");
+    assert!(text.contains("1 replaced"), "{text}");
+    assert_ne!(site.identity("web"), before);
+    let env = docker(&[
+        "inspect",
+        "--format",
+        "{{json .Config.Env}}",
+        &site.name("web"),
+    ]);
+    assert!(String::from_utf8_lossy(&env.stdout).contains("DB_PASSWORD=hunter3-very-secret"));
+}

@@ -416,6 +416,8 @@ fn lint_and_render_report_template_errors() {
 fn a_name_breaking_nginx_is_refused_twice() {
     let s = Server::new();
     s.set("nombre_conteneur", &["1"]);
+    // Complete: render, as instance, refuses a configuration with errors.
+    s.set("conteneur1_url", &["localhost:5000/demo/web"]);
     s.set("conteneur1_port_in", &["80"]);
     s.set("conteneur1_port_out", &["8080"]);
     s.cmd(&["set", "conteneur1_name", "web;}"])

@@ -83,7 +83,9 @@ fn engine_message(e: &bollard::errors::Error) -> String {
     }
 }
 
-/// Docker-style size ("512m", "1g", "1024") in bytes.
+/// Docker-style size ("512m", "1g", "1024") in bytes; `None` when empty,
+/// not a size, or too large for 64 bits (the plan refuses those:
+/// [`crate::plan::check_type`]).
 pub fn parse_size(s: &str) -> Option<i64> {
     let s = s.trim();
     if s.is_empty() {

@@ -142,7 +142,12 @@ pub async fn fetch_tree(
         message: format!("cache {}: {e}", dir.display()),
     };
     if !dir.join("HEAD").exists() {
-        std::fs::create_dir_all(&dir).map_err(io)?;
+        // The sources may be private: the cache is root's only (the
+        // state folder above it is not).
+        if let Some(parent) = cache.parent() {
+            crate::folders::create_dir_all(parent, crate::folders::PUBLIC).map_err(io)?;
+        }
+        crate::folders::create_dir_all(&dir, crate::folders::PRIVATE).map_err(io)?;
         git(&["init", "--bare", "--quiet"], Some(&dir), url).await?;
     }
     // Fetch whichever of tag and branch exists into refs of our own, so

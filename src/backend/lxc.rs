@@ -444,7 +444,7 @@ impl LxcBackend {
                     return Ok(m.clone());
                 }
                 let dir = self.volumes.join(&m.host);
-                std::fs::create_dir_all(&dir).map_err(|e| {
+                crate::folders::create_dir_all(&dir, crate::folders::PUBLIC).map_err(|e| {
                     err(
                         name,
                         "create",
@@ -547,7 +547,7 @@ impl Backend for LxcBackend {
             return Ok(id);
         }
         let _one = self.pull_lock.lock().await;
-        std::fs::create_dir_all(&self.cache)
+        crate::folders::create_dir_all(&self.cache, crate::folders::PUBLIC)
             .map_err(|e| fail(format!("cannot create {}: {e}", self.cache.display())))?;
         let mut cmd = Command::new("skopeo");
         cmd.arg("copy");
@@ -631,7 +631,7 @@ impl Backend for LxcBackend {
             },
         )
         .map_err(|e| err(name, "create", e))?;
-        std::fs::create_dir_all(&self.lxcpath)
+        crate::folders::create_dir_all(&self.lxcpath, crate::folders::PUBLIC)
             .map_err(|e| err(name, "create", format!("{}: {e}", self.lxcpath.display())))?;
         let base = tempfile::NamedTempFile::new()
             .and_then(|mut f| {

@@ -445,7 +445,7 @@ pub fn write_atomic(path: &std::path::Path, contents: &[u8]) -> std::io::Result<
     let dir = path
         .parent()
         .ok_or_else(|| std::io::Error::other("a marker path has a parent folder"))?;
-    std::fs::create_dir_all(dir)?;
+    crate::folders::create_dir_all(dir, crate::folders::PUBLIC)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     std::io::Write::write_all(&mut tmp, contents)?;
     tmp.persist(path).map_err(|e| e.error)?;

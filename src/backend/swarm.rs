@@ -34,6 +34,7 @@ use bollard::query_parameters::{
 
 use super::docker::DockerBackend;
 use super::{Backend, BackendError, NoProgress, labels};
+use crate::plan::redact::LabelKey;
 use crate::plan::swarm::{
     Desired, Endpoint, ObservedObject, ObservedService, ServiceWant, SwarmAction, SwarmObserved,
     UpdateState,
@@ -126,7 +127,12 @@ fn secs(n: u64) -> i64 {
 
 /// The engine's service spec of `w`; `ids` gives the id of each secret and
 /// config by name.
-pub fn service_spec(w: &ServiceWant, server: &str, ids: &HashMap<String, String>) -> ServiceSpec {
+pub fn service_spec(
+    w: &ServiceWant,
+    server: &str,
+    key: &LabelKey,
+    ids: &HashMap<String, String>,
+) -> ServiceSpec {
     let mounts = w
         .mounts
         .iter()
@@ -220,7 +226,7 @@ pub fn service_spec(w: &ServiceWant, server: &str, ids: &HashMap<String, String>
         .collect();
     ServiceSpec {
         name: Some(w.name.clone()),
-        labels: Some(to_map(&w.service_labels(server))),
+        labels: Some(to_map(&w.service_labels(server, key))),
         task_template: Some(TaskSpec {
             container_spec: Some(container),
             resources: Some(TaskSpecResources {
@@ -504,7 +510,7 @@ impl SwarmBackend {
                 };
                 let ids = self.object_ids(server).await?;
                 self.docker
-                    .create_service(service_spec(w, server, &ids), None)
+                    .create_service(service_spec(w, server, &desired.label_key, &ids), None)
                     .await
                     .map_err(|e| err("creating its swarm service", name, e))?;
             }
@@ -513,7 +519,7 @@ impl SwarmBackend {
                     return Ok(None);
                 };
                 let ids = self.object_ids(server).await?;
-                let spec = service_spec(w, server, &ids);
+                let spec = service_spec(w, server, &desired.label_key, &ids);
                 self.update(name, |_| spec.clone()).await?;
             }
             SwarmAction::Scale { name, to, .. } => {
@@ -1019,7 +1025,7 @@ mod tests {
             endpoint: Endpoint::Dnsrr,
             labels: BTreeMap::new(),
         };
-        let spec = service_spec(&w, "/srv", &HashMap::new());
+        let spec = service_spec(&w, "/srv", &LabelKey::default(), &HashMap::new());
         let u = spec.update_config.expect("update config");
         assert_eq!(u.parallelism, Some(1));
         assert_eq!(u.delay, Some(2_000_000_000));

@@ -19,7 +19,8 @@ use clap::{Command, CommandFactory, Parser, Subcommand};
 use clap_complete::Shell;
 use roff::{Roff, bold, italic, roman};
 
-use super::{Cli, EOLE_NAMES, EXIT_CODES_HELP, EXIT_SYSTEM};
+use super::{Cli, EOLE_NAMES};
+use crate::exit::{EXIT_CODES_HELP, EXIT_SYSTEM};
 
 /// Writes conteneur's man pages or shell completions (for packaging).
 #[derive(Debug, Parser)]
@@ -84,7 +85,7 @@ fn built() -> Command {
 }
 
 fn create_dir(dir: &Path) -> Result<(), GenerateError> {
-    std::fs::create_dir_all(dir).map_err(|source| GenerateError {
+    crate::folders::create_dir_all(dir, crate::folders::PUBLIC).map_err(|source| GenerateError {
         path: dir.to_path_buf(),
         source,
     })

@@ -41,7 +41,8 @@
 //!
 //! EOLE 2.3 stored `[variable]` sections with `val = ['…']` Python list literals. Reading that
 //! form is a migration feature: every section becomes an entry owned by `upgrade`, and saving
-//! writes JSON. See [`EolFile::is_legacy_ini`].
+//! writes JSON. See [`EolFile::is_legacy_ini`]; the reading is in `config/ini.rs`, its list
+//! literals go through the one Python-literal parser, [`super::pylit`].
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
@@ -56,6 +57,8 @@ use indexmap::IndexMap;
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use serde_json::{Map, Value};
+
+use super::ini;
 
 /// The key under which EOLE records the version that wrote the file. It is not a variable.
 pub const VERSION_KEY: &str = "___version___";
@@ -223,7 +226,7 @@ impl Stored {
 
 /// Builds a new entry object. `val` comes first, as in the EOLE documentation and in the files
 /// written by EOLE 2.7 and later.
-fn entry_object(val: Value, owner: Value) -> Value {
+pub(super) fn entry_object(val: Value, owner: Value) -> Value {
     let mut obj = Map::new();
     obj.insert("val".to_owned(), val);
     obj.insert("owner".to_owned(), owner);
@@ -295,7 +298,7 @@ impl EolFile {
                 if let Ok(v) = serde_json::from_str::<Value>(text) {
                     return Err(not_an_object(&v, path));
                 }
-                (parse_ini(text, path)?, true)
+                (ini::parse_ini(text, path)?, true)
             }
             other => {
                 if let Ok(v) = serde_json::from_str::<Value>(text) {
@@ -497,10 +500,12 @@ impl EolFile {
             reason: "this path has no file name, it cannot be saved",
         })?;
         let dir = parent_dir(&self.path);
-        fs::create_dir_all(dir).map_err(|error| EolError::Io {
-            op: "create the folder",
-            path: dir.to_path_buf(),
-            error,
+        crate::folders::create_dir_all(dir, crate::folders::PUBLIC).map_err(|error| {
+            EolError::Io {
+                op: "create the folder",
+                path: dir.to_path_buf(),
+                error,
+            }
         })?;
 
         let new = self.to_bytes();
@@ -709,10 +714,12 @@ impl EolLock {
     pub fn acquire(path: &Path, wait: bool) -> Result<EolLock, EolError> {
         let lock_path = with_suffix(path, ".lock");
         let dir = parent_dir(path);
-        fs::create_dir_all(dir).map_err(|error| EolError::Io {
-            op: "create the folder",
-            path: dir.to_path_buf(),
-            error,
+        crate::folders::create_dir_all(dir, crate::folders::PUBLIC).map_err(|error| {
+            EolError::Io {
+                op: "create the folder",
+                path: dir.to_path_buf(),
+                error,
+            }
         })?;
         let mut file = OpenOptions::new()
             .read(true)
@@ -878,7 +885,7 @@ fn is_json_blank(c: char) -> bool {
 }
 
 /// The 1-based line and column (in characters) of byte `offset` in `text`.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+pub(super) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
@@ -939,398 +946,6 @@ fn parse_json(text: &str, path: &Path) -> Result<IndexMap<String, Value>, EolErr
             })
         }
     }
-}
-
-/// A `val = …` value being read (it may go on over indented continuation lines).
-struct PendingValue {
-    section: String,
-    text: String,
-    /// Line and column where the value starts, for error positions.
-    line: usize,
-    column: usize,
-    /// False for the keys that are read but ignored (`valdefault`, `valprec`, …).
-    keep: bool,
-}
-
-/// Parses the EOLE 2.3 INI form, as Python 2's `ConfigParser` wrote it: `[variable]`
-/// sections, `key = value` (or `key: value`) lines, `#`/`;` comment lines, and indented
-/// continuation lines. Only `val` is kept; `valdefault`, `valprec` and other keys are ignored.
-/// A section repeated later replaces the earlier value, keeping the first position.
-fn parse_ini(text: &str, path: &Path) -> Result<IndexMap<String, Value>, EolError> {
-    let err = |line: usize, column: usize, message: String| EolError::IniSyntax {
-        path: path.to_path_buf(),
-        line,
-        column,
-        message,
-    };
-    let mut entries = IndexMap::new();
-    let mut section: Option<String> = None;
-    let mut pending: Option<PendingValue> = None;
-
-    let finish = |p: PendingValue, entries: &mut IndexMap<String, Value>| {
-        if !p.keep {
-            return Ok(());
-        }
-        let items = parse_py_list(&p.text).map_err(|(offset, message)| {
-            let (dl, dc) = line_col(&p.text, offset);
-            let column = if dl == 1 { p.column + dc - 1 } else { dc };
-            err(p.line + dl - 1, column, message)
-        })?;
-        let val = match <[Value; 1]>::try_from(items) {
-            Ok([one]) => one,
-            Err(items) => Value::Array(items),
-        };
-        entries.insert(
-            p.section,
-            entry_object(val, Value::String(LEGACY_OWNER.to_owned())),
-        );
-        Ok(())
-    };
-
-    for (idx, line) in text.lines().enumerate() {
-        let lineno = idx + 1;
-        let trimmed = line.trim();
-        if trimmed.is_empty() || line.starts_with('#') || line.starts_with(';') {
-            continue;
-        }
-        let indent = line.len() - line.trim_start().len();
-        if indent > 0
-            && let Some(p) = pending.as_mut()
-        {
-            // Keep the indent so that error columns match the file.
-            p.text.push('\n');
-            p.text.push_str(line.trim_end());
-            continue;
-        }
-        if let Some(p) = pending.take() {
-            finish(p, &mut entries)?;
-        }
-        let column = line_col(line, indent).1;
-        if let Some(inner) = trimmed.strip_prefix('[') {
-            let Some((name, after)) = inner.split_once(']') else {
-                return Err(err(
-                    lineno,
-                    column,
-                    "section header has no closing ']'".to_owned(),
-                ));
-            };
-            let (name, after) = (name.trim(), after.trim_start());
-            if name.is_empty() {
-                return Err(err(lineno, column, "empty section name '[]'".to_owned()));
-            }
-            if !(after.is_empty() || after.starts_with('#') || after.starts_with(';')) {
-                return Err(err(
-                    lineno,
-                    column,
-                    format!("unexpected text after the section header [{name}]"),
-                ));
-            }
-            section = Some(name.to_owned());
-            continue;
-        }
-        let Some((key_part, raw_value)) = trimmed.split_once(['=', ':']) else {
-            return Err(err(
-                lineno,
-                column,
-                format!(
-                    "expected '[variable]' or 'key = value', found {:?}",
-                    shorten(trimmed)
-                ),
-            ));
-        };
-        let key = key_part.trim();
-        if key.is_empty() {
-            return Err(err(lineno, column, "a value has no key name".to_owned()));
-        }
-        let Some(current) = section.clone() else {
-            return Err(err(
-                lineno,
-                column,
-                format!("'{key}' appears before any [variable] section"),
-            ));
-        };
-        let value = raw_value.trim_start();
-        // Byte offset of the value in the line: indent, key part, the one-byte separator,
-        // then the blanks before the value.
-        let value_offset = indent + key_part.len() + 1 + (raw_value.len() - value.len());
-        pending = Some(PendingValue {
-            section: current,
-            text: value.trim_end().to_owned(),
-            line: lineno,
-            column: line_col(line, value_offset).1,
-            keep: key == "val",
-        });
-    }
-    if let Some(p) = pending.take() {
-        finish(p, &mut entries)?;
-    }
-    Ok(entries)
-}
-
-fn shorten(s: &str) -> String {
-    let mut short: String = s.chars().take(60).collect();
-    if short.len() < s.len() {
-        short.push('…');
-    }
-    short
-}
-
-/// Reads a Python literal list as written by Python 2's `repr`: `['a', u'b', "c'd", None]`.
-/// Items may be strings (prefixes `u`, `b`, `r`), `None`, `True`, `False` or numbers.
-/// Returns the byte offset and a message on error.
-fn parse_py_list(s: &str) -> Result<Vec<Value>, (usize, String)> {
-    let mut p = PyLit { s, pos: 0 };
-    p.skip_blanks();
-    if !p.eat('[') {
-        return Err((
-            p.pos,
-            format!(
-                "expected a Python list such as ['value'], found {}",
-                p.found()
-            ),
-        ));
-    }
-    let mut items = Vec::new();
-    loop {
-        p.skip_blanks();
-        if p.eat(']') {
-            break;
-        }
-        items.push(p.item()?);
-        p.skip_blanks();
-        if p.eat(',') {
-            continue;
-        }
-        if p.eat(']') {
-            break;
-        }
-        return Err((
-            p.pos,
-            format!("expected ',' or ']' after a list item, found {}", p.found()),
-        ));
-    }
-    p.skip_blanks();
-    match p.peek() {
-        None | Some('#' | ';') => Ok(items),
-        Some(_) => Err((
-            p.pos,
-            format!("unexpected text after the list: {}", p.found()),
-        )),
-    }
-}
-
-/// A cursor over a Python literal. `pos` is always on a character boundary.
-struct PyLit<'a> {
-    s: &'a str,
-    pos: usize,
-}
-
-impl PyLit<'_> {
-    fn rest(&self) -> &str {
-        self.s.get(self.pos..).unwrap_or("")
-    }
-
-    fn peek(&self) -> Option<char> {
-        self.rest().chars().next()
-    }
-
-    fn bump(&mut self) -> Option<char> {
-        let c = self.peek()?;
-        self.pos += c.len_utf8();
-        Some(c)
-    }
-
-    fn eat(&mut self, c: char) -> bool {
-        if self.peek() == Some(c) {
-            self.pos += c.len_utf8();
-            true
-        } else {
-            false
-        }
-    }
-
-    fn skip_blanks(&mut self) {
-        while self.peek().is_some_and(char::is_whitespace) {
-            self.bump();
-        }
-    }
-
-    /// What is at the cursor, for messages.
-    fn found(&self) -> String {
-        match self.peek() {
-            None => "the end of the value".to_owned(),
-            Some(c) => format!("{c:?}"),
-        }
-    }
-
-    fn item(&mut self) -> Result<Value, (usize, String)> {
-        let start = self.pos;
-        // String prefixes: up to two of u, b, r (u'…', ur'…', b'…', r'…').
-        let prefix: String = self
-            .rest()
-            .chars()
-            .take_while(|c| matches!(c, 'u' | 'U' | 'b' | 'B' | 'r' | 'R'))
-            .take(3)
-            .collect();
-        let after_prefix = self.rest().get(prefix.len()..).unwrap_or("");
-        if prefix.len() <= 2
-            && let Some(quote @ ('\'' | '"')) = after_prefix.chars().next()
-        {
-            self.pos += prefix.len() + 1;
-            let lower = prefix.to_ascii_lowercase();
-            return self.string(quote, lower.contains('u'), lower.contains('r'), start);
-        }
-        let word: String = self
-            .rest()
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | '_'))
-            .collect();
-        self.pos += word.len();
-        match word.as_str() {
-            "None" => Ok(Value::Null),
-            "True" => Ok(Value::Bool(true)),
-            "False" => Ok(Value::Bool(false)),
-            "" => Err((
-                start,
-                format!("expected a quoted string, found {}", self.found()),
-            )),
-            w => {
-                // Python 2 long integers end with L.
-                let digits = w.strip_suffix(['L', 'l']).unwrap_or(w);
-                if let Ok(i) = digits.parse::<i64>() {
-                    Ok(Value::from(i))
-                } else if let Some(n) = digits
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|_| digits.bytes().any(|b| b.is_ascii_digit()))
-                    .and_then(serde_json::Number::from_f64)
-                {
-                    Ok(Value::Number(n))
-                } else {
-                    Err((
-                        start,
-                        format!("expected a quoted string, found {:?}", shorten(w)),
-                    ))
-                }
-            }
-        }
-    }
-
-    /// A string body after its opening quote. Python 2 byte strings (no `u` prefix) hold
-    /// bytes: `\xc3\xa9` is the UTF-8 of "é", so escapes give bytes, decoded as UTF-8 at the
-    /// end (as Latin-1 if that fails). In unicode strings `\xe9` is the character U+00E9.
-    fn string(
-        &mut self,
-        quote: char,
-        unicode: bool,
-        raw: bool,
-        start: usize,
-    ) -> Result<Value, (usize, String)> {
-        let mut bytes: Vec<u8> = Vec::new();
-        let unclosed = || (start, format!("string is not closed (missing {quote})"));
-        loop {
-            let c = self.bump().ok_or_else(unclosed)?;
-            if c == quote {
-                break;
-            }
-            if c != '\\' {
-                push_char(&mut bytes, c);
-                continue;
-            }
-            let esc_at = self.pos - 1;
-            let e = self.bump().ok_or_else(unclosed)?;
-            if raw {
-                // Raw strings keep the backslash; it only stops the quote from ending them.
-                push_char(&mut bytes, '\\');
-                push_char(&mut bytes, e);
-                continue;
-            }
-            match e {
-                '\n' => {}
-                '\\' | '\'' | '"' => push_char(&mut bytes, e),
-                'n' => bytes.push(b'\n'),
-                't' => bytes.push(b'\t'),
-                'r' => bytes.push(b'\r'),
-                'a' => bytes.push(0x07),
-                'b' => bytes.push(0x08),
-                'f' => bytes.push(0x0c),
-                'v' => bytes.push(0x0b),
-                '0'..='7' => {
-                    let mut code = e.to_digit(8).unwrap_or(0);
-                    for _ in 0..2 {
-                        match self.peek().and_then(|d| d.to_digit(8)) {
-                            Some(d) => {
-                                code = code * 8 + d;
-                                self.bump();
-                            }
-                            None => break,
-                        }
-                    }
-                    push_code(&mut bytes, code, unicode, esc_at)?;
-                }
-                'x' => {
-                    let code = self.hex(2, esc_at)?;
-                    push_code(&mut bytes, code, unicode, esc_at)?;
-                }
-                'u' | 'U' if unicode => {
-                    let code = self.hex(if e == 'u' { 4 } else { 8 }, esc_at)?;
-                    push_code(&mut bytes, code, true, esc_at)?;
-                }
-                other => {
-                    // Python keeps unknown escapes as written.
-                    push_char(&mut bytes, '\\');
-                    push_char(&mut bytes, other);
-                }
-            }
-        }
-        let text = match String::from_utf8(bytes) {
-            Ok(s) => s,
-            Err(e) => e.into_bytes().iter().map(|&b| char::from(b)).collect(),
-        };
-        Ok(Value::String(text))
-    }
-
-    /// `n` hex digits after `\x`, `\u` or `\U`.
-    fn hex(&mut self, n: usize, esc_at: usize) -> Result<u32, (usize, String)> {
-        let mut code: u32 = 0;
-        for _ in 0..n {
-            match self.peek().and_then(|d| d.to_digit(16)) {
-                Some(d) => {
-                    code = code.saturating_mul(16).saturating_add(d);
-                    self.bump();
-                }
-                None => {
-                    return Err((
-                        esc_at,
-                        format!("escape sequence needs {n} hexadecimal digits"),
-                    ));
-                }
-            }
-        }
-        Ok(code)
-    }
-}
-
-fn push_char(bytes: &mut Vec<u8>, c: char) {
-    let mut buf = [0u8; 4];
-    bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-}
-
-/// An escaped code: a character in unicode strings, a byte in Python 2 byte strings.
-fn push_code(
-    bytes: &mut Vec<u8>,
-    code: u32,
-    unicode: bool,
-    esc_at: usize,
-) -> Result<(), (usize, String)> {
-    if unicode {
-        let c = char::from_u32(code)
-            .ok_or_else(|| (esc_at, format!("escape \\u{code:x} is not a character")))?;
-        push_char(bytes, c);
-    } else {
-        bytes.push((code & 0xff) as u8);
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -50,6 +50,26 @@ pub enum ValueError {
     },
     #[error("variable '{name}' depends on itself through {chain}")]
     Cycle { name: String, chain: String },
+    #[error("variable '{name}': the value '{value}' is not valid: {reason} (rule: {rule}, {loc})")]
+    Invalid {
+        name: String,
+        value: String,
+        /// The type or the check that refuses it.
+        rule: String,
+        reason: String,
+        /// Where the rule is declared.
+        loc: Location,
+    },
+    #[error(
+        "variable '{name}' cannot be read: its {rule} ({loc}) cannot be evaluated: {reason}; \
+         the dictionary must be fixed"
+    )]
+    UnreadableCheck {
+        name: String,
+        rule: String,
+        reason: String,
+        loc: Location,
+    },
     #[error("{file}: the stored value of '{name}' is not usable: {reason}")]
     Stored {
         name: String,

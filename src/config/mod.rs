@@ -18,7 +18,10 @@ mod checks;
 pub mod eol;
 mod errors;
 mod funcs;
+mod gate;
+mod ini;
 pub mod pylit;
+mod read;
 pub mod types;
 mod value;
 
@@ -38,9 +41,11 @@ use crate::paths::Paths;
 pub use eol::{EolError, EolFile, EolLock, Stored};
 pub use errors::{ConfigError, Problem, ProblemKind, SetError, Severity, ValueError};
 pub use funcs::{CALCS, CHECKS};
+pub use gate::InvalidValues;
 pub use value::Value;
 
 use funcs::Args;
+use read::CheckFailure;
 
 /// The engine's maps are keyed by variable names from the dictionaries:
 /// a fast hash (foldhash) rather than SipHash, which was a tenth of a large
@@ -1023,7 +1028,8 @@ impl Config {
         }
         for &ci in self.idx.checks_of.get(name).into_iter().flatten() {
             let check = &self.dicos.checks[ci];
-            if let Err(message) = self.run_check(check, name, var, value) {
+            if let Err(failure) = self.run_check_on(check, name, var, value) {
+                let message = failure.into_message(&check.func);
                 let sev = match check.level {
                     Level::Error => Severity::Error,
                     Level::Warning => Severity::Warning,
@@ -1035,14 +1041,16 @@ impl Config {
         }
     }
 
-    /// Runs one check on every value; unknown checks pass (lint lists them).
-    fn run_check(
+    /// Runs one check on every value; unknown checks pass (lint lists
+    /// them). The error says whether the check could not run or which item
+    /// it refused.
+    fn run_check_on(
         &self,
         check: &dico::Check,
         name: &str,
         var: &Variable,
         value: &Value,
-    ) -> Result<(), String> {
+    ) -> Result<(), CheckFailure> {
         if check.func == "valid_unique" {
             return self.valid_unique(name, var, value);
         }
@@ -1051,10 +1059,25 @@ impl Config {
         }
         let args = self
             .args(&check.params, name, &check.func, &check.loc)
-            .map_err(|e| format!("check '{}' cannot run: {e}", check.func))?;
+            .map_err(|e| match e {
+                // conteneur's limit, not the dictionary's fault: the check
+                // is not applied (lint lists the function).
+                ValueError::Unsupported { .. } | ValueError::Python { .. } => {
+                    CheckFailure::NotEvaluated(e.to_string())
+                }
+                e => CheckFailure::CannotRun(e.to_string()),
+            })?;
+        // A list that cannot be read is the dictionary's fault, whatever the
+        // value (Creole fails on it when it builds the variable).
+        if check.func == "valid_enum" {
+            checks::enum_choices(&args).map_err(CheckFailure::CannotRun)?;
+        }
         for item in value.present() {
-            if let Some(Err(msg)) = checks::run(&check.func, item, &args) {
-                return Err(msg);
+            if let Some(Err(message)) = checks::run(&check.func, item, &args) {
+                return Err(CheckFailure::Refused {
+                    item: item.to_string(),
+                    message,
+                });
             }
         }
         Ok(())
@@ -1062,12 +1085,15 @@ impl Config {
 
     /// No two instances of a dynamic variable (and no two entries of a list)
     /// share a value: container names, published ports.
-    fn valid_unique(&self, name: &str, var: &Variable, value: &Value) -> Result<(), String> {
+    fn valid_unique(&self, name: &str, var: &Variable, value: &Value) -> Result<(), CheckFailure> {
         let present = value.present();
         let mut own = HashSet::new();
         for item in &present {
             if !own.insert(*item) {
-                return Err(format!("'{item}' is given twice"));
+                return Err(CheckFailure::Refused {
+                    item: item.to_string(),
+                    message: format!("'{item}' is given twice"),
+                });
             }
         }
         let Some((template, _)) = &var.template else {
@@ -1082,7 +1108,10 @@ impl Config {
                     .filter(|o| *o != name)
                     .collect();
                 if !others.is_empty() {
-                    return Err(format!("'{item}' is already used by {}", others.join(", ")));
+                    return Err(CheckFailure::Refused {
+                        item: item.to_string(),
+                        message: format!("'{item}' is already used by {}", others.join(", ")),
+                    });
                 }
             }
         }

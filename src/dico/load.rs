@@ -36,6 +36,18 @@ pub struct DicoError {
     pub message: String,
 }
 
+impl DicoError {
+    /// A problem at a place in a file.
+    fn at(loc: &Location, variable: Option<&str>, message: String) -> DicoError {
+        DicoError {
+            loc: Some(loc.clone()),
+            file: None,
+            variable: variable.map(str::to_string),
+            message,
+        }
+    }
+}
+
 impl fmt::Display for DicoError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.loc, &self.file) {
@@ -73,9 +85,15 @@ impl fmt::Display for DicoErrors {
 }
 
 /// The dictionaries read so far and every problem met; lint wants both.
+///
+/// `errors` are fatal: Creole refuses them too, and [`load`] fails. `warnings`
+/// are inconsistencies Creole loads anyway (a constraint about a variable no
+/// dictionary declares): the constraint is dropped, everything else works,
+/// and `lint` shows them (docs/dictionaries.md lists both kinds).
 pub struct Outcome {
     pub dicos: Dictionaries,
     pub errors: Vec<DicoError>,
+    pub warnings: Vec<DicoError>,
 }
 
 /// Loads and merges every dictionary of `sources`; fails with every problem.
@@ -160,6 +178,7 @@ pub fn load_str(text: &str, name: &str) -> Outcome {
 struct Loader {
     d: Dictionaries,
     errors: Vec<DicoError>,
+    warnings: Vec<DicoError>,
 }
 
 /// Context while reading one file.
@@ -1073,18 +1092,123 @@ impl Loader {
         }
     }
 
+    /// Drops the constraints about variables (or families) that no
+    /// dictionary declares, with a warning for each.
+    ///
+    /// Creole's loader keeps `<fill>`, `<auto>`, `<check>` and `<group>` by
+    /// the variable they apply to, and builds them when it builds that
+    /// variable: one about an undeclared variable is never built, and the
+    /// server runs. A real module ships such leftovers (a `<group>` whose
+    /// master and slaves another package used to declare), so refusing them
+    /// would refuse a configuration Creole runs in production.
+    fn drop_dangling(&mut self) {
+        let mut warnings = Vec::new();
+        let mut warn = |loc: &Location, var: Option<&str>, msg: String| {
+            warnings.push(DicoError::at(loc, var, msg));
+        };
+        let d = &mut self.d;
+        let vars = &d.variables;
+        d.calcs.retain(|target, calc| {
+            let keep = vars.contains_key(target);
+            if !keep {
+                warn(
+                    &calc.loc,
+                    Some(target),
+                    format!(
+                        "<{} name='{}'> is ignored: no dictionary declares its target",
+                        calc.kind.element(),
+                        calc.func
+                    ),
+                );
+            }
+            keep
+        });
+        d.checks.retain(|check| {
+            let keep = vars.contains_key(&check.target);
+            if !keep {
+                warn(
+                    &check.loc,
+                    Some(&check.target),
+                    format!(
+                        "<check name='{}'> is ignored: no dictionary declares its target",
+                        check.func
+                    ),
+                );
+            }
+            keep
+        });
+        let families = &d.families;
+        d.conditions.retain_mut(|cond| {
+            let what = format!(
+                "<condition name='{}' source='{}'>",
+                cond.kind.name(),
+                cond.source
+            );
+            cond.targets.retain(|t| {
+                let (known, kind) = match &t.kind {
+                    TargetKind::Variable => (vars.contains_key(&t.name), "variable"),
+                    TargetKind::Family => (families.contains_key(&t.name), "family"),
+                    // A filelist or servicelist with no member is legal: the
+                    // package that fills it may not be installed.
+                    _ => (true, ""),
+                };
+                // An optional target is expected to be missing: no warning.
+                if !known && !t.optional {
+                    warn(
+                        &t.loc,
+                        (t.kind == TargetKind::Variable).then_some(t.name.as_str()),
+                        format!(
+                            "{what}: its target, the {kind} '{}', is ignored: no dictionary declares it",
+                            t.name
+                        ),
+                    );
+                }
+                known || t.optional
+            });
+            !cond.targets.is_empty()
+        });
+        d.groups.retain(|master, g| {
+            if !vars.contains_key(master) {
+                warn(
+                    &g.loc,
+                    Some(master),
+                    format!(
+                        "<group> is ignored: no dictionary declares its master (its slaves: {})",
+                        g.slaves.join(", ")
+                    ),
+                );
+                return false;
+            }
+            g.slaves.retain(|s| {
+                let known = vars.contains_key(s);
+                if !known {
+                    warn(
+                        &g.loc,
+                        Some(s),
+                        format!("slave of group '{master}' is ignored: no dictionary declares it"),
+                    );
+                }
+                known
+            });
+            if g.slaves.is_empty() {
+                warn(
+                    &g.loc,
+                    Some(master),
+                    "<group> is ignored: none of its slaves is declared".into(),
+                );
+            }
+            !g.slaves.is_empty()
+        });
+        self.warnings.extend(warnings);
+    }
+
     /// Cross-file consistency, once every file is merged.
     fn finish(mut self) -> Outcome {
+        self.drop_dangling();
         let vars: HashSet<&str> = self.d.variables.keys().map(String::as_str).collect();
-        let families: HashSet<&str> = self.d.families.keys().map(String::as_str).collect();
         let mut errors = Vec::new();
         let mut push = |loc: &Location, var: Option<&str>, msg: String| {
-            errors.push(DicoError {
-                loc: Some(loc.clone()),
-                file: None,
-                variable: var.map(str::to_string),
-                message: msg,
-            });
+            errors.push(DicoError::at(loc, var, msg));
         };
 
         let check_params =
@@ -1110,32 +1234,14 @@ impl Loader {
         for calc in self.d.calcs.values() {
             let what = format!(
                 "<{} name='{}' target='{}'>",
-                if calc.kind == CalcKind::Fill {
-                    "fill"
-                } else {
-                    "auto"
-                },
+                calc.kind.element(),
                 calc.func,
                 calc.target
             );
-            if !vars.contains(calc.target.as_str()) {
-                push(
-                    &calc.loc,
-                    Some(&calc.target),
-                    format!("{what} targets a variable no dictionary declares"),
-                );
-            }
             check_params(&calc.params, &what, &mut push);
         }
         for check in &self.d.checks {
             let what = format!("<check name='{}' target='{}'>", check.func, check.target);
-            if !vars.contains(check.target.as_str()) {
-                push(
-                    &check.loc,
-                    Some(&check.target),
-                    format!("{what} targets a variable no dictionary declares"),
-                );
-            }
             check_params(&check.params, &what, &mut push);
         }
         for cond in &self.d.conditions {
@@ -1153,36 +1259,11 @@ impl Loader {
                     ),
                 );
             }
-            for t in &cond.targets {
-                let known = match &t.kind {
-                    TargetKind::Variable => vars.contains(t.name.as_str()),
-                    TargetKind::Family => families.contains(t.name.as_str()),
-                    // A filelist or servicelist with no member is legal: the
-                    // package that fills it may not be installed.
-                    TargetKind::Filelist => true,
-                    TargetKind::Servicelist => true,
-                    TargetKind::Other(_) => true,
-                };
-                if !known && !t.optional {
-                    let kind = match t.kind {
-                        TargetKind::Family => "family",
-                        _ => "variable",
-                    };
-                    push(
-                        &t.loc,
-                        (t.kind == TargetKind::Variable).then_some(t.name.as_str()),
-                        format!(
-                            "{what} targets the {kind} '{}', which no dictionary declares",
-                            t.name
-                        ),
-                    );
-                }
-            }
         }
         let mut slave_of: HashMap<&str, &str> = HashMap::new();
         for g in self.d.groups.values() {
             match self.d.variables.get(&g.master) {
-                None => push(&g.loc, Some(&g.master), "<group> master is not declared by any dictionary".into()),
+                None => {}
                 Some(m) if !m.multi => push(
                     &g.loc,
                     Some(&g.master),
@@ -1191,16 +1272,6 @@ impl Loader {
                 Some(_) => {}
             }
             for s in &g.slaves {
-                if !vars.contains(s.as_str()) {
-                    push(
-                        &g.loc,
-                        Some(s),
-                        format!(
-                            "slave of group '{}' is not declared by any dictionary",
-                            g.master
-                        ),
-                    );
-                }
                 if s == &g.master {
                     push(&g.loc, Some(s), "a variable cannot be its own slave".into());
                 }
@@ -1249,6 +1320,7 @@ impl Loader {
         Outcome {
             dicos: self.d,
             errors: self.errors,
+            warnings: self.warnings,
         }
     }
 }
@@ -1310,20 +1382,68 @@ mod tests {
         );
     }
 
+    /// What a declared variable reads must exist (Creole's `fallback` and
+    /// `optional` say when it may not); a constraint about an undeclared
+    /// variable is dropped with a warning, as Creole never builds it.
     #[test]
-    fn unknown_references_are_errors() {
-        let e = errs(
+    fn unknown_references_read_are_errors_unknown_targets_warnings() {
+        let out = load_str(
             "<creole><variables><family name='f'><variable name='v'/></family></variables>
              <constraints>
                <check name='valid_enum' target='nope'><param>['a']</param></check>
                <condition name='disabled_if_in' source='ghost'><param>a</param><target>v</target></condition>
                <condition name='hidden_if_in' source='v'><param>a</param><target>w</target></condition>
                <fill name='calc_val' target='v'><param type='eole'>missing</param></fill>
+               <fill name='calc_val' target='gone'><param type='eole'>missing_too</param></fill>
              </constraints></creole>",
+            "t.xml",
         );
-        assert_eq!(e.len(), 4, "{e:#?}");
-        assert!(e.iter().any(|m| m.contains("'nope'")));
+        let text = |v: &[DicoError]| v.iter().map(|e| e.to_string()).collect::<Vec<_>>();
+        let (e, w) = (text(&out.errors), text(&out.warnings));
+        assert_eq!(e.len(), 2, "{e:#?}");
         assert!(e.iter().any(|m| m.contains("'ghost'")));
+        assert!(e.iter().any(|m| m.contains("'missing'")));
+        assert_eq!(w.len(), 3, "{w:#?}");
+        assert!(
+            w.iter()
+                .any(|m| m.starts_with("t.xml:3:16: variable 'nope'")),
+            "{w:#?}"
+        );
+        assert!(w.iter().any(|m| m.contains("'w'")));
+        assert!(w.iter().any(|m| m.contains("'gone'")));
+        // The dropped constraints are gone from the model.
+        assert!(out.dicos.checks.is_empty());
+        assert_eq!(out.dicos.conditions.len(), 1);
+        assert!(!out.dicos.calcs.contains_key("gone"));
+    }
+
+    /// The field case: a `<group>` whose master and slaves no dictionary
+    /// declares loads, with a warning, and leaves no group behind.
+    #[test]
+    fn group_of_undeclared_variables_is_a_warning() {
+        let out = load_str(
+            "<creole><variables><family name='f'>
+               <variable name='m' multi='True'/><variable name='s1'/></family></variables>
+             <constraints>
+               <group master='ghost_master'><slave>ghost_a</slave><slave>ghost_b</slave></group>
+               <group master='m'><slave>s1</slave><slave>ghost_c</slave></group>
+             </constraints></creole>",
+            "t.xml",
+        );
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        let w: Vec<String> = out.warnings.iter().map(|e| e.to_string()).collect();
+        assert_eq!(w.len(), 2, "{w:#?}");
+        assert!(
+            w[0].starts_with("t.xml:4:16: variable 'ghost_master': <group> is ignored"),
+            "{w:?}"
+        );
+        assert!(w[0].contains("ghost_a, ghost_b"), "{w:?}");
+        assert!(
+            w[1].starts_with("t.xml:5:16: variable 'ghost_c': slave of group 'm'"),
+            "{w:?}"
+        );
+        assert_eq!(out.dicos.groups.len(), 1);
+        assert_eq!(out.dicos.groups["m"].slaves, ["s1"]);
     }
 
     #[test]

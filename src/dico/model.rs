@@ -151,6 +151,16 @@ pub enum CalcKind {
     Auto,
 }
 
+impl CalcKind {
+    /// The XML element that declares it.
+    pub fn element(self) -> &'static str {
+        match self {
+            CalcKind::Fill => "fill",
+            CalcKind::Auto => "auto",
+        }
+    }
+}
+
 /// A `<fill>` or `<auto>`.
 #[derive(Debug, Clone)]
 pub struct Calc {

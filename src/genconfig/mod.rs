@@ -21,9 +21,9 @@ use std::io::{IsTerminal, Write};
 
 use clap::Args;
 
-use crate::cli::{EXIT_SYSTEM, EXIT_USAGE, Failure};
 use crate::config::Config;
 use crate::dico::Mode;
+use crate::exit::{EXIT_SYSTEM, EXIT_USAGE, Failure};
 use crate::paths::Paths;
 
 pub use model::{Model, OWNER};

@@ -5,6 +5,7 @@
 //! `reconfigure` would do.
 
 pub mod launch;
+pub mod redact;
 pub mod swarm;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -15,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::backend::{Kind, NEXT_SUFFIX, Observed, ObservedContainer, labels, short_id};
 use launch::{Launch, MountKind};
+use redact::LabelKey;
 
 /// What to do, and to which container, on which engine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -202,17 +204,8 @@ pub enum PlanError {
         backend: String,
         hint: String,
     },
-    #[error(
-        "container '{name}': the host folder '{path}' would expose the system to the container; \
-         set conteneur_allow_system_mounts to oui to allow it"
-    )]
-    SystemMount { name: String, path: String },
-    #[error("container '{name}': mount '{path}': {reason}")]
-    BadMount {
-        name: String,
-        path: String,
-        reason: String,
-    },
+    #[error(transparent)]
+    Mount(#[from] crate::mounts::MountError),
     #[error("two containers are named '{0}'")]
     DuplicateName(String),
     #[error("container '{name}': type '{backend}' {expected}, found {found}")]
@@ -260,6 +253,8 @@ pub struct Options {
     pub pull_moving: bool,
     /// Allow bind mounts of system folders.
     pub allow_system_mounts: bool,
+    /// The key environment values are sealed with in the plan label.
+    pub label_key: LabelKey,
 }
 
 /// Tags that move: pulling them again may bring another image.
@@ -271,76 +266,44 @@ pub fn is_moving_tag(tag: &str) -> bool {
 }
 
 /// The canonical text of a launch plan: what the hash covers and the label
-/// keeps, so the next run can say what changed.
-pub fn plan_text(launch: &Launch) -> String {
-    serde_json::to_string(launch).unwrap_or_default()
+/// keeps, so the next run can say what changed. Environment values are
+/// sealed ([`redact`]): the label never holds a secret.
+pub fn plan_text(launch: &Launch, key: &LabelKey) -> String {
+    serde_json::to_string(&redact::redacted(launch, key)).unwrap_or_default()
 }
 
-/// The hash stored on the container: any change of its plan replaces it.
-pub fn plan_hash(launch: &Launch) -> String {
-    let digest = Sha256::digest(plan_text(launch).as_bytes());
+/// The hash stored on the container: any change of its plan (an
+/// environment value included) replaces it.
+pub fn plan_hash(launch: &Launch, key: &LabelKey) -> String {
+    let digest = Sha256::digest(plan_text(launch, key).as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Host folders that must not be handed to a container unless allowed.
-const SYSTEM_PATHS: &[&str] = &[
-    "/etc",
-    "/proc",
-    "/sys",
-    "/dev",
-    "/boot",
-    "/usr",
-    "/bin",
-    "/sbin",
-    "/lib",
-    "/lib64",
-    "/root",
-    "/var/lib/docker",
-    "/var/run/docker.sock",
-    "/run/docker.sock",
-    "/var/run",
-    "/run",
-];
-
-/// Checks a host folder of a bind mount: absolute, no `..`, and not a
-/// system folder (nor the root, nor a parent of a system folder).
-pub fn check_mount(name: &str, host: &str, allow_system: bool) -> Result<(), PlanError> {
-    let bad = |reason: &str| PlanError::BadMount {
-        name: name.to_string(),
-        path: host.to_string(),
-        reason: reason.to_string(),
-    };
-    if !host.starts_with('/') {
-        return Err(bad("a host folder must be an absolute path"));
-    }
-    if host.split('/').any(|c| c == "..") {
-        return Err(bad("'..' is not allowed in a host folder"));
-    }
-    if allow_system {
-        return Ok(());
-    }
-    let norm = {
-        let t = host.trim_end_matches('/');
-        if t.is_empty() { "/" } else { t }
-    };
-    let exposes = norm == "/"
-        || SYSTEM_PATHS.iter().any(|s| {
-            norm == *s || norm.starts_with(&format!("{s}/")) || s.starts_with(&format!("{norm}/"))
-        });
-    if exposes {
-        return Err(PlanError::SystemMount {
-            name: name.to_string(),
-            path: host.to_string(),
-        });
-    }
+/// Checks the host folder `host` of a bind mount of `launch` as text (see
+/// [`crate::mounts`]): absolute, and not a protected folder once
+/// normalised. Where it really leads is checked at use time
+/// ([`crate::mounts::resolve`]).
+pub fn check_mount(launch: &Launch, host: &str, allow_system: bool) -> Result<(), PlanError> {
+    crate::mounts::check(mount_given(launch, host), allow_system)?;
     Ok(())
 }
 
+/// A bind mount of `launch`, as the mount checks name it.
+pub fn mount_given<'a>(launch: &'a Launch, host: &'a str) -> crate::mounts::Given<'a> {
+    crate::mounts::Given {
+        container: &launch.name,
+        index: launch.index,
+        path: host,
+    }
+}
+
 /// Describes what changed between two launch plans, for the step's cause.
-fn describe_change(old: Option<&str>, new: &Launch) -> String {
+fn describe_change(old: Option<&str>, new: &Launch, key: &LabelKey) -> String {
     let Some(old) = old.and_then(|t| serde_json::from_str::<Launch>(t).ok()) else {
         return "its launch plan changed".to_string();
     };
+    // The label holds sealed values: compare like with like.
+    let new = &redact::redacted(new, key);
     let mut parts = Vec::new();
     if old.image != new.image {
         parts.push(format!("image {} → {}", old.image, new.image));
@@ -348,10 +311,10 @@ fn describe_change(old: Option<&str>, new: &Launch) -> String {
     if old.tag != new.tag {
         parts.push(format!("tag {} → {}", old.tag, new.tag));
     }
-    let fields: [(&str, bool); 8] = [
+    parts.extend(redact::env_changes(&old.env, &new.env));
+    let fields: [(&str, bool); 7] = [
         ("ports", old.ports != new.ports),
         ("mounts", old.mounts != new.mounts),
-        ("environment", old.env != new.env),
         ("memory limit", old.memory != new.memory),
         ("restart policy", old.restart != new.restart),
         ("stop timeout", old.stop_timeout != new.stop_timeout),
@@ -375,13 +338,18 @@ fn describe_change(old: Option<&str>, new: &Launch) -> String {
 }
 
 /// The labels a container of `launch` carries on server `server`.
-pub fn container_labels(launch: &Launch, image_id: &str, server: &str) -> BTreeMap<String, String> {
+pub fn container_labels(
+    launch: &Launch,
+    image_id: &str,
+    server: &str,
+    key: &LabelKey,
+) -> BTreeMap<String, String> {
     let mut l = launch.labels.clone();
     l.insert(labels::MANAGED.into(), "true".into());
     l.insert(labels::SERVER.into(), server.to_string());
     l.insert(labels::NAME.into(), launch.name.clone());
-    l.insert(labels::PLAN_HASH.into(), plan_hash(launch));
-    l.insert(labels::PLAN.into(), plan_text(launch));
+    l.insert(labels::PLAN_HASH.into(), plan_hash(launch, key));
+    l.insert(labels::PLAN.into(), plan_text(launch, key));
     l.insert(labels::IMAGE_ID.into(), image_id.to_string());
     l
 }
@@ -412,6 +380,13 @@ pub fn check_type(d: &Launch) -> Result<Kind, PlanError> {
         expected: expected.to_string(),
         found,
     };
+    // A size that does not fit in 64 bits used to become "no limit".
+    if !d.memory.is_empty() && crate::backend::docker::parse_size(&d.memory).is_none() {
+        return Err(setting(
+            "expected a memory limit such as 512m or 1g that counts in bytes on 64 bits",
+            format!("'{}'", d.memory),
+        ));
+    }
     match d.backend.as_str() {
         "docker+git" if d.repository.trim().is_empty() => {
             return Err(setting(
@@ -525,7 +500,7 @@ pub fn reconcile(
             });
         }
         for m in d.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
-            check_mount(&d.name, &m.host, opts.allow_system_mounts)?;
+            check_mount(d, &m.host, opts.allow_system_mounts)?;
         }
     }
     let kind_of = |d: &Launch| kinds.get(d.name.as_str()).copied().unwrap_or(Kind::Docker);
@@ -614,7 +589,7 @@ pub fn reconcile(
 
     for d in desired {
         let kind = kind_of(d);
-        let hash = plan_hash(d);
+        let hash = plan_hash(d, &opts.label_key);
         // Someone else's container holding the name (or the snap) on the
         // engine it must run on.
         let foreign = observed.containers.iter().find(|c| {
@@ -701,6 +676,7 @@ pub fn reconcile(
             Some(describe_change(
                 c.labels.get(labels::PLAN).map(String::as_str),
                 d,
+                &opts.label_key,
             ))
         } else if rebuilt {
             Some(format!(
@@ -835,7 +811,7 @@ mod tests {
             backend: Kind::of_type(&l.backend).unwrap_or(Kind::Docker),
             id: id.into(),
             name: l.name.clone(),
-            labels: container_labels(l, "sha256:img1", ""),
+            labels: container_labels(l, "sha256:img1", "", &LabelKey::default()),
             running: true,
             state: "running".into(),
             image: format!("{}:{}", l.image, l.tag),
@@ -899,6 +875,42 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("leave    a (aaaa)"), "{text}");
+    }
+
+    #[test]
+    fn the_plan_label_holds_no_environment_value() {
+        let mut a = launch("a", "1.0");
+        a.env = vec!["DB_PASSWORD=hunter2".into(), "MODE=prod".into()];
+        let key = LabelKey::new([7; 32]);
+        let labels = container_labels(&a, "sha256:img1", "", &key);
+        for (k, v) in &labels {
+            assert!(!v.contains("hunter2") && !v.contains("prod"), "{k}={v}");
+        }
+        assert!(labels[labels::PLAN].contains("DB_PASSWORD="));
+        let mut c = running(&a, "aaaa");
+        c.labels = labels;
+        let observed = Observed {
+            containers: vec![c],
+            images: images(&["localhost:5000/demo/web:1.0"]),
+            ..Default::default()
+        };
+        let opts = Options {
+            label_key: key,
+            ..Default::default()
+        };
+        let plan = reconcile(std::slice::from_ref(&a), &observed, &opts).unwrap();
+        assert!(plan.is_noop(), "{plan}");
+        // Another value: replaced, named, not shown.
+        a.env[0] = "DB_PASSWORD=hunter3".into();
+        let plan = reconcile(std::slice::from_ref(&a), &observed, &opts).unwrap();
+        let text = plan.to_string();
+        assert!(text.contains("replace  a (aaaa)"), "{text}");
+        assert!(text.contains("env DB_PASSWORD changed"), "{text}");
+        assert!(!text.contains("hunter") && !text.contains("MODE"), "{text}");
+        assert_ne!(
+            plan_hash(&a, &opts.label_key),
+            plan_hash(&launch("a", "1.0"), &opts.label_key)
+        );
     }
 
     #[test]
@@ -976,6 +988,11 @@ mod tests {
             "/var/run/docker.sock",
             "/var",
             "/srv/../etc",
+            "//etc",
+            "/./etc",
+            "/etc/../etc",
+            "/home",
+            "/var/log",
         ] {
             a.mounts = vec![Mount {
                 container: "/data".into(),
@@ -1267,6 +1284,19 @@ mod tests {
         t.name = "t".into();
         let e = reconcile(&[s, t], &Observed::default(), &Options::default()).unwrap_err();
         assert!(e.to_string().contains("a snap is installed once"), "{e}");
+    }
+
+    #[test]
+    fn a_memory_limit_past_64_bits_is_refused_not_dropped() {
+        let mut a = launch("a", "1.0");
+        a.memory = "512m".into();
+        assert!(check_type(&a).is_ok());
+        a.memory = "99999999999999999999g".into();
+        let e = check_type(&a).unwrap_err().to_string();
+        assert!(
+            e.contains("container 'a'") && e.contains("'99999999999999999999g'"),
+            "{e}"
+        );
     }
 
     #[test]

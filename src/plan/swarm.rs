@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::launch::{Launch, MountKind, SecretValue};
+use super::redact::{self, LabelKey};
 use crate::backend::labels;
 
 /// The front's service name. A container cannot be named so under swarm.
@@ -86,6 +87,8 @@ pub struct Settings {
     pub pin: String,
     /// The front's image, built on that node.
     pub front_image: String,
+    /// The key environment values are sealed with in the labels.
+    pub label_key: LabelKey,
 }
 
 /// A mount of a service.
@@ -157,23 +160,27 @@ pub struct ServiceWant {
 }
 
 impl ServiceWant {
-    /// The canonical text of the spec (without replicas).
-    pub fn text(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+    /// The canonical text of the spec as its label keeps it (without
+    /// replicas, environment values sealed under `key` as for local
+    /// containers: see [`crate::plan::redact`]).
+    pub fn text(&self, key: &LabelKey) -> String {
+        let mut sealed = self.clone();
+        sealed.env = redact::sealed_env(&self.env, key);
+        serde_json::to_string(&sealed).unwrap_or_default()
     }
 
-    pub fn hash(&self) -> String {
-        hex(&Sha256::digest(self.text().as_bytes()))
+    pub fn hash(&self, key: &LabelKey) -> String {
+        hex(&Sha256::digest(self.text(key).as_bytes()))
     }
 
     /// The labels the service carries on server `server`.
-    pub fn service_labels(&self, server: &str) -> BTreeMap<String, String> {
+    pub fn service_labels(&self, server: &str, key: &LabelKey) -> BTreeMap<String, String> {
         let mut l = self.labels.clone();
         l.insert(labels::MANAGED.into(), "true".into());
         l.insert(labels::SERVER.into(), server.to_string());
         l.insert(labels::NAME.into(), self.name.clone());
-        l.insert(labels::PLAN_HASH.into(), self.hash());
-        l.insert(SPEC_LABEL.into(), self.text());
+        l.insert(labels::PLAN_HASH.into(), self.hash(key));
+        l.insert(SPEC_LABEL.into(), self.text(key));
         l
     }
 }
@@ -200,6 +207,8 @@ pub struct Desired {
     pub secrets: Vec<ObjectWant>,
     pub configs: Vec<ObjectWant>,
     pub networks: Vec<String>,
+    /// The key of the labels (from [`Settings`]).
+    pub label_key: LabelKey,
 }
 
 impl Desired {
@@ -436,6 +445,7 @@ pub fn desired(launches: &[Launch], root: &Path, s: &Settings) -> Result<Desired
         });
     }
     d.networks = networks.into_iter().collect();
+    d.label_key = s.label_key.clone();
     Ok(d)
 }
 
@@ -644,7 +654,14 @@ impl fmt::Display for SwarmPlan {
 }
 
 /// What changed between two specs of a service, for the step's cause.
-fn describe_change(old: Option<&ServiceWant>, new: &ServiceWant, old_replicas: u64) -> String {
+/// `old` is the spec read back from the label (values sealed), `new` the
+/// wanted one, sealed under `key` to compare.
+fn describe_change(
+    old: Option<&ServiceWant>,
+    new: &ServiceWant,
+    old_replicas: u64,
+    key: &LabelKey,
+) -> String {
     let mut parts = Vec::new();
     let Some(old) = old else {
         return "its spec was not written by this version of conteneur".into();
@@ -652,6 +669,10 @@ fn describe_change(old: Option<&ServiceWant>, new: &ServiceWant, old_replicas: u
     if old.image != new.image {
         parts.push(format!("image {} → {}", old.image, new.image));
     }
+    parts.extend(redact::env_changes(
+        &old.env,
+        &redact::sealed_env(&new.env, key),
+    ));
     if old_replicas != u64::from(new.replicas) {
         parts.push(format!("replicas {old_replicas} → {}", new.replicas));
     }
@@ -674,9 +695,8 @@ fn describe_change(old: Option<&ServiceWant>, new: &ServiceWant, old_replicas: u
         parts.push(format!("secret {n} removed"));
     }
     let update = |w: &ServiceWant| (w.start_first, w.update_delay, w.monitor, w.endpoint);
-    let fields: [(&str, bool); 12] = [
+    let fields: [(&str, bool); 11] = [
         ("command", old.command != new.command),
-        ("environment", old.env != new.env),
         ("mounts", old.mounts != new.mounts),
         ("memory limit", old.memory != new.memory),
         ("restart policy", old.restart != new.restart),
@@ -790,7 +810,7 @@ pub fn reconcile(
             });
         }
         let old = o.spec();
-        let same_spec = o.labels.get(labels::PLAN_HASH) == Some(&w.hash());
+        let same_spec = o.labels.get(labels::PLAN_HASH) == Some(&w.hash(&desired.label_key));
         // The front's host-mode ports: changed, it is removed before the
         // local engines converge (they may take or free those ports) and
         // created again after.
@@ -808,7 +828,7 @@ pub fn reconcile(
                     name: w.name.clone(),
                     replicas: w.replicas,
                 },
-                cause: describe_change(old.as_ref(), w, o.replicas),
+                cause: describe_change(old.as_ref(), w, o.replicas, &desired.label_key),
             });
             continue;
         }
@@ -831,7 +851,9 @@ pub fn reconcile(
             }
         };
         let cause = match &action {
-            SwarmAction::UpdateService { .. } => describe_change(old.as_ref(), w, o.replicas),
+            SwarmAction::UpdateService { .. } => {
+                describe_change(old.as_ref(), w, o.replicas, &desired.label_key)
+            }
             SwarmAction::Scale { from, to, .. } => format!("replicas {from} → {to}"),
             _ if o.running < o.replicas => format!(
                 "unchanged ({} of {} replicas running: Swarm is starting the others)",

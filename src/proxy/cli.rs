@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::{Mode, ProxyError};
-use crate::cli::{
+use crate::config::Config;
+use crate::exit::{
     EXIT_INVALID_CONFIG, EXIT_NGINX, EXIT_PROBLEMS, EXIT_SYSTEM, EXIT_USAGE, Failure,
 };
-use crate::config::Config;
 use crate::paths::Paths;
 
 #[derive(Debug, Args)]
@@ -82,6 +82,14 @@ fn mode(paths: &Paths, explicit: Option<&str>) -> Result<Mode, Failure> {
 /// Runs `conteneur proxy ...` and returns its exit code.
 pub fn run(paths: &Paths, args: ProxyArgs) -> Result<u8, Failure> {
     let mode = mode(paths, args.mode.as_deref())?;
+    // A site is published by apply, and by start when none is live yet:
+    // only from a configuration that passes the checks instance makes.
+    if matches!(args.action, ProxyAction::Apply { .. } | ProxyAction::Start) {
+        Config::load(paths)?.check_values().map_err(|e| Failure {
+            code: EXIT_INVALID_CONFIG,
+            message: format!("{e}\nnothing was published"),
+        })?;
+    }
     match args.action {
         ProxyAction::Status => {
             let st = super::status(paths, mode)?;

@@ -34,7 +34,7 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> io::Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    fs::create_dir_all(dir)?;
+    crate::folders::create_dir_all(dir, crate::folders::PUBLIC)?;
     let mode = match fs::metadata(path) {
         Ok(m) => m.permissions().mode() & 0o7777,
         Err(_) => 0o644,

@@ -398,7 +398,8 @@ fn prepare_prefix(pf: &PrivateFiles) -> Result<(), ProxyError> {
     dirs.extend(pf.pid.parent().map(Path::to_path_buf));
     dirs.extend(pf.error_log.parent().map(Path::to_path_buf));
     for d in &dirs {
-        fs::create_dir_all(d).map_err(|e| ProxyError::io(d, "create the folder", e))?;
+        crate::folders::create_dir_all(d, crate::folders::PUBLIC)
+            .map_err(|e| ProxyError::io(d, "create the folder", e))?;
     }
     if !nix::unistd::geteuid().is_root() {
         return Ok(());

@@ -3,14 +3,8 @@
 use clap::Args;
 
 use super::{Mode, Options, RunError, prepare, run};
-use crate::cli::{EXIT_INVALID_CONFIG, Failure};
+use crate::exit::{EXIT_INVALID_CONFIG, EXIT_LOCKED, EXIT_RUN_FAILED, EXIT_SYSTEM, Failure};
 use crate::paths::Paths;
-
-/// The run failed (engine, plan, hook, container, nginx); the message says
-/// what was left as it was.
-pub const EXIT_RUN_FAILED: u8 = 8;
-/// Another run holds the lock.
-pub const EXIT_LOCKED: u8 = 9;
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -55,7 +49,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure {
-            code: crate::cli::EXIT_SYSTEM,
+            code: EXIT_SYSTEM,
             message: format!("cannot start the async runtime: {e}"),
         })
 }

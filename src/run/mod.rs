@@ -23,16 +23,17 @@ use nix::fcntl::{Flock, FlockArg};
 
 use crate::backend::git::GitError;
 use crate::backend::{BackendError, Backends, Observed, Progress};
-use crate::config::{Config, ConfigError, Problem, ProblemKind, Severity};
+use crate::config::{Config, ConfigError, InvalidValues};
 use crate::converge::{self, ConvergeError, Report, Settings};
 use crate::hooks::{self, HookError};
 use crate::paths::Paths;
-use crate::plan::launch::{Launch, LaunchFile};
+use crate::plan::launch::{Launch, LaunchFile, MountKind};
 use crate::plan::{self, Plan, PlanError};
 use crate::proxy::{self, ProxyError};
 use crate::template::{self, TemplateErrors};
 
 pub mod cli;
+pub mod label_key;
 pub mod status;
 pub mod swarm;
 
@@ -104,19 +105,11 @@ pub enum RunError {
     Io { path: PathBuf, message: String },
 }
 
-fn list(problems: &[Problem]) -> String {
-    problems
-        .iter()
-        .map(|p| format!("  {p}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// Why a configuration gives no launch plans. Nothing was changed.
 #[derive(Debug, thiserror::Error)]
 pub enum DesiredError {
-    #[error("the configuration has errors:\n{}", list(.0))]
-    Invalid(Vec<Problem>),
+    #[error(transparent)]
+    Invalid(#[from] InvalidValues),
     #[error("the templates cannot be rendered:\n{0}")]
     Template(TemplateErrors),
     #[error("the rendered launch plans {path} are not valid: {message}")]
@@ -131,14 +124,7 @@ pub fn desired(
     cfg: &Config,
     paths: &Paths,
 ) -> Result<(Vec<template::Rendered>, Vec<Launch>), DesiredError> {
-    let errors: Vec<Problem> = cfg
-        .problems()
-        .into_iter()
-        .filter(|p| p.severity == Severity::Error && p.kind == ProblemKind::Value)
-        .collect();
-    if !errors.is_empty() {
-        return Err(DesiredError::Invalid(errors));
-    }
+    cfg.check_values()?;
     let rendered = template::render_all(cfg, paths, None).map_err(DesiredError::Template)?;
     let launches = launches_of(&rendered, paths)?;
     Ok((rendered, launches))
@@ -184,7 +170,7 @@ impl RunLock {
             message: e.to_string(),
         };
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
+            crate::folders::create_dir_all(dir, crate::folders::PUBLIC).map_err(io)?;
         }
         let file = OpenOptions::new()
             .read(true)
@@ -254,6 +240,9 @@ pub struct Prepared {
     pub backends: Backends,
     /// Under `conteneur_orchestrator` swarm: the swarm's part.
     pub swarm: Option<swarm::SwarmRun>,
+    /// The key of this server's plan labels (not saved yet on a server
+    /// that never ran: `plan` changes nothing).
+    pub label_key: label_key::Loaded,
 }
 
 /// Loads, checks, renders in memory, snapshots the engine and plans.
@@ -271,6 +260,19 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
     // engine cannot take, are refused before any engine is even asked.
     for d in &desired {
         plan::check_type(d).map_err(RunError::Plan)?;
+    }
+    // Where each host folder really leads, symbolic links followed, before
+    // anything changes (and again right before its container is created).
+    let allow_system_mounts = allow_system_mounts(&cfg);
+    for d in &desired {
+        for m in d.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
+            crate::mounts::resolve(
+                &paths.root,
+                plan::mount_given(d, &m.host),
+                allow_system_mounts,
+            )
+            .map_err(|e| RunError::Plan(e.into()))?;
+        }
     }
     let mut backends = Backends::connect(&paths.state).await;
     let mut observed = backends.inspect().await;
@@ -295,21 +297,19 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
             })?;
         observed.sources.insert(key, commit);
     }
+    let label_key = label_key::load(paths)?;
     let plan_opts = plan::Options {
         server: server_id(paths),
         pull_moving: opts.pull,
-        allow_system_mounts: cfg
-            .get("conteneur_allow_system_mounts")
-            .ok()
-            .and_then(|v| v.first().map(|s| s == "oui"))
-            .unwrap_or(false),
+        allow_system_mounts,
+        label_key: label_key.key.clone(),
     };
     let plan = plan::reconcile(&desired, &observed, &plan_opts).map_err(RunError::Plan)?;
     let swarm = if swarm::is_swarm(&cfg) {
-        Some(swarm::prepare(&cfg, paths, &on_swarm).await?)
+        Some(swarm::prepare(&cfg, paths, &on_swarm, &label_key.key).await?)
     } else {
         // Back to local: services this server left on the swarm go.
-        swarm::leftovers(&cfg, paths).await?
+        swarm::leftovers(&cfg, paths, &label_key.key).await?
     };
     Ok(Prepared {
         cfg,
@@ -319,7 +319,16 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
         plan,
         backends,
         swarm,
+        label_key,
     })
+}
+
+/// `conteneur_allow_system_mounts`: may containers get protected folders?
+pub fn allow_system_mounts(cfg: &Config) -> bool {
+    cfg.get("conteneur_allow_system_mounts")
+        .ok()
+        .and_then(|v| v.first().map(|s| s == "oui"))
+        .unwrap_or(false)
 }
 
 fn number(cfg: &Config, name: &str, default: u64) -> u64 {
@@ -349,7 +358,10 @@ pub async fn run(
         plan,
         backends,
         swarm,
+        label_key,
     } = prepare(paths, opts).await?;
+    // The first run keeps the key its plan was made with.
+    label_key.store(paths)?;
     if swarm.is_none() || !plan.steps.is_empty() {
         let _ = write!(log, "{plan}");
     }
@@ -371,6 +383,8 @@ pub async fn run(
         parallel: number(&cfg, "conteneur_parallel", 4).clamp(1, 64) as usize,
         health_timeout: Duration::from_secs(number(&cfg, "conteneur_health_timeout", 30).max(1)),
         git_cache: paths.state.join("git"),
+        allow_system_mounts: allow_system_mounts(&cfg),
+        label_key: label_key.key,
     };
     if let Some(s) = &swarm {
         swarm::before_local(s, log).await?;
@@ -406,7 +420,7 @@ pub async fn run(
 
     if mode == Mode::Instance {
         if let Some(dir) = paths.instance_marker.parent() {
-            let _ = std::fs::create_dir_all(dir);
+            let _ = crate::folders::create_dir_all(dir, crate::folders::PUBLIC);
         }
         std::fs::write(&paths.instance_marker, b"").map_err(|e| RunError::Io {
             path: paths.instance_marker.clone(),

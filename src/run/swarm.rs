@@ -17,6 +17,7 @@ use crate::backend::{BackendError, Kind};
 use crate::config::Config;
 use crate::paths::Paths;
 use crate::plan::launch::Launch;
+use crate::plan::redact::LabelKey;
 use crate::plan::swarm::{self as plan, Desired, FRONT, SwarmAction, SwarmObserved, SwarmPlan};
 
 use super::RunError;
@@ -53,6 +54,7 @@ pub fn settings(
     server: &str,
     pin: String,
     launches: &[Launch],
+    label_key: &LabelKey,
 ) -> Result<plan::Settings, BackendError> {
     Ok(plan::Settings {
         server: server.to_string(),
@@ -66,6 +68,7 @@ pub fn settings(
         } else {
             String::new()
         },
+        label_key: label_key.clone(),
     })
 }
 
@@ -84,11 +87,12 @@ pub async fn prepare(
     cfg: &Config,
     paths: &Paths,
     launches: &[Launch],
+    label_key: &LabelKey,
 ) -> Result<SwarmRun, RunError> {
     let backend = SwarmBackend::connect().await.map_err(RunError::Engine)?;
     let server = super::server_id(paths);
     let pin = format!("node.id=={}", backend.node_id());
-    let settings = settings(cfg, &server, pin, launches).map_err(RunError::Engine)?;
+    let settings = settings(cfg, &server, pin, launches, label_key).map_err(RunError::Engine)?;
     let desired = plan::desired(launches, &paths.root, &settings).map_err(RunError::Swarm)?;
     let observed = backend.observe(&server).await.map_err(RunError::Engine)?;
     let plan = plan::reconcile(&desired, &observed, &server).map_err(RunError::Swarm)?;
@@ -106,11 +110,15 @@ pub async fn prepare(
 /// services of this server (the orchestrator was swarm), the plan that
 /// removes them; else nothing (an engine outside a swarm is the usual
 /// case, and no error).
-pub async fn leftovers(cfg: &Config, paths: &Paths) -> Result<Option<SwarmRun>, RunError> {
+pub async fn leftovers(
+    cfg: &Config,
+    paths: &Paths,
+    label_key: &LabelKey,
+) -> Result<Option<SwarmRun>, RunError> {
     if SwarmBackend::connect().await.is_err() {
         return Ok(None);
     }
-    let run = prepare(cfg, paths, &[]).await?;
+    let run = prepare(cfg, paths, &[], label_key).await?;
     Ok((!run.plan.is_noop()).then_some(run))
 }
 

@@ -5,8 +5,8 @@ use std::io::Write;
 use clap::Args;
 
 use super::{Action, Rendered, TemplateError, render_all, write_all};
-use crate::cli::{EXIT_PROBLEMS, EXIT_TEMPLATE, EXIT_USAGE, Failure};
 use crate::config::Config;
+use crate::exit::{EXIT_INVALID_CONFIG, EXIT_PROBLEMS, EXIT_TEMPLATE, EXIT_USAGE, Failure};
 use crate::paths::Paths;
 
 #[derive(Debug, Args)]
@@ -25,9 +25,14 @@ fn out(s: &str) {
     let _ = std::io::stdout().lock().write_all(s.as_bytes());
 }
 
-/// Runs `render`; the exit code follows `crate::cli`'s list.
+/// Runs `render`; the exit code follows `crate::exit`'s list.
 pub fn run(paths: &Paths, a: RenderArgs) -> Result<u8, Failure> {
     let cfg = Config::load(paths)?;
+    // The checks instance makes before it writes anything.
+    cfg.check_values().map_err(|e| Failure {
+        code: EXIT_INVALID_CONFIG,
+        message: format!("{e}\nnothing was rendered"),
+    })?;
     let rendered = match render_all(&cfg, paths, a.only.as_deref()) {
         Ok(r) => r,
         Err(errs) => {

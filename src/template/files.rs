@@ -187,7 +187,8 @@ fn write_one(r: &Rendered, content: &[u8], own: Ownership) -> Result<bool, Templ
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     if r.mkdir {
-        fs::create_dir_all(parent).map_err(io("create the folder", parent))?;
+        crate::folders::create_dir_all(parent, crate::folders::PUBLIC)
+            .map_err(io("create the folder", parent))?;
     }
     match fs::read(path) {
         Ok(old) if old == content => {

@@ -106,7 +106,7 @@ fn json_encode(v: &Value, _: Kwargs, _: &State) -> Result<String, Error> {
 }
 
 /// Characters that end or change an nginx token.
-fn nginx_forbidden(c: char) -> bool {
+pub(crate) fn nginx_forbidden(c: char) -> bool {
     c.is_whitespace()
         || c.is_control()
         || matches!(c, ';' | '{' | '}' | '\'' | '"' | '$' | '#' | '\\')

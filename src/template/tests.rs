@@ -406,3 +406,35 @@ fn missing_templates_folder_is_one_lint_warning() {
     assert_eq!(p[0].severity, Severity::Warning);
     assert!(p[0].message.contains("nothing-here"), "{}", p[0].message);
 }
+
+/// The certificate and key paths are refused by the dictionary's checks
+/// (so by `set`, with the message every later step gives) exactly where
+/// the nginx_token filter would refuse them: one rule, told early.
+#[test]
+fn the_dictionary_refuses_what_nginx_token_refuses_in_tls_paths() {
+    let xml = include_str!("../../dicos/10_conteneur.xml");
+    let out = dico::load_texts(&[("10_conteneur.xml", xml)]);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    let dicos = Arc::new(out.dicos);
+    let mut chars: Vec<char> = (' '..='~').collect();
+    chars.extend(['\u{a0}', '\u{2003}', '\u{3000}', 'é']);
+    for var in ["conteneur_cert_file", "conteneur_key_file"] {
+        for c in &chars {
+            let value = format!("/etc/ssl/a{c}b.pem");
+            let eol = serde_json::json!({
+                "conteneur_https": {"val": "oui", "owner": "t"},
+                var: {"val": value, "owner": "t"},
+            })
+            .to_string();
+            let eol = EolFile::parse(eol.as_bytes(), Path::new("config.eol")).unwrap();
+            let cfg = Config::new(dicos.clone(), eol, IndexMap::new(), false);
+            let refused = !cfg.problems_of(var).is_empty();
+            assert_eq!(
+                refused,
+                filters::nginx_forbidden(*c),
+                "{var} = {value:?}: {:?}",
+                cfg.problems_of(var)
+            );
+        }
+    }
+}

@@ -16,6 +16,7 @@ fn settings() -> Settings {
         start_period: 30,
         pin: "node.id==node1".into(),
         front_image: "conteneur/front:abc".into(),
+        label_key: LabelKey::default(),
     }
 }
 
@@ -75,7 +76,7 @@ fn converged(d: &Desired) -> SwarmObserved {
                 id: format!("{i:02}bbbbbbbbbbbbbbbbbbbb"),
                 name: w.name.clone(),
                 version: 10,
-                labels: w.service_labels(SERVER),
+                labels: w.service_labels(SERVER, &LabelKey::default()),
                 replicas: w.replicas.into(),
                 running: w.replicas.into(),
                 update: None,
@@ -201,7 +202,7 @@ fn a_new_secret_value_is_a_new_secret_and_the_old_one_goes() {
         ]
     );
     // Nor in the spec kept on the service.
-    let labels = new.services[0].service_labels(SERVER);
+    let labels = new.services[0].service_labels(SERVER, &LabelKey::default());
     assert!(labels.values().all(|v| !v.contains("s3cret")));
 }
 
@@ -327,5 +328,24 @@ fn health_checks_run_inside_the_task_with_the_shell_and_nc() {
     assert_eq!(
         health_command(&tcp).as_deref(),
         Some("nc -w 3 127.0.0.1 80 </dev/null")
+    );
+}
+
+#[test]
+fn environment_values_are_sealed_in_the_label_and_the_cause_names_them() {
+    let mut l = launch("web", "1.0", 8081);
+    l.env = vec!["DB_PASSWORD=old-Pa55".into()];
+    let obs = converged(&want(std::slice::from_ref(&l)));
+    assert!(
+        obs.services[0].labels.values().all(|v| !v.contains("Pa55")),
+        "{:?}",
+        obs.services[0].labels
+    );
+    l.env = vec!["DB_PASSWORD=new-Pa55".into()];
+    let t = text(&want(&[l]), &obs);
+    assert!(!t.contains("Pa55"), "{t}");
+    assert_eq!(
+        lines(&t)[0],
+        "update web (00bbbbbbbbbb) on swarm env DB_PASSWORD changed"
     );
 }

@@ -1,0 +1,191 @@
+//! End-to-end tests of the binary's hardening that needs no engine: values
+//! that a later step would refuse are refused by `set` with the same
+//! message, nothing unchecked is written by `render` or `proxy apply`, and
+//! the folders conteneur creates do not follow the umask. (The mount checks
+//! and the labels, which need the Docker engine, are in tests/instance.rs.)
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Output;
+
+use common::{Server, text};
+
+/// `set VAR VALUE` refused (exit 3), config.eol unchanged; the message.
+fn refused_by_set(s: &Server, var: &str, value: &str) -> String {
+    let before = std::fs::read(s.config_path()).ok();
+    let out = s.cmd(&["set", var, value]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(3), "set {var} {value:?}: {err}");
+    assert_eq!(std::fs::read(s.config_path()).ok(), before, "{var}");
+    err
+}
+
+/// Writes `var = value` straight into config.eol, as an admin's editor or
+/// an older conteneur could have, bypassing `set`.
+fn write_by_hand(s: &Server, var: &str, value: serde_json::Value) {
+    let path = s.config_path();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json[var] = serde_json::json!({"val": value, "owner": "creoleset"});
+    std::fs::write(&path, json.to_string()).unwrap();
+}
+
+fn plan(s: &Server) -> Output {
+    s.cmd(&["plan"]).output().unwrap()
+}
+
+/// The part of a `set` refusal that names the value and the rule.
+fn rule_of(set_error: &str, value: &str) -> String {
+    let from = set_error
+        .find(&format!("'{value}'"))
+        .unwrap_or_else(|| panic!("{set_error}"));
+    let rest = &set_error[from..];
+    rest.split("; config.eol was not changed")
+        .next()
+        .unwrap_or(rest)
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn set_refuses_tls_paths_nginx_would_refuse_with_the_same_message() {
+    let s = Server::new();
+    s.set("conteneur_https", &["oui"]);
+    for bad in [
+        "/etc/ssl/a;b.crt",
+        "/etc/ssl/a b.crt",
+        "/etc/ssl/a'b.crt",
+        "/etc/ssl/a\"b.crt",
+    ] {
+        for var in ["conteneur_cert_file", "conteneur_key_file"] {
+            let err = refused_by_set(&s, var, bad);
+            assert!(
+                err.contains(var) && err.contains("a path nginx reads holds no whitespace"),
+                "{err}"
+            );
+            // Such a value already in config.eol: every later step says
+            // the same.
+            let saved = std::fs::read(s.config_path()).unwrap();
+            write_by_hand(&s, var, serde_json::json!(bad));
+            let out = plan(&s);
+            assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+            let later = String::from_utf8_lossy(&out.stderr);
+            assert!(later.contains(&rule_of(&err, bad)), "{err}\n{later}");
+            std::fs::write(s.config_path(), saved).unwrap();
+        }
+    }
+    s.set("conteneur_cert_file", &["/etc/ssl/certs/site-1.crt"]);
+}
+
+#[test]
+fn a_memory_limit_past_64_bits_is_refused_by_set_and_plan() {
+    let s = Server::new();
+    s.set("nombre_conteneur", &["1"]);
+    s.set("conteneur1_memory", &["512m"]);
+    let huge = "99999999999999999999g";
+    let err = refused_by_set(&s, "conteneur1_memory", huge);
+    assert!(err.contains("64 bits"), "{err}");
+    for ok in ["999999999g", "999999999999999999", "1K"] {
+        s.set("conteneur1_memory", &[ok]);
+    }
+    write_by_hand(&s, "conteneur1_memory", serde_json::json!(huge));
+    let out = plan(&s);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&rule_of(&err, huge)),
+        "{}",
+        text(&out)
+    );
+}
+
+fn mode_of(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+/// conteneur under `umask 000`: `ARGS…` with the root and our dictionaries.
+fn under_umask_000(s: &Server, args: &[&str]) -> Output {
+    let bin = assert_cmd::cargo::cargo_bin("conteneur");
+    std::process::Command::new("sh")
+        .args(["-c", "umask 000 && exec \"$@\"", "sh"])
+        .arg(bin)
+        .arg("--root")
+        .arg(s.root.path())
+        .arg("--dicos")
+        .arg(common::our_dicos())
+        .args(args)
+        .env_remove("CONTENEUR_ROOT")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn folders_have_their_mode_whatever_the_umask() {
+    let s = Server::new();
+    common::install_eole_layout(s.root.path());
+    let out = under_umask_000(&s, &["set", "nombre_conteneur", "0"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = under_umask_000(&s, &["render"]);
+    assert!(out.status.success(), "{}", text(&out));
+    for d in [
+        "etc",
+        "etc/eole",
+        "var",
+        "var/lib",
+        "var/lib/conteneur",
+        "var/lib/conteneur/nginx",
+    ] {
+        assert_eq!(mode_of(&s.root.path().join(d)), 0o755, "{d}");
+    }
+}
+
+/// A value refused by the checks (here a container name `../x` written
+/// into config.eol by hand) stops `render` and `proxy apply` as it stops
+/// `instance`: nothing is rendered, nothing published.
+#[test]
+fn render_and_proxy_apply_publish_nothing_unchecked() {
+    let s = Server::new();
+    common::install_eole_layout(s.root.path());
+    s.set("conteneur_proxy_mode", &["private"]);
+    s.set("nombre_conteneur", &["1"]);
+    s.set("conteneur1_name", &["web"]);
+    s.set("conteneur1_url", &["localhost:5000/demo/web"]);
+    s.set("conteneur1_port_in", &["80"]);
+    s.set("conteneur1_port_out", &["18080"]);
+    let out = s.cmd(&["render"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let staged = s.root.path().join("var/lib/conteneur/nginx/conteneur.conf");
+    let good = std::fs::read_to_string(&staged).unwrap();
+    assert!(good.contains("location /web/"), "{good}");
+
+    write_by_hand(&s, "conteneur1_name", serde_json::json!("../x"));
+    for args in [&["render"][..], &["render", "--stdout"][..]] {
+        let out = s.cmd(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{args:?}: {}", text(&out));
+        assert!(
+            err.contains("conteneur1_name") && err.contains("'../x'"),
+            "{err}"
+        );
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("/../x/"));
+    }
+    assert_eq!(std::fs::read_to_string(&staged).unwrap(), good);
+
+    // A staged site holding the route, as the unchecked render wrote it.
+    std::fs::write(&staged, good.replace("/web/", "/../x/")).unwrap();
+    let live = s
+        .root
+        .path()
+        .join("var/lib/conteneur/nginx-private/conf/conteneur.conf");
+    for action in ["apply", "start"] {
+        let out = s.cmd(&["proxy", action]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{action}: {}", text(&out));
+        assert!(
+            err.contains("'../x'") && err.contains("nothing was published"),
+            "{err}"
+        );
+        assert!(!live.exists(), "{action} published the site");
+    }
+}
