@@ -36,7 +36,7 @@ use serde::Serialize;
 use crate::exit::{EXIT_INVALID_CONFIG, EXIT_SYSTEM, Failure};
 use crate::export::{ExportError, Ordered, lit, to_text, write_atomic};
 use crate::paths::Paths;
-use crate::plan::launch::Launch;
+use crate::plan::launch::{Launch, MountKind};
 use crate::plan::swarm::{self as swarm, Desired, Endpoint, FRONT, ServiceWant};
 
 /// The stack file format: 3.8 is the last `docker stack deploy` of Debian's
@@ -392,7 +392,23 @@ pub fn cmd(paths: &Paths, a: StackArgs) -> Result<u8, Failure> {
                 code: EXIT_SYSTEM,
                 message: e.to_string(),
             })?;
-    let desired = swarm::desired(&docker, &paths.root, &settings).map_err(|e| Failure {
+    // Bind mounts checked and placed as `export compose` does.
+    for l in &docker {
+        for m in l.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
+            crate::plan::check_mount(l, &m.host, crate::run::allow_system_mounts(&cfg)).map_err(
+                |e| Failure {
+                    code: EXIT_INVALID_CONFIG,
+                    message: format!("{e}\nnothing was exported"),
+                },
+            )?;
+        }
+    }
+    let bind = |_: &Launch, host: &str| {
+        crate::export::bind_host(&paths.root, host)
+            .display()
+            .to_string()
+    };
+    let desired = swarm::desired(&docker, &bind, &settings).map_err(|e| Failure {
         code: EXIT_INVALID_CONFIG,
         message: format!("{e}\nnothing was exported"),
     })?;
@@ -485,8 +501,12 @@ mod tests {
             label_key: Default::default(),
         };
         let l = launch();
-        let d =
-            swarm::desired(std::slice::from_ref(&l), Path::new("/r"), &settings).expect("desired");
+        let d = swarm::desired(
+            std::slice::from_ref(&l),
+            &swarm::under_root(Path::new("/r")),
+            &settings,
+        )
+        .expect("desired");
         let (file, conf) = stack_file(&d, &[l], "demo", "s.json.front.conf");
         let text = to_text(&file);
         let v: serde_json::Value = serde_json::from_str(&text).expect("JSON");

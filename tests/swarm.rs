@@ -42,6 +42,18 @@ fn instance_two_services_one_with_three_replicas_then_scale_1_3_1() {
     site.container(1, "web", "web", "1.0", 18081);
     site.set("conteneur1_replicas", &["3"]);
     site.container(2, "notes", "notes", "1.0", 18082);
+    // A host folder: checked as for local containers, created, and its
+    // service pinned to this node.
+    site.set("conteneur2_mountpoint_in", &["/www/data"]);
+    site.set("conteneur2_mountpoint_out", &["/etc"]);
+    let refused = site.cmd(&["plan"]);
+    assert!(!refused.status.success(), "{}", out_text(&refused));
+    assert!(
+        out_text(&refused).contains("notes"),
+        "{}",
+        out_text(&refused)
+    );
+    site.set("conteneur2_mountpoint_out", &["/srv/notes"]);
 
     let plan = site.ok(&["plan"]);
     assert!(
@@ -59,6 +71,18 @@ fn instance_two_services_one_with_three_replicas_then_scale_1_3_1() {
     let st = status_of(&site, "web");
     assert!(st.contains("3/3 running"), "{st}");
     assert!(st.contains("manager, active): 3 running"), "{st}");
+    assert!(site.root.path().join("srv/notes").is_dir());
+    let pinned = swarm.manager().docker(&[
+        "service",
+        "inspect",
+        "notes",
+        "--format",
+        "{{.Spec.TaskTemplate.Placement.Constraints}}",
+    ]);
+    assert!(
+        pinned.contains(&format!("node.id=={}", swarm.node_id(0))),
+        "{pinned}"
+    );
 
     // Scale 3 → 1 → 3 → 1: each step in plan and status.
     for (from, to) in [(3, 1), (1, 3), (3, 1)] {

@@ -321,9 +321,27 @@ pub fn front_conf(launches: &[&Launch], endpoint: Endpoint, prefix: &str) -> Str
     out
 }
 
-/// What the swarm must hold for the (docker-type) containers `launches`.
-/// `root` resolves bind mounts as for local containers.
-pub fn desired(launches: &[Launch], root: &Path, s: &Settings) -> Result<Desired, SwarmPlanError> {
+/// How the host folder of a bind mount becomes the path the engine mounts:
+/// the run resolves it as for local containers ([`crate::mounts::resolve`],
+/// symbolic links followed, checked); [`under_root`] is the plain join.
+pub type BindSource<'a> = &'a dyn Fn(&Launch, &str) -> String;
+
+/// `host` under `root`, as written (no link followed).
+pub fn under_root(root: &Path) -> impl Fn(&Launch, &str) -> String + '_ {
+    move |_, host| {
+        root.join(host.trim_start_matches('/'))
+            .display()
+            .to_string()
+    }
+}
+
+/// What the swarm must hold for the (docker-type) containers `launches`;
+/// `bind` gives the engine's path of each host folder.
+pub fn desired(
+    launches: &[Launch],
+    bind: BindSource<'_>,
+    s: &Settings,
+) -> Result<Desired, SwarmPlanError> {
     let mut d = Desired::default();
     let mut networks = BTreeSet::new();
     for l in launches {
@@ -340,18 +358,16 @@ pub fn desired(launches: &[Launch], root: &Path, s: &Settings) -> Result<Desired
         let mut constraints = l.placement.clone();
         let mut mounts = Vec::new();
         for m in &l.mounts {
-            let bind = m.kind == MountKind::Bind;
-            let source = if bind {
-                root.join(m.host.trim_start_matches('/'))
-                    .display()
-                    .to_string()
+            let is_bind = m.kind == MountKind::Bind;
+            let source = if is_bind {
+                bind(l, &m.host)
             } else {
                 m.host.clone()
             };
             mounts.push(WantMount {
                 source,
                 target: m.container.clone(),
-                bind,
+                bind: is_bind,
             });
         }
         // A host folder exists on this node only: its tasks are pinned here.

@@ -258,13 +258,13 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
     };
     // Types conteneur cannot run (snapcraft, vagrant), and settings an
     // engine cannot take, are refused before any engine is even asked.
-    for d in &desired {
+    for d in desired.iter().chain(&on_swarm) {
         plan::check_type(d).map_err(RunError::Plan)?;
     }
     // Where each host folder really leads, symbolic links followed, before
     // anything changes (and again right before its container is created).
     let allow_system_mounts = allow_system_mounts(&cfg);
-    for d in &desired {
+    for d in desired.iter().chain(&on_swarm) {
         for m in d.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
             crate::mounts::resolve(
                 &paths.root,

@@ -16,7 +16,7 @@ use crate::backend::swarm::{Outcome, ServiceStatus, SwarmBackend, front_image_re
 use crate::backend::{BackendError, Kind};
 use crate::config::Config;
 use crate::paths::Paths;
-use crate::plan::launch::Launch;
+use crate::plan::launch::{Launch, MountKind};
 use crate::plan::redact::LabelKey;
 use crate::plan::swarm::{self as plan, Desired, FRONT, SwarmAction, SwarmObserved, SwarmPlan};
 
@@ -80,6 +80,11 @@ pub struct SwarmRun {
     pub plan: SwarmPlan,
     pub server: String,
     pub wait: Duration,
+    /// The containers it runs, the root and the mount rule: their host
+    /// folders are created right before their service is.
+    launches: Vec<Launch>,
+    root: std::path::PathBuf,
+    allow_system: bool,
 }
 
 /// Connects to the swarm, snapshots it and plans; changes nothing.
@@ -93,7 +98,28 @@ pub async fn prepare(
     let server = super::server_id(paths);
     let pin = format!("node.id=={}", backend.node_id());
     let settings = settings(cfg, &server, pin, launches, label_key).map_err(RunError::Engine)?;
-    let desired = plan::desired(launches, &paths.root, &settings).map_err(RunError::Swarm)?;
+    // Host folders resolved as for local containers (links followed, the
+    // real folder checked); created right before their service is.
+    let allow_system = super::allow_system_mounts(cfg);
+    let mut binds = std::collections::HashMap::new();
+    for l in launches {
+        for m in l.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
+            let path = crate::mounts::resolve(
+                &paths.root,
+                crate::plan::mount_given(l, &m.host),
+                allow_system,
+            )
+            .map_err(|e| RunError::Plan(e.into()))?;
+            binds.insert((l.name.clone(), m.host.clone()), path.display().to_string());
+        }
+    }
+    let bind = |l: &Launch, host: &str| {
+        binds
+            .get(&(l.name.clone(), host.to_string()))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let desired = plan::desired(launches, &bind, &settings).map_err(RunError::Swarm)?;
     let observed = backend.observe(&server).await.map_err(RunError::Engine)?;
     let plan = plan::reconcile(&desired, &observed, &server).map_err(RunError::Swarm)?;
     Ok(SwarmRun {
@@ -102,6 +128,9 @@ pub async fn prepare(
         observed,
         plan,
         server,
+        launches: launches.to_vec(),
+        root: paths.root.clone(),
+        allow_system,
         wait: Duration::from_secs(number(cfg, "conteneur_swarm_wait", 300).max(10)),
     })
 }
@@ -183,6 +212,18 @@ pub async fn after_local(s: &SwarmRun, log: &mut dyn Write) -> Result<SwarmRepor
             SwarmAction::CreateService { .. } | SwarmAction::Scale { .. } => Some(None),
             _ => None,
         };
+        if let Some(l) =
+            service_name(&step.action).and_then(|n| s.launches.iter().find(|l| l.name == n))
+        {
+            for m in l.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
+                crate::mounts::prepare(
+                    &s.root,
+                    crate::plan::mount_given(l, &m.host),
+                    s.allow_system,
+                )
+                .map_err(|e| RunError::Plan(e.into()))?;
+            }
+        }
         s.backend
             .apply(&step.action, &s.desired, &s.server)
             .await

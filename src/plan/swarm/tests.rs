@@ -53,7 +53,7 @@ fn launch(name: &str, tag: &str, port: u16) -> Launch {
 }
 
 fn want(launches: &[Launch]) -> Desired {
-    desired(launches, Path::new("/srv/test"), &settings()).expect("desired")
+    desired(launches, &under_root(Path::new("/srv/test")), &settings()).expect("desired")
 }
 
 /// The swarm as it is once `d` converged: every object there, ours.
@@ -274,10 +274,14 @@ fn someone_elses_service_or_network_is_never_touched() {
 fn refused_built_images_and_the_front_name() {
     let mut git = launch("site", "v1", 8081);
     git.backend = "docker+git".into();
-    let e = desired(&[git], Path::new("/"), &settings()).expect_err("refused");
+    let e = desired(&[git], &under_root(Path::new("/")), &settings()).expect_err("refused");
     assert!(e.to_string().contains("container 'site'"), "{e}");
-    let e =
-        desired(&[launch(FRONT, "1", 8081)], Path::new("/"), &settings()).expect_err("reserved");
+    let e = desired(
+        &[launch(FRONT, "1", 8081)],
+        &under_root(Path::new("/")),
+        &settings(),
+    )
+    .expect_err("reserved");
     assert!(e.to_string().contains("conteneur's own"), "{e}");
 }
 
