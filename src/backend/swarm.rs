@@ -14,17 +14,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use bollard::Docker;
 use bollard::models::{
-    ConfigSpec, EndpointPortConfig, EndpointPortConfigProtocolEnum,
-    EndpointPortConfigPublishModeEnum, EndpointSpec, EndpointSpecModeEnum, HealthConfig, Limit,
-    LocalNodeState, Mount, MountType, NetworkAttachmentConfig, NetworkCreateRequest, SecretSpec,
-    ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecRollbackConfig,
-    ServiceSpecRollbackConfigFailureActionEnum, ServiceSpecRollbackConfigOrderEnum,
-    ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
-    ServiceSpecUpdateConfigOrderEnum, TaskSpec, TaskSpecContainerSpec,
-    TaskSpecContainerSpecConfigs, TaskSpecContainerSpecFile, TaskSpecContainerSpecFile1,
-    TaskSpecContainerSpecSecrets, TaskSpecPlacement, TaskSpecPlacementPreferences,
-    TaskSpecPlacementSpread, TaskSpecResources, TaskSpecRestartPolicy,
-    TaskSpecRestartPolicyConditionEnum, TaskState,
+    ConfigSpec, LocalNodeState, NetworkCreateRequest, SecretSpec, ServiceSpec, ServiceSpecMode,
+    ServiceSpecModeReplicated, TaskState,
 };
 use bollard::query_parameters::{
     InspectServiceOptions, ListConfigsOptions, ListContainersOptions, ListNetworksOptions,
@@ -33,12 +24,16 @@ use bollard::query_parameters::{
 };
 
 use super::docker::DockerBackend;
-use super::{Backend, BackendError, NoProgress, labels};
-use crate::plan::redact::LabelKey;
+use super::{BackendError, labels};
 use crate::plan::swarm::{
-    Desired, Endpoint, ObservedObject, ObservedService, ServiceWant, SwarmAction, SwarmObserved,
-    UpdateState,
+    Desired, ObservedObject, ObservedService, ServiceWant, SwarmAction, SwarmObserved, UpdateState,
 };
+
+mod front;
+mod spec;
+
+pub use front::{FRONT_IMAGE, front_image_ref};
+pub use spec::service_spec;
 
 /// Seconds between two looks at a converging service.
 const POLL: Duration = Duration::from_millis(500);
@@ -115,183 +110,6 @@ fn label_filter(server: &str) -> HashMap<String, Vec<String>> {
         vec![format!("{}={server}", labels::SERVER)],
     )]
     .into()
-}
-
-fn to_map(l: &BTreeMap<String, String>) -> HashMap<String, String> {
-    l.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-}
-
-fn secs(n: u64) -> i64 {
-    i64::try_from(n.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX)
-}
-
-/// The engine's service spec of `w`; `ids` gives the id of each secret and
-/// config by name.
-pub fn service_spec(
-    w: &ServiceWant,
-    server: &str,
-    key: &LabelKey,
-    ids: &HashMap<String, String>,
-) -> ServiceSpec {
-    let mounts = w
-        .mounts
-        .iter()
-        .map(|m| Mount {
-            target: Some(m.target.clone()),
-            source: Some(m.source.clone()),
-            typ: Some(if m.bind {
-                MountType::BIND
-            } else {
-                MountType::VOLUME
-            }),
-            ..Default::default()
-        })
-        .collect();
-    let secrets = w
-        .secrets
-        .iter()
-        .map(|s| TaskSpecContainerSpecSecrets {
-            file: Some(TaskSpecContainerSpecFile {
-                name: Some(s.target.clone()),
-                uid: Some("0".into()),
-                gid: Some("0".into()),
-                mode: Some(0o400),
-            }),
-            secret_id: ids.get(&s.object).cloned(),
-            secret_name: Some(s.object.clone()),
-        })
-        .collect();
-    let configs = w
-        .configs
-        .iter()
-        .map(|c| TaskSpecContainerSpecConfigs {
-            file: Some(TaskSpecContainerSpecFile1 {
-                name: Some(c.target.clone()),
-                uid: Some("0".into()),
-                gid: Some("0".into()),
-                mode: Some(0o444),
-            }),
-            config_id: ids.get(&c.object).cloned(),
-            config_name: Some(c.object.clone()),
-            ..Default::default()
-        })
-        .collect();
-    let health = w.health.as_ref().map(|cmd| HealthConfig {
-        test: Some(vec!["CMD-SHELL".into(), cmd.clone()]),
-        interval: Some(secs(1)),
-        timeout: Some(secs(3)),
-        retries: Some(3),
-        start_period: Some(secs(w.start_period)),
-        ..Default::default()
-    });
-    let container = TaskSpecContainerSpec {
-        image: Some(w.image.clone()),
-        command: (!w.command.is_empty()).then(|| w.command.clone()),
-        env: Some(w.env.clone()),
-        mounts: Some(mounts),
-        stop_grace_period: Some(secs(w.stop_grace.into())),
-        health_check: health,
-        secrets: Some(secrets),
-        configs: Some(configs),
-        // As local containers: a small init passes signals on.
-        init: Some(true),
-        ..Default::default()
-    };
-    let restart = match w.restart.as_str() {
-        "none" => TaskSpecRestartPolicyConditionEnum::NONE,
-        "on-failure" => TaskSpecRestartPolicyConditionEnum::ON_FAILURE,
-        _ => TaskSpecRestartPolicyConditionEnum::ANY,
-    };
-    let (order, rorder) = if w.start_first {
-        (
-            ServiceSpecUpdateConfigOrderEnum::START_FIRST,
-            ServiceSpecRollbackConfigOrderEnum::START_FIRST,
-        )
-    } else {
-        (
-            ServiceSpecUpdateConfigOrderEnum::STOP_FIRST,
-            ServiceSpecRollbackConfigOrderEnum::STOP_FIRST,
-        )
-    };
-    let ports: Vec<EndpointPortConfig> = w
-        .ports
-        .iter()
-        .map(|p| EndpointPortConfig {
-            protocol: Some(EndpointPortConfigProtocolEnum::TCP),
-            target_port: Some(p.target.into()),
-            published_port: Some(p.published.into()),
-            publish_mode: Some(EndpointPortConfigPublishModeEnum::HOST),
-            ..Default::default()
-        })
-        .collect();
-    ServiceSpec {
-        name: Some(w.name.clone()),
-        labels: Some(to_map(&w.service_labels(server, key))),
-        task_template: Some(TaskSpec {
-            container_spec: Some(container),
-            resources: Some(TaskSpecResources {
-                limits: w.memory.map(|m| Limit {
-                    memory_bytes: Some(m),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            restart_policy: Some(TaskSpecRestartPolicy {
-                condition: Some(restart),
-                delay: Some(secs(1)),
-                ..Default::default()
-            }),
-            placement: Some(TaskSpecPlacement {
-                constraints: Some(w.constraints.clone()),
-                preferences: Some(vec![TaskSpecPlacementPreferences {
-                    spread: Some(TaskSpecPlacementSpread {
-                        spread_descriptor: Some("node.id".into()),
-                    }),
-                }]),
-                ..Default::default()
-            }),
-            networks: Some(
-                w.networks
-                    .iter()
-                    .map(|n| NetworkAttachmentConfig {
-                        target: Some(n.clone()),
-                        ..Default::default()
-                    })
-                    .collect(),
-            ),
-            ..Default::default()
-        }),
-        mode: Some(ServiceSpecMode {
-            replicated: Some(ServiceSpecModeReplicated {
-                replicas: Some(w.replicas.into()),
-            }),
-            ..Default::default()
-        }),
-        update_config: Some(ServiceSpecUpdateConfig {
-            parallelism: Some(1),
-            delay: Some(secs(w.update_delay)),
-            failure_action: Some(ServiceSpecUpdateConfigFailureActionEnum::ROLLBACK),
-            monitor: Some(secs(w.monitor)),
-            max_failure_ratio: Some(0.0),
-            order: Some(order),
-        }),
-        rollback_config: Some(ServiceSpecRollbackConfig {
-            parallelism: Some(1),
-            delay: Some(0),
-            failure_action: Some(ServiceSpecRollbackConfigFailureActionEnum::PAUSE),
-            monitor: Some(secs(w.monitor)),
-            max_failure_ratio: Some(0.0),
-            order: Some(rorder),
-        }),
-        endpoint_spec: Some(EndpointSpec {
-            mode: Some(match w.endpoint {
-                Endpoint::Dnsrr => EndpointSpecModeEnum::DNSRR,
-                Endpoint::Vip => EndpointSpecModeEnum::VIP,
-            }),
-            ports: Some(ports),
-        }),
-        ..Default::default()
-    }
 }
 
 fn object(
@@ -845,37 +663,6 @@ impl SwarmBackend {
         }
         Ok(out)
     }
-
-    /// Builds the front's image `reference` (from [`front_image_ref`]) on
-    /// this node unless it is there.
-    pub async fn ensure_front_image(&self, reference: &str) -> Result<(), BackendError> {
-        if self.docker.inspect_image(reference).await.is_ok() {
-            return Ok(());
-        }
-        let tag = reference.rsplit(':').next().unwrap_or("latest");
-        let context = front_context().await?;
-        self.engine
-            .build(FRONT_IMAGE, tag, context, &BTreeMap::new(), &NoProgress)
-            .await?;
-        Ok(())
-    }
-}
-
-/// The front's image: this machine's nginx and the libraries it links, in
-/// an image built on the manager (there is no registry of images to pull
-/// an nginx from here). Named by a hash of the binary: a new nginx, a new
-/// image.
-pub fn front_image_ref() -> Result<String, BackendError> {
-    use sha2::Digest;
-    let binary = std::fs::read(NGINX).map_err(|e| BackendError::Unavailable {
-        engine: "Docker Swarm",
-        message: format!(
-            "the swarm front is this machine's nginx in an image, and {NGINX} cannot be read ({e}); apt-get install nginx"
-        ),
-    })?;
-    let d = sha2::Sha256::digest(&binary);
-    let tag: String = d.iter().take(6).map(|b| format!("{b:02x}")).collect();
-    Ok(format!("{FRONT_IMAGE}:{tag}"))
 }
 
 /// Runs `attempt` (inspect, then update with the version just read) until
@@ -902,69 +689,6 @@ where
     Err(fail(format!(
         "the service kept changing under conteneur ({RETRIES} tries): {last}"
     )))
-}
-
-/// The nginx the front's image is made of.
-const NGINX: &str = "/usr/sbin/nginx";
-/// The front's image name (never pushed).
-pub const FRONT_IMAGE: &str = "conteneur/front";
-
-/// The build context of the front's image: nginx, its libraries (`ldd`),
-/// the folders it writes to, and a Dockerfile `FROM scratch`.
-async fn front_context() -> Result<Vec<u8>, BackendError> {
-    let fail = |m: String| BackendError::Build {
-        image: FRONT_IMAGE.into(),
-        tag: String::new(),
-        repository: NGINX.into(),
-        message: m,
-    };
-    let dir = tempfile::tempdir().map_err(|e| fail(e.to_string()))?;
-    let root = dir.path();
-    let ldd = tokio::process::Command::new("ldd")
-        .arg(NGINX)
-        .output()
-        .await
-        .map_err(|e| fail(format!("ldd: {e}")))?;
-    let mut files = vec![NGINX.to_string()];
-    files.extend(
-        String::from_utf8_lossy(&ldd.stdout)
-            .split_whitespace()
-            .filter(|w| w.starts_with('/'))
-            .map(str::to_string),
-    );
-    let io = |e: std::io::Error| fail(e.to_string());
-    for f in &files {
-        let dest = root.join(f.trim_start_matches('/'));
-        if let Some(p) = dest.parent() {
-            std::fs::create_dir_all(p).map_err(io)?;
-        }
-        std::fs::copy(f, &dest).map_err(io)?;
-    }
-    for d in ["var/lib/nginx", "var/log/nginx", "run", "tmp", "etc/nginx"] {
-        std::fs::create_dir_all(root.join(d)).map_err(io)?;
-    }
-    std::fs::write(
-        root.join("etc/passwd"),
-        "root:x:0:0:root:/:/nonexistent\nnobody:x:65534:65534:nobody:/nonexistent:/nonexistent\n",
-    )
-    .map_err(io)?;
-    std::fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").map_err(io)?;
-    std::fs::write(
-        root.join("Dockerfile"),
-        "FROM scratch\nCOPY . /\nCMD [\"/usr/sbin/nginx\", \"-g\", \"daemon off;\"]\n",
-    )
-    .map_err(io)?;
-    let tar = tokio::process::Command::new("tar")
-        .arg("-C")
-        .arg(root)
-        .args(["-c", "."])
-        .output()
-        .await
-        .map_err(|e| fail(format!("tar: {e}")))?;
-    if !tar.status.success() {
-        return Err(fail(String::from_utf8_lossy(&tar.stderr).into_owned()));
-    }
-    Ok(tar.stdout)
 }
 
 #[cfg(test)]
@@ -998,62 +722,5 @@ mod tests {
         })
         .await;
         assert!(r.expect_err("bounded").to_string().contains("5 tries"));
-    }
-
-    #[test]
-    fn the_spec_carries_the_rolling_update_and_rollback_policy() {
-        let w = ServiceWant {
-            name: "web".into(),
-            image: "i:1".into(),
-            replicas: 3,
-            command: vec![],
-            env: vec![],
-            mounts: vec![],
-            memory: Some(64 << 20),
-            restart: "any".into(),
-            stop_grace: 10,
-            health: Some("true".into()),
-            start_period: 6,
-            constraints: vec![],
-            networks: vec!["conteneur-front".into()],
-            secrets: vec![],
-            configs: vec![],
-            ports: vec![],
-            start_first: true,
-            update_delay: 2,
-            monitor: 3,
-            endpoint: Endpoint::Dnsrr,
-            labels: BTreeMap::new(),
-        };
-        let spec = service_spec(&w, "/srv", &LabelKey::default(), &HashMap::new());
-        let u = spec.update_config.expect("update config");
-        assert_eq!(u.parallelism, Some(1));
-        assert_eq!(u.delay, Some(2_000_000_000));
-        assert_eq!(u.monitor, Some(3_000_000_000));
-        assert_eq!(
-            u.failure_action,
-            Some(ServiceSpecUpdateConfigFailureActionEnum::ROLLBACK)
-        );
-        assert_eq!(u.order, Some(ServiceSpecUpdateConfigOrderEnum::START_FIRST));
-        assert_eq!(
-            spec.endpoint_spec.and_then(|e| e.mode),
-            Some(EndpointSpecModeEnum::DNSRR)
-        );
-        assert_eq!(
-            spec.mode
-                .and_then(|m| m.replicated)
-                .and_then(|r| r.replicas),
-            Some(3)
-        );
-        let labels = spec.labels.expect("labels");
-        assert_eq!(labels.get(labels::SERVER).map(String::as_str), Some("/srv"));
-        let task = spec.task_template.expect("task");
-        let c = task.container_spec.expect("container");
-        assert_eq!(
-            c.health_check.and_then(|h| h.test),
-            Some(vec!["CMD-SHELL".to_string(), "true".to_string()])
-        );
-        // conteneur's labels on the service, never on the task's containers.
-        assert!(c.labels.is_none());
     }
 }
