@@ -18,6 +18,25 @@ fn out_text(o: &std::process::Output) -> String {
     )
 }
 
+/// The time of day of an engine timestamp (`2026-12-01 10:05:12.1234 +0000
+/// UTC` or RFC 3339), in seconds.
+fn seconds_of_day(t: &str) -> f64 {
+    let time = t
+        .split(['T', ' '])
+        .nth(1)
+        .unwrap_or_default()
+        .trim_end_matches('Z');
+    let mut parts = time.split(':');
+    let mut n = |scale: f64| -> f64 {
+        parts
+            .next()
+            .and_then(|p| p.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            * scale
+    };
+    n(3600.0) + n(60.0) + n(1.0)
+}
+
 /// The status lines of service `name` (its line and its node lines).
 fn status_of(site: &Site, name: &str) -> String {
     let st = out_text(&site.cmd(&["status"]));
@@ -160,6 +179,32 @@ fn a_tag_change_rolls_one_by_one_without_a_failed_request_and_a_broken_tag_is_ro
     assert!(running.iter().all(|l| l.contains("web:2.0")), "{ps}");
     let st = status_of(&site, "web");
     assert!(st.contains("update completed"), "{st}");
+    // One by one: each new task was created once the previous one was
+    // healthy, plus the delay (1 s); all at once they would be ~0 s apart.
+    let ids = swarm.manager().docker(&[
+        "service",
+        "ps",
+        "web",
+        "-q",
+        "--filter",
+        "desired-state=running",
+    ]);
+    let mut args = vec!["inspect", "--format", "{{.CreatedAt}}"];
+    args.extend(ids.lines());
+    let mut created: Vec<f64> = swarm
+        .manager()
+        .docker(&args)
+        .lines()
+        .map(seconds_of_day)
+        .collect();
+    created.sort_by(f64::total_cmp);
+    assert_eq!(created.len(), 3);
+    for w in created.windows(2) {
+        assert!(
+            w[1] - w[0] > 1.0,
+            "tasks created {created:?}: not one by one"
+        );
+    }
 
     // 4. A broken image (it never answers its health check): Swarm rolls
     // it back, the old replicas serve throughout, reconfigure says so.

@@ -77,7 +77,8 @@ pub struct Settings {
     pub server: String,
     /// Seconds between the update of two replicas.
     pub update_delay: u64,
-    /// Seconds a new replica is watched before the next one is updated.
+    /// Seconds each new replica is watched for a failure (Swarm then rolls
+    /// the service back; it does not hold the next replica back).
     pub monitor: u64,
     pub endpoint: Endpoint,
     /// Seconds a new replica has to become healthy (its start period).
