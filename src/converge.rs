@@ -16,18 +16,21 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
-use http_body_util::Empty;
-use hyper::body::Bytes;
-use tokio::net::TcpStream;
 
-use crate::backend::{Backend, BackendError, Backends, HostMount, Kind, Progress, git, labels};
+use crate::backend::{Backend, BackendError, Backends, HostMount, Kind, Progress};
 use crate::mounts;
 use crate::plan::launch::{Health, Launch, MountKind};
 use crate::plan::redact::LabelKey;
 use crate::plan::{Action, Plan, container_labels, mount_given, next_name};
+
+mod health;
+mod images;
+
+pub use health::{http_probe, tcp_probe, wait_healthy};
+pub use images::{Images, prepare_images};
 
 /// How the executor works.
 #[derive(Debug, Clone)]
@@ -45,6 +48,9 @@ pub struct Settings {
     pub allow_system_mounts: bool,
     /// The key environment values are sealed with in the plan label.
     pub label_key: LabelKey,
+    /// How long a pull may go without any progress from the engine (the
+    /// registry stalled) before it is abandoned.
+    pub pull_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -56,6 +62,7 @@ impl Default for Settings {
             git_cache: PathBuf::from("/var/lib/conteneur/git"),
             allow_system_mounts: false,
             label_key: LabelKey::default(),
+            pull_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -81,16 +88,89 @@ pub enum ConvergeError {
     Containers(Vec<ContainerFailure>),
     #[error(transparent)]
     Mount(#[from] mounts::MountError),
+    /// An engine stopped answering in the middle of the run.
+    #[error("{}", engine_gone(why, failures))]
+    EngineGone {
+        /// Why the engine does not answer now.
+        why: String,
+        failures: Vec<ContainerFailure>,
+    },
 }
 
 /// One container that could not converge, and what became of it.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("container '{name}': {cause}{}", if *.restored { "; the previous container was started again and keeps serving" } else { "" })]
+#[error("container '{name}': {cause}{}", if *.restored { "; the previous container was started again and keeps serving" } else if *.down { "; it is left stopped" } else { "" })]
 pub struct ContainerFailure {
     pub name: String,
     pub cause: String,
     /// The previous container runs again.
     pub restored: bool,
+    /// No container serves under this name now (the previous one was
+    /// stopped and could not be started again): its route answers 502.
+    pub down: bool,
+}
+
+impl ContainerFailure {
+    fn new(name: &str, cause: String, restored: bool) -> ContainerFailure {
+        ContainerFailure {
+            name: name.to_string(),
+            cause,
+            restored,
+            down: false,
+        }
+    }
+
+    /// Marks it as left stopped unless it was restored.
+    fn left_down(mut self) -> ContainerFailure {
+        self.down = !self.restored;
+        self
+    }
+}
+
+impl ConvergeError {
+    /// The containers no longer served (their routes answer 502).
+    pub fn down(&self) -> Vec<&str> {
+        match self {
+            ConvergeError::Containers(f) | ConvergeError::EngineGone { failures: f, .. } => f
+                .iter()
+                .filter(|f| f.down)
+                .map(|f| f.name.as_str())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The message of [`ConvergeError::EngineGone`].
+fn engine_gone(why: &str, failures: &[ContainerFailure]) -> String {
+    let names = |down: bool| {
+        failures
+            .iter()
+            .filter(|f| f.down == down)
+            .map(|f| f.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut text = format!("the engine went away in the middle of the run: {why}\n");
+    for (list, what) in [
+        (names(true), "containers left stopped"),
+        (
+            names(false),
+            "containers that could not be changed (as they were)",
+        ),
+    ] {
+        if !list.is_empty() {
+            text.push_str(&format!("{what}: {list}\n"));
+        }
+    }
+    for f in failures {
+        text.push_str(&format!("  {f}\n"));
+    }
+    text.push_str(
+        "once the engine is back, `conteneur reconfigure` repairs them (it starts what is \
+         stopped and removes what was half-made)",
+    );
+    text
 }
 
 /// The engine-side mounts of a launch: bind folders under `root`, checked
@@ -153,62 +233,9 @@ fn image_id(launch: &Launch, images: &ImageIds) -> String {
         .unwrap_or_default()
 }
 
-/// What a pull or a build brought: (engine, `image:tag`, image id).
-type Prepared = (Kind, String, String);
-
-/// One pull or build, on its engine.
-async fn prepare_one(
-    action: &Action,
-    backends: &Backends,
-    settings: &Settings,
-    progress: &dyn Progress,
-) -> Result<Prepared, BackendError> {
-    match action {
-        Action::Pull {
-            backend,
-            image,
-            tag,
-        } => {
-            let id = backends
-                .require(*backend)?
-                .prepare(image, tag, progress)
-                .await?;
-            Ok((*backend, format!("{image}:{tag}"), id))
-        }
-        Action::Build {
-            image,
-            tag,
-            repository,
-            commit,
-        } => {
-            let docker = backends.require(Kind::Docker)?;
-            let fail = |message: String| BackendError::Build {
-                image: image.clone(),
-                tag: tag.clone(),
-                repository: repository.clone(),
-                message,
-            };
-            let reference = format!("{image}:{tag}");
-            progress.update(&reference, &format!("fetching {repository} {tag}"));
-            let context = git::fetch_tree(&settings.git_cache, repository, tag, commit)
-                .await
-                .map_err(|e| {
-                    let e = fail(e.to_string());
-                    progress.done(&reference, &Err(e.clone()));
-                    e
-                })?;
-            let mut l = BTreeMap::new();
-            l.insert(labels::GIT_COMMIT.to_string(), commit.clone());
-            l.insert(labels::GIT_URL.to_string(), repository.clone());
-            let id = docker.build(image, tag, context, &l, progress).await?;
-            Ok((Kind::Docker, reference, id))
-        }
-        _ => Err(BackendError::Other("not a pull or a build".into())),
-    }
-}
-
-/// Carries out `plan`. `desired` holds the launch plans the plan refers to;
-/// `images` the image ids already known.
+/// Carries out `plan`: its pulls and builds, then its containers.
+/// `desired` holds the launch plans the plan refers to; `images` the image
+/// ids already known.
 pub async fn execute(
     plan: &Plan,
     desired: &[Launch],
@@ -218,44 +245,26 @@ pub async fn execute(
     settings: &Settings,
     progress: &dyn Progress,
 ) -> Result<Report, ConvergeError> {
-    let parallel = settings.parallel.max(1);
-    let mut report = Report::default();
-    let mut images = images.clone();
+    let images = prepare_images(plan, images, backends, settings, progress).await?;
+    converge_containers(plan, desired, &images, backends, root, settings).await
+}
 
-    // 1. Every pull and build, before any container is touched.
-    let prepares: Vec<&Action> = plan
-        .steps
-        .iter()
-        .map(|s| &s.action)
-        .filter(|a| a.is_prepare())
-        .collect();
-    let results: Vec<(bool, Result<Prepared, BackendError>)> = stream::iter(prepares)
-        .map(|a| async move {
-            let is_build = matches!(a, Action::Build { .. });
-            (is_build, prepare_one(a, backends, settings, progress).await)
-        })
-        .buffer_unordered(parallel)
-        .collect()
-        .await;
-    let mut first_error = None;
-    for (is_build, r) in results {
-        match r {
-            Ok((kind, reference, id)) => {
-                images.insert((kind, reference.clone()), id);
-                if is_build {
-                    report.built.push(reference);
-                } else {
-                    report.pulled.push(reference);
-                }
-            }
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
-        }
-    }
-    if let Some(e) = first_error {
-        return Err(ConvergeError::Pull(e));
-    }
+/// Steps 2 and 3 of a plan, once [`prepare_images`] brought its images:
+/// leftovers removed, then every container, in parallel with a bound.
+pub async fn converge_containers(
+    plan: &Plan,
+    desired: &[Launch],
+    prepared: &Images,
+    backends: &Backends,
+    root: &Path,
+    settings: &Settings,
+) -> Result<Report, ConvergeError> {
+    let parallel = settings.parallel.max(1);
+    let mut report = Report {
+        pulled: prepared.pulled.clone(),
+        built: prepared.built.clone(),
+        ..Report::default()
+    };
 
     // 2. Leftovers of an interrupted run, which hold the `.next` names.
     for step in &plan.steps {
@@ -263,11 +272,7 @@ pub async fn execute(
             && name.ends_with(crate::backend::NEXT_SUFFIX)
         {
             let fail = |cause: String| {
-                ConvergeError::Containers(vec![ContainerFailure {
-                    name: name.clone(),
-                    cause,
-                    restored: false,
-                }])
+                ConvergeError::Containers(vec![ContainerFailure::new(name, cause, false)])
             };
             let b = backends
                 .require(*backend)
@@ -279,7 +284,7 @@ pub async fn execute(
 
     // 3. Containers, in parallel with a bound.
     let by_name: HashMap<&str, &Launch> = desired.iter().map(|l| (l.name.as_str(), l)).collect();
-    let images = &images;
+    let images = &prepared.ids;
     let jobs = plan.steps.iter().filter(|s| {
         !s.action.is_prepare()
             && !matches!(&s.action, Action::Remove { name, .. } if name.ends_with(crate::backend::NEXT_SUFFIX))
@@ -312,10 +317,48 @@ pub async fn execute(
         }
     }
     if failures.is_empty() {
-        Ok(report)
-    } else {
-        failures.sort_by(|a, b| a.name.cmp(&b.name));
-        Err(ConvergeError::Containers(failures))
+        return Ok(report);
+    }
+    failures.sort_by(|a, b| a.name.cmp(&b.name));
+    // An engine that no longer answers explains every failure on it: say
+    // so, rather than the client library's words for a closed socket.
+    let touched: std::collections::BTreeSet<Kind> = plan
+        .steps
+        .iter()
+        .filter(|s| {
+            s.action
+                .container()
+                .is_some_and(|n| failures.iter().any(|f| f.name == n))
+        })
+        .flat_map(|s| step_kinds(&s.action))
+        .collect();
+    for kind in touched {
+        if let Some(b) = backends.get(kind)
+            && let Err(e) = b.inspect().await
+        {
+            return Err(ConvergeError::EngineGone {
+                why: e.to_string(),
+                failures,
+            });
+        }
+    }
+    Err(ConvergeError::Containers(failures))
+}
+
+/// The engines a step works on.
+fn step_kinds(a: &Action) -> Vec<Kind> {
+    match a {
+        Action::Pull { backend, .. } => vec![*backend],
+        Action::Build { .. } => vec![Kind::Docker],
+        Action::Create { backend, .. }
+        | Action::Start { backend, .. }
+        | Action::Remove { backend, .. }
+        | Action::Leave { backend, .. } => vec![*backend],
+        Action::Replace {
+            old_backend,
+            backend,
+            ..
+        } => vec![*old_backend, *backend],
     }
 }
 
@@ -327,11 +370,7 @@ async fn run_step(
     root: &Path,
     settings: &Settings,
 ) -> Result<(), ContainerFailure> {
-    let fail = |name: &str, cause: String, restored: bool| ContainerFailure {
-        name: name.to_string(),
-        cause,
-        restored,
-    };
+    let fail = ContainerFailure::new;
     let engine = |name: &str, kind: Kind| {
         backends
             .require(kind)
@@ -356,10 +395,10 @@ async fn run_step(
             let b = engine(name, *backend)?;
             b.start(id)
                 .await
-                .map_err(|e| fail(name, e.to_string(), false))?;
+                .map_err(|e| fail(name, e.to_string(), false).left_down())?;
             wait_healthy(b, id, &launch.health, settings.health_timeout)
                 .await
-                .map_err(|e| fail(name, e, false))
+                .map_err(|e| fail(name, e, false).left_down())
         }
         Action::Create { name, backend } => {
             let Some(launch) = launch else {
@@ -458,11 +497,7 @@ async fn replace(
     root: &Path,
     settings: &Settings,
 ) -> Result<(), ContainerFailure> {
-    let fail = |cause: String, restored: bool| ContainerFailure {
-        name: name.to_string(),
-        cause,
-        restored,
-    };
+    let fail = |cause: String, restored: bool| ContainerFailure::new(name, cause, restored);
     let mounts = host_mounts(launch, root, settings.allow_system_mounts)
         .map_err(|e| fail(unprefixed(name, &e), false))?;
     let next = next_name(name);
@@ -501,7 +536,8 @@ async fn replace(
         return Err(fail(
             format!("the new container did not come up: {cause}"),
             restored,
-        ));
+        )
+        .left_down());
     }
     // 5. Only now remove the old one, and give the new one its name.
     if let Err(e) = old.backend.remove(old.id).await {
@@ -533,17 +569,13 @@ async fn replace_in_place(
     b: &dyn Backend,
     settings: &Settings,
 ) -> Result<(), ContainerFailure> {
-    let fail = |cause: String, restored: bool| ContainerFailure {
-        name: name.to_string(),
-        cause,
-        restored,
-    };
+    let fail = |cause: String, restored: bool| ContainerFailure::new(name, cause, restored);
     let health = old_health.unwrap_or(&launch.health);
     if let Err(e) = b.update(id, launch, labels).await {
         let restored = wait_healthy(b, id, health, settings.health_timeout)
             .await
             .is_ok();
-        return Err(fail(format!("the change failed: {e}"), restored));
+        return Err(fail(format!("the change failed: {e}"), restored).left_down());
     }
     let outcome = match b.start(id).await {
         Ok(()) => wait_healthy(b, id, &launch.health, settings.health_timeout).await,
@@ -562,95 +594,10 @@ async fn replace_in_place(
         return Err(fail(
             format!("the changed container did not come up: {cause}"),
             restored,
-        ));
+        )
+        .left_down());
     }
     Ok(())
-}
-
-/// Waits until the container answers its health check, fails fast when it
-/// stops, and gives up after `timeout`.
-pub async fn wait_healthy(
-    backend: &dyn Backend,
-    id: &str,
-    health: &Health,
-    timeout: Duration,
-) -> Result<(), String> {
-    let deadline = Instant::now() + timeout;
-    // Most services answer within a few tens of milliseconds: poll soon,
-    // then back off to 200 ms so a slow one does not cost engine calls.
-    let mut pause = Duration::from_millis(20);
-    loop {
-        match backend.running(id).await {
-            Ok(true) => {}
-            Ok(false) => {
-                return Err(
-                    "it stopped right after starting (see `docker logs`, or lxc-info and the LXC log)"
-                        .into(),
-                );
-            }
-            Err(e) => return Err(e.to_string()),
-        }
-        let probe = match (&health.path, health.port) {
-            (_, None) => Ok(()),
-            (Some(path), Some(port)) => http_probe(port, path).await,
-            (None, Some(port)) => tcp_probe(port).await,
-        };
-        let last = match probe {
-            Ok(()) => return Ok(()),
-            Err(e) => e,
-        };
-        if Instant::now() >= deadline {
-            return Err(format!("not healthy after {} s: {last}", timeout.as_secs()));
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(200));
-    }
-}
-
-/// A TCP probe of 127.0.0.1:`port`. Accepting the connection is not
-/// enough: Docker's userland proxy accepts on the host port even when
-/// nothing listens in the container, then closes at once. So the probe
-/// also waits a moment: a server keeps the connection open (or speaks
-/// first), the proxy of a dead port hangs up.
-pub async fn tcp_probe(port: u16) -> Result<(), String> {
-    use tokio::io::AsyncReadExt;
-    let mut stream = TcpStream::connect(("127.0.0.1", port))
-        .await
-        .map_err(|e| format!("port {port} does not accept connections: {e}"))?;
-    let mut buf = [0u8; 1];
-    match tokio::time::timeout(Duration::from_millis(300), stream.read(&mut buf)).await {
-        Ok(Ok(0)) | Ok(Err(_)) => Err(format!(
-            "port {port} accepts connections but closes them at once: nothing listens in the container"
-        )),
-        Ok(Ok(_)) | Err(_) => Ok(()),
-    }
-}
-
-/// An HTTP GET of `path` on 127.0.0.1:`port`: healthy on 2xx or 3xx.
-pub async fn http_probe(port: u16, path: &str) -> Result<(), String> {
-    let stream = TcpStream::connect(("127.0.0.1", port))
-        .await
-        .map_err(|e| format!("port {port} does not accept connections: {e}"))?;
-    let io = hyper_util::rt::TokioIo::new(stream);
-    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(io)
-        .await
-        .map_err(|e| format!("HTTP on port {port}: {e}"))?;
-    let conn = tokio::spawn(conn);
-    let req = hyper::Request::get(path)
-        .header(hyper::header::HOST, format!("127.0.0.1:{port}"))
-        .body(Empty::new())
-        .map_err(|e| format!("bad health path {path}: {e}"))?;
-    let status = tokio::time::timeout(Duration::from_secs(5), sender.send_request(req))
-        .await
-        .map_err(|_| format!("GET {path} on port {port}: no answer within 5 s"))?
-        .map_err(|e| format!("GET {path} on port {port}: {e}"))?
-        .status();
-    conn.abort();
-    if status.is_success() || status.is_redirection() {
-        Ok(())
-    } else {
-        Err(format!("GET {path} on port {port} answered {status}"))
-    }
 }
 
 #[cfg(test)]
@@ -669,6 +616,8 @@ mod tests {
         log: std::sync::Arc<Mutex<Vec<String>>>,
         fail_start: Mutex<Vec<String>>,
         running: Mutex<Vec<String>>,
+        /// The engine no longer answers `inspect`.
+        gone: bool,
     }
 
     impl Fake {
@@ -679,6 +628,7 @@ mod tests {
                 log: log.clone(),
                 fail_start: Mutex::new(Vec::new()),
                 running: Mutex::new(Vec::new()),
+                gone: false,
             }
         }
         fn note(&self, s: String) {
@@ -692,6 +642,12 @@ mod tests {
             self.kind
         }
         async fn inspect(&self) -> Result<Observed, BackendError> {
+            if self.gone {
+                return Err(BackendError::EngineDown {
+                    socket: "/run/test.sock".into(),
+                    message: "connection refused".into(),
+                });
+            }
             Ok(Observed::default())
         }
         async fn prepare(
@@ -950,5 +906,42 @@ mod tests {
             "{e}"
         );
         assert!(log.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_engine_gone_mid_replace_says_so_and_which_containers_are_left_stopped() {
+        let log = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let mut docker = Fake::new(Kind::Docker, &log);
+        docker.gone = true;
+        docker
+            .fail_start
+            .lock()
+            .unwrap()
+            .extend(["web.next".to_string(), "old".to_string()]);
+        let mut set = Backends::new();
+        set.insert(Box::new(docker));
+        let root = tempfile::tempdir().unwrap();
+        let l = launch("docker");
+        let e = rt()
+            .block_on(execute(
+                &replace_step(Kind::Docker, Kind::Docker),
+                std::slice::from_ref(&l),
+                &ImageIds::new(),
+                &set,
+                root.path(),
+                &settings(),
+                &NoProgress,
+            ))
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(matches!(e, ConvergeError::EngineGone { .. }), "{text}");
+        assert!(
+            text.contains("the engine went away")
+                && text.contains("containers left stopped: web")
+                && text.contains("cannot reach the Docker engine at /run/test.sock")
+                && text.contains("`conteneur reconfigure` repairs them"),
+            "{text}"
+        );
+        assert_eq!(e.down(), ["web"]);
     }
 }

@@ -10,153 +10,13 @@
 
 mod common;
 
+use common::site::Site;
 use common::{docker, free_port, get};
 
-use std::path::PathBuf;
-use std::process::{Command as Proc, Output};
+use std::process::Command as Proc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-use assert_cmd::Command;
-
-/// Fails (never skips) when the engine or the registry is missing.
-fn require_services() {
-    let out = docker(&["version", "--format", "{{.Server.APIVersion}}"]);
-    assert!(
-        out.status.success(),
-        "the Docker engine is not reachable: run scripts/services.sh first ({})",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let reg = Proc::new("curl")
-        .args(["-fsS", "http://127.0.0.1:5000/v2/demo/web/tags/list"])
-        .output()
-        .unwrap();
-    assert!(
-        reg.status.success(),
-        "the loopback registry or its demo images are missing: run scripts/services.sh and scripts/images.sh"
-    );
-}
-
-/// A server under a temporary root, with our dictionaries and templates
-/// installed where EOLE puts them, a private nginx on a free port.
-struct Site {
-    root: tempfile::TempDir,
-    tag: String,
-    http_port: u16,
-}
-
-impl Site {
-    fn new(tag: &str) -> Site {
-        require_services();
-        let root = tempfile::tempdir().unwrap();
-        common::install_eole_layout(root.path());
-        let site = Site {
-            root,
-            tag: format!("{tag}{}", std::process::id() % 100000),
-            http_port: free_port(),
-        };
-        site.clean_engine();
-        let port = site.http_port.to_string();
-        site.set("conteneur_proxy_mode", &["private"]);
-        site.set("conteneur_proxy_listen", &["127.0.0.1"]);
-        site.set("conteneur_http_port", &[&port]);
-        site.set("conteneur_health_timeout", &["5"]);
-        site
-    }
-
-    fn name(&self, short: &str) -> String {
-        format!("{}-{short}", self.tag)
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::cargo_bin("conteneur").unwrap();
-        c.arg("--root").arg(self.root.path()).args(args);
-        c.env_remove("CONTENEUR_ROOT").env_remove("DOCKER_HOST");
-        c.timeout(Duration::from_secs(120));
-        c
-    }
-
-    fn set(&self, var: &str, values: &[&str]) {
-        let mut args = vec!["set", var];
-        args.extend_from_slice(values);
-        let out = self.cmd(&args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "set {var}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// Container X: name, image (under localhost:5000/demo/), tag, host port.
-    fn container(&self, x: u32, short: &str, image: &str, tag: &str, port: u16) {
-        let n = |v: &str| format!("conteneur{x}_{v}");
-        self.set(&n("name"), &[&self.name(short)]);
-        self.set(&n("url"), &[&format!("localhost:5000/demo/{image}")]);
-        self.set(&n("tag"), &[tag]);
-        self.set(&n("port_in"), &["80"]);
-        self.set(&n("port_out"), &[&port.to_string()]);
-    }
-
-    fn run(&self, what: &str) -> Output {
-        self.cmd(&[what, "--quiet"]).output().unwrap()
-    }
-
-    fn run_ok(&self, what: &str) -> String {
-        let out = self.run(what);
-        assert!(
-            out.status.success(),
-            "{what} failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn url(&self, short: &str) -> String {
-        format!("http://127.0.0.1:{}/{}/", self.http_port, self.name(short))
-    }
-
-    /// Id and start time, as the engine reports them.
-    fn identity(&self, short: &str) -> (String, String) {
-        let out = docker(&[
-            "inspect",
-            "--format",
-            "{{.Id}} {{.State.StartedAt}}",
-            &self.name(short),
-        ]);
-        assert!(
-            out.status.success(),
-            "container {} is missing",
-            self.name(short)
-        );
-        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        let (id, started) = text.split_once(' ').unwrap();
-        (id.to_string(), started.to_string())
-    }
-
-    fn exists(&self, short: &str) -> bool {
-        docker(&["inspect", &self.name(short)]).status.success()
-    }
-
-    fn clean_engine(&self) {
-        let out = docker(&["ps", "-aq", "--filter", &format!("name=^{}-", self.tag)]);
-        for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-            docker(&["rm", "-f", id]);
-        }
-    }
-
-    fn path(&self, p: &str) -> PathBuf {
-        self.root.path().join(p)
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["proxy", "stop"]).output();
-        self.clean_engine();
-    }
-}
 
 /// Requests `urls` in a loop until stopped; returns (requests, failures).
 fn hammer(
@@ -407,7 +267,7 @@ fn concurrent_runs_and_kill_minus_nine() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let lock = site.path("var/lib/conteneur/run.lock");
+    let lock = site.path("var/lib/conteneur/run.holder");
     let t0 = Instant::now();
     while std::fs::read_to_string(&lock)
         .map(|s| !s.contains(&slow.id().to_string()))
@@ -501,7 +361,7 @@ fn host_folders_are_checked_where_they_really_lead() {
     let before = site.identity("web");
     let launch = site.path("var/lib/conteneur/launch.json");
     let launch_before = std::fs::read(&launch).unwrap();
-    let nothing_changed = |what: &str, out: &Output, given: &str, leads: &str| {
+    let nothing_changed = |what: &str, out: &std::process::Output, given: &str, leads: &str| {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(8), "{what}: {err}");
         assert!(
@@ -619,4 +479,120 @@ fn secrets_stay_out_of_the_labels() {
         &site.name("web"),
     ]);
     assert!(String::from_utf8_lossy(&env.stdout).contains("DB_PASSWORD=hunter3-very-secret"));
+}
+
+#[test]
+fn a_name_taken_by_another_root_names_that_root() {
+    let a = Site::new("i6");
+    a.set("nombre_conteneur", &["1"]);
+    a.container(1, "web", "web", "1.0", free_port());
+    a.run_ok("instance");
+    // Another server root on the same engine wants the same name.
+    let b = Site::new("i6b");
+    b.set("nombre_conteneur", &["1"]);
+    b.container(1, "web", "web", "1.0", free_port());
+    b.set("conteneur1_name", &[&a.name("web")]);
+    let out = b.run("instance");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(8), "{err}");
+    let a_root = std::fs::canonicalize(a.root.path()).unwrap();
+    assert!(
+        err.contains(&a_root.display().to_string())
+            && !err.contains("not created by conteneur")
+            && err.contains("nothing was changed"),
+        "{err}"
+    );
+}
+
+/// The files a run renders, as bytes.
+fn rendered_files(site: &Site) -> Vec<(String, Vec<u8>)> {
+    [
+        "var/lib/conteneur/launch.json",
+        "etc/eole/conteneur-vars.conf",
+    ]
+    .iter()
+    .map(|p| {
+        let bytes = std::fs::read(site.path(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+        (p.to_string(), bytes)
+    })
+    .collect()
+}
+
+#[test]
+fn a_pull_that_fails_writes_no_file() {
+    let site = Site::new("i7");
+    site.set("nombre_conteneur", &["1"]);
+    site.container(1, "web", "web", "1.0", free_port());
+    site.run_ok("instance");
+    let before = rendered_files(&site);
+    site.set("conteneur1_tag", &["9.9"]);
+    let out = site.run("reconfigure");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(8), "{err}");
+    assert!(err.contains("localhost:5000/demo/web:9.9"), "{err}");
+    assert_eq!(rendered_files(&site), before, "files were rewritten: {err}");
+    assert_eq!(get(&site.url("web")).unwrap().trim(), "web 1.0");
+}
+
+/// A "registry" on 127.0.0.1 that accepts connections and never answers;
+/// the connections are held until the guard is dropped.
+struct StalledRegistry {
+    port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl StalledRegistry {
+    fn start() -> StalledRegistry {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while !flag.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((s, _)) => held.push(s),
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        StalledRegistry { port, stop }
+    }
+}
+
+impl Drop for StalledRegistry {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn a_stalled_registry_is_named_with_the_image_and_the_step() {
+    let registry = StalledRegistry::start();
+    let site = Site::new("i8");
+    site.set("nombre_conteneur", &["1"]);
+    site.container(1, "web", "web", "1.0", free_port());
+    let host = format!("127.0.0.1:{}", registry.port);
+    site.set("conteneur1_url", &[&format!("{host}/demo/web")]);
+    site.set("conteneur_pull_timeout", &["3"]);
+    let t0 = Instant::now();
+    let out = site.run("instance");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(8), "{err}");
+    assert!(
+        t0.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        t0.elapsed()
+    );
+    assert!(
+        err.contains(&format!("from the registry {host} stalled"))
+            && err.contains(&format!("{host}/demo/web:1.0"))
+            && err.contains("no progress for 3 s")
+            && err.contains("conteneur_pull_timeout")
+            && err.contains("no container was changed"),
+        "{err}"
+    );
+    assert!(!site.exists("web"));
+    assert!(!site.path("var/lib/conteneur/launch.json").exists());
 }

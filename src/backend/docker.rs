@@ -26,7 +26,20 @@ pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
 
 pub struct DockerBackend {
     docker: Docker,
+    /// The socket it talks to, for messages.
+    socket: String,
+    /// The same engine, for pulls: a pull is watched for stalls by the
+    /// executor (conteneur_pull_timeout), which may allow more than the
+    /// client's 2 minutes per request.
+    pulls: Docker,
 }
+
+/// The bound on any other request to the engine.
+const REQUEST_TIMEOUT_SECS: u64 = 120;
+
+/// The bound on a pull request as the client sees it; the executor's stall
+/// watch (at most conteneur_pull_timeout's 3600 s of silence) ends it first.
+const PULL_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3700);
 
 impl DockerBackend {
     /// Connects to the local engine and negotiates the API version. Fails
@@ -40,14 +53,20 @@ impl DockerBackend {
             socket: socket.clone(),
             message,
         };
-        let docker = Docker::connect_with_unix(&socket, 120, bollard::API_DEFAULT_VERSION)
-            .map_err(|e| down(e.to_string()))?;
+        let docker =
+            Docker::connect_with_unix(&socket, REQUEST_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
+                .map_err(|e| down(e.to_string()))?;
         let docker = docker
             .negotiate_version()
             .await
             .map_err(|e| down(e.to_string()))?;
         docker.ping().await.map_err(|e| down(e.to_string()))?;
-        Ok(DockerBackend { docker })
+        let pulls = docker.clone().with_timeout(PULL_REQUEST_TIMEOUT);
+        Ok(DockerBackend {
+            docker,
+            pulls,
+            socket,
+        })
     }
 
     /// The engine's API client (the swarm backend drives the same engine).
@@ -65,13 +84,67 @@ impl DockerBackend {
             .map_err(|e| engine_message(&e))
     }
 
-    fn container_err(name: &str, action: &'static str, e: bollard::errors::Error) -> BackendError {
+    fn container_err(
+        &self,
+        name: &str,
+        action: &'static str,
+        e: bollard::errors::Error,
+    ) -> BackendError {
         BackendError::Container {
             name: name.to_string(),
             action,
-            message: engine_message(&e),
+            message: self.message(&e),
         }
     }
+
+    fn listing_err(&self, what: &str, e: &bollard::errors::Error) -> BackendError {
+        if engine_gone(e) {
+            BackendError::EngineDown {
+                socket: self.socket.clone(),
+                message: root_cause(e),
+            }
+        } else {
+            BackendError::Other(format!("listing {what} failed: {}", engine_message(e)))
+        }
+    }
+
+    /// The engine's own message; when the engine itself is gone (the
+    /// socket refused or closed mid-request), that, with the socket.
+    fn message(&self, e: &bollard::errors::Error) -> String {
+        if engine_gone(e) {
+            format!(
+                "the Docker engine at {} does not answer ({})",
+                self.socket,
+                root_cause(e)
+            )
+        } else {
+            engine_message(e)
+        }
+    }
+}
+
+/// The innermost cause of a transport error (`Connection refused`,
+/// `connection closed before message completed`): the client library's
+/// own wrapping says nothing to an admin.
+fn root_cause(e: &bollard::errors::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    cause.to_string()
+}
+
+/// Whether the error is the connection to the engine failing (dockerd
+/// stopped or killed), not the engine answering with an error.
+fn engine_gone(e: &bollard::errors::Error) -> bool {
+    use bollard::errors::Error as E;
+    matches!(
+        e,
+        E::HyperLegacyError { .. }
+            | E::HyperResponseError { .. }
+            | E::IOError { .. }
+            | E::SocketNotFoundError(_)
+    )
 }
 
 /// The engine's own message, without bollard's wrapping.
@@ -79,6 +152,10 @@ fn engine_message(e: &bollard::errors::Error) -> String {
     match e {
         bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
         bollard::errors::Error::DockerStreamError { error } => error.clone(),
+        // bollard's own words are a bare "Timeout error".
+        bollard::errors::Error::RequestTimeoutError => {
+            format!("the engine did not answer within {REQUEST_TIMEOUT_SECS} s")
+        }
         other => other.to_string(),
     }
 }
@@ -171,16 +248,12 @@ impl Backend for DockerBackend {
                 ..Default::default()
             }))
             .await
-            .map_err(|e| {
-                BackendError::Other(format!("listing containers failed: {}", engine_message(&e)))
-            })?;
+            .map_err(|e| self.listing_err("containers", &e))?;
         let images = self
             .docker
             .list_images(Some(ListImagesOptions::default()))
             .await
-            .map_err(|e| {
-                BackendError::Other(format!("listing images failed: {}", engine_message(&e)))
-            })?;
+            .map_err(|e| self.listing_err("images", &e))?;
         let mut observed = Observed::default();
         for c in containers {
             let name = c
@@ -225,7 +298,7 @@ impl Backend for DockerBackend {
     ) -> Result<String, BackendError> {
         let reference = format!("{image}:{tag}");
         let fail = |message: String| BackendError::pull(image, tag, message);
-        let mut stream = self.docker.create_image(
+        let mut stream = self.pulls.create_image(
             Some(CreateImageOptions {
                 from_image: Some(image.to_string()),
                 tag: Some(tag.to_string()),
@@ -257,7 +330,7 @@ impl Backend for DockerBackend {
                     progress.update(&reference, &status);
                 }
                 Err(e) => {
-                    result = Err(fail(engine_message(&e)));
+                    result = Err(fail(self.message(&e)));
                     break;
                 }
             }
@@ -359,7 +432,7 @@ impl Backend for DockerBackend {
                 body,
             )
             .await
-            .map_err(|e| Self::container_err(name, "create", e))?;
+            .map_err(|e| self.container_err(name, "create", e))?;
         Ok(r.id)
     }
 
@@ -367,7 +440,7 @@ impl Backend for DockerBackend {
         self.docker
             .start_container(id, None)
             .await
-            .map_err(|e| Self::container_err(id, "start", e))
+            .map_err(|e| self.container_err(id, "start", e))
     }
 
     async fn stop(&self, id: &str, timeout: u32) -> Result<(), BackendError> {
@@ -387,7 +460,7 @@ impl Backend for DockerBackend {
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 304, ..
             }) => Ok(()),
-            Err(e) => Err(Self::container_err(id, "stop", e)),
+            Err(e) => Err(self.container_err(id, "stop", e)),
         }
     }
 
@@ -408,7 +481,7 @@ impl Backend for DockerBackend {
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
             }) => Ok(()),
-            Err(e) => Err(Self::container_err(id, "remove", e)),
+            Err(e) => Err(self.container_err(id, "remove", e)),
         }
     }
 
@@ -421,7 +494,7 @@ impl Backend for DockerBackend {
                 },
             )
             .await
-            .map_err(|e| Self::container_err(id, "rename", e))
+            .map_err(|e| self.container_err(id, "rename", e))
     }
 
     async fn running(&self, id: &str) -> Result<bool, BackendError> {
@@ -429,7 +502,7 @@ impl Backend for DockerBackend {
             .docker
             .inspect_container(id, None)
             .await
-            .map_err(|e| Self::container_err(id, "inspect", e))?;
+            .map_err(|e| self.container_err(id, "inspect", e))?;
         Ok(c.state.and_then(|s| s.running).unwrap_or(false))
     }
 }

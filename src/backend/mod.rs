@@ -200,6 +200,19 @@ pub enum BackendError {
         tag: String,
         message: String,
     },
+    #[error(
+        "pulling {image}:{tag} from the registry {registry} stalled: no progress for {seconds} s \
+         ({step}); the pull was abandoned. Check that {registry} answers, or give pulls more \
+         time with conteneur_pull_timeout"
+    )]
+    PullStalled {
+        registry: String,
+        image: String,
+        tag: String,
+        seconds: u64,
+        /// Where the pull was when it stalled.
+        step: String,
+    },
     #[error("building {image}:{tag} from {repository} failed: {message}")]
     Build {
         image: String,
@@ -230,6 +243,16 @@ impl BackendError {
             tag: tag.to_string(),
             message,
         }
+    }
+}
+
+/// The registry an image reference is pulled from, as Docker reads it: the
+/// first component when it names a host (a '.' or a ':', or `localhost`),
+/// else Docker Hub.
+pub fn registry_of(image: &str) -> String {
+    match image.split_once('/') {
+        Some((host, _)) if host.contains(['.', ':']) || host == "localhost" => host.to_string(),
+        _ => "docker.io".to_string(),
     }
 }
 

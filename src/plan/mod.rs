@@ -198,6 +198,16 @@ pub enum PlanError {
          conteneur never touches it: rename or remove it (docker rm), or choose another name"
     )]
     NameClash { name: String, id: String },
+    #[error(
+        "container '{name}': a container of that name already exists ({id}), made by conteneur for \
+         another server, the one under --root {root}; conteneur never touches another root's containers: \
+         choose another name here, or remove the container from that server's configuration"
+    )]
+    OtherRoot {
+        name: String,
+        id: String,
+        root: String,
+    },
     #[error("container '{name}': type '{backend}' is not supported yet{hint}")]
     Unsupported {
         name: String,
@@ -608,6 +618,12 @@ pub fn reconcile(
                     snap: d.image.clone(),
                     owner: "it has no conteneur marker for this server".into(),
                 }
+            } else if let Some(root) = c.labels.get(labels::SERVER).filter(|_| c.is_managed()) {
+                PlanError::OtherRoot {
+                    name: d.name.clone(),
+                    id: short_id(&c.id).to_string(),
+                    root: root.clone(),
+                }
             } else {
                 PlanError::NameClash {
                     name: d.name.clone(),
@@ -955,6 +971,27 @@ mod tests {
         let e = reconcile(&[a], &observed, &Options::default()).unwrap_err();
         assert!(matches!(e, PlanError::NameClash { .. }), "{e}");
         assert!(e.to_string().contains("not created by conteneur"));
+    }
+
+    #[test]
+    fn name_clash_with_another_roots_container_names_that_root() {
+        let a = launch("a", "1.0");
+        let mut other = running(&a, "ffff");
+        other
+            .labels
+            .insert(labels::SERVER.into(), "/srv/other-root".into());
+        let observed = Observed {
+            containers: vec![other],
+            images: images(&[]),
+            ..Default::default()
+        };
+        let e = reconcile(&[a], &observed, &Options::default()).unwrap_err();
+        let text = e.to_string();
+        assert!(matches!(e, PlanError::OtherRoot { .. }), "{e}");
+        assert!(
+            text.contains("/srv/other-root") && !text.contains("not created by conteneur"),
+            "{text}"
+        );
     }
 
     #[test]

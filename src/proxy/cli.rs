@@ -50,7 +50,8 @@ impl From<ProxyError> for Failure {
             | ProxyError::Reload { .. }
             | ProxyError::Restore { .. }
             | ProxyError::Start { .. }
-            | ProxyError::Stop { .. } => EXIT_NGINX,
+            | ProxyError::Stop { .. }
+            | ProxyError::Orphans { .. } => EXIT_NGINX,
             ProxyError::NotPrivate { .. } | ProxyError::Mode(_) => EXIT_USAGE,
             ProxyError::ModeVariable(_) => EXIT_INVALID_CONFIG,
             ProxyError::NginxMissing { .. }

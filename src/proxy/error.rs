@@ -99,6 +99,17 @@ pub enum ProxyError {
     #[error("the private nginx ({}) did not start:\n{message}", main.display())]
     Start { main: PathBuf, message: String },
 
+    /// nginx processes whose master died hold our ports (or files).
+    #[error(
+        "nginx processes left behind by a master that died (killed with SIGKILL?) keep \
+         serving the old routes: {}; {advice}",
+        list.iter().map(|o| o.to_string()).collect::<Vec<_>>().join("; ")
+    )]
+    Orphans {
+        list: Vec<super::orphan::Orphan>,
+        advice: String,
+    },
+
     /// The private nginx did not go away.
     #[error("the private nginx (pid {pid}) did not stop: {message}")]
     Stop { pid: u32, message: String },

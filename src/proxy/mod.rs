@@ -54,6 +54,7 @@ mod conf;
 mod error;
 mod files;
 mod nginx;
+pub mod orphan;
 
 use std::fmt;
 use std::fs;
@@ -340,6 +341,12 @@ pub fn apply_with(
             pid,
         });
     }
+    let live_before = files::read_optional(&layout.site)?;
+    let new_site = changes
+        .iter()
+        .find(|c| c.path == layout.site)
+        .map(|c| c.content.clone());
+    recover_orphans(&layout, &[live_before, new_site], opts)?;
     let ngx = Nginx::find(opts.nginx.as_deref())?;
     let (backup, checked_by) = match &layout.private {
         Some(pf) => {
@@ -383,6 +390,73 @@ pub fn apply_with(
             message: f.0,
         })),
     }
+}
+
+/// The ports the sites `texts` listen on.
+fn ports_of(texts: &[Option<Vec<u8>>]) -> std::collections::BTreeSet<u16> {
+    texts
+        .iter()
+        .flatten()
+        .flat_map(|t| listen_addresses(&String::from_utf8_lossy(t)))
+        .filter_map(|l| orphan::listen_port(&l))
+        .collect()
+}
+
+/// The orphaned nginx processes of this layout: holding a file of the
+/// private prefix, or one of the ports of `sites`.
+fn orphans_of(layout: &Layout, sites: &[Option<Vec<u8>>]) -> Vec<orphan::Orphan> {
+    let prefix = layout.private.as_ref().map(|p| p.prefix.as_path());
+    orphan::find(prefix, &ports_of(sites))
+}
+
+/// What an admin does about orphans conteneur does not end itself.
+const SYSTEM_ORPHAN_ADVICE: &str = "conteneur does not end processes of the system nginx: end them \
+     (kill PID, then kill -9 PID if they linger) and start nginx again (systemctl restart nginx)";
+
+/// Before nginx is (re)started or reloaded: the private nginx's orphans
+/// are ended (they are conteneur's own); the system nginx's are named with
+/// what to do, and nothing is changed.
+fn recover_orphans(
+    layout: &Layout,
+    sites: &[Option<Vec<u8>>],
+    opts: &Options,
+) -> Result<(), ProxyError> {
+    let found = orphans_of(layout, sites);
+    if found.is_empty() {
+        return Ok(());
+    }
+    if layout.private.is_none() {
+        return Err(ProxyError::Orphans {
+            list: found,
+            advice: SYSTEM_ORPHAN_ADVICE.into(),
+        });
+    }
+    // Only those holding files of this root's prefix are ours to end; an
+    // orphan that only holds the port belongs to some other nginx.
+    let (found, foreign): (Vec<_>, Vec<_>) = found
+        .into_iter()
+        .partition(|o| o.holds.iter().any(|h| h.starts_with("file ")));
+    if !foreign.is_empty() {
+        return Err(ProxyError::Orphans {
+            list: foreign,
+            advice: "they are not this root's private nginx, so conteneur leaves them: end them \
+                     (kill PID) and run again"
+                .into(),
+        });
+    }
+    let left = orphan::end(&found, opts.process_timeout);
+    if left.is_empty() {
+        let list: Vec<String> = found.iter().map(|o| o.to_string()).collect();
+        eprintln!(
+            "ended nginx processes left behind by a private master that died: {}",
+            list.join("; ")
+        );
+        return Ok(());
+    }
+    Err(ProxyError::Orphans {
+        list: left,
+        advice: "they would not end, even with SIGKILL: see `ps -o pid,stat,cmd -p PID`".into(),
+    })
 }
 
 /// Makes the private prefix's folders. When root starts nginx, its workers
@@ -530,6 +604,8 @@ pub struct Status {
     pub site_exists: bool,
     /// The `listen` addresses of the live site.
     pub listen: Vec<String>,
+    /// nginx processes whose master died, still holding our ports.
+    pub orphans: Vec<orphan::Orphan>,
 }
 
 impl Status {
@@ -555,10 +631,21 @@ impl fmt::Display for Status {
             writeln!(f, "site: {} (missing)", self.site.display())?;
         }
         if self.listen.is_empty() {
-            writeln!(f, "listens on: nothing (no listen in the site)")
+            writeln!(f, "listens on: nothing (no listen in the site)")?;
         } else {
-            writeln!(f, "listens on: {}", self.listen.join(", "))
+            writeln!(f, "listens on: {}", self.listen.join(", "))?;
         }
+        for o in &self.orphans {
+            let what = match self.mode {
+                Mode::Private => "`conteneur proxy start` or the next reconfigure ends it",
+                Mode::System => SYSTEM_ORPHAN_ADVICE,
+            };
+            writeln!(
+                f,
+                "orphaned nginx process: {o}; its master is gone and it serves the old routes: {what}"
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -571,7 +658,9 @@ pub fn status(paths: &Paths, mode: Mode) -> Result<Status, ProxyError> {
         .as_deref()
         .map(|b| listen_addresses(&String::from_utf8_lossy(b)))
         .unwrap_or_default();
+    let orphans = orphans_of(&layout, std::slice::from_ref(&site));
     Ok(Status {
+        orphans,
         mode,
         pid: nginx::running_master(&pid_file),
         pid_file,
@@ -616,6 +705,7 @@ pub fn start_with(paths: &Paths, opts: &Options) -> Result<Status, ProxyError> {
             staged: layout.staged.clone(),
         });
     }
+    recover_orphans(&layout, &[files::read_optional(&layout.site)?], opts)?;
     // A pid file left by a crashed nginx would only confuse the next status.
     if pf.pid.exists() {
         fs::remove_file(&pf.pid).map_err(|e| ProxyError::io(&pf.pid, "remove", e))?;

@@ -221,7 +221,7 @@ pub fn read_pid(pid_file: &Path) -> Option<u32> {
 }
 
 /// `/proc/PID/stat`'s state letter and parent pid.
-fn stat(pid: u32) -> Option<(char, u32)> {
+pub(super) fn stat(pid: u32) -> Option<(char, u32)> {
     let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // "pid (comm) S ppid ...": comm may hold spaces and parentheses.
     let rest = &text[text.rfind(')')? + 1..];
@@ -231,7 +231,7 @@ fn stat(pid: u32) -> Option<(char, u32)> {
     Some((state, ppid))
 }
 
-fn cmdline(pid: u32) -> String {
+pub(super) fn cmdline(pid: u32) -> String {
     fs::read(format!("/proc/{pid}/cmdline"))
         .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
         .unwrap_or_default()
@@ -257,7 +257,7 @@ pub fn master_alive(pid: u32) -> bool {
 }
 
 /// Whether the process runs an executable named nginx.
-fn is_nginx_executable(pid: u32) -> bool {
+pub(super) fn is_nginx_executable(pid: u32) -> bool {
     fs::read_link(format!("/proc/{pid}/exe"))
         .ok()
         .and_then(|p| p.file_name().map(|n| n == "nginx"))

@@ -149,9 +149,12 @@ pub fn cmd_status(paths: &Paths, a: StatusArgs) -> Result<u8, Failure> {
     let cfg = crate::config::Config::load(paths).map_err(Failure::from)?;
     // What the configuration wants now; if it cannot be rendered, what the
     // last run wrote.
-    let desired = match super::desired(&cfg, paths) {
-        Ok((_, launches)) => launches,
-        Err(_) => super::read_launch(&super::launch_path(paths)).unwrap_or_default(),
+    let (rendered, desired) = match super::desired(&cfg, paths) {
+        Ok(d) => d,
+        Err(_) => (
+            Vec::new(),
+            super::read_launch(&super::launch_path(paths)).unwrap_or_default(),
+        ),
     };
     // Under swarm the docker containers are services: shown apart.
     let on_swarm = super::swarm::is_swarm(&cfg);
@@ -160,7 +163,7 @@ pub fn cmd_status(paths: &Paths, a: StatusArgs) -> Result<u8, Failure> {
     } else {
         desired
     };
-    let status = rt.block_on(super::status::gather(paths, &cfg, &desired));
+    let status = rt.block_on(super::status::gather(paths, &cfg, &desired, &rendered));
     let (swarm, swarm_well) = if on_swarm {
         let (list, ok) = rt.block_on(super::swarm::status(paths));
         (Some(list), ok)
@@ -188,11 +191,9 @@ pub fn cmd_status(paths: &Paths, a: StatusArgs) -> Result<u8, Failure> {
             None => {}
         }
     }
-    let all_well = swarm_well
-        && status.engine.is_none()
-        && status
-            .containers
-            .iter()
-            .all(|c| c.desired == "running" && c.actual == "running" && c.health == "healthy");
-    Ok(if all_well { 0 } else { EXIT_RUN_FAILED })
+    Ok(if swarm_well && status.all_well() {
+        0
+    } else {
+        EXIT_RUN_FAILED
+    })
 }

@@ -6,6 +6,7 @@
 //! (one snapshot), and the plan (name clashes, mounts, unsupported types).
 //! Only then do the steps run:
 //!
+//! 0. images pulled and built (nothing else changes until they are there),
 //! 1. preservice hooks, 2. pretemplate hooks, 3. templates written,
 //! 4. posttemplate hooks, 5. containers converged, 6. nginx applied,
 //! 7. postservice hooks.
@@ -15,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{IsTerminal, Read, Seek, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -97,12 +98,28 @@ pub enum RunError {
     Hook(#[from] HookError),
     #[error("writing the rendered files failed: {0}")]
     Write(String),
-    #[error("{0}\nnginx was not touched: it keeps serving the previous routes")]
+    #[error("{err}\n{note}", err = .0, note = nginx_note(.0))]
     Converge(ConvergeError),
     #[error("{0}")]
     Proxy(ProxyError),
     #[error("{path}: {message}")]
     Io { path: PathBuf, message: String },
+}
+
+/// What a failed convergence means for the web front, which was not
+/// touched: its routes still point where they did, and those of containers
+/// left stopped answer 502.
+fn nginx_note(e: &ConvergeError) -> String {
+    let down = e.down();
+    if down.is_empty() {
+        "nginx was not touched: it keeps serving the previous routes".into()
+    } else {
+        format!(
+            "nginx was not touched: the routes of {} answer 502 (Bad Gateway) until their \
+             containers run again; the other routes are served as before",
+            down.join(", ")
+        )
+    }
 }
 
 /// Why a configuration gives no launch plans. Nothing was changed.
@@ -152,25 +169,40 @@ pub fn launches_of(
     }
 }
 
-/// The exclusive lock of a run. Its file says who holds it.
+/// The exclusive lock of a run: a `flock` on `run.lock`, and who holds it
+/// in `run.holder`. The holder is written to a temporary file renamed into
+/// place once the lock is taken, so a loser never reads it half-written,
+/// and removed before the lock is let go. A holder left by a run killed
+/// with -9 names a dead process: it is never reported.
 pub struct RunLock {
+    holder: PathBuf,
     _lock: Flock<File>,
 }
+
+/// How long a loser waits for a winner that has just taken the lock to say
+/// who it is.
+const HOLDER_WAIT: Duration = Duration::from_millis(300);
 
 impl RunLock {
     pub fn path(paths: &Paths) -> PathBuf {
         paths.state.join("run.lock")
     }
 
+    /// The file naming the run that holds the lock.
+    pub fn holder_path(paths: &Paths) -> PathBuf {
+        paths.state.join("run.holder")
+    }
+
     /// Takes the lock or says who has it.
     pub fn acquire(paths: &Paths, what: &str) -> Result<RunLock, RunError> {
         let path = Self::path(paths);
-        let io = |e: std::io::Error| RunError::Io {
-            path: path.clone(),
+        let holder_path = Self::holder_path(paths);
+        let io = |p: &Path, e: std::io::Error| RunError::Io {
+            path: p.to_path_buf(),
             message: e.to_string(),
         };
         if let Some(dir) = path.parent() {
-            crate::folders::create_dir_all(dir, crate::folders::PUBLIC).map_err(io)?;
+            crate::folders::create_dir_all(dir, crate::folders::PUBLIC).map_err(|e| io(dir, e))?;
         }
         let file = OpenOptions::new()
             .read(true)
@@ -178,33 +210,73 @@ impl RunLock {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(io)?;
+            .map_err(|e| io(&path, e))?;
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(mut lock) => {
-                let holder = format!(
-                    "pid {} running `{what}` since {}",
-                    std::process::id(),
-                    humantime_now()
+            Ok(lock) => {
+                let me = std::process::id();
+                let text = format!(
+                    "pid {me} running `{what}` since {}\nstart {}\n",
+                    humantime_now(),
+                    start_time(me).unwrap_or_default()
                 );
-                let _ = lock.set_len(0);
-                let _ = lock.rewind();
-                let _ = lock.write_all(holder.as_bytes());
-                let _ = lock.flush();
-                Ok(RunLock { _lock: lock })
-            }
-            Err((mut file, _)) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                if holder.trim().is_empty() {
-                    holder = "a process that did not say who it is".into();
-                }
-                Err(RunError::Locked {
-                    path,
-                    holder: holder.trim().to_string(),
+                crate::backend::write_atomic(&holder_path, text.as_bytes())
+                    .map_err(|e| io(&holder_path, e))?;
+                Ok(RunLock {
+                    holder: holder_path,
+                    _lock: lock,
                 })
+            }
+            Err(_) => {
+                let begin = std::time::Instant::now();
+                let holder = loop {
+                    if let Some(h) = live_holder(&holder_path) {
+                        break h;
+                    }
+                    if begin.elapsed() >= HOLDER_WAIT {
+                        break "a run that is starting or ending (it has not said who it is)"
+                            .to_string();
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                };
+                Err(RunError::Locked { path, holder })
             }
         }
     }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        // Before the lock goes (the field drops after this): the next
+        // winner's holder is never removed by this one.
+        let _ = std::fs::remove_file(&self.holder);
+    }
+}
+
+/// When process `pid` started (field 22 of `/proc/PID/stat`, in clock
+/// ticks since boot): a pid reused by another process has another one.
+fn start_time(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &text[text.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?;
+    if state == "Z" || state == "X" {
+        return None;
+    }
+    // After the state come ppid (4th field) … starttime (22nd).
+    fields.nth(22 - 4)?.parse().ok()
+}
+
+/// The holder line of `path` when it names a live process (the one that
+/// wrote it, not a later one with the same pid).
+fn live_holder(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut lines = text.lines();
+    let line = lines.next()?.trim().to_string();
+    let pid: u32 = line.strip_prefix("pid ")?.split(' ').next()?.parse().ok()?;
+    let recorded: u64 = lines
+        .find_map(|l| l.strip_prefix("start "))
+        .and_then(|s| s.trim().parse().ok())?;
+    (start_time(pid)? == recorded).then_some(line)
 }
 
 /// The time of day, for the lock's holder line.
@@ -298,12 +370,7 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
         observed.sources.insert(key, commit);
     }
     let label_key = label_key::load(paths)?;
-    let plan_opts = plan::Options {
-        server: server_id(paths),
-        pull_moving: opts.pull,
-        allow_system_mounts,
-        label_key: label_key.key.clone(),
-    };
+    let plan_opts = plan_options(&cfg, paths, opts.pull, &label_key.key);
     let plan = plan::reconcile(&desired, &observed, &plan_opts).map_err(RunError::Plan)?;
     let swarm = if swarm::is_swarm(&cfg) {
         Some(swarm::prepare(&cfg, paths, &on_swarm, &label_key.key).await?)
@@ -329,6 +396,22 @@ pub fn allow_system_mounts(cfg: &Config) -> bool {
         .ok()
         .and_then(|v| v.first().map(|s| s == "oui"))
         .unwrap_or(false)
+}
+
+/// The planner's settings for this server (`pull`: pull moving tags again;
+/// `label_key`: the key the plan labels are sealed with).
+pub fn plan_options(
+    cfg: &Config,
+    paths: &Paths,
+    pull: bool,
+    label_key: &plan::redact::LabelKey,
+) -> plan::Options {
+    plan::Options {
+        server: server_id(paths),
+        pull_moving: pull,
+        allow_system_mounts: allow_system_mounts(cfg),
+        label_key: label_key.clone(),
+    }
 }
 
 fn number(cfg: &Config, name: &str, default: u64) -> u64 {
@@ -372,38 +455,43 @@ pub async fn run(
     let root = paths.root.display().to_string();
     let env = [("CONTENEUR_ROOT", root.as_str())];
 
+    let settings = Settings {
+        server: server_id(paths),
+        parallel: number(&cfg, "conteneur_parallel", 4).clamp(1, 64) as usize,
+        health_timeout: Duration::from_secs(number(&cfg, "conteneur_health_timeout", 30).max(1)),
+        git_cache: paths.state.join("git"),
+        pull_timeout: Duration::from_secs(number(&cfg, "conteneur_pull_timeout", 60).max(1)),
+        allow_system_mounts: allow_system_mounts(&cfg),
+        label_key: label_key.key,
+    };
+    // Images first: a pull that fails leaves every file as it was (the
+    // templates would otherwise name a tag that does not run).
+    let progress = make_progress(opts.quiet);
+    let images = converge::prepare_images(
+        &plan,
+        &observed.image_ids(),
+        &backends,
+        &settings,
+        progress.as_ref(),
+    )
+    .await
+    .map_err(RunError::Converge)?;
+
     hooks::run_phase(&paths.hooks, "preservice", arg, &env)?;
     hooks::run_phase(&paths.hooks, "pretemplate", arg, &env)?;
     let changes = template::write_all(&rendered).map_err(|e| RunError::Write(e.to_string()))?;
     let files_changed: Vec<PathBuf> = changes.changed().cloned().collect();
     hooks::run_phase(&paths.hooks, "posttemplate", arg, &env)?;
 
-    let settings = Settings {
-        server: server_id(paths),
-        parallel: number(&cfg, "conteneur_parallel", 4).clamp(1, 64) as usize,
-        health_timeout: Duration::from_secs(number(&cfg, "conteneur_health_timeout", 30).max(1)),
-        git_cache: paths.state.join("git"),
-        allow_system_mounts: allow_system_mounts(&cfg),
-        label_key: label_key.key,
-    };
     if let Some(s) = &swarm {
         swarm::before_local(s, log).await?;
     }
     let converged = if plan.steps.is_empty() {
         Report::default()
     } else {
-        let progress = make_progress(opts.quiet);
-        converge::execute(
-            &plan,
-            &desired,
-            &observed.image_ids(),
-            &backends,
-            &paths.root,
-            &settings,
-            progress.as_ref(),
-        )
-        .await
-        .map_err(RunError::Converge)?
+        converge::converge_containers(&plan, &desired, &images, &backends, &paths.root, &settings)
+            .await
+            .map_err(RunError::Converge)?
     };
     let swarm_report = match &swarm {
         Some(s) => Some(swarm::after_local(s, log).await?),
@@ -534,4 +622,54 @@ pub fn launch_path(paths: &Paths) -> PathBuf {
 pub fn read_launch(path: &Path) -> Option<Vec<Launch>> {
     let text = std::fs::read_to_string(path).ok()?;
     LaunchFile::parse(&text).ok().map(|f| f.containers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lock_names_its_live_holder_and_forgets_it_when_let_go() {
+        let root = tempfile::tempdir().unwrap();
+        let paths = Paths::new(root.path());
+        let lock = RunLock::acquire(&paths, "instance").unwrap();
+        let holder = std::fs::read_to_string(RunLock::holder_path(&paths)).unwrap();
+        assert!(holder.starts_with(&format!("pid {} running `instance`", std::process::id())));
+        let e = RunLock::acquire(&paths, "reconfigure").err().unwrap();
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("pid {} running `instance`", std::process::id()))
+                && !text.contains("start "),
+            "{text}"
+        );
+        drop(lock);
+        assert!(!RunLock::holder_path(&paths).exists());
+        assert!(RunLock::acquire(&paths, "reconfigure").is_ok());
+    }
+
+    #[test]
+    fn a_dead_pid_is_never_reported_as_the_holder() {
+        let root = tempfile::tempdir().unwrap();
+        let paths = Paths::new(root.path());
+        // A process that has ended, whose holder text was left behind (a
+        // run killed with -9), while someone holds the lock.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let lock = RunLock::acquire(&paths, "instance").unwrap();
+        std::fs::write(
+            RunLock::holder_path(&paths),
+            format!("pid {dead} running `reconfigure` since 00:00:00 UTC\nstart 1\n"),
+        )
+        .unwrap();
+        let text = RunLock::acquire(&paths, "reconfigure")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            !text.contains(&format!("pid {dead}")) && text.contains("has not said who it is"),
+            "{text}"
+        );
+        drop(lock);
+    }
 }

@@ -1,16 +1,29 @@
 //! `status`: per container, what is wanted and what is, and the proxy.
 
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
-
-use std::collections::BTreeMap;
 
 use crate::backend::{Backends, Kind, Observed, ObservedContainer, short_id};
 use crate::config::Config;
 use crate::paths::Paths;
 use crate::plan::launch::Launch;
+use crate::plan::{self, Action};
 use crate::proxy;
+use crate::template::{Action as TemplateAction, Rendered};
+
+/// Health probes run at the same time. A probe is one connection to
+/// 127.0.0.1 held at most [`PROBE_TIMEOUT`]; a TCP probe of a healthy
+/// server that does not speak first takes its whole 300 ms wait, so the
+/// rounds, not the work, make the time: 256 at once make 200 containers one
+/// round (0.3 s, not 60 s one by one), and stay well below the usual limit
+/// of 1024 open files.
+pub const PARALLEL_PROBES: usize = 256;
+
+/// How long one container has to answer its health probe.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// One container's line.
 #[derive(Debug, Clone, Serialize)]
@@ -23,7 +36,15 @@ pub struct ContainerStatus {
     /// The engine's state, or `missing`.
     pub actual: String,
     pub id: Option<String>,
+    /// The image the container runs (as the engine says), or the one it
+    /// must run when there is none.
     pub image: String,
+    /// The image the configuration asks for (empty for a container that
+    /// should not exist).
+    pub wanted: String,
+    /// What differs from the configuration and what the next `reconfigure`
+    /// will do about it; None when the container is as configured.
+    pub drift: Option<String>,
     /// healthy, unhealthy (with why), or unknown (not running).
     pub health: String,
     /// Its address through the web front, if published.
@@ -40,6 +61,30 @@ pub struct Status {
     pub engines: BTreeMap<String, String>,
     pub proxy: String,
     pub proxy_running: bool,
+    /// Why no plan could be made (a name clash…): the next run would fail.
+    pub plan_error: Option<String>,
+    /// Files whose content is not what the configuration renders (a
+    /// change not applied yet, or a live nginx site that is not the staged
+    /// one).
+    pub files_not_applied: Vec<String>,
+}
+
+impl Status {
+    /// Everything as wanted: every engine answered, every container runs
+    /// what is configured and is healthy, nothing is left to apply, and the
+    /// proxy runs. Anything else is exit 8.
+    pub fn all_well(&self) -> bool {
+        self.engine.is_none()
+            && self.plan_error.is_none()
+            && self.files_not_applied.is_empty()
+            && self.proxy_running
+            && self.containers.iter().all(|c| {
+                c.desired == "running"
+                    && c.actual == "running"
+                    && c.health == "healthy"
+                    && c.drift.is_none()
+            })
+    }
 }
 
 fn var(cfg: &Config, name: &str) -> Option<String> {
@@ -81,8 +126,52 @@ fn find<'a>(observed: &'a Observed, server: &str, d: &Launch) -> Option<&'a Obse
     mine.first().copied()
 }
 
-/// Gathers the status. `desired` are the launch plans of the configuration.
-pub async fn gather(paths: &Paths, cfg: &Config, desired: &[Launch]) -> Status {
+/// The verb of a step, as `plan` prints it.
+fn verb(a: &Action) -> &'static str {
+    match a {
+        Action::Pull { .. } => "pull",
+        Action::Build { .. } => "build",
+        Action::Create { .. } => "create",
+        Action::Replace { .. } => "replace",
+        Action::Start { .. } => "start",
+        Action::Remove { .. } => "remove",
+        Action::Leave { .. } => "leave",
+    }
+}
+
+/// The files `rendered` would change, and the live nginx site when it is
+/// not the staged one.
+pub fn files_not_applied(paths: &Paths, cfg: &Config, rendered: &[Rendered]) -> Vec<String> {
+    let mut out: Vec<String> = rendered
+        .iter()
+        .filter(|r| match &r.action {
+            TemplateAction::Write(text) => {
+                std::fs::read(&r.dest).ok().as_deref() != Some(text.as_bytes())
+            }
+            TemplateAction::Remove => r.dest.exists(),
+            TemplateAction::Keep(_) => false,
+        })
+        .map(|r| r.dest.display().to_string())
+        .collect();
+    if let Ok(mode) = proxy::Mode::from_config(cfg) {
+        let staged = proxy::staged_site(paths);
+        let live = proxy::Layout::new(paths, mode).site;
+        if staged.exists() && std::fs::read(&staged).ok() != std::fs::read(&live).ok() {
+            out.push(live.display().to_string());
+        }
+    }
+    out
+}
+
+/// Gathers the status. `desired` are the launch plans of the configuration,
+/// `rendered` its files (empty when they cannot be rendered).
+pub async fn gather(
+    paths: &Paths,
+    cfg: &Config,
+    desired: &[Launch],
+    rendered: &[Rendered],
+) -> Status {
+    let files_not_applied = files_not_applied(paths, cfg, rendered);
     let mut backends = Backends::connect(&paths.state).await;
     let observed = backends.inspect().await;
     let mut problems = Vec::new();
@@ -104,19 +193,57 @@ pub async fn gather(paths: &Paths, cfg: &Config, desired: &[Launch]) -> Status {
     let engine = (!problems.is_empty()).then(|| problems.join("; "));
     let server = super::server_id(paths);
     let base = base_url(cfg);
-    let mut containers = Vec::new();
-    for d in desired {
-        let c = find(&observed, &server, d);
-        let health = match c {
-            Some(c) if c.running => {
-                match tokio::time::timeout(Duration::from_secs(3), probe(d)).await {
+    // What the next run would do, per container: the drift from what is
+    // configured. Without an engine there is nothing to compare with.
+    let (drifts, plan_error) = if engine.is_some() {
+        (HashMap::new(), None)
+    } else {
+        // The saved key: with a fresh one every container would look changed.
+        let key = super::label_key::load(paths).map(|l| l.key);
+        match key.map_err(|e| e.to_string()).and_then(|key| {
+            plan::reconcile(
+                desired,
+                &observed,
+                &super::plan_options(cfg, paths, false, &key),
+            )
+            .map_err(|e| e.to_string())
+        }) {
+            Ok(p) => (
+                p.steps
+                    .iter()
+                    .filter(|s| !matches!(s.action, Action::Leave { .. }))
+                    .filter_map(|s| {
+                        let name = s.action.container()?.to_string();
+                        Some((name, format!("{}: {}", verb(&s.action), s.cause)))
+                    })
+                    .collect::<HashMap<String, String>>(),
+                None,
+            ),
+            Err(e) => (HashMap::new(), Some(e)),
+        }
+    };
+    // Every probe at once, with a bound; `buffered` keeps the order.
+    let found: Vec<Option<&ObservedContainer>> = desired
+        .iter()
+        .map(|d| find(&observed, &server, d))
+        .collect();
+    let healths: Vec<String> = stream::iter(desired.iter().zip(&found))
+        .map(|(d, c)| async move {
+            match c {
+                Some(c) if c.running => match tokio::time::timeout(PROBE_TIMEOUT, probe(d)).await {
                     Ok(Ok(())) => "healthy".to_string(),
                     Ok(Err(e)) => format!("unhealthy: {e}"),
-                    Err(_) => "unhealthy: no answer within 3 s".to_string(),
-                }
+                    Err(_) => format!("unhealthy: no answer within {} s", PROBE_TIMEOUT.as_secs()),
+                },
+                _ => "unknown".to_string(),
             }
-            _ => "unknown".to_string(),
-        };
+        })
+        .buffered(PARALLEL_PROBES)
+        .collect()
+        .await;
+    let mut containers = Vec::new();
+    for ((d, c), health) in desired.iter().zip(&found).zip(healths) {
+        let wanted = format!("{}:{}", d.image, d.tag);
         containers.push(ContainerStatus {
             name: d.name.clone(),
             backend: c
@@ -127,7 +254,9 @@ pub async fn gather(paths: &Paths, cfg: &Config, desired: &[Launch]) -> Status {
                 .map(|c| c.state.clone())
                 .unwrap_or_else(|| "missing".into()),
             id: c.map(|c| short_id(&c.id).to_string()),
-            image: format!("{}:{}", d.image, d.tag),
+            image: c.map(running_image).unwrap_or_else(|| wanted.clone()),
+            wanted,
+            drift: drifts.get(&d.name).cloned(),
             health,
             route: (d.publish && !d.ports.is_empty()).then(|| format!("{base}/{}/", d.name)),
         });
@@ -144,7 +273,14 @@ pub async fn gather(paths: &Paths, cfg: &Config, desired: &[Launch]) -> Status {
             desired: "absent".into(),
             actual: c.state.clone(),
             id: Some(short_id(&c.id).to_string()),
-            image: c.image.clone(),
+            image: running_image(c),
+            wanted: String::new(),
+            drift: Some(
+                drifts
+                    .get(&c.name)
+                    .cloned()
+                    .unwrap_or_else(|| "remove: no longer configured".into()),
+            ),
             health: "unknown".into(),
             route: None,
         });
@@ -163,7 +299,28 @@ pub async fn gather(paths: &Paths, cfg: &Config, desired: &[Launch]) -> Status {
         engines,
         proxy: proxy_text,
         proxy_running,
+        plan_error,
+        files_not_applied,
     }
+}
+
+/// The image a container runs, as its engine reports it; the plan label's
+/// image and tag when the engine gives only an id (a tag since moved).
+fn running_image(c: &ObservedContainer) -> String {
+    if !c.image.is_empty() && !c.image.starts_with("sha256:") {
+        return c.image.clone();
+    }
+    c.labels
+        .get(crate::backend::labels::PLAN)
+        .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
+        .and_then(|v| {
+            Some(format!(
+                "{}:{}",
+                v.get("image")?.as_str()?,
+                v.get("tag")?.as_str()?
+            ))
+        })
+        .unwrap_or_else(|| c.image.clone())
 }
 
 async fn probe(d: &Launch) -> Result<(), String> {
@@ -201,6 +358,37 @@ impl std::fmt::Display for Status {
                     c.route.as_deref().unwrap_or("-")
                 )?;
             }
+        }
+        let drifts: Vec<&ContainerStatus> = self
+            .containers
+            .iter()
+            .filter(|c| c.drift.is_some())
+            .collect();
+        if !drifts.is_empty() {
+            writeln!(f, "not as configured (`reconfigure` applies it):")?;
+            for c in drifts {
+                let runs = if c.wanted.is_empty() || c.wanted == c.image {
+                    String::new()
+                } else {
+                    format!("runs {}, configured {}; ", c.image, c.wanted)
+                };
+                writeln!(
+                    f,
+                    "  {}: {runs}{}",
+                    c.name,
+                    c.drift.as_deref().unwrap_or_default()
+                )?;
+            }
+        }
+        if !self.files_not_applied.is_empty() {
+            writeln!(
+                f,
+                "files not as configured (`reconfigure` writes them): {}",
+                self.files_not_applied.join(", ")
+            )?;
+        }
+        if let Some(e) = &self.plan_error {
+            writeln!(f, "the next run would fail: {e}")?;
         }
         writeln!(f, "proxy: {}", self.proxy)
     }

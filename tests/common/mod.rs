@@ -1,6 +1,9 @@
 //! Helpers shared by the end-to-end tests.
 #![allow(dead_code)]
 
+pub mod dockerd;
+pub mod site;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
