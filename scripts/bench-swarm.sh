@@ -39,6 +39,9 @@ D() { docker -H "unix://$SOCK" "$@"; }
 IN() { nsenter --net="/run/netns/$NS" "$@"; }
 cleanup() {
   touch "$DIR/stop"
+  # The private nginx conteneur started in the namespace.
+  [ -n "${BIN:-}" ] && [ -d "$DIR/root" ] && \
+    nsenter --net="/run/netns/$NS" "$BIN" --root "$DIR/root" proxy stop >/dev/null 2>&1 || true
   D swarm leave --force >/dev/null 2>&1 || true
   local pid; pid=$(cat "$DIR/pid" 2>/dev/null || true)
   if [ -n "$pid" ]; then
