@@ -2,10 +2,13 @@
 # The demo (README: "Run the demo"): on a fresh Debian 12 machine, installs
 # and starts what is missing (Docker engine, loopback registry, nginx, LXC),
 # builds conteneur, builds three small demo images and pushes them to the
-# registry, writes a demo configuration of four containers (three on Docker,
-# one on LXC) under a demo root (never the machine's /etc), runs `instance`
-# (or `reconfigure` when already instantiated) and prints the URLs, which
-# answer.
+# registry, builds the WordPress and MariaDB images from Debian 12 packages
+# (scripts/images-apps.sh, cached), writes a demo configuration of four
+# containers (three on Docker, one on LXC) and one application of two
+# (WordPress at /wordpress/ with its MariaDB on a private network, a
+# generated password as a secret) under a demo root (never the machine's
+# /etc), runs `instance` (or `reconfigure` when already instantiated) and
+# prints the URLs, which answer.
 #
 # Running it again is harmless and fast: nothing that is already right is
 # redone. DEMO_ROOT (default ./demo-root) and DEMO_PORT (default 8080) can be
@@ -32,6 +35,8 @@ echo "== building conteneur"
 cargo build --release --quiet
 echo "== demo images"
 ./scripts/images.sh
+echo "== application images (WordPress, MariaDB; from Debian packages, cached)"
+./scripts/images-apps.sh
 
 echo "== demo server under $ROOT"
 mkdir -p "$ROOT/usr/share/eole/creole/dicos" "$ROOT/usr/share/eole/creole/distrib"
@@ -48,7 +53,8 @@ done
 C set conteneur_proxy_mode private
 C set conteneur_proxy_listen 127.0.0.1
 C set conteneur_http_port "$PORT"
-C set nombre_conteneur 4
+C set conteneur_health_timeout 180
+C set nombre_conteneur 6
 i=0
 for app in web notes wiki; do
   i=$((i + 1))
@@ -67,6 +73,10 @@ C set conteneur4_url localhost:5000/demo/web
 C set conteneur4_tag 2.0
 C set conteneur4_port_in 80
 C set conteneur4_port_out 18084
+# An application of two: WordPress at /wordpress/ and its MariaDB on the
+# private network wp (scripts/wordpress-pair.sh says what each setting does).
+. scripts/wordpress-pair.sh
+wordpress_pair 5 6 wpdb demo-wpdb 18085 wp_db_password
 C lint >/dev/null
 
 if [ -e "$ROOT/etc/eole/.instance" ]; then
@@ -84,5 +94,10 @@ for app in web notes wiki blog; do
   url="http://127.0.0.1:$PORT/$app/"
   printf '  %-32s -> %s\n' "$url" "$(curl -fsS --max-time 5 "$url" || echo 'NO ANSWER')"
 done
+url="http://127.0.0.1:$PORT/wordpress/"
+code=$(curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' --max-time 10 "$url" || echo 'NO ANSWER')
+printf '  %-32s -> %s\n' "$url" "WordPress: $code"
+echo
+echo "WordPress (with its MariaDB on the private network wp): $url"
 echo
 echo "Try: $BIN --root $ROOT set conteneur1_tag 2.0 && $BIN --root $ROOT reconfigure"

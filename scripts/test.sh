@@ -21,6 +21,10 @@ say "services: Docker engine, loopback registry, nginx"
 ./scripts/services.sh
 say "test images"
 ./scripts/images.sh
+# The real applications of tests/apps.rs (MariaDB, WordPress), from Debian
+# 12 packages; cached after the first run.
+say "application images (MariaDB, WordPress)"
+./scripts/images-apps.sh
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "test.sh: cargo is missing. conteneur needs Rust 1.85 or later (edition 2024);" >&2

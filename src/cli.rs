@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{Config, EolLock, Problem, ProblemKind, Severity, ValueError};
 use crate::dico;
-use crate::exit::{EXIT_CODES_HELP, EXIT_PROBLEMS, EXIT_USAGE, Failure};
+use crate::exit::{EXIT_CODES_HELP, EXIT_PROBLEMS, EXIT_REFUSED, EXIT_USAGE, Failure};
 use crate::paths::Paths;
 
 pub mod generate;
@@ -313,6 +313,17 @@ fn cmd_set(paths: &Paths, a: SetArgs) -> Result<u8, Failure> {
     } else {
         cfg.set(&a.var, &a.values, &a.owner)?
     };
+    // Dependencies name containers and may not loop: refused here as
+    // `lint` and `plan` refuse them.
+    if let Some(p) = crate::plan::apps::lint(&cfg)
+        .into_iter()
+        .find(|p| p.variable.as_deref() == Some(a.var.as_str()))
+    {
+        return Err(Failure {
+            code: EXIT_REFUSED,
+            message: format!("{}; config.eol was not changed", p.message),
+        });
+    }
     for w in warnings {
         eprintln!("conteneur: {w}");
     }
@@ -343,6 +354,7 @@ fn cmd_lint(paths: &Paths, a: LintArgs) -> Result<u8, Failure> {
             problems.extend(cfg.problems());
             problems.extend(crate::template::lint(&cfg, paths));
             problems.extend(crate::plan::lint_types(&cfg));
+            problems.extend(crate::plan::apps::lint(&cfg));
         }
         Err(e) => problems.push(Problem {
             severity: Severity::Error,

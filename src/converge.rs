@@ -18,14 +18,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use futures_util::stream::{self, StreamExt};
-
 use crate::backend::{Backend, BackendError, Backends, HostMount, Kind, Progress};
 use crate::mounts;
 use crate::plan::launch::{Health, Launch, MountKind};
 use crate::plan::redact::LabelKey;
 use crate::plan::{Action, Plan, container_labels, mount_given, next_name};
 
+pub mod apps;
+pub use apps::SecretValues;
 mod health;
 mod images;
 
@@ -48,6 +48,10 @@ pub struct Settings {
     pub allow_system_mounts: bool,
     /// The key environment values are sealed with in the plan label.
     pub label_key: LabelKey,
+    /// Where the secret files given to containers are written.
+    pub secrets_dir: PathBuf,
+    /// The secrets' values (never shown: see [`SecretValues`]).
+    pub secret_values: SecretValues,
     /// How long a pull may go without any progress from the engine (the
     /// registry stalled) before it is abandoned.
     pub pull_timeout: Duration,
@@ -62,6 +66,8 @@ impl Default for Settings {
             git_cache: PathBuf::from("/var/lib/conteneur/git"),
             allow_system_mounts: false,
             label_key: LabelKey::default(),
+            secrets_dir: PathBuf::from("/var/lib/conteneur/secrets"),
+            secret_values: SecretValues::default(),
             pull_timeout: Duration::from_secs(60),
         }
     }
@@ -189,6 +195,7 @@ pub fn host_mounts(
                 host: m.host.clone(),
                 container: m.container.clone(),
                 bind: false,
+                read_only: false,
             }),
             MountKind::Bind => {
                 let path = mounts::prepare(root, mount_given(launch, &m.host), allow_system)?;
@@ -196,6 +203,7 @@ pub fn host_mounts(
                     host: path.display().to_string(),
                     container: m.container.clone(),
                     bind: true,
+                    read_only: false,
                 });
             }
         }
@@ -282,26 +290,30 @@ pub async fn converge_containers(
         }
     }
 
-    // 3. Containers, in parallel with a bound.
+    // 3. Private networks, before the containers that join them.
+    apps::create_networks(plan, backends, &settings.server)
+        .await
+        .map_err(|cause| {
+            ConvergeError::Containers(vec![ContainerFailure::new("networks", cause, false)])
+        })?;
+
+    // 4. Containers, in parallel with a bound, in waves: a container starts
+    // only once those it depends on are healthy.
     let by_name: HashMap<&str, &Launch> = desired.iter().map(|l| (l.name.as_str(), l)).collect();
     let images = &prepared.ids;
-    let jobs = plan.steps.iter().filter(|s| {
-        !s.action.is_prepare()
-            && !matches!(&s.action, Action::Remove { name, .. } if name.ends_with(crate::backend::NEXT_SUFFIX))
-    });
-    let outcomes: Vec<Result<(Action, String), ContainerFailure>> = stream::iter(jobs)
-        .map(|step| {
-            let by_name = &by_name;
-            async move {
-                let name = step.action.container().unwrap_or_default().to_string();
-                let launch = by_name.get(name.as_str()).copied();
-                let r = run_step(&step.action, launch, images, backends, root, settings).await;
-                r.map(|()| (step.action.clone(), name))
-            }
-        })
-        .buffer_unordered(parallel)
-        .collect()
-        .await;
+    let by_name = &by_name;
+    let outcomes = apps::in_waves(
+        apps::container_steps(plan),
+        &apps::dependencies(desired),
+        parallel,
+        |step| async move {
+            let name = step.action.container().unwrap_or_default().to_string();
+            let launch = by_name.get(name.as_str()).copied();
+            let r = run_step(&step.action, launch, images, backends, root, settings).await;
+            r.map(|()| (step.action.clone(), name))
+        },
+    )
+    .await;
     let mut failures = Vec::new();
     for o in outcomes {
         match o {
@@ -311,11 +323,16 @@ pub async fn converge_containers(
                 Action::Start { .. } => report.started.push(name),
                 Action::Remove { .. } => report.removed.push(name),
                 Action::Leave { .. } => report.left.push(name),
-                Action::Pull { .. } | Action::Build { .. } => {}
+                Action::Pull { .. }
+                | Action::Build { .. }
+                | Action::CreateNetwork { .. }
+                | Action::RemoveNetwork { .. } => {}
             },
             Err(f) => failures.push(f),
         }
     }
+    // 5. Networks no container uses any more.
+    failures.extend(apps::remove_networks(plan, backends).await);
     if failures.is_empty() {
         return Ok(report);
     }
@@ -359,6 +376,9 @@ fn step_kinds(a: &Action) -> Vec<Kind> {
             backend,
             ..
         } => vec![*old_backend, *backend],
+        Action::CreateNetwork { backend, .. } | Action::RemoveNetwork { backend, .. } => {
+            vec![*backend]
+        }
     }
 }
 
@@ -377,7 +397,11 @@ async fn run_step(
             .map_err(|e| fail(name, e.to_string(), false))
     };
     match action {
-        Action::Pull { .. } | Action::Build { .. } | Action::Leave { .. } => Ok(()),
+        Action::Pull { .. }
+        | Action::Build { .. }
+        | Action::Leave { .. }
+        | Action::CreateNetwork { .. }
+        | Action::RemoveNetwork { .. } => Ok(()),
         Action::Remove { name, id, backend } => {
             let b = engine(name, *backend)?;
             let timeout = 10;
@@ -386,7 +410,13 @@ async fn run_step(
                 .map_err(|e| fail(name, e.to_string(), false))?;
             b.remove(id)
                 .await
-                .map_err(|e| fail(name, e.to_string(), false))
+                .map_err(|e| fail(name, e.to_string(), false))?;
+            // A container no longer configured: its secret files go too
+            // (a second one of a configured name leaves the name's files).
+            if launch.is_none() {
+                apps::forget_secrets(name, None, settings);
+            }
+            Ok(())
         }
         Action::Start { name, id, backend } => {
             let Some(launch) = launch else {
@@ -405,8 +435,9 @@ async fn run_step(
                 return Err(fail(name, "no launch plan for it".into(), false));
             };
             let b = engine(name, *backend)?;
-            let mounts = host_mounts(launch, root, settings.allow_system_mounts)
-                .map_err(|e| fail(name, unprefixed(name, &e), false))?;
+            let mounts = apps::mounts(b, launch, root, settings)
+                .await
+                .map_err(|e| fail(name, e, false))?;
             let labels = container_labels(
                 launch,
                 &image_id(launch, images),
@@ -417,16 +448,21 @@ async fn run_step(
                 .create(name, launch, &mounts, &labels)
                 .await
                 .map_err(|e| fail(name, e.to_string(), false))?;
-            let started = match b.start(&id).await {
-                Ok(()) => wait_healthy(b, &id, &launch.health, settings.health_timeout).await,
-                Err(e) => Err(e.to_string()),
+            let started = match apps::own_secrets(b, &id, launch, settings).await {
+                Err(e) => Err(e),
+                Ok(()) => match b.start(&id).await {
+                    Ok(()) => wait_healthy(b, &id, &launch.health, settings.health_timeout).await,
+                    Err(e) => Err(e.to_string()),
+                },
             };
             if let Err(cause) = started {
                 // Nothing ran before: leave nothing half-made behind.
                 let _ = b.stop(&id, 1).await;
                 let _ = b.remove(&id).await;
+                apps::forget_secrets(name, None, settings);
                 return Err(fail(name, cause, false));
             }
+            apps::forget_secrets(name, Some(launch), settings);
             Ok(())
         }
         Action::Replace {
@@ -498,14 +534,19 @@ async fn replace(
     settings: &Settings,
 ) -> Result<(), ContainerFailure> {
     let fail = |cause: String, restored: bool| ContainerFailure::new(name, cause, restored);
-    let mounts = host_mounts(launch, root, settings.allow_system_mounts)
-        .map_err(|e| fail(unprefixed(name, &e), false))?;
+    let mounts = apps::mounts(new, launch, root, settings)
+        .await
+        .map_err(|e| fail(e, false))?;
     let next = next_name(name);
     // 1. Create beside the old one: nothing stops yet.
     let new_id = new
         .create(&next, launch, &mounts, labels)
         .await
         .map_err(|e| fail(e.to_string(), false))?;
+    if let Err(e) = apps::own_secrets(new, &new_id, launch, settings).await {
+        let _ = new.remove(&new_id).await;
+        return Err(fail(e, false));
+    }
     // 2. Stop the old one (its ports are needed by the new one).
     if let Err(e) = old.backend.stop(old.id, launch.stop_timeout).await {
         let _ = new.remove(&new_id).await;
@@ -553,7 +594,9 @@ async fn replace(
             format!("the new container runs as '{next}', but renaming it failed: {e}"),
             false,
         )
-    })
+    })?;
+    apps::forget_secrets(name, Some(launch), settings);
+    Ok(())
 }
 
 /// The replace protocol of an engine that changes containers in place
@@ -735,14 +778,14 @@ mod tests {
             health: Health {
                 path: None,
                 port: None,
+                command: None,
             },
             publish: true,
             websocket: false,
             labels: BTreeMap::new(),
             replicas: 1,
             placement: vec![],
-            networks: vec![],
-            secrets: vec![],
+            app: Default::default(),
         }
     }
 

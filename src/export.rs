@@ -45,6 +45,19 @@
 //! - conteneur's own labels (`fr.eole.conteneur.*`) are left out: they mark a
 //!   container conteneur manages, and a compose container is not one.
 //!   Other labels of the launch plan are kept.
+//! - **Applications.** A container on private networks joins them
+//!   (`networks:` with its name as alias, instead of `network_mode:
+//!   bridge`); compose names them `PROJECT_NET`, conteneur
+//!   `conteneur-HASH-NET`: each tool has its own. `depends_on` waits for
+//!   `service_healthy` (docker-compose 1.27+ reads it in 3.x files), so a
+//!   dependency needs a health check, which every exported service has.
+//!   An in-container health check is written as is (`CMD-SHELL`, with its
+//!   interval, timeout, retries and start period); user, command (already
+//!   split into words), `no-new-privileges`, read-only root and tmpfs too.
+//! - **Secrets as files**: compose's top-level `secrets:` name the files
+//!   conteneur writes at `instance` (`/var/lib/conteneur/secrets/…`,
+//!   root-only): the value itself is never in the compose file, and export
+//!   writes no secret. Run `instance` (or `reconfigure`) first.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -124,6 +137,32 @@ pub struct ComposeFile {
     pub services: Ordered<Service>,
     #[serde(skip_serializing_if = "Ordered::is_empty")]
     pub volumes: Ordered<Volume>,
+    #[serde(skip_serializing_if = "Ordered::is_empty")]
+    pub networks: Ordered<Empty>,
+    #[serde(skip_serializing_if = "Ordered::is_empty")]
+    pub secrets: Ordered<SecretFile>,
+}
+
+/// A network with compose's defaults (`{}`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Empty {}
+
+/// A secret read from a file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SecretFile {
+    pub file: String,
+}
+
+/// A service's endpoint on a network.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Endpoint {
+    pub aliases: Vec<String>,
+}
+
+/// `depends_on: {NAME: {condition: service_healthy}}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Condition {
+    pub condition: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -168,7 +207,24 @@ impl<T: Serialize> Serialize for Ordered<T> {
 pub struct Service {
     pub image: String,
     pub container_name: String,
-    pub network_mode: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_mode: Option<&'static str>,
+    #[serde(skip_serializing_if = "Ordered::is_empty")]
+    pub networks: Ordered<Endpoint>,
+    #[serde(skip_serializing_if = "Ordered::is_empty")]
+    pub depends_on: Ordered<Condition>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub security_opt: Vec<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tmpfs: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -189,10 +245,10 @@ pub struct Service {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Healthcheck {
     pub test: Vec<String>,
-    pub interval: &'static str,
-    pub timeout: &'static str,
+    pub interval: String,
+    pub timeout: String,
     pub retries: u32,
-    pub start_period: &'static str,
+    pub start_period: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -246,6 +302,15 @@ fn port_spec(address: &str, host: u16, container: u16) -> String {
 /// The health check run inside the container (see the module docs): the
 /// same path as conteneur's probe, on the container side of the probed port.
 fn healthcheck(launch: &Launch) -> Option<Healthcheck> {
+    if let Some(h) = &launch.health.command {
+        return Some(Healthcheck {
+            test: vec!["CMD-SHELL".into(), lit(&h.command)],
+            interval: format!("{}s", h.interval),
+            timeout: format!("{}s", h.timeout),
+            retries: h.retries,
+            start_period: format!("{}s", h.start_period),
+        });
+    }
     let host_port = launch.health.port?;
     let port = launch
         .ports
@@ -286,10 +351,10 @@ fn healthcheck(launch: &Launch) -> Option<Healthcheck> {
     };
     Some(Healthcheck {
         test,
-        interval: "30s",
-        timeout: "10s",
+        interval: "30s".into(),
+        timeout: "10s".into(),
         retries: 3,
-        start_period: "10s",
+        start_period: "10s".into(),
     })
 }
 
@@ -312,10 +377,56 @@ pub fn service(launch: &Launch, root: &Path) -> Service {
         })
         .collect();
     let memory = launch.memory.trim();
+    let app = &launch.app;
+    let nonempty = |s: &str| (!s.is_empty()).then(|| lit(s));
     Service {
         image: lit(&format!("{}:{}", launch.image, launch.tag)),
         container_name: lit(&launch.name),
-        network_mode: "bridge",
+        network_mode: app.networks.is_empty().then_some("bridge"),
+        networks: Ordered(
+            app.networks
+                .iter()
+                .map(|n| {
+                    (
+                        lit(n),
+                        Endpoint {
+                            aliases: vec![lit(&launch.name)],
+                        },
+                    )
+                })
+                .collect(),
+        ),
+        depends_on: Ordered(
+            app.depends_on
+                .iter()
+                .map(|d| {
+                    (
+                        lit(d),
+                        Condition {
+                            condition: "service_healthy",
+                        },
+                    )
+                })
+                .collect(),
+        ),
+        user: nonempty(&app.user),
+        command: plan::apps::split_command(&app.command)
+            .ok()
+            .filter(|w| !w.is_empty())
+            .map(|w| w.iter().map(|s| lit(s)).collect()),
+        security_opt: if app.no_new_privileges {
+            vec!["no-new-privileges:true".into()]
+        } else {
+            Vec::new()
+        },
+        read_only: app.read_only,
+        // As the Docker backend: writable by the container's user.
+        tmpfs: app
+            .tmpfs
+            .iter()
+            .map(|t| lit(&format!("{t}:mode=1777")))
+            .collect(),
+        secrets: app.secrets.iter().map(|s| lit(&s.name)).collect(),
         ports,
         volumes,
         environment: launch.env.iter().map(|e| lit(e)).collect(),
@@ -347,8 +458,29 @@ pub fn service(launch: &Launch, root: &Path) -> Service {
 pub fn compose_file(launches: &[Launch], paths: &Paths) -> ComposeFile {
     let mut services = Ordered::default();
     let mut volumes: Ordered<Volume> = Ordered::default();
+    let mut networks: Ordered<Empty> = Ordered::default();
+    let mut secrets: Ordered<SecretFile> = Ordered::default();
     for l in launches {
         services.0.push((l.name.clone(), service(l, &paths.root)));
+        for n in &l.app.networks {
+            if networks.get(&lit(n)).is_none() {
+                networks.0.push((lit(n), Empty {}));
+            }
+        }
+        for s in &l.app.secrets {
+            if secrets.get(&lit(&s.name)).is_none() {
+                let file = plan::apps::secret_path(&paths.state.join("secrets"), l, &s.name);
+                secrets.0.push((
+                    lit(&s.name),
+                    SecretFile {
+                        file: lit(&std::path::absolute(&file)
+                            .unwrap_or(file)
+                            .display()
+                            .to_string()),
+                    },
+                ));
+            }
+        }
         for m in l.mounts.iter().filter(|m| m.kind == MountKind::Volume) {
             if volumes.get(&m.host).is_none() {
                 volumes
@@ -372,6 +504,8 @@ pub fn compose_file(launches: &[Launch], paths: &Paths) -> ComposeFile {
         },
         services,
         volumes,
+        networks,
+        secrets,
     }
 }
 
@@ -579,6 +713,7 @@ mod tests {
             health: Health {
                 path: Some("/health/".into()),
                 port: Some(20001),
+                command: None,
             },
             publish: true,
             websocket: false,
@@ -590,8 +725,7 @@ mod tests {
             .collect(),
             replicas: 1,
             placement: vec![],
-            networks: vec![],
-            secrets: vec![],
+            app: Default::default(),
         }
     }
 
@@ -616,6 +750,56 @@ mod tests {
             Some("http://127.0.0.1:80/health/")
         );
         assert_eq!(s.labels.len(), 1, "conteneur's own labels are left out");
+    }
+
+    #[test]
+    fn an_application_keeps_its_wiring_and_no_secret_value() {
+        use crate::plan::launch::{HealthCommand, SecretRef};
+        let mut db = launch();
+        db.name = "db".into();
+        db.ports.clear();
+        db.health = Health {
+            path: None,
+            port: None,
+            command: Some(HealthCommand {
+                command: "mysqladmin ping".into(),
+                interval: 2,
+                timeout: 5,
+                retries: 3,
+                start_period: 1,
+            }),
+        };
+        db.app.networks = vec!["wp".into()];
+        db.app.no_new_privileges = true;
+        db.app.user = "mysql".into();
+        db.app.command = "mariadbd --skip-name-resolve 'a b'".into();
+        db.app.secrets = vec![SecretRef {
+            name: "db_password".into(),
+            hash: Some("h".into()),
+        }];
+        let mut wp = launch();
+        wp.name = "wordpress".into();
+        wp.app.networks = vec!["wp".into()];
+        wp.app.depends_on = vec!["db".into()];
+        let paths = Paths::new(Path::new("/r"));
+        let file = compose_file(&[db, wp], &paths);
+        let v = serde_json::to_value(&file).unwrap();
+        let db = &v["services"]["db"];
+        assert_eq!(db["networks"]["wp"]["aliases"][0], "db");
+        assert!(db.get("network_mode").is_none());
+        assert_eq!(db["healthcheck"]["test"][1], "mysqladmin ping");
+        assert_eq!(db["healthcheck"]["interval"], "2s");
+        assert_eq!(db["user"], "mysql");
+        assert_eq!(db["command"][2], "a b");
+        assert_eq!(db["security_opt"][0], "no-new-privileges:true");
+        assert_eq!(db["secrets"][0], "db_password");
+        assert_eq!(
+            v["services"]["wordpress"]["depends_on"]["db"]["condition"],
+            "service_healthy"
+        );
+        assert_eq!(v["networks"]["wp"], serde_json::json!({}));
+        let f = v["secrets"]["db_password"]["file"].as_str().unwrap();
+        assert!(f.starts_with("/r/var/lib/conteneur/secrets/db/"), "{f}");
     }
 
     #[test]

@@ -386,12 +386,17 @@ pub fn cmd(paths: &Paths, a: StackArgs) -> Result<u8, Failure> {
     let (cfg, launches) = crate::export::desired(paths).map_err(invalid)?;
     let (left_out, docker) = crate::run::swarm::split(launches);
     let server = crate::run::server_id(paths);
-    let settings =
-        crate::run::swarm::settings(&cfg, &server, PIN.into(), &docker, &Default::default())
-            .map_err(|e| Failure {
-                code: EXIT_SYSTEM,
-                message: e.to_string(),
-            })?;
+    // The server's label key: the secrets' names are those a swarm run of
+    // conteneur creates (they hash the value's hash sealed under it).
+    let key = crate::run::label_key::load(paths).map_err(|e| Failure {
+        code: EXIT_SYSTEM,
+        message: e.to_string(),
+    })?;
+    let settings = crate::run::swarm::settings(&cfg, &server, PIN.into(), &docker, &key.key)
+        .map_err(|e| Failure {
+            code: EXIT_SYSTEM,
+            message: e.to_string(),
+        })?;
     // Bind mounts checked and placed as `export compose` does.
     for l in &docker {
         for m in l.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
@@ -477,14 +482,14 @@ mod tests {
             health: Health {
                 path: Some("/health/".into()),
                 port: Some(8081),
+                command: None,
             },
             publish: true,
             websocket: false,
             labels: BTreeMap::new(),
             replicas: 3,
             placement: vec![],
-            networks: vec![],
-            secrets: vec![],
+            app: Default::default(),
         }
     }
 

@@ -171,6 +171,8 @@ fn facts(name: &str) -> serde_json::Value {
         "memory": h["Memory"],
         "init": h["Init"],
         "restart": h["RestartPolicy"]["Name"],
+        // Hardened by default (no-new-privileges), by both.
+        "security": h["SecurityOpt"],
         // The networks joined (HostConfig.NetworkMode says "default" for
         // conteneur's and "bridge" for compose's: the same bridge network).
         "networks": c["NetworkSettings"]["Networks"]

@@ -4,6 +4,7 @@
 //! of the namespace. They need root, dockerd, nsenter and ip, and fail
 //! (never skip) without them.
 
+mod common;
 mod swarm_harness;
 
 use std::time::Duration;
@@ -257,10 +258,32 @@ fn a_new_secret_value_rotates_the_secret_and_switching_orchestrator_keeps_volume
     site.container(1, "web", "web", "1.0", 18081);
     site.set("conteneur1_mountpoint_in", &["/www/data"]);
     site.set("conteneur1_mountpoint_out", &["webdata"]);
-    site.set("conteneur1_secret_name", &["db_password"]);
-    site.set("conteneur1_secret_value", &["first-S3cret"]);
+    // The application's dictionary (issue 13): the secret declared once
+    // for the server, received by the container; its private network.
+    site.set("conteneur_secret_name", &["db_password"]);
+    site.set("conteneur_secret_value", &["first-S3cret"]);
+    site.set("conteneur1_secrets", &["db_password"]);
+    site.set("conteneur1_networks", &["wp"]);
     site.ok(&["instance", "--quiet"]);
     site.wait_for("/web/", "web 1.0");
+
+    // The private network is an overlay the service joins, and the local
+    // plan leaves it to the swarm (nothing to do on a second run).
+    assert_eq!(
+        m.docker(&["network", "inspect", "wp", "--format", "{{.Driver}}"]),
+        "overlay"
+    );
+    let attached = m.docker(&[
+        "service",
+        "inspect",
+        "web",
+        "--format",
+        "{{json .Spec.TaskTemplate.Networks}}",
+    ]);
+    let wp_id = m.docker(&["network", "inspect", "wp", "--format", "{{.Id}}"]);
+    assert!(attached.contains(&wp_id), "{attached} / {wp_id}");
+    let again = site.ok(&["plan"]);
+    assert!(!again.contains("remove"), "{again}");
 
     // 5. The secret as a file in the task, named by a hash of its value.
     let secrets = || m.docker(&["secret", "ls", "--format", "{{.Name}}"]);
@@ -281,7 +304,7 @@ fn a_new_secret_value_rotates_the_secret_and_switching_orchestrator_keeps_volume
     };
     let read = m.docker(&["exec", &task(), "cat", "/run/secrets/db_password"]);
     assert_eq!(read, "first-S3cret");
-    site.set("conteneur1_secret_value", &["second-S3cret"]);
+    site.set("conteneur_secret_value", &["second-S3cret"]);
     let plan = site.ok(&["plan"]);
     assert!(plan.contains("secret db_password changed"), "{plan}");
     assert!(plan.contains(&format!("remove   secret {first}")), "{plan}");
@@ -297,13 +320,27 @@ fn a_new_secret_value_rotates_the_secret_and_switching_orchestrator_keeps_volume
         m.docker(&["exec", &task(), "cat", "/run/secrets/db_password"]),
         "second-S3cret"
     );
-    // Never the value in plan, status or the service's spec.
+    // Never the value in plan, status, the service's spec or the secret's
+    // labels, nor in a file of the root but the configuration.
     for text in [
         site.ok(&["plan", "--json"]),
         out_text(&site.cmd(&["status", "--json"])),
         m.docker(&["service", "inspect", "web"]),
+        m.docker(&["secret", "inspect", second.trim()]),
     ] {
         assert!(!text.contains("S3cret"), "{text}");
+    }
+    for path in common::files(site.root.path()) {
+        let content =
+            String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_default()).into_owned();
+        let config = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("config.eol"));
+        assert!(
+            config || !content.contains("S3cret"),
+            "the secret shows in {}",
+            path.display()
+        );
     }
 
     // 6. Swarm → local → swarm: the volume's data stays.

@@ -21,6 +21,8 @@ use super::{
 };
 use crate::plan::launch::Launch;
 
+pub(crate) mod apps;
+
 /// The engine's socket, as Docker's own tools default to it.
 pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
 
@@ -208,9 +210,15 @@ pub fn create_body(
     }
     let binds: Vec<String> = mounts
         .iter()
-        .map(|m| format!("{}:{}", m.host, m.container))
+        .map(|m| {
+            if m.read_only {
+                format!("{}:{}:ro", m.host, m.container)
+            } else {
+                format!("{}:{}", m.host, m.container)
+            }
+        })
         .collect();
-    ContainerCreateBody {
+    let mut body = ContainerCreateBody {
         image: Some(format!("{}:{}", launch.image, launch.tag)),
         env: Some(launch.env.clone()),
         labels: Some(labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
@@ -231,7 +239,9 @@ pub fn create_body(
             ..Default::default()
         }),
         ..Default::default()
-    }
+    };
+    apps::apply(&mut body, launch, labels);
+    body
 }
 
 #[async_trait::async_trait]
@@ -255,6 +265,7 @@ impl Backend for DockerBackend {
             .await
             .map_err(|e| self.listing_err("images", &e))?;
         let mut observed = Observed::default();
+        (observed.networks, observed.volumes) = self.inspect_resources().await?;
         for c in containers {
             let name = c
                 .names
@@ -433,6 +444,10 @@ impl Backend for DockerBackend {
             )
             .await
             .map_err(|e| self.container_err(name, "create", e))?;
+        if let Err(e) = self.connect_others(&r.id, launch, labels).await {
+            let _ = self.remove(&r.id).await;
+            return Err(e);
+        }
         Ok(r.id)
     }
 
@@ -504,6 +519,34 @@ impl Backend for DockerBackend {
             .await
             .map_err(|e| self.container_err(id, "inspect", e))?;
         Ok(c.state.and_then(|s| s.running).unwrap_or(false))
+    }
+
+    async fn health(&self, id: &str) -> Result<Option<(String, String)>, BackendError> {
+        self.health_of(id).await
+    }
+
+    async fn create_network(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<String, BackendError> {
+        self.network_create(name, labels).await
+    }
+
+    async fn remove_network(&self, id: &str) -> Result<(), BackendError> {
+        self.network_remove(id).await
+    }
+
+    async fn ensure_volume(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(), BackendError> {
+        self.volume_ensure(name, labels).await
+    }
+
+    async fn user_ids(&self, id: &str) -> Result<(u32, u32), BackendError> {
+        self.ids_of_user(id).await
     }
 }
 

@@ -261,6 +261,11 @@ pub fn render_config(launch: &Launch, input: &ConfigInput<'_>) -> Result<String,
             Cgroup::V1 => format!("lxc.cgroup.memory.limit_in_bytes = {bytes}\n"),
         });
     }
+    if launch.app.no_new_privileges {
+        // As Docker's no-new-privileges: no process gains privileges
+        // through setuid programs.
+        out.push_str("lxc.no_new_privs = 1\n");
+    }
     let auto = if launch.restart == "no" { 0 } else { 1 };
     out.push_str(&format!("lxc.start.auto = {auto}\n"));
     if !launch.ports.is_empty() {
@@ -455,6 +460,7 @@ impl LxcBackend {
                     host: dir.display().to_string(),
                     container: m.container.clone(),
                     bind: true,
+                    read_only: false,
                 })
             })
             .collect()
@@ -1085,14 +1091,14 @@ mod tests {
             health: Health {
                 path: None,
                 port: Some(8080),
+                command: None,
             },
             publish: true,
             websocket: false,
             labels: BTreeMap::new(),
             replicas: 1,
             placement: vec![],
-            networks: vec![],
-            secrets: vec![],
+            app: Default::default(),
         }
     }
 
@@ -1112,8 +1118,14 @@ mod tests {
             host: "/srv/root/srv/web".into(),
             container: "/www/data".into(),
             bind: true,
+            read_only: false,
         }];
+        let mut hardened = launch();
+        hardened.app.no_new_privileges = true;
+        let text = render_config(&hardened, &input(&mounts, Cgroup::V1)).unwrap();
+        assert!(text.contains("lxc.no_new_privs = 1\n"), "{text}");
         let text = render_config(&launch(), &input(&mounts, Cgroup::V1)).unwrap();
+        assert!(!text.contains("no_new_privs"), "{text}");
         for want in [
             "# conteneur: managed server=/srv/root name=web plan-hash=abc",
             "lxc.uts.name = web\n",
@@ -1152,6 +1164,7 @@ mod tests {
             host: "/srv/a b".into(),
             container: "/data".into(),
             bind: true,
+            read_only: false,
         }];
         assert!(render_config(&launch(), &input(&mounts, Cgroup::V1)).is_err());
         let base = base_config(false);

@@ -45,6 +45,10 @@ pub mod labels {
     pub const GIT_COMMIT: &str = "fr.eole.conteneur.git-commit";
     /// On an image built from git: the repository it came from.
     pub const GIT_URL: &str = "fr.eole.conteneur.git-url";
+    /// On a private network: its name in the configuration.
+    pub const NETWORK: &str = "fr.eole.conteneur.network";
+    /// On a named volume conteneur created: its name in the configuration.
+    pub const VOLUME: &str = "fr.eole.conteneur.volume";
 }
 
 /// The suffix of a replacement container while it is being switched in.
@@ -135,6 +139,25 @@ impl ObservedContainer {
     }
 }
 
+/// A private network or a named volume on an engine, with its labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedResource {
+    pub backend: Kind,
+    /// The engine's id (a volume's is its name).
+    pub id: String,
+    /// The engine's name.
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl ObservedResource {
+    /// Created by conteneur for the server `server`.
+    pub fn is_ours(&self, server: &str) -> bool {
+        self.labels.get(labels::MANAGED).map(String::as_str) == Some("true")
+            && self.labels.get(labels::SERVER).map(String::as_str) == Some(server)
+    }
+}
+
 /// An image present on an engine.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ObservedImage {
@@ -153,6 +176,10 @@ pub struct Observed {
     /// Where the git tags of docker+git containers point now:
     /// (repository, tag) → commit.
     pub sources: HashMap<(String, String), String>,
+    /// Private networks (Docker's user-defined networks).
+    pub networks: Vec<ObservedResource>,
+    /// Named volumes.
+    pub volumes: Vec<ObservedResource>,
 }
 
 impl Observed {
@@ -176,6 +203,8 @@ impl Observed {
             self.images.entry(kind).or_default().extend(images);
         }
         self.sources.extend(other.sources);
+        self.networks.extend(other.networks);
+        self.volumes.extend(other.volumes);
     }
 
     /// Image ids per engine: (kind, reference) → id, for the executor.
@@ -263,6 +292,8 @@ pub struct HostMount {
     pub host: String,
     pub container: String,
     pub bind: bool,
+    /// Mounted read-only (secret files).
+    pub read_only: bool,
 }
 
 /// Progress of a pull or a build, for display.
@@ -358,6 +389,46 @@ pub trait Backend: Send + Sync {
     async fn rename(&self, id: &str, name: &str) -> Result<(), BackendError>;
     /// Is the container running now?
     async fn running(&self, id: &str) -> Result<bool, BackendError>;
+    /// The engine's health status of the container's in-container check
+    /// (`starting`, `healthy`, `unhealthy`) and the last check's output;
+    /// None when it has no such check.
+    async fn health(&self, id: &str) -> Result<Option<(String, String)>, BackendError> {
+        let _ = id;
+        Ok(None)
+    }
+    /// Creates the private network `name` with `labels`; returns its id.
+    async fn create_network(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<String, BackendError> {
+        let _ = labels;
+        Err(self.no_apps(name, "private networks"))
+    }
+    async fn remove_network(&self, id: &str) -> Result<(), BackendError> {
+        Err(self.no_apps(id, "private networks"))
+    }
+    /// Makes the named volume `name` exist, labelled when it is created.
+    async fn ensure_volume(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(), BackendError> {
+        let _ = (name, labels);
+        Ok(())
+    }
+    /// The numeric uid and gid container `id` runs as (its configured user,
+    /// else its image's), read from its own /etc/passwd and /etc/group.
+    async fn user_ids(&self, id: &str) -> Result<(u32, u32), BackendError> {
+        Err(self.no_apps(id, "secrets"))
+    }
+    /// The error of an engine that has no such thing.
+    fn no_apps(&self, what: &str, feature: &str) -> BackendError {
+        BackendError::Other(format!(
+            "{what}: the {} engine has no {feature}",
+            self.kind()
+        ))
+    }
 }
 
 impl fmt::Display for ObservedContainer {

@@ -271,11 +271,15 @@ impl SwarmBackend {
 
     /// Runs one step. Returns a note for the admin when a removal was left
     /// for later (an old secret a rolled-back service still uses).
+    /// `secret_values` holds the value of each of the configuration's
+    /// secrets by name (read from the configuration by the caller: the
+    /// plan holds none).
     pub async fn apply(
         &self,
         action: &SwarmAction,
         desired: &Desired,
         server: &str,
+        secret_values: &BTreeMap<String, String>,
     ) -> Result<Option<String>, BackendError> {
         match action {
             SwarmAction::CreateNetwork { name } => {
@@ -295,10 +299,18 @@ impl SwarmBackend {
                 let Some(s) = desired.secret(name) else {
                     return Ok(None);
                 };
+                // The plan refused undeclared secrets; a value missing here
+                // is a configuration changed under our feet.
+                let Some(value) = secret_values.get(&s.secret) else {
+                    return Err(BackendError::Other(format!(
+                        "container '{service}': the secret '{}' has no value",
+                        s.secret
+                    )));
+                };
                 let spec = SecretSpec {
                     name: Some(name.clone()),
                     labels: Some(Self::object_labels(server, service)),
-                    data: Some(base64::engine::general_purpose::STANDARD.encode(s.data.expose())),
+                    data: Some(base64::engine::general_purpose::STANDARD.encode(value)),
                     ..Default::default()
                 };
                 // Never the value in an error: the engine's message only.
@@ -314,7 +326,7 @@ impl SwarmBackend {
                 let spec = ConfigSpec {
                     name: Some(name.clone()),
                     labels: Some(Self::object_labels(server, service)),
-                    data: Some(base64::engine::general_purpose::STANDARD.encode(c.data.expose())),
+                    data: Some(base64::engine::general_purpose::STANDARD.encode(&c.data)),
                     ..Default::default()
                 };
                 self.docker

@@ -46,6 +46,8 @@ pub const CALCS: &[&str] = &[
     "concat",
     "calc_network",
     "calc_broadcast",
+    "calc_or_auto_network",
+    "calc_or_auto_broadcast",
     "auto_copy_val",
     "list_len_gt",
     "gen_random",
@@ -87,6 +89,8 @@ pub fn call(name: &str, args: &Args, env: &Env) -> Option<Result<Value, String>>
         "concat" => concat(args),
         "calc_network" => net(args, types::calc_network),
         "calc_broadcast" => net(args, types::calc_broadcast),
+        "calc_or_auto_network" => calc_or_auto(args, types::calc_network),
+        "calc_or_auto_broadcast" => calc_or_auto(args, types::calc_broadcast),
         "list_len_gt" => list_len_gt(args),
         "calc_multi_condition" => calc_multi_condition(args),
         "calc_multi_val" => calc_multi_val(args),
@@ -120,6 +124,25 @@ fn net(args: &Args, f: fn(&str, &str) -> Option<String>) -> Result<Value, String
     let ip = args.get("ip", 0).and_then(Value::first);
     let mask = args.get("netmask", 1).and_then(Value::first);
     match (ip, mask) {
+        (Some(ip), Some(mask)) => Ok(Value::Single(f(ip, mask))),
+        _ => Ok(Value::none()),
+    }
+}
+
+/// EOLE's `calc_or_auto_network` / `calc_or_auto_broadcast`: when the
+/// interface's method (`parametre`) is the `condition` (`dhcp`), Creole
+/// reads the address the interface got from the machine, which conteneur
+/// does not; otherwise it is computed from `ip` and `netmask`.
+fn calc_or_auto(args: &Args, f: fn(&str, &str) -> Option<String>) -> Result<Value, String> {
+    let method = args.named_str("parametre");
+    if method.is_some() && method == args.named_str("condition") {
+        let card = args.named_str("nom_carte").unwrap_or("the interface");
+        return Err(format!(
+            "{card} is configured by {}: its address is read from the machine, which conteneur does not do",
+            method.unwrap_or_default()
+        ));
+    }
+    match (args.named_str("ip"), args.named_str("netmask")) {
         (Some(ip), Some(mask)) => Ok(Value::Single(f(ip, mask))),
         _ => Ok(Value::none()),
     }
@@ -313,5 +336,38 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(r.first().map(str::len), Some(10));
+    }
+}
+
+#[cfg(test)]
+mod calc_or_auto_tests {
+    use super::*;
+
+    fn args(method: &str) -> Args {
+        let t = |s: &str| Value::text(s);
+        Args {
+            positional: Vec::new(),
+            named: vec![
+                ("nom_carte".into(), t("eth0")),
+                ("condition".into(), t("dhcp")),
+                ("parametre".into(), t(method)),
+                ("ip".into(), t("192.168.10.20")),
+                ("netmask".into(), t("255.255.255.0")),
+            ],
+            sources: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn static_interfaces_are_computed_dhcp_ones_refused() {
+        let env = Env { instantiated: true };
+        let net = call("calc_or_auto_network", &args("statique"), &env).unwrap();
+        assert_eq!(net, Ok(Value::text("192.168.10.0")));
+        let bc = call("calc_or_auto_broadcast", &args("statique"), &env).unwrap();
+        assert_eq!(bc, Ok(Value::text("192.168.10.255")));
+        let e = call("calc_or_auto_network", &args("dhcp"), &env)
+            .unwrap()
+            .unwrap_err();
+        assert!(e.contains("eth0") && e.contains("dhcp"), "{e}");
     }
 }

@@ -17,6 +17,10 @@ pub async fn wait_healthy(
     health: &Health,
     timeout: Duration,
 ) -> Result<(), String> {
+    // An in-container check: the engine's health status says.
+    if health.command.is_some() {
+        return super::apps::wait_engine_health(backend, id, timeout).await;
+    }
     let deadline = Instant::now() + timeout;
     // Most services answer within a few tens of milliseconds: poll soon,
     // then back off to 200 ms so a slow one does not cost engine calls.

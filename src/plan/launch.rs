@@ -55,19 +55,18 @@ pub struct Launch {
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     /// Swarm: how many replicas (a local container runs once). Left out of
-    /// the text when 1, as are the other swarm fields when empty, so that
-    /// the plan hash of existing local containers does not change.
+    /// the text when 1, as placement when empty, so that the plan hash of
+    /// existing local containers does not change.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub replicas: u32,
     /// Swarm: placement constraints (`node.role==manager`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub placement: Vec<String>,
-    /// Private networks it joins (overlay networks under swarm).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub networks: Vec<String>,
-    /// Its secrets (swarm secrets under swarm).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub secrets: Vec<Secret>,
+    /// Applications of several containers: networks, start order, secrets,
+    /// process and hardening. Left out of the JSON when all default, so
+    /// the plan (and its hash) of a lone container is what it was.
+    #[serde(default, skip_serializing_if = "App::is_default")]
+    pub app: App,
 }
 
 fn one() -> u32 {
@@ -78,59 +77,67 @@ fn is_one(n: &u32) -> bool {
     *n == 1
 }
 
-/// A secret of a container: its file name and its value.
+/// What a container of an application needs beyond a lone one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct App {
+    /// Private networks joined (their names in the configuration); on each
+    /// the container is reached by its name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<String>,
+    /// Containers that must be healthy before this one starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    /// The command as the admin wrote it (split by
+    /// [`crate::plan::apps::split_command`]); empty: the image's.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub command: String,
+    /// The user it runs as; empty: the image's.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub user: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_new_privileges: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+    /// In-memory folders (absolute paths inside the container).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tmpfs: Vec<String>,
+    /// Secrets given as files /run/secrets/NAME: names and hashes only,
+    /// never the values (the executor reads those from the configuration).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretRef>,
+    /// The container serves under /NAME/ itself: nginx passes the path.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_path: bool,
+}
+
+impl App {
+    pub fn is_default(&self) -> bool {
+        *self == App::default()
+    }
+}
+
+/// A secret a container receives: its name and a hash of its value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Secret {
+pub struct SecretRef {
     pub name: String,
-    pub value: SecretValue,
+    /// Salted SHA-256 of the value; None when no secret of that name is
+    /// declared (the plan refuses it).
+    pub hash: Option<String>,
 }
 
-/// A secret's value. It is read from the rendered launch plan (a root-only
-/// file) and never written anywhere else: serialised (the plan text kept
-/// in a label, `plan --json`), it is its digest; shown, it is hidden.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct SecretValue(String);
-
-/// How a digest of a secret's value is written (a value read back from a
-/// label is already one).
-const DIGEST_PREFIX: &str = "sha256:";
-
-impl SecretValue {
-    pub fn new(value: impl Into<String>) -> SecretValue {
-        SecretValue(value.into())
-    }
-
-    /// The value itself, for the engine only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// The hex SHA-256 of the value (the value read back from a plan text
-    /// is that digest already).
-    pub fn digest(&self) -> String {
-        use sha2::{Digest, Sha256};
-        if let Some(d) = self.0.strip_prefix(DIGEST_PREFIX) {
-            return d.to_string();
-        }
-        Sha256::digest(self.0.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    }
-}
-
-impl Serialize for SecretValue {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format!("{DIGEST_PREFIX}{}", self.digest()))
-    }
-}
-
-impl std::fmt::Debug for SecretValue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<secret>")
-    }
+/// An in-container health check, run by the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCommand {
+    /// A shell command line (the engine runs it with `/bin/sh -c`).
+    pub command: String,
+    /// Seconds.
+    pub interval: u32,
+    pub timeout: u32,
+    pub retries: u32,
+    pub start_period: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,39 +170,23 @@ pub struct Mount {
     pub kind: MountKind,
 }
 
-/// `path` set: an HTTP GET of that path on the first published port must
-/// answer 2xx/3xx. `path` null: a TCP connection to that port must succeed.
-/// No port at all: the container running is enough.
+/// `command` set: the engine runs it inside the container and conteneur
+/// waits for the engine's health status. Else `path` set: an HTTP GET of
+/// that path on the first published port must answer 2xx/3xx. `path` null:
+/// a TCP connection to that port must succeed. No port at all: the
+/// container running is enough.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Health {
     pub path: Option<String>,
     pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<HealthCommand>,
 }
 
 impl LaunchFile {
     /// Parses the rendered file, naming the file and position on error.
     pub fn parse(text: &str) -> Result<LaunchFile, serde_json::Error> {
         serde_json::from_str(text)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_secret_serialises_as_its_digest_and_shows_hidden() {
-        let s = Secret {
-            name: "db".into(),
-            value: SecretValue::new("hunter2"),
-        };
-        let text = serde_json::to_string(&s).unwrap_or_default();
-        assert!(!text.contains("hunter2"), "{text}");
-        assert!(text.contains("sha256:"), "{text}");
-        assert!(!format!("{s:?}").contains("hunter2"));
-        // Read back from a plan text, the digest is the same.
-        let back: Secret = serde_json::from_str(&text).expect("parse");
-        assert_eq!(back.value.digest(), s.value.digest());
     }
 }

@@ -4,6 +4,7 @@
 //! tested without an engine, and `conteneur plan` shows exactly what
 //! `reconfigure` would do.
 
+pub mod apps;
 pub mod launch;
 pub mod redact;
 pub mod swarm;
@@ -69,13 +70,34 @@ pub enum Action {
         id: String,
         backend: Kind,
     },
+    /// A private network a container joins, missing (before any container
+    /// step).
+    #[serde(rename = "create-network")]
+    CreateNetwork {
+        /// Its name in the configuration.
+        network: String,
+        /// Its name on the engine (see [`apps::network_name`]).
+        engine_name: String,
+        backend: Kind,
+    },
+    /// A private network of ours that no container uses any more (after
+    /// every container step).
+    #[serde(rename = "remove-network")]
+    RemoveNetwork {
+        network: String,
+        id: String,
+        backend: Kind,
+    },
 }
 
 impl Action {
     /// The container a step is about (none for pulls and builds).
     pub fn container(&self) -> Option<&str> {
         match self {
-            Action::Pull { .. } | Action::Build { .. } => None,
+            Action::Pull { .. }
+            | Action::Build { .. }
+            | Action::CreateNetwork { .. }
+            | Action::RemoveNetwork { .. } => None,
             Action::Create { name, .. }
             | Action::Replace { name, .. }
             | Action::Start { name, .. }
@@ -87,6 +109,14 @@ impl Action {
     /// Is it a step that brings an image (pull or build)?
     pub fn is_prepare(&self) -> bool {
         matches!(self, Action::Pull { .. } | Action::Build { .. })
+    }
+
+    /// Is it a network step?
+    pub fn is_network(&self) -> bool {
+        matches!(
+            self,
+            Action::CreateNetwork { .. } | Action::RemoveNetwork { .. }
+        )
     }
 }
 
@@ -178,6 +208,22 @@ impl fmt::Display for Plan {
                 Action::Leave { name, id, backend } => {
                     ("leave", format!("{name} ({}) on {backend}", short_id(id)))
                 }
+                Action::CreateNetwork {
+                    network,
+                    engine_name,
+                    backend,
+                } => (
+                    "create",
+                    format!("network {network} ({engine_name}) on {backend}"),
+                ),
+                Action::RemoveNetwork {
+                    network,
+                    id,
+                    backend,
+                } => (
+                    "remove",
+                    format!("network {network} ({}) on {backend}", short_id(id)),
+                ),
             };
             writeln!(f, "{verb:<8} {what:<40} {}", s.cause)?;
         }
@@ -243,6 +289,41 @@ pub enum PlanError {
         from: Kind,
         to: Kind,
         volume: String,
+    },
+    #[error("container '{name}': {variable}: {why}")]
+    AppSetting {
+        name: String,
+        variable: String,
+        why: String,
+    },
+    #[error(
+        "container '{name}': {variable} names '{dependency}', which is not a configured container (conteneurN_name)"
+    )]
+    UnknownDependency {
+        name: String,
+        variable: String,
+        dependency: String,
+    },
+    #[error(
+        "the containers {cycle} depend on each other in a cycle, so none can start first; remove one of these dependencies ({})",
+        .variables.join(", ")
+    )]
+    DependencyCycle {
+        cycle: String,
+        variables: Vec<String>,
+    },
+    #[error(
+        "container '{name}': the secret '{secret}' is not declared: add it to conteneur_secret_name"
+    )]
+    UnknownSecret { name: String, secret: String },
+    #[error(
+        "network '{network}': a network named {engine_name} ({id}) already exists and was not created by conteneur for this server; \
+         conteneur never touches it: remove it (docker network rm) or choose another network name"
+    )]
+    NetworkClash {
+        network: String,
+        engine_name: String,
+        id: String,
     },
     #[error(
         "container '{name}': where the tag '{tag}' of {repository} points is unknown (the repository was not read)"
@@ -322,7 +403,11 @@ fn describe_change(old: Option<&str>, new: &Launch, key: &LabelKey) -> String {
         parts.push(format!("tag {} → {}", old.tag, new.tag));
     }
     parts.extend(redact::env_changes(&old.env, &new.env));
-    let fields: [(&str, bool); 7] = [
+    let app_rest = |a: &launch::App| launch::App {
+        secrets: Vec::new(),
+        ..a.clone()
+    };
+    let fields: [(&str, bool); 9] = [
         ("ports", old.ports != new.ports),
         ("mounts", old.mounts != new.mounts),
         ("memory limit", old.memory != new.memory),
@@ -330,6 +415,12 @@ fn describe_change(old: Option<&str>, new: &Launch, key: &LabelKey) -> String {
         ("stop timeout", old.stop_timeout != new.stop_timeout),
         ("health check", old.health != new.health),
         ("labels", old.labels != new.labels),
+        // Names and hashes only: which value changed is not said.
+        ("secrets", old.app.secrets != new.app.secrets),
+        (
+            "application settings",
+            app_rest(&old.app) != app_rest(&new.app),
+        ),
     ];
     parts.extend(
         fields
@@ -513,6 +604,8 @@ pub fn reconcile(
             check_mount(d, &m.host, opts.allow_system_mounts)?;
         }
     }
+    apps::check(desired)?;
+    let (network_creates, network_removes) = apps::network_steps(desired, observed, server)?;
     let kind_of = |d: &Launch| kinds.get(d.name.as_str()).copied().unwrap_or(Kind::Docker);
 
     // Images first: once per engine, image and tag.
@@ -597,7 +690,9 @@ pub fn reconcile(
         });
     }
 
-    for d in desired {
+    steps.extend(network_creates);
+    // Each container after the ones it depends on.
+    for d in apps::start_order(desired) {
         let kind = kind_of(d);
         let hash = plan_hash(d, &opts.label_key);
         // Someone else's container holding the name (or the snap) on the
@@ -704,6 +799,12 @@ pub fn reconcile(
                 "the image {} changed",
                 reference.clone().unwrap_or_default()
             ))
+        } else if let Some(net) = apps::missing_network(d, observed, server)
+            && c.backend == kind
+        {
+            Some(format!(
+                "its network {net} is missing: made again to join it"
+            ))
         } else {
             None
         };
@@ -765,6 +866,7 @@ pub fn reconcile(
             cause: "no longer in the configuration (its volumes and folders are kept)".into(),
         });
     }
+    steps.extend(network_removes);
     Ok(Plan { steps })
 }
 
@@ -785,12 +887,12 @@ pub fn next_name(name: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::backend::ObservedImage;
     use launch::{Health, Mount, Port};
 
-    fn launch(name: &str, tag: &str) -> Launch {
+    pub(crate) fn launch(name: &str, tag: &str) -> Launch {
         Launch {
             name: name.into(),
             index: 1,
@@ -811,18 +913,18 @@ mod tests {
             health: Health {
                 path: None,
                 port: Some(8080),
+                command: None,
             },
             publish: true,
             websocket: false,
             labels: BTreeMap::new(),
             replicas: 1,
             placement: vec![],
-            networks: vec![],
-            secrets: vec![],
+            app: Default::default(),
         }
     }
 
-    fn running(l: &Launch, id: &str) -> ObservedContainer {
+    pub(crate) fn running(l: &Launch, id: &str) -> ObservedContainer {
         ObservedContainer {
             backend: Kind::of_type(&l.backend).unwrap_or(Kind::Docker),
             id: id.into(),
@@ -835,7 +937,7 @@ mod tests {
         }
     }
 
-    fn images(refs: &[&str]) -> BTreeMap<Kind, HashMap<String, ObservedImage>> {
+    pub(crate) fn images(refs: &[&str]) -> BTreeMap<Kind, HashMap<String, ObservedImage>> {
         let mut m = BTreeMap::new();
         m.insert(
             Kind::Docker,
@@ -1241,6 +1343,7 @@ mod tests {
             containers: vec![running(&s, "ssss")],
             images: built("c1"),
             sources: sources.clone(),
+            ..Default::default()
         };
         let plan = reconcile(std::slice::from_ref(&s), &observed, &Options::default()).unwrap();
         assert!(plan.is_noop(), "{plan}");
@@ -1249,6 +1352,7 @@ mod tests {
             containers: vec![running(&s, "ssss")],
             images: built("c0"),
             sources,
+            ..Default::default()
         };
         let plan = reconcile(std::slice::from_ref(&s), &observed, &Options::default()).unwrap();
         let text = plan.to_string();

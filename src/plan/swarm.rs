@@ -12,11 +12,15 @@
 //!   between replicas, a health monitor, `failure_action: rollback`,
 //!   start-first (the services publish no host-mode port, so moby#36934
 //!   cannot deadlock them);
-//! - its secrets as swarm secrets named by a hash of their value (swarm
-//!   secrets are immutable, moby#33808): a new value is a new secret, the
-//!   service rolls onto it, and the old one is removed once unused;
-//! - its networks as overlay networks; every service with a port also on
-//!   [`FRONT_NETWORK`], where the front ([`FRONT`]) reaches its tasks.
+//! - the server's secrets it receives (`conteneurX_secrets`, declared once
+//!   in `conteneur_secret_name`) as swarm secrets named by a keyed hash of
+//!   their value (swarm secrets are immutable, moby#33808): a new value is
+//!   a new secret, the service rolls onto it, and the old one is removed
+//!   once unused. The plan holds no value: the executor reads it from the
+//!   configuration, as for the local secret files;
+//! - its networks (`conteneurX_networks`) as overlay networks; every
+//!   service with a port also on [`FRONT_NETWORK`], where the front
+//!   ([`FRONT`]) reaches its tasks.
 //!
 //! The front is one nginx service, pinned to the node conteneur drives,
 //! publishing each container's `port_out` in host mode (no routing mesh),
@@ -32,7 +36,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::launch::{Launch, MountKind, SecretValue};
+use super::launch::{App, Launch, MountKind};
 use super::redact::{self, LabelKey};
 use crate::backend::labels;
 
@@ -190,13 +194,24 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A secret or config to create: its swarm name, the service it is for,
-/// and its content.
+/// A config to create: its swarm name, the service it is for, and its
+/// content (the front's nginx configuration: nothing secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectWant {
     pub name: String,
     pub service: String,
-    pub data: SecretValue,
+    pub data: String,
+}
+
+/// A swarm secret to create: its swarm name, the service it is for, and
+/// the configuration's secret (`conteneur_secret_name`) whose value it
+/// holds. The value is not here: the executor reads it from the
+/// configuration when it creates the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretWant {
+    pub name: String,
+    pub service: String,
+    pub secret: String,
 }
 
 /// Everything the swarm must hold.
@@ -205,7 +220,7 @@ pub struct Desired {
     /// The applications' services, then the front (if any container has a
     /// port).
     pub services: Vec<ServiceWant>,
-    pub secrets: Vec<ObjectWant>,
+    pub secrets: Vec<SecretWant>,
     pub configs: Vec<ObjectWant>,
     pub networks: Vec<String>,
     /// The key of the labels (from [`Settings`]).
@@ -217,7 +232,7 @@ impl Desired {
         self.services.iter().find(|s| s.name == name)
     }
 
-    pub fn secret(&self, name: &str) -> Option<&ObjectWant> {
+    pub fn secret(&self, name: &str) -> Option<&SecretWant> {
         self.secrets.iter().find(|s| s.name == name)
     }
 
@@ -249,6 +264,23 @@ pub enum SwarmPlanError {
          server; remove it (docker network rm {name}) or choose another network name"
     )]
     NetworkClash { name: String, id: String },
+    #[error(
+        "container '{name}': {variable} is not supported under conteneur_orchestrator swarm: {why}"
+    )]
+    Unsupported {
+        name: String,
+        variable: String,
+        why: String,
+    },
+    #[error(
+        "container '{name}': conteneur{index}_secrets names '{secret}', which is not declared in conteneur_secret_name \
+         (with a value)"
+    )]
+    UnknownSecret {
+        name: String,
+        index: u32,
+        secret: String,
+    },
 }
 
 /// The swarm restart condition of a container's restart policy (swarm has
@@ -276,16 +308,57 @@ pub fn health_command(launch: &Launch) -> Option<String> {
     })
 }
 
-/// The swarm name of secret `secret` of service `service`: a hash of the
-/// value (and of the server, so two servers sharing a swarm never share
-/// one), as swarm secrets cannot change.
-pub fn secret_object(server: &str, service: &str, secret: &str, value: &SecretValue) -> String {
+/// The swarm name of secret `secret` of service `service`, from `hash`,
+/// the salted hash of its value the launch plan carries: swarm secrets
+/// cannot change, so a new value is a new name. The hash is sealed under
+/// the server's label key first (the name shows in `docker secret ls`,
+/// and the plain hash of a short password could be found again by
+/// hashing guesses), and mixed with the server, so two servers sharing a
+/// swarm never share one.
+pub fn secret_object(
+    server: &str,
+    service: &str,
+    secret: &str,
+    hash: &str,
+    key: &LabelKey,
+) -> String {
     let mut h = Sha256::new();
     h.update(server.as_bytes());
     h.update([0]);
-    h.update(value.digest().as_bytes());
+    h.update(key.seal(hash).as_bytes());
     let d = hex(&h.finalize());
     format!("{service}-{secret}-{}", &d[..12])
+}
+
+/// The settings of an application that Swarm services do not take (yet),
+/// and why; [`desired`] refuses them, naming the variable.
+/// `lint` and `set` ask the same of the values ([`super::apps::lint`]).
+pub fn unsupported(a: &App, health_command: bool) -> Option<(&'static str, &'static str)> {
+    if !a.depends_on.is_empty() {
+        return Some((
+            "depends_on",
+            "Swarm starts services in no order and waits for none; remove it (a service whose \
+             dependency is not ready yet is restarted by Swarm until it is)",
+        ));
+    }
+    let not_yet = "not supported by conteneur's Swarm services yet; empty it, or set \
+                   conteneur_orchestrator to local";
+    if !a.command.is_empty() {
+        return Some(("command", not_yet));
+    }
+    if !a.user.is_empty() {
+        return Some(("user", not_yet));
+    }
+    if health_command {
+        return Some(("health_command", not_yet));
+    }
+    if a.read_only {
+        return Some(("read_only", not_yet));
+    }
+    if !a.tmpfs.is_empty() {
+        return Some(("tmpfs", not_yet));
+    }
+    None
 }
 
 /// The front's nginx configuration: one server per published port, each
@@ -356,6 +429,13 @@ pub fn desired(
                 name: l.name.clone(),
             });
         }
+        if let Some((setting, why)) = unsupported(&l.app, l.health.command.is_some()) {
+            return Err(SwarmPlanError::Unsupported {
+                name: l.name.clone(),
+                variable: format!("conteneur{}_{setting}", l.index),
+                why: why.into(),
+            });
+        }
         let mut constraints = l.placement.clone();
         let mut mounts = Vec::new();
         for m in &l.mounts {
@@ -375,18 +455,25 @@ pub fn desired(
         if mounts.iter().any(|m| m.bind) {
             constraints.push(s.pin.clone());
         }
-        let mut nets = l.networks.clone();
+        let mut nets = l.app.networks.clone();
         if !l.ports.is_empty() {
             nets.insert(0, FRONT_NETWORK.to_string());
         }
         networks.extend(nets.iter().cloned());
         let mut secrets = Vec::new();
-        for sec in &l.secrets {
-            let object = secret_object(&s.server, &l.name, &sec.name, &sec.value);
-            d.secrets.push(ObjectWant {
+        for sec in &l.app.secrets {
+            let Some(hash) = &sec.hash else {
+                return Err(SwarmPlanError::UnknownSecret {
+                    name: l.name.clone(),
+                    index: l.index,
+                    secret: sec.name.clone(),
+                });
+            };
+            let object = secret_object(&s.server, &l.name, &sec.name, hash, &s.label_key);
+            d.secrets.push(SecretWant {
                 name: object.clone(),
                 service: l.name.clone(),
-                data: sec.value.clone(),
+                secret: sec.name.clone(),
             });
             secrets.push(FileRef {
                 object,
@@ -424,7 +511,7 @@ pub fn desired(
         d.configs.push(ObjectWant {
             name: object.clone(),
             service: FRONT.into(),
-            data: SecretValue::new(conf),
+            data: conf,
         });
         d.services.push(ServiceWant {
             name: FRONT.into(),
@@ -904,7 +991,13 @@ pub fn reconcile(
             });
         }
     }
-    for o in observed.networks.iter().filter(|o| o.is_ours(server)) {
+    // The local engine's private networks (labelled with their name in the
+    // configuration) are the local plan's, not the swarm's.
+    for o in observed
+        .networks
+        .iter()
+        .filter(|o| o.is_ours(server) && !o.labels.contains_key(labels::NETWORK))
+    {
         if !desired.networks.contains(&o.name) {
             plan.steps.push(SwarmStep {
                 action: SwarmAction::RemoveNetwork {

@@ -333,6 +333,10 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
     for d in desired.iter().chain(&on_swarm) {
         plan::check_type(d).map_err(RunError::Plan)?;
     }
+    // Applications are checked whole: a container on the swarm may depend
+    // on one the local engine keeps.
+    let all: Vec<Launch> = desired.iter().chain(&on_swarm).cloned().collect();
+    plan::apps::check(&all).map_err(RunError::Plan)?;
     // Where each host folder really leads, symbolic links followed, before
     // anything changes (and again right before its container is created).
     let allow_system_mounts = allow_system_mounts(&cfg);
@@ -463,6 +467,8 @@ pub async fn run(
         pull_timeout: Duration::from_secs(number(&cfg, "conteneur_pull_timeout", 60).max(1)),
         allow_system_mounts: allow_system_mounts(&cfg),
         label_key: label_key.key,
+        secrets_dir: paths.state.join("secrets"),
+        secret_values: secret_values(&cfg),
     };
     // Images first: a pull that fails leaves every file as it was (the
     // templates would otherwise name a tag that does not run).
@@ -483,6 +489,14 @@ pub async fn run(
     let files_changed: Vec<PathBuf> = changes.changed().cloned().collect();
     hooks::run_phase(&paths.hooks, "posttemplate", arg, &env)?;
 
+    // Generated values (a secret's gen_random) are kept before any
+    // container receives them: a database initialised with a password
+    // must find the same one at the next run, even if this one fails.
+    cfg.persist_computed("auto");
+    if cfg.is_dirty() {
+        cfg.save(paths, None)
+            .map_err(|e| RunError::Config(e.into()))?;
+    }
     if let Some(s) = &swarm {
         swarm::before_local(s, log).await?;
     }
@@ -533,6 +547,29 @@ pub async fn run(
         proxy_changed: !applied.unchanged(),
         swarm: swarm_report,
     })
+}
+
+/// The secrets' values, for the executor (they never reach a file other
+/// than the secret files, nor a log).
+pub fn secret_values(cfg: &Config) -> converge::SecretValues {
+    let items = |name: &str| -> Vec<Option<String>> {
+        cfg.get(name)
+            .map(|v| {
+                v.items()
+                    .into_iter()
+                    .map(|i| i.map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let values = items("conteneur_secret_value");
+    converge::SecretValues(
+        items("conteneur_secret_name")
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, n)| Some((n?, values.get(i).cloned().flatten()?)))
+            .collect(),
+    )
 }
 
 /// This server's identity on the engine: its root folder, made absolute.

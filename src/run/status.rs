@@ -67,6 +67,9 @@ pub struct Status {
     /// change not applied yet, or a live nginx site that is not the staged
     /// one).
     pub files_not_applied: Vec<String>,
+    /// The named volumes conteneur created for this server: kept when
+    /// their containers go.
+    pub volumes: Vec<VolumeStatus>,
 }
 
 impl Status {
@@ -85,6 +88,37 @@ impl Status {
                     && c.drift.is_none()
             })
     }
+}
+
+/// A named volume of ours.
+#[derive(Debug, Clone, Serialize)]
+pub struct VolumeStatus {
+    pub name: String,
+    pub backend: String,
+    /// The configured containers that mount it (none: kept, unused).
+    pub used_by: Vec<String>,
+}
+
+/// Our named volumes and who uses them.
+fn volumes(observed: &Observed, server: &str, desired: &[Launch]) -> Vec<VolumeStatus> {
+    observed
+        .volumes
+        .iter()
+        .filter(|v| v.is_ours(server))
+        .map(|v| VolumeStatus {
+            name: v.name.clone(),
+            backend: v.backend.name().to_string(),
+            used_by: desired
+                .iter()
+                .filter(|d| {
+                    d.mounts.iter().any(|m| {
+                        m.kind == crate::plan::launch::MountKind::Volume && m.host == v.name
+                    })
+                })
+                .map(|d| d.name.clone())
+                .collect(),
+        })
+        .collect()
 }
 
 fn var(cfg: &Config, name: &str) -> Option<String> {
@@ -136,6 +170,8 @@ fn verb(a: &Action) -> &'static str {
         Action::Start { .. } => "start",
         Action::Remove { .. } => "remove",
         Action::Leave { .. } => "leave",
+        Action::CreateNetwork { .. } => "create network",
+        Action::RemoveNetwork { .. } => "remove network",
     }
 }
 
@@ -227,9 +263,14 @@ pub async fn gather(
         .iter()
         .map(|d| find(&observed, &server, d))
         .collect();
+    let backends = &backends;
     let healths: Vec<String> = stream::iter(desired.iter().zip(&found))
         .map(|(d, c)| async move {
             match c {
+                // An in-container check: the engine's word.
+                Some(c) if c.running && d.health.command.is_some() => {
+                    engine_health(backends.get(c.backend), &c.id).await
+                }
                 Some(c) if c.running => match tokio::time::timeout(PROBE_TIMEOUT, probe(d)).await {
                     Ok(Ok(())) => "healthy".to_string(),
                     Ok(Err(e)) => format!("unhealthy: {e}"),
@@ -301,6 +342,7 @@ pub async fn gather(
         proxy_running,
         plan_error,
         files_not_applied,
+        volumes: volumes(&observed, &server, desired),
     }
 }
 
@@ -321,6 +363,21 @@ fn running_image(c: &ObservedContainer) -> String {
             ))
         })
         .unwrap_or_else(|| c.image.clone())
+}
+
+/// The engine's health status of a container with an in-container check.
+async fn engine_health(b: Option<&dyn crate::backend::Backend>, id: &str) -> String {
+    let Some(b) = b else {
+        return "unknown".into();
+    };
+    match tokio::time::timeout(PROBE_TIMEOUT, b.health(id)).await {
+        Ok(Ok(Some((status, _)))) if status == "healthy" => status,
+        Ok(Ok(Some((status, output)))) if output.is_empty() => status,
+        Ok(Ok(Some((status, output)))) => format!("{status}: {output}"),
+        Ok(Ok(None)) => "unknown: the engine runs no health check".into(),
+        Ok(Err(e)) => format!("unknown: {e}"),
+        Err(_) => format!("unknown: no answer within {} s", PROBE_TIMEOUT.as_secs()),
+    }
 }
 
 async fn probe(d: &Launch) -> Result<(), String> {
@@ -389,6 +446,23 @@ impl std::fmt::Display for Status {
         }
         if let Some(e) = &self.plan_error {
             writeln!(f, "the next run would fail: {e}")?;
+        }
+        for v in &self.volumes {
+            if v.used_by.is_empty() {
+                writeln!(
+                    f,
+                    "volume {} on {}: kept, used by no container",
+                    v.name, v.backend
+                )?;
+            } else {
+                writeln!(
+                    f,
+                    "volume {} on {}: used by {}",
+                    v.name,
+                    v.backend,
+                    v.used_by.join(", ")
+                )?;
+            }
         }
         writeln!(f, "proxy: {}", self.proxy)
     }

@@ -85,6 +85,9 @@ pub struct SwarmRun {
     launches: Vec<Launch>,
     root: std::path::PathBuf,
     allow_system: bool,
+    /// The secrets' values, read from the configuration as the local
+    /// executor reads them for its secret files: only the engine gets them.
+    secret_values: crate::converge::SecretValues,
 }
 
 /// Connects to the swarm, snapshots it and plans; changes nothing.
@@ -131,6 +134,7 @@ pub async fn prepare(
         launches: launches.to_vec(),
         root: paths.root.clone(),
         allow_system,
+        secret_values: super::secret_values(cfg),
         wait: Duration::from_secs(number(cfg, "conteneur_swarm_wait", 300).max(10)),
     })
 }
@@ -169,7 +173,7 @@ pub async fn before_local(s: &SwarmRun, log: &mut dyn Write) -> Result<(), RunEr
     for step in &s.plan.before_local {
         let _ = writeln!(log, "swarm: {}", step.to_line().trim_end());
         s.backend
-            .apply(&step.action, &s.desired, &s.server)
+            .apply(&step.action, &s.desired, &s.server, &s.secret_values.0)
             .await
             .map_err(engine)?;
     }
@@ -225,7 +229,7 @@ pub async fn after_local(s: &SwarmRun, log: &mut dyn Write) -> Result<SwarmRepor
             }
         }
         s.backend
-            .apply(&step.action, &s.desired, &s.server)
+            .apply(&step.action, &s.desired, &s.server, &s.secret_values.0)
             .await
             .map_err(engine)?;
         if let (Some(before), Some(name)) = (before, service_name(&step.action)) {
@@ -265,7 +269,7 @@ pub async fn after_local(s: &SwarmRun, log: &mut dyn Write) -> Result<SwarmRepor
         let _ = writeln!(log, "swarm: {}", step.to_line().trim_end());
         if let Some(note) = s
             .backend
-            .apply(&step.action, &s.desired, &s.server)
+            .apply(&step.action, &s.desired, &s.server, &s.secret_values.0)
             .await
             .map_err(engine)?
         {

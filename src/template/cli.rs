@@ -4,7 +4,7 @@ use std::io::Write;
 
 use clap::Args;
 
-use super::{Action, Rendered, TemplateError, render_all, write_all};
+use super::{Action, Rendered, TemplateError, render_all, render_all_everything, write_all};
 use crate::config::Config;
 use crate::exit::{EXIT_INVALID_CONFIG, EXIT_PROBLEMS, EXIT_TEMPLATE, EXIT_USAGE, Failure};
 use crate::paths::Paths;
@@ -28,12 +28,28 @@ fn out(s: &str) {
 /// Runs `render`; the exit code follows `crate::exit`'s list.
 pub fn run(paths: &Paths, a: RenderArgs) -> Result<u8, Failure> {
     let cfg = Config::load(paths)?;
-    // The checks instance makes before it writes anything.
-    cfg.check_values().map_err(|e| Failure {
-        code: EXIT_INVALID_CONFIG,
-        message: format!("{e}\nnothing was rendered"),
-    })?;
-    let rendered = match render_all(&cfg, paths, a.only.as_deref()) {
+    // The checks instance makes before it writes anything. Printing
+    // (`--stdout`, CreoleCat -t) writes nothing, and, as Creole's CreoleCat,
+    // only fails where a template reads a value it cannot have.
+    match cfg.check_values() {
+        Err(e) if a.stdout => eprintln!(
+            "conteneur: warning: {e}\n(printed only: instance and render refuse this configuration)"
+        ),
+        Err(e) => {
+            return Err(Failure {
+                code: EXIT_INVALID_CONFIG,
+                message: format!("{e}\nnothing was rendered"),
+            });
+        }
+        Ok(()) => {}
+    }
+    // Printing writes nothing: the files EOLE's Creole writes are shown too.
+    let render = if a.stdout {
+        render_all_everything
+    } else {
+        render_all
+    };
+    let rendered = match render(&cfg, paths, a.only.as_deref()) {
         Ok(r) => r,
         Err(errs) => {
             for e in &errs.0 {

@@ -20,8 +20,12 @@
 //!   `mounts` (`[{in, out, kind}]`, complete pairs only, `kind` is `bind`
 //!   when `out` is an absolute path and `volume` otherwise), `env` (list),
 //!   `memory`, `restart`, `stop_timeout` (integer), `health_path` (string or
-//!   none), `websocket` and `publish` (booleans), `replicas` (integer),
-//!   `placement` and `networks` (lists), `secrets` (`[{name, value}]`);
+//!   none), `websocket` and `publish` (booleans), `replicas` (integer)
+//!   and `placement` (list) for swarm, `app` (`networks`,
+//!   `depends_on`, `tmpfs` lists; `command`, `user` strings;
+//!   `no_new_privileges`, `read_only`, `keep_path` booleans; `secrets`
+//!   `[{name, hash}]`, never the value; `health_command` none or
+//!   `{command, interval, timeout, retries, start_period}`);
 //! - `server`: the web front: `name`, `listen`, `http_port`, `https`
 //!   (boolean), `https_port`, `cert`, `key` (none when https is off),
 //!   `timeout`, `body_size`, `publish_address`;
@@ -49,6 +53,7 @@ use crate::dico::{self, VarType};
 pub const VIEWS: [&str; 3] = ["containers", "server", "families"];
 
 /// The context and what was left out of it.
+#[derive(Default)]
 pub struct Built {
     pub context: tera::Context,
     /// Variables (and views) left out because their value cannot be
@@ -322,6 +327,7 @@ fn containers(r: &Reader<'_>) -> Result<T, String> {
         }
         Err(why) => return Err(why),
     };
+    let declared = declared_secrets(r)?;
     let mut out = Vec::with_capacity(n);
     for x in 1..=n {
         let p = |f: &str| format!("conteneur{x}_{f}");
@@ -362,15 +368,6 @@ fn containers(r: &Reader<'_>) -> Result<T, String> {
         let list = |f: &str| -> Result<Vec<String>, String> {
             Ok(r.items(&p(f))?.into_iter().flatten().collect())
         };
-        let secrets: Vec<T> = r
-            .items(&p("secret_name"))?
-            .into_iter()
-            .zip(r.items(&p("secret_value"))?)
-            .filter_map(|pair| match pair {
-                (Some(n), Some(v)) => Some(object([("name", T::from(n)), ("value", T::from(v))])),
-                _ => None,
-            })
-            .collect();
         out.push(object([
             ("index", T::from(x)),
             ("name", T::from(name)),
@@ -400,11 +397,102 @@ fn containers(r: &Reader<'_>) -> Result<T, String> {
             // Swarm only (docs/swarm.md); a local container runs once.
             ("replicas", int(r.int(&p("replicas"))?.unwrap_or(1))),
             ("placement", T::from(list("placement")?)),
-            ("networks", T::from(list("networks")?)),
-            ("secrets", T::from(secrets)),
+            ("app", app_view(r, x, &declared)?),
         ]));
     }
     Ok(T::from(out))
+}
+
+/// The hash of a secret's value that launch plans carry instead of the
+/// value: salted with its name, so two secrets of the same value differ,
+/// and changing a value changes the plan of the containers receiving it.
+pub fn secret_hash(name: &str, value: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"conteneur secret\0");
+    h.update(name.as_bytes());
+    h.update(b"\0");
+    h.update(value.as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Declared secrets (`conteneur_secret_name`): name → hash of the value.
+fn declared_secrets(r: &Reader<'_>) -> Result<HashMap<String, Option<String>>, String> {
+    let names = r.items("conteneur_secret_name")?;
+    let values = r.items("conteneur_secret_value")?;
+    Ok(names
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, n)| {
+            let n = n?;
+            let hash = values
+                .get(i)
+                .cloned()
+                .flatten()
+                .map(|v| secret_hash(&n, &v));
+            Some((n, hash))
+        })
+        .collect())
+}
+
+/// `app` of a container: networks, start order, secrets (name and hash,
+/// never the value), process and hardening.
+fn app_view(
+    r: &Reader<'_>,
+    x: usize,
+    declared: &HashMap<String, Option<String>>,
+) -> Result<T, String> {
+    let p = |f: &str| format!("conteneur{x}_{f}");
+    let list = |f: &str| -> Result<T, String> {
+        Ok(T::from(
+            r.items(&p(f))?
+                .into_iter()
+                .flatten()
+                .collect::<Vec<String>>(),
+        ))
+    };
+    let secrets: Vec<T> = r
+        .items(&p("secrets"))?
+        .into_iter()
+        .flatten()
+        .map(|name| {
+            let hash = declared.get(&name).cloned().flatten();
+            object([("name", T::from(name)), ("hash", T::from(hash))])
+        })
+        .collect();
+    let health_command = match r.text(&p("health_command"))? {
+        Some(cmd) => {
+            let n = |f: &str, d: i64| -> Result<T, String> { Ok(int(r.int(&p(f))?.unwrap_or(d))) };
+            object([
+                ("command", T::from(cmd)),
+                ("interval", n("health_interval", 5)?),
+                ("timeout", n("health_cmd_timeout", 5)?),
+                ("retries", n("health_retries", 3)?),
+                ("start_period", n("health_start_period", 0)?),
+            ])
+        }
+        None => T::none(),
+    };
+    // Hardening is on unless switched off (a value other than non).
+    let nnp = !matches!(
+        r.text(&p("no_new_privileges"))?.as_deref(),
+        Some("non" | "no" | "off")
+    );
+    Ok(object([
+        ("networks", list("networks")?),
+        ("depends_on", list("depends_on")?),
+        (
+            "command",
+            T::from(r.text(&p("command"))?.unwrap_or_default()),
+        ),
+        ("user", T::from(r.text(&p("user"))?.unwrap_or_default())),
+        ("no_new_privileges", T::from(nnp)),
+        ("read_only", T::from(r.yes(&p("read_only"))?)),
+        ("tmpfs", list("tmpfs")?),
+        ("secrets", T::from(secrets)),
+        ("keep_path", T::from(r.yes(&p("keep_path"))?)),
+        ("health_command", health_command),
+    ]))
 }
 
 /// The `server` view.

@@ -25,16 +25,23 @@
 //!   is how a template tests for a variable that may be absent (`{% if x
 //!   %}` on an undefined `x` is silently false in Tera).
 //! - The context is described in [`context`].
-//! - A template written in Creole's Cheetah syntax (`%if`, `%%var`: EOLE's
-//!   own templates in the same folder) is not rendered: Tera would copy its
-//!   directives into the file verbatim. It is left to Creole, and `lint`
-//!   says how many were left. Detection: a line starting with a Cheetah
-//!   directive (`%if`, `%for`, `%end`…), or `%%` before a name.
+//! - Two engines. A template written in Creole's Cheetah dialect (`%if`,
+//!   `%%var`: EOLE's own templates) is rendered by [`cheetah`], byte for
+//!   byte as Creole renders it; conteneur's own templates by Tera.
+//!   Detection ([`cheetah_line`]): a line starting with a Cheetah directive
+//!   (`%if`, `%for`, `%end`…), or `%%` before a name.
+//! - On a server where EOLE's own Creole is installed (its Python package
+//!   under the root, [`creole_installed`]), [`render_all`] renders only the
+//!   files of conteneur's own dictionaries ([`OWN_DICTIONARIES`]): two
+//!   tools never write the same system file. [`render_all_everything`]
+//!   (`lint`, `render --stdout`, `CreoleCat -t`) renders every file there
+//!   too, writing nothing.
 //! - A destination is `ROOT` + the declared absolute path; a path with
 //!   `..`, or a relative one, is refused (a `name_type="SymLinkOption"`
 //!   file takes its path from a variable an admin sets).
 //! - Default mode: 0644.
 
+pub mod cheetah;
 pub mod cli;
 pub mod context;
 mod errors;
@@ -65,8 +72,8 @@ pub enum Action {
     /// The file is disabled by its filelist and declared `rm="True"`: its
     /// old output is deleted.
     Remove,
-    /// Nothing to do, and why (disabled without `rm`, or a template in
-    /// Creole's Cheetah syntax).
+    /// Nothing to do, and why (disabled without `rm`, or a file EOLE's
+    /// Creole writes on this server).
     Keep(String),
 }
 
@@ -90,13 +97,55 @@ pub struct Rendered {
     pub decl: Location,
 }
 
+/// conteneur's own dictionaries (the package's `dicos/`): the only ones
+/// whose files conteneur writes where EOLE's Creole is installed.
+pub const OWN_DICTIONARIES: &[&str] = &["10_conteneur.xml"];
+
+/// Where Debian installs EOLE's Creole (package `creole`), under the root.
+const CREOLE_PACKAGE: &str = "usr/lib/python3/dist-packages/creole";
+
+/// Whether EOLE's own Creole is installed under the root.
+pub fn creole_installed(paths: &Paths) -> bool {
+    paths.root.join(CREOLE_PACKAGE).is_dir()
+}
+
+/// Whether a `<file>` comes from one of conteneur's own dictionaries.
+fn own_file(f: &FileDecl) -> bool {
+    f.loc
+        .file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| OWN_DICTIONARIES.contains(&n))
+}
+
 /// Renders every active `<file>` of the dictionaries, or only the one whose
 /// template name or destination (declared or under the root) is `only`.
-/// Writes nothing. Every error is collected, not just the first.
+/// Writes nothing. Every error is collected, not just the first. Where
+/// EOLE's Creole is installed, the files of other dictionaries than
+/// conteneur's are left to it.
 pub fn render_all(
     cfg: &Config,
     paths: &Paths,
     only: Option<&str>,
+) -> Result<Vec<Rendered>, TemplateErrors> {
+    render_files(cfg, paths, only, creole_installed(paths))
+}
+
+/// [`render_all`], also rendering the files EOLE's Creole writes (to show
+/// them: `lint`, `render --stdout`, `CreoleCat -t`).
+pub fn render_all_everything(
+    cfg: &Config,
+    paths: &Paths,
+    only: Option<&str>,
+) -> Result<Vec<Rendered>, TemplateErrors> {
+    render_files(cfg, paths, only, false)
+}
+
+fn render_files(
+    cfg: &Config,
+    paths: &Paths,
+    only: Option<&str>,
+    leave_to_creole: bool,
 ) -> Result<Vec<Rendered>, TemplateErrors> {
     let files = &cfg.dictionaries().files;
     let mut errors: Vec<TemplateError> = Vec::new();
@@ -136,6 +185,8 @@ pub fn render_all(
     filters::register(&mut tera);
     // Template name -> its text, once loaded and parsed.
     let mut loaded: HashMap<String, Arc<str>> = HashMap::new();
+    // Template name -> its Cheetah tree, for those in Creole's dialect.
+    let mut cheetahs: HashMap<String, cheetah::Template> = HashMap::new();
     let mut broken: HashSet<String> = HashSet::new();
     let mut out: Vec<Rendered> = Vec::new();
     // Indexes in `out` still to render.
@@ -155,6 +206,15 @@ pub fn render_all(
             mkdir: f.mkdir,
             decl: f.loc.clone(),
         };
+        if leave_to_creole && !own_file(f) {
+            r.action = Action::Keep(format!(
+                "EOLE's Creole is installed ({}): it writes the files of {}",
+                paths.root.join(CREOLE_PACKAGE).display(),
+                f.loc.file.display()
+            ));
+            out.push(r);
+            continue;
+        }
         let active = cfg.file_active(f);
         if let Ok(false) = active {
             let list = f.filelist.as_deref().unwrap_or_default();
@@ -178,22 +238,25 @@ pub fn render_all(
                     continue;
                 }
             };
-            // Before the condition: Creole's own files are Creole's
-            // business, even when conteneur cannot evaluate their filelist.
-            if let Some(line) = cheetah_line(&text) {
-                r.action = Action::Keep(format!(
-                    "{}:{line}: a Creole (Cheetah) template, left to Creole",
-                    template.display()
-                ));
-                out.push(r);
-                continue;
-            }
-            if let Err(e) = tera.add_raw_template(&f.source, &text) {
+            if cheetah_line(&text).is_some() {
+                match cheetah::Template::parse(&f.source, &text) {
+                    Ok(t) => {
+                        cheetahs.insert(f.source.clone(), t);
+                        loaded.insert(f.source.clone(), Arc::from(text));
+                    }
+                    Err(e) => {
+                        errors.push(cheetah_error(e, &template));
+                        broken.insert(f.source.clone());
+                        continue;
+                    }
+                }
+            } else if let Err(e) = tera.add_raw_template(&f.source, &text) {
                 errors.extend(syntax_errors(e, &f.source, &template));
                 broken.insert(f.source.clone());
                 continue;
+            } else {
+                loaded.insert(f.source.clone(), Arc::from(text));
             }
-            loaded.insert(f.source.clone(), Arc::from(text));
         }
         if let Err(e) = active {
             errors.push(TemplateError::Condition {
@@ -211,9 +274,25 @@ pub fn render_all(
     }
 
     if !queue.is_empty() {
-        let built = context::build(cfg);
+        let tera_needed = queue
+            .iter()
+            .any(|i| !cheetahs.contains_key(&out[*i].source));
+        let built = if tera_needed {
+            context::build(cfg)
+        } else {
+            context::Built::default()
+        };
+        let mut namespace = None;
         for i in queue {
             let r = &mut out[i];
+            if let Some(t) = cheetahs.get(&r.source) {
+                let ns = namespace.get_or_insert_with(|| cheetah::Namespace::from_config(cfg));
+                match t.render(ns) {
+                    Ok(text) => r.action = Action::Write(text),
+                    Err(e) => errors.push(cheetah_error(e, &r.template)),
+                }
+                continue;
+            }
             match tera.render(&r.source, &built.context) {
                 Ok(text) => r.action = Action::Write(text),
                 Err(e) => errors.push(render_error(
@@ -265,26 +344,8 @@ pub fn lint(cfg: &Config, paths: &Paths) -> Vec<Problem> {
             ),
         )];
     }
-    match render_all(cfg, paths, None) {
-        Ok(rendered) => {
-            let left: Vec<&str> = rendered
-                .iter()
-                .filter(|r| matches!(&r.action, Action::Keep(why) if why.contains("Cheetah")))
-                .map(|r| r.source.as_str())
-                .collect();
-            if left.is_empty() {
-                Vec::new()
-            } else {
-                vec![problem(
-                    Severity::Warning,
-                    format!(
-                        "{} template(s) in Creole's Cheetah syntax are left to Creole, not rendered by conteneur: {}",
-                        left.len(),
-                        left.join(", ")
-                    ),
-                )]
-            }
-        }
+    match render_all_everything(cfg, paths, None) {
+        Ok(_) => Vec::new(),
         Err(errs) => errs
             .0
             .into_iter()
@@ -397,6 +458,28 @@ pub fn cheetah_line(text: &str) -> Option<usize> {
         }
     }
     None
+}
+
+/// A Cheetah template's error, placed in the template file.
+fn cheetah_error(e: cheetah::CheetahError, path: &Path) -> TemplateError {
+    let loc = location(path, e.pos.line as usize, e.pos.col as usize);
+    match e.kind {
+        cheetah::ErrorKind::Syntax => TemplateError::Syntax {
+            loc,
+            message: e.message,
+        },
+        cheetah::ErrorKind::Unsupported => TemplateError::Render {
+            loc,
+            message: format!("not supported by conteneur: {}", e.message),
+        },
+        cheetah::ErrorKind::Python => TemplateError::Render {
+            loc,
+            message: format!(
+                "the template fails (as it would under Creole): {}",
+                e.message
+            ),
+        },
+    }
 }
 
 fn location(path: &Path, line: usize, col: usize) -> Location {

@@ -352,26 +352,61 @@ fn only_selects_by_template_or_destination() {
 }
 
 #[test]
-fn cheetah_templates_are_left_to_creole() {
+fn cheetah_templates_are_rendered_by_the_cheetah_engine() {
     let f = Fixture::new(
         &dico("<file name='/etc/a' source='a'/><file name='/etc/b' source='b'/>"),
         "{}",
         &[
-            ("a", "# x\n%if %%on == 'oui'\nyes\n%end if\n"),
+            ("a", "# x\n%if %%n == 42\nyes %%n\n%end if\n"),
             ("b", "{{ n }}"),
         ],
     );
     let r = f.render().unwrap();
-    assert!(matches!(&r[0].action, Action::Keep(w) if w.contains("a:2:") && w.contains("Cheetah")));
+    assert_eq!(r[0].action, Action::Write("# x\nyes 42\n".into()));
     assert_eq!(r[1].action, Action::Write("42".into()));
-    let lint = lint(&f.cfg, &f.paths);
-    assert_eq!(lint.len(), 1);
-    assert_eq!(lint[0].severity, Severity::Warning);
+    assert!(lint(&f.cfg, &f.paths).is_empty());
     // printf's %% and a sudoers %group are not Cheetah.
     assert_eq!(
         cheetah_line("printf '100%%\\n'\n%sudo ALL=(ALL) ALL\n"),
         None
     );
+}
+
+#[test]
+fn cheetah_errors_name_the_template_line_and_construct() {
+    let f = Fixture::new(
+        &dico("<file name='/etc/a' source='a'/>"),
+        "{}",
+        &[("a", "ok\n%if %%nope == 1\nx\n%end if\n")],
+    );
+    let e = f.errors();
+    assert_eq!(e.len(), 1);
+    assert!(e[0].contains("a:2:") && e[0].contains("nope"), "{}", e[0]);
+    let lint = lint(&f.cfg, &f.paths);
+    assert_eq!(lint.len(), 1);
+    assert_eq!(lint[0].severity, Severity::Error);
+}
+
+/// Where EOLE's Creole is installed, conteneur writes only its own
+/// dictionaries' files; printing and lint still render the others.
+#[test]
+fn with_creole_installed_only_our_files_are_written() {
+    let f = Fixture::new(
+        &dico("<file name='/etc/a' source='a'/>"),
+        "{}",
+        &[("a", "%%n\n")],
+    );
+    assert_eq!(f.text("a"), "42\n");
+    std::fs::create_dir_all(f.root().join(CREOLE_PACKAGE)).unwrap();
+    assert!(creole_installed(&f.paths));
+    let r = f.render().unwrap();
+    assert!(
+        matches!(&r[0].action, Action::Keep(w) if w.contains("Creole is installed")),
+        "{:?}",
+        r[0].action
+    );
+    let all = render_all_everything(&f.cfg, &f.paths, None).unwrap();
+    assert_eq!(all[0].action, Action::Write("42\n".into()));
 }
 
 /// Every real EOLE template that uses Cheetah is recognised as such, and
@@ -437,4 +472,32 @@ fn the_dictionary_refuses_what_nginx_token_refuses_in_tls_paths() {
             );
         }
     }
+}
+
+/// EOLE's static templates (no Cheetah syntax) go to Tera: Tera must give
+/// what Creole's Cheetah gives, their text unchanged.
+#[test]
+fn static_eole_templates_render_the_same_with_either_engine() {
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/eole/distrib/eole-server-2.10.0");
+    let ns = cheetah::Namespace::from_dump(&serde_json::json!({}));
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        let text = std::fs::read_to_string(&p).unwrap();
+        if cheetah_line(&text).is_some() {
+            continue;
+        }
+        n += 1;
+        let by_cheetah = cheetah::Template::parse("t", &text)
+            .unwrap()
+            .render(&ns)
+            .unwrap();
+        let mut tera = Tera::default();
+        tera.autoescape_on(Vec::<&'static str>::new());
+        tera.add_raw_template("t", &text).unwrap();
+        let by_tera = tera.render("t", &tera::Context::new()).unwrap();
+        assert_eq!(by_tera, by_cheetah, "{}", p.display());
+    }
+    assert_eq!(n, 15);
 }

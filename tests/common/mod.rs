@@ -88,6 +88,16 @@ pub fn docker(args: &[&str]) -> std::process::Output {
     run("docker", args)
 }
 
+/// Fails (never skips) when the Docker engine does not answer.
+pub fn require_docker() {
+    let out = docker(&["version", "--format", "{{.Server.APIVersion}}"]);
+    assert!(
+        out.status.success(),
+        "the Docker engine is not reachable: run scripts/services.sh first ({})",
+        text(&out)
+    );
+}
+
 /// stdout then stderr of a finished command.
 pub fn text(o: &std::process::Output) -> String {
     format!(
@@ -127,4 +137,21 @@ pub fn install_eole_layout(root: &Path) {
             }
         }
     }
+}
+
+/// Every regular file under `dir` (symbolic links not followed).
+pub fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        match e.file_type() {
+            Ok(t) if t.is_dir() => out.extend(files(&p)),
+            Ok(t) if t.is_file() => out.push(p),
+            _ => {}
+        }
+    }
+    out
 }

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::plan::launch::{Health, Mount, Port, Secret};
+use crate::plan::launch::{Health, Mount, Port, SecretRef};
 
 const SERVER: &str = "/srv/test";
 
@@ -41,14 +41,14 @@ fn launch(name: &str, tag: &str, port: u16) -> Launch {
         health: Health {
             path: Some("/health/".into()),
             port: Some(port),
+            command: None,
         },
         publish: true,
         websocket: false,
         labels: BTreeMap::new(),
         replicas: 1,
         placement: vec![],
-        networks: vec![],
-        secrets: vec![],
+        app: Default::default(),
     }
 }
 
@@ -114,10 +114,12 @@ fn lines(t: &str) -> Vec<String> {
         .collect()
 }
 
+/// `l` receiving the server's secret db_password of value `value` (the
+/// launch plan carries its salted hash, as rendered).
 fn with_secret(mut l: Launch, value: &str) -> Launch {
-    l.secrets = vec![Secret {
+    l.app.secrets = vec![SecretRef {
         name: "db_password".into(),
-        value: SecretValue::new(value),
+        hash: Some(crate::template::context::secret_hash("db_password", value)),
     }];
     l
 }
@@ -352,4 +354,78 @@ fn environment_values_are_sealed_in_the_label_and_the_cause_names_them() {
         lines(&t)[0],
         "update web (00bbbbbbbbbb) on swarm env DB_PASSWORD changed"
     );
+}
+
+#[test]
+fn private_networks_and_secrets_are_the_applications_ones() {
+    // conteneurX_networks and the server's secrets listed in
+    // conteneurX_secrets: overlay networks and swarm secrets, no value in
+    // the plan (only the secret's name in the configuration).
+    let mut db = with_secret(launch("db", "1.0", 8081), "s3cret-one");
+    db.app.networks = vec!["wp".into()];
+    let d = want(&[db]);
+    assert_eq!(d.networks, [FRONT_NETWORK, "wp"]);
+    assert_eq!(d.services[0].networks, [FRONT_NETWORK, "wp"]);
+    assert_eq!(d.secrets.len(), 1);
+    assert_eq!(d.secrets[0].secret, "db_password");
+    assert_eq!(d.services[0].secrets[0].target, "db_password");
+    assert!(!format!("{d:?}").contains("s3cret"));
+    // A secret not declared (no hash) is refused, naming the variable.
+    let mut l = launch("db", "1.0", 8081);
+    l.app.secrets = vec![SecretRef {
+        name: "nope".into(),
+        hash: None,
+    }];
+    let e = desired(&[l], &under_root(Path::new("/")), &settings()).expect_err("undeclared");
+    assert!(
+        e.to_string().contains("conteneur1_secrets names 'nope'"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_secret_name_hides_the_plain_hash_of_the_value() {
+    // Named from the hash sealed under the server's key: another key, the
+    // same value, another name.
+    let l = with_secret(launch("db", "1.0", 8081), "short");
+    let one = want(std::slice::from_ref(&l));
+    let mut s = settings();
+    s.label_key = LabelKey::new([7; 32]);
+    let two = desired(&[l], &under_root(Path::new("/srv/test")), &s).expect("desired");
+    assert_ne!(one.secrets[0].name, two.secrets[0].name);
+}
+
+#[test]
+fn application_settings_swarm_cannot_take_are_refused_by_name() {
+    let mut l = launch("wordpress", "1.0", 8081);
+    l.index = 2;
+    l.app.depends_on = vec!["db".into()];
+    let e = desired(&[l], &under_root(Path::new("/")), &settings()).expect_err("refused");
+    assert!(
+        e.to_string()
+            .contains("container 'wordpress': conteneur2_depends_on is not supported under conteneur_orchestrator swarm"),
+        "{e}"
+    );
+    let mut l = launch("db", "1.0", 8081);
+    l.app.user = "mysql".into();
+    let e = desired(&[l], &under_root(Path::new("/")), &settings()).expect_err("refused");
+    assert!(e.to_string().contains("conteneur1_user"), "{e}");
+}
+
+#[test]
+fn the_local_engines_private_networks_are_left_to_the_local_plan() {
+    let d = want(&[launch("web", "1.0", 8081)]);
+    let mut obs = converged(&d);
+    obs.networks.push(ObservedObject {
+        id: "dddd".into(),
+        name: "conteneur-0123abcd-wp".into(),
+        labels: [
+            (labels::MANAGED.to_string(), "true".to_string()),
+            (labels::SERVER.to_string(), SERVER.to_string()),
+            (labels::NETWORK.to_string(), "wp".to_string()),
+        ]
+        .into(),
+    });
+    let t = text(&d, &obs);
+    assert!(!t.contains("remove"), "{t}");
 }
