@@ -89,6 +89,11 @@ pub enum ExportFormat {
     /// reads as YAML): `docker-compose -f FILE up -d` runs the same
     /// containers. Changes nothing.
     Compose(ComposeArgs),
+    /// The containers as a stack file for `docker stack deploy` (compose
+    /// 3.8, JSON): the same services conteneur runs under
+    /// `conteneur_orchestrator` swarm, with the swarm front. Changes
+    /// nothing.
+    Stack(crate::export_stack::StackArgs),
 }
 
 #[derive(Debug, Args)]
@@ -269,7 +274,7 @@ pub struct Volume {
 }
 
 /// compose substitutes `$VAR` and `${VAR}` in every value; `$$` is a `$`.
-fn lit(s: &str) -> String {
+pub(crate) fn lit(s: &str) -> String {
     s.replace('$', "$$")
 }
 
@@ -598,7 +603,7 @@ impl serde_json::ser::Formatter for YamlSafe {
 
 /// The file's text: pretty JSON that compose reads as YAML, ending with a
 /// newline.
-pub fn to_text(file: &ComposeFile) -> String {
+pub fn to_text<T: Serialize>(file: &T) -> String {
     let mut out = Vec::new();
     let mut ser = serde_json::Serializer::with_formatter(
         &mut out,
@@ -613,7 +618,7 @@ pub fn to_text(file: &ComposeFile) -> String {
 }
 
 /// Writes `text` to `path` atomically (a temporary file beside it, renamed).
-fn write_atomic(path: &Path, text: &str) -> Result<(), ExportError> {
+pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<(), ExportError> {
     let err = |e: &dyn std::fmt::Display| ExportError::Write {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -632,6 +637,7 @@ fn write_atomic(path: &Path, text: &str) -> Result<(), ExportError> {
 pub fn cmd(paths: &Paths, a: ExportArgs) -> Result<u8, Failure> {
     match a.format {
         ExportFormat::Compose(c) => cmd_compose(paths, c),
+        ExportFormat::Stack(a) => crate::export_stack::cmd(paths, a),
     }
 }
 
@@ -717,6 +723,8 @@ mod tests {
             ]
             .into_iter()
             .collect(),
+            replicas: 1,
+            placement: vec![],
             app: Default::default(),
         }
     }

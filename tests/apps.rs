@@ -15,9 +15,9 @@
 
 mod common;
 
-use common::{docker, free_port, text};
+use common::{docker, files, free_port, text};
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command as Proc, Output};
 use std::time::{Duration, Instant};
 
@@ -356,23 +356,6 @@ fn wait_for(url: &str, jar: &Path, needle: &str, within: Duration) -> String {
 fn json_field(body: &str, field: &str) -> Option<String> {
     let v: serde_json::Value = serde_json::from_str(body).ok()?;
     v.get(field)?.as_str().map(str::to_string)
-}
-
-/// Every file under `dir`.
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        match e.file_type() {
-            Ok(t) if t.is_dir() => out.extend(files(&p)),
-            Ok(t) if t.is_file() => out.push(p),
-            _ => {}
-        }
-    }
-    out
 }
 
 /// Installs WordPress, logs in, publishes a post; its URL.
@@ -736,6 +719,25 @@ fn dependency_cycles_unknown_names_engines_and_secret_names_are_refused() {
         let e = refused(&site, "conteneur_secret_name", &[bad]);
         assert!(e.contains("a secret name is a file name"), "{bad}: {e}");
     }
+
+    // Under swarm (docs/swarm.md), what Swarm services do not take: lint
+    // names it, set refuses it, as plan does.
+    site.ok(&["set", "conteneur2_networks", "--default"]);
+    site.set("conteneur2_type", &["docker"]);
+    site.set("conteneur_orchestrator", &["swarm"]);
+    let lint = site.out(&["lint"]);
+    assert!(
+        text(&lint).contains(&format!(
+            "container '{a}': conteneur1_depends_on is not supported under conteneur_orchestrator swarm"
+        )),
+        "{}",
+        text(&lint)
+    );
+    let e = refused(&site, "conteneur2_user", &["mysql"]);
+    assert!(
+        e.contains("conteneur2_user is not supported under conteneur_orchestrator swarm"),
+        "{e}"
+    );
 }
 
 /// `docker exec` in a container; (success, output).

@@ -71,6 +71,11 @@ impl DockerBackend {
         })
     }
 
+    /// The engine's API client (the swarm backend drives the same engine).
+    pub fn client(&self) -> &Docker {
+        &self.docker
+    }
+
     /// The engine's id of a local image (after a pull or a build), or the
     /// engine's own message.
     async fn image_id(&self, reference: &str) -> Result<String, String> {

@@ -1101,6 +1101,8 @@ mod tests {
             publish: true,
             websocket: false,
             labels: BTreeMap::new(),
+            replicas: 1,
+            placement: vec![],
             app: Default::default(),
         }
     }

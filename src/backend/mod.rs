@@ -16,6 +16,7 @@ pub mod docker;
 pub mod git;
 pub mod lxc;
 pub mod snap;
+pub mod swarm;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;

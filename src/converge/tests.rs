@@ -146,6 +146,8 @@ fn launch(backend: &str) -> Launch {
         publish: true,
         websocket: false,
         labels: BTreeMap::new(),
+        replicas: 1,
+        placement: vec![],
         app: Default::default(),
     }
 }

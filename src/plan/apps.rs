@@ -401,8 +401,12 @@ pub fn network_steps(
         .flat_map(|l| l.app.networks)
         .collect();
     let mut removes = Vec::new();
+    // Only the networks labelled with their configuration name: the
+    // swarm's overlay networks (on the same engine, ours too) are not.
     for n in observed.networks.iter().filter(|n| n.is_ours(server)) {
-        let net = n.labels.get(labels::NETWORK).cloned().unwrap_or_default();
+        let Some(net) = n.labels.get(labels::NETWORK).cloned() else {
+            continue;
+        };
         if wanted.iter().any(|(w, _)| *w == net) || draining.contains(&net) {
             continue;
         }
@@ -492,6 +496,29 @@ pub fn lint(cfg: &crate::config::Config) -> Vec<crate::config::Problem> {
         })
         .collect();
     let mut out = Vec::new();
+    // Under swarm the docker containers are services: the settings Swarm
+    // services do not take are refused as `plan` refuses them.
+    if first("conteneur_orchestrator").as_deref() == Some("swarm") {
+        for u in units
+            .iter()
+            .filter(|u| Kind::of_type(u.backend) == Some(Kind::Docker))
+        {
+            if let Some((setting, why)) = super::swarm::unsupported(u.app, u.health_command) {
+                let e = super::swarm::SwarmPlanError::Unsupported {
+                    name: u.name.to_string(),
+                    variable: format!("conteneur{}_{setting}", u.index),
+                    why: why.into(),
+                };
+                out.push(Problem {
+                    severity: Severity::Error,
+                    kind: ProblemKind::Unsupported,
+                    variable: Some(format!("conteneur{}_{setting}", u.index)),
+                    loc: None,
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
     for e in check_units(&units) {
         let variables = match &e {
             PlanError::AppSetting { variable, .. }
@@ -621,6 +648,19 @@ mod tests {
         let json = serde_json::to_value(&plan).unwrap();
         assert_eq!(json["steps"][2]["action"], "create-network");
         assert_eq!(json["steps"][2]["engine_name"], wp.as_str());
+    }
+
+    #[test]
+    fn the_swarms_overlay_networks_are_not_the_local_plans() {
+        // Ours (managed, this server) but without a configuration name:
+        // made by the swarm side (plan::swarm), which removes its own.
+        let mut overlay = network("x");
+        overlay.name = "wp".into();
+        overlay.labels.remove(labels::NETWORK);
+        let pair = pair();
+        let observed = running_pair(&pair, &[], vec![network("wp"), overlay]);
+        let plan = reconcile(&pair, &observed, &opts()).unwrap();
+        assert!(!text(&plan).contains("remove"), "{}", text(&plan));
     }
 
     #[test]

@@ -54,11 +54,27 @@ pub struct Launch {
     /// Labels to set, beyond the ones conteneur adds itself (plan hash…).
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Swarm: how many replicas (a local container runs once). Left out of
+    /// the text when 1, as placement when empty, so that the plan hash of
+    /// existing local containers does not change.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub replicas: u32,
+    /// Swarm: placement constraints (`node.role==manager`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub placement: Vec<String>,
     /// Applications of several containers: networks, start order, secrets,
     /// process and hardening. Left out of the JSON when all default, so
     /// the plan (and its hash) of a lone container is what it was.
     #[serde(default, skip_serializing_if = "App::is_default")]
     pub app: App,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 /// What a container of an application needs beyond a lone one.

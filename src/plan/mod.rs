@@ -7,6 +7,7 @@
 pub mod apps;
 pub mod launch;
 pub mod redact;
+pub mod swarm;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -993,6 +994,8 @@ pub(crate) mod tests {
             publish: true,
             websocket: false,
             labels: BTreeMap::new(),
+            replicas: 1,
+            placement: vec![],
             app: Default::default(),
         }
     }

@@ -55,7 +55,7 @@ impl LabelKey {
 
     /// The keyed hash of one value, as the label shows it (128 bits: enough
     /// to tell any change).
-    fn seal(&self, value: &str) -> String {
+    pub fn seal(&self, value: &str) -> String {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
             .expect("HMAC takes a key of any length");
         mac.update(value.as_bytes());
@@ -71,21 +71,28 @@ pub fn env_name(entry: &str) -> &str {
     entry.split_once('=').map_or(entry, |(n, _)| n)
 }
 
-/// `launch` as its label keeps it: every environment value sealed.
+/// `launch` as its label keeps it: every environment value and secret
+/// hash sealed.
 pub fn redacted(launch: &Launch, key: &LabelKey) -> Launch {
     let mut l = launch.clone();
-    for e in &mut l.env {
-        *e = match e.split_once('=') {
-            Some((name, value)) => format!("{name}={}", key.seal(value)),
-            None => key.seal(e),
-        };
-    }
+    l.env = sealed_env(&l.env, key);
     // A secret's hash is sealed too: the hash of a short password could
     // be found again by hashing guesses, the keyed one cannot.
     for s in &mut l.app.secrets {
         s.hash = s.hash.as_deref().map(|h| key.seal(h));
     }
     l
+}
+
+/// Environment entries `NAME=value` with each value sealed (a swarm
+/// service's label keeps its spec the same way).
+pub fn sealed_env(env: &[String], key: &LabelKey) -> Vec<String> {
+    env.iter()
+        .map(|e| match e.split_once('=') {
+            Some((name, value)) => format!("{name}={}", key.seal(value)),
+            None => key.seal(e),
+        })
+        .collect()
 }
 
 /// What changed in the environment between two redacted plans, by name:

@@ -84,11 +84,21 @@ pub fn cmd_plan(paths: &Paths, a: PlanArgs) -> Result<u8, Failure> {
         quiet: true,
     };
     let prepared = rt.block_on(prepare(paths, &opts)).map_err(failure)?;
+    let swarm = prepared.swarm.as_ref().map(|s| &s.plan);
     if a.json {
-        let text = serde_json::to_string_pretty(&prepared.plan).unwrap_or_default();
+        let mut value = serde_json::to_value(&prepared.plan).unwrap_or_default();
+        if let (Some(p), Some(obj)) = (swarm, value.as_object_mut()) {
+            obj.insert("swarm".into(), serde_json::to_value(p).unwrap_or_default());
+        }
+        let text = serde_json::to_string_pretty(&value).unwrap_or_default();
         println!("{text}");
     } else {
-        print!("{}", prepared.plan);
+        if swarm.is_none() || !prepared.plan.steps.is_empty() {
+            print!("{}", prepared.plan);
+        }
+        if let Some(p) = swarm {
+            print!("{p}");
+        }
     }
     Ok(0)
 }
@@ -119,6 +129,18 @@ pub fn cmd_run(paths: &Paths, mode: Mode, a: RunArgs) -> Result<u8, Failure> {
             "unchanged"
         }
     );
+    if let Some(s) = &report.swarm {
+        println!(
+            "{}: swarm: {} service(s) converged{}",
+            mode.name(),
+            s.converged.len(),
+            if s.converged.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", s.converged.join(", "))
+            }
+        );
+    }
     Ok(0)
 }
 
@@ -145,16 +167,42 @@ pub fn cmd_status(paths: &Paths, a: StatusArgs) -> Result<u8, Failure> {
             super::read_launch(&super::launch_path(paths)).unwrap_or_default(),
         ),
     };
+    // Under swarm the docker containers are services: shown apart.
+    let on_swarm = super::swarm::is_swarm(&cfg);
+    let desired = if on_swarm {
+        super::swarm::split(desired).0
+    } else {
+        desired
+    };
     let status = rt.block_on(super::status::gather(paths, &cfg, &desired, &rendered));
+    let (swarm, swarm_well) = if on_swarm {
+        let (list, ok) = rt.block_on(super::swarm::status(paths));
+        (Some(list), ok)
+    } else {
+        (None, true)
+    };
     if a.json {
+        let mut value = serde_json::to_value(&status).unwrap_or_default();
+        if let (Some(list), Some(obj)) = (&swarm, value.as_object_mut()) {
+            let v = match list {
+                Ok(l) => serde_json::to_value(l).unwrap_or_default(),
+                Err(e) => serde_json::Value::String(e.to_string()),
+            };
+            obj.insert("swarm".into(), v);
+        }
         println!(
             "{}",
-            serde_json::to_string_pretty(&status).unwrap_or_default()
+            serde_json::to_string_pretty(&value).unwrap_or_default()
         );
     } else {
         print!("{status}");
+        match &swarm {
+            Some(Ok(list)) => print!("{}", super::swarm::status_text(list)),
+            Some(Err(e)) => println!("swarm: {e}"),
+            None => {}
+        }
     }
-    Ok(if status.all_well() {
+    Ok(if swarm_well && status.all_well() {
         0
     } else {
         EXIT_RUN_FAILED

@@ -37,6 +37,7 @@ pub mod cli;
 pub mod drain;
 pub mod label_key;
 pub mod status;
+pub mod swarm;
 
 /// Where the templates render the launch plans, under the state folder.
 pub const LAUNCH_FILE: &str = "launch.json";
@@ -85,6 +86,15 @@ pub enum RunError {
     Source { name: String, error: GitError },
     #[error("{0}; nothing was changed")]
     Plan(PlanError),
+    #[error("{0}; nothing was changed")]
+    Swarm(plan::swarm::SwarmPlanError),
+    #[error("{0}\nnginx was not touched: it keeps serving the previous routes")]
+    SwarmStep(BackendError),
+    #[error(
+        "{}\nthe previous version of each serves; fix its configuration (tag, health check…) and run reconfigure again",
+        .0.iter().map(|(n, why)| format!("container '{n}': Swarm rolled its update back ({why})")).collect::<Vec<_>>().join("\n")
+    )]
+    RolledBack(Vec<(String, String)>),
     #[error(transparent)]
     Hook(#[from] HookError),
     #[error("writing the rendered files failed: {0}")]
@@ -289,6 +299,8 @@ pub struct RunReport {
     pub converged: Report,
     pub files_changed: Vec<PathBuf>,
     pub proxy_changed: bool,
+    /// Under swarm: what the swarm's part did.
+    pub swarm: Option<swarm::SwarmReport>,
 }
 
 /// Everything checked before a run changes anything.
@@ -301,6 +313,8 @@ pub struct Prepared {
     /// Every engine of the machine; those the configuration needs are
     /// reachable.
     pub backends: Backends,
+    /// Under `conteneur_orchestrator` swarm: the swarm's part.
+    pub swarm: Option<swarm::SwarmRun>,
     /// The key of this server's plan labels (not saved yet on a server
     /// that never ran: `plan` changes nothing).
     pub label_key: label_key::Loaded,
@@ -310,16 +324,26 @@ pub struct Prepared {
 pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError> {
     let cfg = Config::load(paths)?;
     let (rendered, desired) = desired(&cfg, paths)?;
+    // Under swarm the docker containers are the swarm's; the local engines
+    // keep the others (and lose the docker ones, which move).
+    let (desired, on_swarm) = if swarm::is_swarm(&cfg) {
+        swarm::split(desired)
+    } else {
+        (desired, Vec::new())
+    };
     // Types conteneur cannot run (snapcraft, vagrant), and settings an
     // engine cannot take, are refused before any engine is even asked.
-    for d in &desired {
+    for d in desired.iter().chain(&on_swarm) {
         plan::check_type(d).map_err(RunError::Plan)?;
     }
-    plan::apps::check(&desired).map_err(RunError::Plan)?;
+    // Applications are checked whole: a container on the swarm may depend
+    // on one the local engine keeps.
+    let all: Vec<Launch> = desired.iter().chain(&on_swarm).cloned().collect();
+    plan::apps::check(&all).map_err(RunError::Plan)?;
     // Where each host folder really leads, symbolic links followed, before
     // anything changes (and again right before its container is created).
     let allow_system_mounts = allow_system_mounts(&cfg);
-    for d in &desired {
+    for d in desired.iter().chain(&on_swarm) {
         for m in d.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
             crate::mounts::resolve(
                 &paths.root,
@@ -356,6 +380,12 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
     let label_key = label_key::load(paths)?;
     let plan_opts = plan_options(&cfg, paths, opts.pull, &label_key.key);
     let plan = plan::reconcile(&desired, &observed, &plan_opts).map_err(RunError::Plan)?;
+    let swarm = if swarm::is_swarm(&cfg) {
+        Some(swarm::prepare(&cfg, paths, &on_swarm, &label_key.key).await?)
+    } else {
+        // Back to local: services this server left on the swarm go.
+        swarm::leftovers(&cfg, paths, &label_key.key).await?
+    };
     Ok(Prepared {
         cfg,
         rendered,
@@ -363,6 +393,7 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
         observed,
         plan,
         backends,
+        swarm,
         label_key,
     })
 }
@@ -417,11 +448,17 @@ pub async fn run(
         observed,
         plan,
         backends,
+        swarm,
         label_key,
     } = prepare(paths, opts).await?;
     // The first run keeps the key its plan was made with.
     label_key.store(paths)?;
-    let _ = write!(log, "{plan}");
+    if swarm.is_none() || !plan.steps.is_empty() {
+        let _ = write!(log, "{plan}");
+    }
+    if let Some(s) = &swarm {
+        let _ = write!(log, "{}", s.plan);
+    }
     let arg = mode.name();
     let root = paths.root.display().to_string();
     let env = [("CONTENEUR_ROOT", root.as_str())];
@@ -464,6 +501,9 @@ pub async fn run(
         cfg.save(paths, None)
             .map_err(|e| RunError::Config(e.into()))?;
     }
+    if let Some(s) = &swarm {
+        swarm::before_local(s, log).await?;
+    }
     let proxy_mode = proxy::Mode::from_config(&cfg).map_err(RunError::Proxy)?;
     let switch = ProxySwitch {
         paths,
@@ -494,6 +534,13 @@ pub async fn run(
         Err(e) => eprintln!("conteneur: {e}"),
     }
     let converged = converged.map_err(RunError::Converge)?;
+    // The swarm's services are reached through its own front on their
+    // port_out: the site's backends without a local route go there
+    // (proxy::forward), so the switch above already covers them.
+    let swarm_report = match &swarm {
+        Some(s) => Some(swarm::after_local(s, log).await?),
+        None => None,
+    };
     if proxy_mode == proxy::Mode::Private {
         proxy::start(paths).map_err(RunError::Proxy)?;
     }
@@ -514,11 +561,17 @@ pub async fn run(
         cfg.save(paths, None)
             .map_err(|e| RunError::Config(e.into()))?;
     }
+    if let Some(r) = &swarm_report
+        && !r.rolled_back.is_empty()
+    {
+        return Err(RunError::RolledBack(r.rolled_back.clone()));
+    }
     Ok(RunReport {
         plan,
         converged,
         files_changed,
         proxy_changed: switch.changed.load(std::sync::atomic::Ordering::Relaxed),
+        swarm: swarm_report,
     })
 }
 

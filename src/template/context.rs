@@ -23,7 +23,8 @@
 //!   `mounts` (`[{in, out, kind}]`, complete pairs only, `kind` is `bind`
 //!   when `out` is an absolute path and `volume` otherwise), `env` (list),
 //!   `memory`, `restart`, `stop_timeout` (integer), `health_path` (string or
-//!   none), `websocket` and `publish` (booleans), `app` (`networks`,
+//!   none), `websocket` and `publish` (booleans), `replicas` (integer)
+//!   and `placement` (list) for swarm, `app` (`networks`,
 //!   `depends_on`, `tmpfs` lists; `command`, `user` strings;
 //!   `no_new_privileges`, `read_only`, `keep_path` booleans; `secrets`
 //!   `[{name, hash}]`, never the value; `health_command` none or
@@ -380,6 +381,9 @@ fn containers(r: &Reader<'_>) -> Result<T, String> {
             })
             .collect();
         let env: Vec<String> = r.items(&p("env"))?.into_iter().flatten().collect();
+        let list = |f: &str| -> Result<Vec<String>, String> {
+            Ok(r.items(&p(f))?.into_iter().flatten().collect())
+        };
         out.push(object([
             ("index", T::from(x)),
             ("name", T::from(name)),
@@ -406,6 +410,9 @@ fn containers(r: &Reader<'_>) -> Result<T, String> {
             ("health_path", opt(r.text(&p("health_path"))?)),
             ("websocket", T::from(r.yes(&p("websocket"))?)),
             ("publish", T::from(r.yes(&p("publish"))?)),
+            // Swarm only (docs/swarm.md); a local container runs once.
+            ("replicas", int(r.int(&p("replicas"))?.unwrap_or(1))),
+            ("placement", T::from(list("placement")?)),
             ("app", app_view(r, x, &declared)?),
         ]));
     }
