@@ -733,9 +733,9 @@ fn dependency_cycles_unknown_names_engines_and_secret_names_are_refused() {
         "{}",
         text(&lint)
     );
-    let e = refused(&site, "conteneur2_user", &["mysql"]);
+    let e = refused(&site, "conteneur2_read_only", &["oui"]);
     assert!(
-        e.contains("conteneur2_user is not supported under conteneur_orchestrator swarm"),
+        e.contains("conteneur2_read_only is not supported under conteneur_orchestrator swarm"),
         "{e}"
     );
 }

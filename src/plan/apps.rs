@@ -503,7 +503,7 @@ pub fn lint(cfg: &crate::config::Config) -> Vec<crate::config::Problem> {
             .iter()
             .filter(|u| Kind::of_type(u.backend) == Some(Kind::Docker))
         {
-            if let Some((setting, why)) = super::swarm::unsupported(u.app, u.health_command) {
+            if let Some((setting, why)) = super::swarm::unsupported(u.app) {
                 let e = super::swarm::SwarmPlanError::Unsupported {
                     name: u.name.to_string(),
                     variable: format!("conteneur{}_{setting}", u.index),

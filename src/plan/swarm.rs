@@ -143,7 +143,15 @@ pub struct ServiceWant {
     pub stop_grace: u32,
     /// The health check run inside each task (`CMD-SHELL`), if any.
     pub health: Option<String>,
+    /// Its interval, timeout and retries (seconds, seconds, count) when the
+    /// admin set them (`conteneurX_health_command` and its settings);
+    /// `None`: conteneur's own probe, every second, 3 s, 3 tries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_timing: Option<[u32; 3]>,
     pub start_period: u64,
+    /// The user the tasks run as (empty: the image's).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub user: String,
     #[serde(default)]
     pub constraints: Vec<String>,
     #[serde(default)]
@@ -333,7 +341,7 @@ pub fn secret_object(
 /// The settings of an application that Swarm services do not take (yet),
 /// and why; [`desired`] refuses them, naming the variable.
 /// `lint` and `set` ask the same of the values ([`super::apps::lint`]).
-pub fn unsupported(a: &App, health_command: bool) -> Option<(&'static str, &'static str)> {
+pub fn unsupported(a: &App) -> Option<(&'static str, &'static str)> {
     if !a.depends_on.is_empty() {
         return Some((
             "depends_on",
@@ -343,15 +351,6 @@ pub fn unsupported(a: &App, health_command: bool) -> Option<(&'static str, &'sta
     }
     let not_yet = "not supported by conteneur's Swarm services yet; empty it, or set \
                    conteneur_orchestrator to local";
-    if !a.command.is_empty() {
-        return Some(("command", not_yet));
-    }
-    if !a.user.is_empty() {
-        return Some(("user", not_yet));
-    }
-    if health_command {
-        return Some(("health_command", not_yet));
-    }
     if a.read_only {
         return Some(("read_only", not_yet));
     }
@@ -429,7 +428,7 @@ pub fn desired(
                 name: l.name.clone(),
             });
         }
-        if let Some((setting, why)) = unsupported(&l.app, l.health.command.is_some()) {
+        if let Some((setting, why)) = unsupported(&l.app) {
             return Err(SwarmPlanError::Unsupported {
                 name: l.name.clone(),
                 variable: format!("conteneur{}_{setting}", l.index),
@@ -484,14 +483,34 @@ pub fn desired(
             name: l.name.clone(),
             image: format!("{}:{}", l.image, l.tag),
             replicas: l.replicas,
-            command: Vec::new(),
+            command: super::apps::split_command(&l.app.command).map_err(|why| {
+                SwarmPlanError::Unsupported {
+                    name: l.name.clone(),
+                    variable: format!("conteneur{}_command", l.index),
+                    why,
+                }
+            })?,
             env: l.env.clone(),
             mounts,
             memory: crate::backend::docker::parse_size(&l.memory),
             restart: restart_condition(&l.restart).to_string(),
             stop_grace: l.stop_timeout,
-            health: health_command(l),
-            start_period: s.start_period,
+            // The admin's in-container check, else conteneur's probe.
+            health: match &l.health.command {
+                Some(h) => Some(h.command.clone()),
+                None => health_command(l),
+            },
+            health_timing: l
+                .health
+                .command
+                .as_ref()
+                .map(|h| [h.interval, h.timeout, h.retries]),
+            start_period: l
+                .health
+                .command
+                .as_ref()
+                .map_or(s.start_period, |h| u64::from(h.start_period)),
+            user: l.app.user.clone(),
             constraints,
             networks: nets,
             secrets,
@@ -524,7 +543,9 @@ pub fn desired(
             restart: "any".into(),
             stop_grace: 5,
             health: None,
+            health_timing: None,
             start_period: 0,
+            user: String::new(),
             constraints: vec![s.pin.clone()],
             networks: vec![FRONT_NETWORK.into()],
             secrets: Vec::new(),

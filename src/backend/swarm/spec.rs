@@ -79,17 +79,19 @@ pub fn service_spec(
             ..Default::default()
         })
         .collect();
+    let [interval, timeout, retries] = w.health_timing.unwrap_or([1, 3, 3]);
     let health = w.health.as_ref().map(|cmd| HealthConfig {
         test: Some(vec!["CMD-SHELL".into(), cmd.clone()]),
-        interval: Some(secs(1)),
-        timeout: Some(secs(3)),
-        retries: Some(3),
+        interval: Some(secs(interval.into())),
+        timeout: Some(secs(timeout.into())),
+        retries: Some(retries.into()),
         start_period: Some(secs(w.start_period)),
         ..Default::default()
     });
     let container = TaskSpecContainerSpec {
         image: Some(w.image.clone()),
         command: (!w.command.is_empty()).then(|| w.command.clone()),
+        user: (!w.user.is_empty()).then(|| w.user.clone()),
         env: Some(w.env.clone()),
         mounts: Some(mounts),
         stop_grace_period: Some(secs(w.stop_grace.into())),
@@ -215,7 +217,9 @@ mod tests {
             restart: "any".into(),
             stop_grace: 10,
             health: Some("true".into()),
+            health_timing: Some([2, 4, 5]),
             start_period: 6,
+            user: "100:101".into(),
             constraints: vec![],
             networks: vec!["conteneur-front".into()],
             secrets: vec![],
@@ -251,6 +255,17 @@ mod tests {
         assert_eq!(labels.get(labels::SERVER).map(String::as_str), Some("/srv"));
         let task = spec.task_template.expect("task");
         let c = task.container_spec.expect("container");
+        assert_eq!(c.user.as_deref(), Some("100:101"));
+        let h = c.health_check.clone().expect("health check");
+        assert_eq!(
+            (h.interval, h.timeout, h.retries, h.start_period),
+            (
+                Some(2_000_000_000),
+                Some(4_000_000_000),
+                Some(5),
+                Some(6_000_000_000)
+            )
+        );
         assert_eq!(
             c.health_check.and_then(|h| h.test),
             Some(vec!["CMD-SHELL".to_string(), "true".to_string()])

@@ -407,9 +407,32 @@ fn application_settings_swarm_cannot_take_are_refused_by_name() {
         "{e}"
     );
     let mut l = launch("db", "1.0", 8081);
-    l.app.user = "mysql".into();
+    l.app.read_only = true;
     let e = desired(&[l], &under_root(Path::new("/")), &settings()).expect_err("refused");
-    assert!(e.to_string().contains("conteneur1_user"), "{e}");
+    assert!(e.to_string().contains("conteneur1_read_only"), "{e}");
+}
+
+/// The command, the user and the admin's health check of today's
+/// containers map to the service (issue 14), with the check's timing.
+#[test]
+fn command_user_and_health_check_map_to_the_service() {
+    let mut l = launch("db", "1.0", 8081);
+    l.app.command = "mariadbd --skip-name-resolve 'a b'".into();
+    l.app.user = "mysql".into();
+    l.health.command = Some(crate::plan::launch::HealthCommand {
+        command: "mysqladmin ping".into(),
+        interval: 2,
+        timeout: 4,
+        retries: 5,
+        start_period: 30,
+    });
+    let d = desired(&[l], &under_root(Path::new("/")), &settings()).expect("desired");
+    let s = d.service("db").expect("the service");
+    assert_eq!(s.command, ["mariadbd", "--skip-name-resolve", "a b"]);
+    assert_eq!(s.user, "mysql");
+    assert_eq!(s.health.as_deref(), Some("mysqladmin ping"));
+    assert_eq!(s.health_timing, Some([2, 4, 5]));
+    assert_eq!(s.start_period, 30);
 }
 
 #[test]
