@@ -27,6 +27,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 RUNS=${BENCH_RUNS:-3}
+BIN_GIVEN=${BIN:-}
 BIN=${BIN:-$REPO/target/release/conteneur}
 OUT=$REPO/target/bench-results/apps
 mkdir -p "$OUT"
@@ -41,7 +42,9 @@ die() { echo "bench-apps.sh: $*" >&2; exit 1; }
 for t in docker docker-compose python3 curl; do
   command -v "$t" >/dev/null || die "$t is missing (scripts/services.sh installs it)"
 done
-[ -x "$BIN" ] || { say "cargo build --release"; cargo build --release --locked >&2; }
+# Built every time unless BIN is given: a stale binary would measure old code
+# (cargo does nothing when it is up to date).
+[ -n "${BIN_GIVEN:-}" ] || { say "cargo build --release"; cargo build --release --locked >&2; }
 docker pull -q localhost:5000/apps/wordpress:6.1 >/dev/null
 docker pull -q localhost:5000/apps/mariadb:10.11 >/dev/null
 if docker inspect --type container wordpress >/dev/null 2>&1; then

@@ -23,9 +23,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 RUNS=${BENCH_RUNS:-3}
-BIN=${BIN:-$REPO/target/release/conteneur}
-[ -x "$BIN" ] || BIN=$REPO/target/debug/conteneur
-[ -x "$BIN" ] || { cargo build -q; BIN=$REPO/target/debug/conteneur; }
+# Built every time unless BIN is given: a stale binary would measure old code
+# (cargo does nothing when it is up to date).
+if [ -z "${BIN:-}" ]; then
+  cargo build -q --release --locked
+  BIN=$REPO/target/release/conteneur
+fi
 OUT=$REPO/target/bench-results/swarm
 mkdir -p "$OUT"
 CSV=$OUT/results.csv

@@ -29,13 +29,14 @@
 #
 # Output: target/bench-results/update/{results.csv,summary.md}.
 # Environment: BENCH_RUNS, BENCH_SIZES (default "10 50"), BENCH_RATE,
-# BIN (default target/release/conteneur, built if missing).
+# BIN (default target/release/conteneur, built first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 RUNS=${BENCH_RUNS:-3}
 SIZES=${BENCH_SIZES:-"10 50"}
 RATE=${BENCH_RATE:-100}
+BIN_GIVEN=${BIN:-}
 BIN=${BIN:-$REPO/target/release/conteneur}
 IMAGE=localhost:5000/demo/web
 OUT=$REPO/target/bench-results/update
@@ -51,7 +52,9 @@ die() { echo "bench-update.sh: $*" >&2; exit 1; }
 for t in docker docker-compose python3; do
   command -v "$t" >/dev/null || die "$t is missing (scripts/services.sh installs it)"
 done
-[ -x "$BIN" ] || { say "cargo build --release"; cargo build --release --locked >&2; }
+# Built every time unless BIN is given: a stale binary would measure old code
+# (cargo does nothing when it is up to date).
+[ -n "${BIN_GIVEN:-}" ] || { say "cargo build --release"; cargo build --release --locked >&2; }
 docker pull -q "$IMAGE:1.0" >/dev/null
 docker pull -q "$IMAGE:2.0" >/dev/null
 
