@@ -1073,38 +1073,13 @@ fn forward_serve(ports: &[String], pid: Option<i32>) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::launch::{Health, Port};
 
     fn launch() -> Launch {
-        Launch {
-            name: "web".into(),
-            index: 1,
-            backend: "lxc".into(),
-            image: "localhost:5000/demo/web".into(),
-            tag: "1.0".into(),
-            repository: String::new(),
-            ports: vec![Port {
-                container: 80,
-                host: 8080,
-                address: "127.0.0.1".into(),
-            }],
-            mounts: vec![],
-            env: vec!["A=b c".into()],
-            memory: "64m".into(),
-            restart: "unless-stopped".into(),
-            stop_timeout: 10,
-            health: Health {
-                path: None,
-                port: Some(8080),
-                command: None,
-            },
-            publish: true,
-            websocket: false,
-            labels: BTreeMap::new(),
-            replicas: 1,
-            placement: vec![],
-            app: Default::default(),
-        }
+        let mut l = crate::plan::launch::sample("web", "1.0", 8080);
+        l.backend = "lxc".into();
+        l.env = vec!["A=b c".into()];
+        l.memory = "64m".into();
+        l
     }
 
     fn input<'a>(mounts: &'a [HostMount], cgroup: Cgroup) -> ConfigInput<'a> {

@@ -5,7 +5,6 @@ use std::time::Instant;
 
 use super::*;
 use crate::backend::{NoProgress, Observed};
-use crate::plan::launch::Port;
 use crate::plan::{Options, reconcile};
 
 /// An engine that records what it is asked, and fails `start` when told.
@@ -120,36 +119,13 @@ impl Backend for Fake {
 }
 
 fn launch(backend: &str) -> Launch {
-    Launch {
-        name: "web".into(),
-        index: 1,
-        backend: backend.into(),
-        image: "localhost:5000/demo/web".into(),
-        tag: "1.0".into(),
-        repository: String::new(),
-        ports: vec![Port {
-            container: 80,
-            host: 8080,
-            address: "127.0.0.1".into(),
-        }],
-        mounts: vec![],
-        env: vec![],
-        memory: String::new(),
-        restart: "no".into(),
-        stop_timeout: 3,
-        // The fake's containers answer no port: running is enough.
-        health: Health {
-            path: None,
-            port: None,
-            command: None,
-        },
-        publish: true,
-        websocket: false,
-        labels: BTreeMap::new(),
-        replicas: 1,
-        placement: vec![],
-        app: Default::default(),
-    }
+    let mut l = crate::plan::launch::sample("web", "1.0", 8080);
+    l.backend = backend.into();
+    l.restart = "no".into();
+    l.stop_timeout = 3;
+    // The fake's containers answer no port: running is enough.
+    l.health.port = None;
+    l
 }
 
 fn replace_step(old: Kind, new: Kind) -> Plan {

@@ -190,3 +190,39 @@ impl LaunchFile {
         serde_json::from_str(text)
     }
 }
+
+/// One docker container, `name:tag` of the demo image published on `port`
+/// (127.0.0.1) and probed there: the sample the unit tests of several
+/// modules start from, changing only what each is about.
+#[cfg(test)]
+pub(crate) fn sample(name: &str, tag: &str, port: u16) -> Launch {
+    Launch {
+        name: name.into(),
+        index: 1,
+        backend: "docker".into(),
+        image: "localhost:5000/demo/web".into(),
+        tag: tag.into(),
+        repository: String::new(),
+        ports: vec![Port {
+            container: 80,
+            host: port,
+            address: "127.0.0.1".into(),
+        }],
+        mounts: vec![],
+        env: vec![],
+        memory: String::new(),
+        restart: "unless-stopped".into(),
+        stop_timeout: 10,
+        health: Health {
+            path: None,
+            port: Some(port),
+            command: None,
+        },
+        publish: true,
+        websocket: false,
+        labels: BTreeMap::new(),
+        replicas: 1,
+        placement: vec![],
+        app: Default::default(),
+    }
+}

@@ -966,38 +966,10 @@ pub fn next_name(name: &str) -> String {
 pub(crate) mod tests {
     use super::*;
     use crate::backend::ObservedImage;
-    use launch::{Health, Mount, Port};
+    use launch::Mount;
 
     pub(crate) fn launch(name: &str, tag: &str) -> Launch {
-        Launch {
-            name: name.into(),
-            index: 1,
-            backend: "docker".into(),
-            image: "localhost:5000/demo/web".into(),
-            tag: tag.into(),
-            repository: String::new(),
-            ports: vec![Port {
-                container: 80,
-                host: 8080,
-                address: "127.0.0.1".into(),
-            }],
-            mounts: vec![],
-            env: vec![],
-            memory: String::new(),
-            restart: "unless-stopped".into(),
-            stop_timeout: 10,
-            health: Health {
-                path: None,
-                port: Some(8080),
-                command: None,
-            },
-            publish: true,
-            websocket: false,
-            labels: BTreeMap::new(),
-            replicas: 1,
-            placement: vec![],
-            app: Default::default(),
-        }
+        launch::sample(name, tag, 8080)
     }
 
     pub(crate) fn running(l: &Launch, id: &str) -> ObservedContainer {

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::plan::launch::{Health, Mount, Port, SecretRef};
+use crate::plan::launch::{Mount, SecretRef};
 
 const SERVER: &str = "/srv/test";
 
@@ -21,35 +21,9 @@ fn settings() -> Settings {
 }
 
 fn launch(name: &str, tag: &str, port: u16) -> Launch {
-    Launch {
-        name: name.into(),
-        index: 1,
-        backend: "docker".into(),
-        image: "localhost:5000/demo/web".into(),
-        tag: tag.into(),
-        repository: String::new(),
-        ports: vec![Port {
-            container: 80,
-            host: port,
-            address: "127.0.0.1".into(),
-        }],
-        mounts: vec![],
-        env: vec![],
-        memory: String::new(),
-        restart: "unless-stopped".into(),
-        stop_timeout: 10,
-        health: Health {
-            path: Some("/health/".into()),
-            port: Some(port),
-            command: None,
-        },
-        publish: true,
-        websocket: false,
-        labels: BTreeMap::new(),
-        replicas: 1,
-        placement: vec![],
-        app: Default::default(),
-    }
+    let mut l = crate::plan::launch::sample(name, tag, port);
+    l.health.path = Some("/health/".into());
+    l
 }
 
 fn want(launches: &[Launch]) -> Desired {
