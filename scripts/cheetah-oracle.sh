@@ -12,6 +12,11 @@ set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 venv="${CHEETAH_ORACLE_VENV:-$here/target/cheetah-oracle}"
 py="$venv/bin/python"
+# One maker at a time: the tests call this in parallel, and two `venv`s
+# into one folder fail ("File exists"); the others wait, then reuse it.
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+flock 9
 if ! "$py" -c 'import Cheetah.Template' 2>/dev/null; then
     command -v python3 >/dev/null || { echo "cheetah-oracle: python3 is not installed" >&2; exit 1; }
     python3 -m venv "$venv" >&2 || { echo "cheetah-oracle: python3 -m venv failed (Debian: apt-get install python3-venv)" >&2; exit 1; }
