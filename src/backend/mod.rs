@@ -580,16 +580,23 @@ impl Backends {
     /// Connects to every engine of this machine (`state` is conteneur's
     /// state folder, where the LXC image cache and the snap markers live).
     pub async fn connect(state: &std::path::Path) -> Backends {
+        // Each engine is asked at once: the LXC probe runs two tools, and
+        // none of them needs another's answer.
+        let (docker, lxc, snap) = tokio::join!(
+            docker::DockerBackend::connect(),
+            lxc::LxcBackend::detect(state),
+            snap::SnapBackend::connect(state),
+        );
         let mut set = Backends::new();
-        match docker::DockerBackend::connect().await {
+        match docker {
             Ok(b) => set.insert(Box::new(b)),
             Err(e) => set.set_unreachable(Kind::Docker, e),
         }
-        match lxc::LxcBackend::detect(state).await {
+        match lxc {
             Ok(b) => set.insert(Box::new(b)),
             Err(e) => set.set_unreachable(Kind::Lxc, e),
         }
-        match snap::SnapBackend::connect(state).await {
+        match snap {
             Ok(b) => set.insert(Box::new(b)),
             Err(e) => set.set_unreachable(Kind::Snap, e),
         }
@@ -623,10 +630,17 @@ impl Backends {
     pub async fn inspect(&mut self) -> Observed {
         let mut all = Observed::default();
         let mut failed = Vec::new();
-        for (kind, b) in &self.backends {
-            match b.inspect().await {
+        // Concurrently, merged in the engines' order.
+        let answers = futures_util::future::join_all(
+            self.backends
+                .iter()
+                .map(|(kind, b)| async move { (*kind, b.inspect().await) }),
+        )
+        .await;
+        for (kind, answer) in answers {
+            match answer {
                 Ok(o) => all.merge(o),
-                Err(e) => failed.push((*kind, e)),
+                Err(e) => failed.push((kind, e)),
             }
         }
         for (kind, e) in failed {

@@ -419,7 +419,18 @@ pub fn apply_with(
         .iter()
         .find(|c| c.path == layout.site)
         .map(|c| c.content.clone());
-    recover_orphans(&layout, &[live_before, new_site], opts)?;
+    // Orphans (workers of a master killed with SIGKILL) hold the ports of
+    // the site they loaded, which a live master holds too: while ours runs
+    // the live site, only a port the new site adds can be in an orphan's
+    // hands. A change that adds no port (a new container instance, a new
+    // route) skips the search, which reads every process's open files.
+    let adds_ports = || {
+        !ports_of(std::slice::from_ref(&new_site))
+            .is_subset(&ports_of(std::slice::from_ref(&live_before)))
+    };
+    if pid.is_none() || adds_ports() {
+        recover_orphans(&layout, &[live_before, new_site], opts)?;
+    }
     let ngx = Nginx::find(opts.nginx.as_deref())?;
     let (backup, checked_by) = match &layout.private {
         Some(pf) => {
@@ -806,6 +817,18 @@ pub fn status(paths: &Paths, mode: Mode) -> Result<Status, ProxyError> {
 /// live site yet, the staged one is applied first.
 pub fn start(paths: &Paths) -> Result<Status, ProxyError> {
     start_with(paths, &Options::default())
+}
+
+/// [`start`], for a run that only needs the private nginx up: when its
+/// master runs already, nothing else is read (no status to report).
+pub fn ensure_started(paths: &Paths) -> Result<(), ProxyError> {
+    let layout = Layout::new(paths, Mode::Private);
+    if let Some(pf) = &layout.private
+        && nginx::running_master(&pf.pid).is_some()
+    {
+        return Ok(());
+    }
+    start(paths).map(|_| ())
 }
 
 /// [`start`] with explicit settings.

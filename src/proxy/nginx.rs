@@ -273,8 +273,42 @@ pub fn running_master(pid_file: &Path) -> Option<u32> {
     read_pid(pid_file).filter(|&p| master_alive(p))
 }
 
-/// The worker processes of a master.
+/// The worker processes of a master (its children: workers, and cache
+/// processes when the configuration has caches).
+///
+/// Read from `/proc/PID/task/*/children`, a few small files, rather than by
+/// scanning every process: a reload polls this every few milliseconds. A
+/// kernel without that file (it needs `CONFIG_PROC_CHILDREN`) gets the scan.
 pub fn workers(master: u32) -> BTreeSet<u32> {
+    match children(master) {
+        Some(c) => c
+            .into_iter()
+            .filter(|&p| matches!(stat(p), Some((s, ppid)) if ppid == master && s != 'Z'))
+            .collect(),
+        None => scan_children(master),
+    }
+}
+
+/// The children the kernel lists for each thread of `pid`, or `None` when
+/// it cannot tell.
+fn children(pid: u32) -> Option<BTreeSet<u32>> {
+    let tasks = fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut out = BTreeSet::new();
+    let mut any = false;
+    for t in tasks.filter_map(|e| e.ok()) {
+        let Ok(text) = fs::read_to_string(t.path().join("children")) else {
+            continue;
+        };
+        any = true;
+        out.extend(
+            text.split_whitespace()
+                .filter_map(|p| p.parse::<u32>().ok()),
+        );
+    }
+    any.then_some(out)
+}
+
+fn scan_children(master: u32) -> BTreeSet<u32> {
     let Ok(dir) = fs::read_dir("/proc") else {
         return BTreeSet::new();
     };
@@ -382,6 +416,7 @@ pub fn reload(
         }
     }
     let start = Instant::now();
+    let mut quit_sent = false;
     loop {
         if !master_alive(pid) {
             let mut msg = format!("the nginx master (pid {pid}) exited during the reload");
@@ -391,7 +426,21 @@ pub fn reload(
             }
             return Err(ReloadFailure(msg));
         }
-        if new_generation(&before, &workers(pid)) {
+        let now = workers(pid);
+        if !quit_sent && now.iter().any(|w| !before.contains(w)) {
+            // The new configuration loaded: its workers are forked. The
+            // master lets the old ones accept for another 100 ms before it
+            // asks them to finish (nginx's `ngx_msleep(100)` after a
+            // reconfiguration); asked now, they stop taking connections at
+            // once and finish the requests they hold, as they would then.
+            // Nothing is lost: both generations accept from the same
+            // listening sockets, whose backlog keeps a connection until a
+            // new worker takes it. nginx documents SIGQUIT to a worker as
+            // its graceful shutdown.
+            quit_old_workers(&before, &now);
+            quit_sent = true;
+        }
+        if new_generation(&before, &now) {
             return Ok(());
         }
         let errors = new_errors(error_log, offset);
@@ -417,7 +466,21 @@ pub fn reload(
             }
             return Err(ReloadFailure(msg));
         }
-        std::thread::sleep(Duration::from_millis(25));
+        // A reload takes a few milliseconds: poll often, cheaply.
+        std::thread::sleep(Duration::from_millis(3));
+    }
+}
+
+/// SIGQUIT (graceful shutdown) to each worker of the previous generation
+/// that still runs and is not shutting down already.
+fn quit_old_workers(before: &BTreeSet<u32>, now: &BTreeSet<u32>) {
+    for &w in before.iter().filter(|w| now.contains(w)) {
+        if cmdline(w).contains("shutting down") {
+            continue;
+        }
+        if let Ok(raw) = i32::try_from(w) {
+            let _ = signal::kill(Pid::from_raw(raw), Signal::SIGQUIT);
+        }
     }
 }
 
@@ -470,6 +533,19 @@ mod tests {
             dump,
             Path::new("/etc/nginx/conf.d/conteneur")
         ));
+    }
+
+    #[test]
+    fn children_are_read_from_the_kernel_list_as_from_a_scan() {
+        let mut child = Command::new("sleep").arg("5").spawn().unwrap();
+        let me = std::process::id();
+        let listed = children(me).expect("/proc/PID/task/*/children");
+        assert!(listed.contains(&child.id()), "{listed:?}");
+        assert!(workers(me).contains(&child.id()));
+        assert!(scan_children(me).contains(&child.id()));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!workers(me).contains(&child.id()));
     }
 
     #[test]

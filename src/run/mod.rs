@@ -353,8 +353,23 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
             .map_err(|e| RunError::Plan(e.into()))?;
         }
     }
-    let mut backends = Backends::connect(&paths.state).await;
-    let mut observed = backends.inspect().await;
+    let label_key = label_key::load(paths)?;
+    // The engines' snapshot and, off the swarm, what this server left on
+    // one: independent questions, asked together.
+    let engines = async {
+        let mut backends = Backends::connect(&paths.state).await;
+        let observed = backends.inspect().await;
+        (backends, observed)
+    };
+    let leftovers = async {
+        if swarm::is_swarm(&cfg) {
+            Ok(None)
+        } else {
+            // Back to local: services this server left on the swarm go.
+            swarm::leftovers(&cfg, paths, &label_key.key).await
+        }
+    };
+    let ((backends, mut observed), leftovers) = tokio::join!(engines, leftovers);
     observed.draining = drain::draining(paths);
     // An engine no container needs may be missing (a server without LXC
     // containers needs no LXC); one that is needed may not.
@@ -377,14 +392,12 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
             })?;
         observed.sources.insert(key, commit);
     }
-    let label_key = label_key::load(paths)?;
     let plan_opts = plan_options(&cfg, paths, opts.pull, &label_key.key);
     let plan = plan::reconcile(&desired, &observed, &plan_opts).map_err(RunError::Plan)?;
     let swarm = if swarm::is_swarm(&cfg) {
         Some(swarm::prepare(&cfg, paths, &on_swarm, &label_key.key).await?)
     } else {
-        // Back to local: services this server left on the swarm go.
-        swarm::leftovers(&cfg, paths, &label_key.key).await?
+        leftovers?
     };
     Ok(Prepared {
         cfg,
@@ -542,7 +555,7 @@ pub async fn run(
         None => None,
     };
     if proxy_mode == proxy::Mode::Private {
-        proxy::start(paths).map_err(RunError::Proxy)?;
+        proxy::ensure_started(paths).map_err(RunError::Proxy)?;
     }
     hooks::run_phase(&paths.hooks, "postservice", arg, &env)?;
 

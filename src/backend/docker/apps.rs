@@ -164,24 +164,27 @@ impl DockerBackend {
         &self,
     ) -> Result<(Vec<ObservedResource>, Vec<ObservedResource>), BackendError> {
         let filter = HashMap::from([("label".to_string(), vec![labels::MANAGED.to_string()])]);
-        let networks = self
-            .docker
-            .list_networks(Some(ListNetworksOptions {
-                filters: Some(filter.clone()),
-            }))
-            .await
-            .map_err(|e| {
-                BackendError::Other(format!("listing networks failed: {}", engine_message(&e)))
-            })?;
-        let volumes = self
-            .docker
-            .list_volumes(Some(ListVolumesOptions {
-                filters: Some(filter),
-            }))
-            .await
-            .map_err(|e| {
-                BackendError::Other(format!("listing volumes failed: {}", engine_message(&e)))
-            })?;
+        let networks = async {
+            self.docker
+                .list_networks(Some(ListNetworksOptions {
+                    filters: Some(filter.clone()),
+                }))
+                .await
+                .map_err(|e| {
+                    BackendError::Other(format!("listing networks failed: {}", engine_message(&e)))
+                })
+        };
+        let volumes = async {
+            self.docker
+                .list_volumes(Some(ListVolumesOptions {
+                    filters: Some(filter.clone()),
+                }))
+                .await
+                .map_err(|e| {
+                    BackendError::Other(format!("listing volumes failed: {}", engine_message(&e)))
+                })
+        };
+        let (networks, volumes) = tokio::try_join!(networks, volumes)?;
         let nets = networks
             .into_iter()
             .map(|n| ObservedResource {
