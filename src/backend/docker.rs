@@ -50,11 +50,11 @@ async fn ping_api_version(socket: &str) -> Result<Option<bollard::ClientVersion>
     let ask = async {
         let stream = tokio::net::UnixStream::connect(socket)
             .await
-            .map_err(|e| format!("cannot connect to {socket}: {e}"))?;
+            .map_err(|e| e.to_string())?;
         let io = hyper_util::rt::TokioIo::new(stream);
         let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(io)
             .await
-            .map_err(|e| format!("HTTP on {socket}: {e}"))?;
+            .map_err(|e| format!("HTTP: {e}"))?;
         let conn = tokio::spawn(conn);
         let req = hyper::Request::get("/_ping")
             .header(hyper::header::HOST, "docker")
@@ -63,7 +63,7 @@ async fn ping_api_version(socket: &str) -> Result<Option<bollard::ClientVersion>
         let res = sender
             .send_request(req)
             .await
-            .map_err(|e| format!("GET /_ping on {socket}: {e}"));
+            .map_err(|e| format!("GET /_ping: {e}"));
         conn.abort();
         res
     };
