@@ -1,0 +1,348 @@
+//! Problems of the values: invalid stored values, failed checks (including
+//! `valid_unique` across dynamic instances), missing mandatory values,
+//! calculations that cannot run and functions conteneur does not support.
+//!
+//! Its own file because validation only reads the configuration: it sits
+//! on top of resolution and properties, and `set` asks it before keeping a
+//! change.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use super::funcs;
+use super::read::CheckFailure;
+use super::{
+    Config, HashMap, Problem, ProblemKind, Props, Severity, Value, ValueError, checks, types,
+};
+use crate::dico::{self, CalcKind, Level, ParamValue, Variable};
+
+impl Config {
+    /// Every problem of the values: invalid stored values, failed checks,
+    /// missing mandatory values, calculations that cannot run, functions
+    /// conteneur does not support.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut out = self.notes.clone();
+        out.extend(self.unsupported());
+        for name in self.dicos.variables.keys() {
+            let props = match self.props(name) {
+                Ok(p) => p,
+                Err(e) => {
+                    push_value_error(&mut out, name, e);
+                    continue;
+                }
+            };
+            if props.disabled.is_some() {
+                continue;
+            }
+            match self.resolve(name) {
+                Ok(r) => self.value_problems(name, &r.value, &props, &mut out),
+                Err(e) => push_value_error(&mut out, name, e),
+            }
+        }
+        out
+    }
+
+    /// Functions and parameters conteneur cannot evaluate, listed once per
+    /// declaration whether or not a value needs them now.
+    pub fn unsupported(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        for calc in self.base.calcs.values() {
+            let kind = if calc.kind == CalcKind::Fill {
+                "fill"
+            } else {
+                "auto"
+            };
+            if !funcs::is_calc(&calc.func) && seen.insert((calc.func.clone(), calc.target.clone()))
+            {
+                out.push(Problem {
+                    severity: Severity::Error,
+                    kind: ProblemKind::Unsupported,
+                    variable: Some(calc.target.clone()),
+                    loc: Some(calc.loc.clone()),
+                    message: format!(
+                        "<{kind} name='{}'>: conteneur does not support this function",
+                        calc.func
+                    ),
+                });
+            }
+            for p in &calc.params {
+                if let ParamValue::Python(expr) = &p.value {
+                    out.push(Problem {
+                        severity: Severity::Error,
+                        kind: ProblemKind::Unsupported,
+                        variable: Some(calc.target.clone()),
+                        loc: Some(p.loc.clone()),
+                        message: format!(
+                            "<{kind} name='{}'>: Python parameter '{expr}' is not evaluated",
+                            calc.func
+                        ),
+                    });
+                }
+            }
+        }
+        for check in &self.base.checks {
+            if !funcs::is_check(&check.func)
+                && seen.insert((check.func.clone(), check.target.clone()))
+            {
+                out.push(Problem {
+                    severity: Severity::Error,
+                    kind: ProblemKind::Unsupported,
+                    variable: Some(check.target.clone()),
+                    loc: Some(check.loc.clone()),
+                    message: format!("<check name='{}'>: conteneur does not support this check; it is not applied", check.func),
+                });
+            }
+        }
+        out
+    }
+
+    /// Problems of one value: type, mandatory, checks.
+    fn value_problems(&self, name: &str, value: &Value, props: &Props, out: &mut Vec<Problem>) {
+        let Ok(var) = self.variable(name) else { return };
+        let is_slave = self.idx.master_of.contains_key(name);
+        let problem = |severity, message: String| Problem {
+            severity,
+            kind: ProblemKind::Value,
+            variable: Some(name.to_string()),
+            loc: None,
+            message,
+        };
+        for item in value.present() {
+            if let Err(e) = types::validate(var.ty, item) {
+                let sev = if e.warning_only {
+                    Severity::Warning
+                } else {
+                    Severity::Error
+                };
+                out.push(problem(
+                    sev,
+                    format!("{} (expected {})", e.reason, e.expected),
+                ));
+            }
+        }
+        if props.mandatory {
+            let missing = if is_slave {
+                value.items().iter().any(|x| x.is_none_or(str::is_empty))
+            } else {
+                value.is_empty()
+            };
+            if missing {
+                out.push(problem(
+                    Severity::Error,
+                    format!(
+                        "is mandatory and has no value; set it with: CreoleSet {name} VALUE ({})",
+                        var.description
+                    ),
+                ));
+            }
+        }
+        for &ci in self.idx.checks_of.get(name).into_iter().flatten() {
+            let check = &self.dicos.checks[ci];
+            if let Err(failure) = self.run_check_on(check, name, var, value) {
+                let message = failure.into_message(&check.func);
+                let sev = match check.level {
+                    Level::Error => Severity::Error,
+                    Level::Warning => Severity::Warning,
+                };
+                let mut p = problem(sev, message);
+                p.loc = Some(check.loc.clone());
+                out.push(p);
+            }
+        }
+    }
+
+    /// Runs one check on every value; unknown checks pass (lint lists
+    /// them). The error says whether the check could not run or which item
+    /// it refused.
+    pub(super) fn run_check_on(
+        &self,
+        check: &dico::Check,
+        name: &str,
+        var: &Variable,
+        value: &Value,
+    ) -> Result<(), CheckFailure> {
+        if check.func == "valid_unique" {
+            return self.valid_unique(name, var, value);
+        }
+        if !funcs::is_check(&check.func) {
+            return Ok(());
+        }
+        let args = self
+            .args(&check.params, name, &check.func, &check.loc)
+            .map_err(|e| match e {
+                // conteneur's limit, not the dictionary's fault: the check
+                // is not applied (lint lists the function).
+                ValueError::Unsupported { .. } | ValueError::Python { .. } => {
+                    CheckFailure::NotEvaluated(e.to_string())
+                }
+                e => CheckFailure::CannotRun(e.to_string()),
+            })?;
+        // A list that cannot be read is the dictionary's fault, whatever the
+        // value (Creole fails on it when it builds the variable).
+        if check.func == "valid_enum" {
+            checks::enum_choices(&args).map_err(CheckFailure::CannotRun)?;
+        }
+        for item in value.present() {
+            if let Some(Err(message)) = checks::run(&check.func, item, &args) {
+                return Err(CheckFailure::Refused {
+                    item: item.to_string(),
+                    message,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// No two instances of a dynamic variable (and no two entries of a list)
+    /// share a value: container names, published ports.
+    fn valid_unique(&self, name: &str, var: &Variable, value: &Value) -> Result<(), CheckFailure> {
+        let present = value.present();
+        let mut own = HashSet::new();
+        for item in &present {
+            if !own.insert(*item) {
+                return Err(CheckFailure::Refused {
+                    item: item.to_string(),
+                    message: format!("'{item}' is given twice"),
+                });
+            }
+        }
+        let Some((template, _)) = &var.template else {
+            return Ok(());
+        };
+        let users = self.unique_users(template);
+        for item in present {
+            if let Some(others) = users.get(item) {
+                let others: Vec<&str> = others
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|o| *o != name)
+                    .collect();
+                if !others.is_empty() {
+                    return Err(CheckFailure::Refused {
+                        item: item.to_string(),
+                        message: format!("'{item}' is already used by {}", others.join(", ")),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn unique_users(&self, template: &Arc<str>) -> Arc<HashMap<String, Vec<String>>> {
+        if let Some(m) = self.memo.borrow().unique.get(template) {
+            return m.clone();
+        }
+        let mut map: HashMap<String, Vec<String>> = HashMap::default();
+        for v in self.dicos.variables.values() {
+            if v.template.as_ref().map(|t| &t.0) != Some(template) {
+                continue;
+            }
+            if !matches!(self.props(&v.name), Ok(p) if p.disabled.is_none()) {
+                continue;
+            }
+            if let Ok(r) = self.resolve(&v.name) {
+                for item in r.value.present() {
+                    map.entry(item.to_string())
+                        .or_default()
+                        .push(v.name.clone());
+                }
+            }
+        }
+        let map = Arc::new(map);
+        self.memo
+            .borrow_mut()
+            .unique
+            .insert(template.clone(), map.clone());
+        map
+    }
+
+    /// The problems of one active variable (used by `set` and genconfig).
+    pub fn problems_of(&self, name: &str) -> Vec<Problem> {
+        let mut out = Vec::new();
+        let props = match self.props(name) {
+            Ok(p) => p,
+            Err(e) => {
+                push_value_error(&mut out, name, e);
+                return out;
+            }
+        };
+        if props.disabled.is_some() {
+            return out;
+        }
+        match self.resolve(name) {
+            Ok(r) => self.value_problems(name, &r.value, &props, &mut out),
+            Err(e) => push_value_error(&mut out, name, e),
+        }
+        out
+    }
+
+    /// The values a `valid_enum` check of `name` lists, and whether they are
+    /// enforced (`checkval="False"` makes them a suggestion only).
+    ///
+    /// genconfig offers them as a choice list instead of a text field; the
+    /// list is read through the same check declaration the engine applies,
+    /// so the editor never offers a value `set` would refuse. `None`: no
+    /// `valid_enum` on the variable, or its list cannot be read (lint says
+    /// why).
+    pub fn enum_choices(&self, name: &str) -> Option<(Vec<String>, bool)> {
+        let check = self
+            .idx
+            .checks_of
+            .get(name)?
+            .iter()
+            .map(|&ci| &self.dicos.checks[ci])
+            .find(|c| c.func == "valid_enum")?;
+        let args = self
+            .args(&check.params, name, &check.func, &check.loc)
+            .ok()?;
+        checks::enum_choices(&args).ok()
+    }
+}
+
+/// Adds a value that cannot be computed to the problems. Unsupported
+/// functions are left out: `unsupported` lists each declaration once,
+/// instead of once per variable that depends on it.
+fn push_value_error(out: &mut Vec<Problem>, name: &str, e: ValueError) {
+    if matches!(
+        e,
+        ValueError::Unsupported { .. } | ValueError::Python { .. }
+    ) {
+        return;
+    }
+    // The message names the variable already.
+    let _ = name;
+    out.push(Problem {
+        severity: Severity::Error,
+        kind: ProblemKind::Value,
+        variable: None,
+        loc: None,
+        message: e.to_string(),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{cfg, one};
+    use crate::config::ValueError;
+
+    #[test]
+    fn unsupported_functions_are_named_with_their_place() {
+        let xml = r#"<creole><variables><family name='f'>
+            <variable name='x' type='string'/><variable name='y' type='string'/>
+            </family></variables><constraints>
+            <auto name='auto_eth' target='x'><param>eth0</param></auto>
+            <fill name='calc_val' target='y'><param type='python'>eosfunc.f()</param></fill>
+            <check name='valid_country' target='y'/>
+            </constraints></creole>"#;
+        let c = cfg(xml, "{}");
+        let e = c.get("x").unwrap_err().to_string();
+        assert!(e.contains("auto_eth") && e.contains("00_t.xml:4:"), "{e}");
+        assert!(matches!(c.get("y"), Err(ValueError::Python { .. })));
+        let p = c.unsupported();
+        assert_eq!(p.len(), 3, "{p:?}");
+        // A stored value stands in for an auto conteneur cannot compute.
+        let c = cfg(xml, r#"{"x": {"val": "192.0.2.1", "owner": "gen_config"}}"#);
+        assert_eq!(one(&c, "x").as_deref(), Some("192.0.2.1"));
+    }
+}
