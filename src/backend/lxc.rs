@@ -51,16 +51,30 @@
 //! command with an argument holding a space cannot be said there (LXC
 //! splits `lxc.init.cmd` on spaces): that container runs through
 //! `lxc-execute` and is not started at boot.
+//!
+//! Its parts: [`oci`] (the image cache), [`marker`] (what makes a container
+//! ours, and its LXC name), [`config`] (a container's LXC configuration)
+//! and [`forward`] (the port forwarder); this file runs the tools and
+//! drives a container's life.
+
+mod config;
+mod forward;
+mod marker;
+mod oci;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
+
+pub use config::{
+    Cgroup, ConfigInput, INIT_LXC, base_config, execute_args, init_lines, render_config,
+};
+pub use forward::{FORWARD_LOG, FORWARD_PID, Forward, ForwardArgs, forward_main, parse_forward};
+pub use marker::{MARKER, Marker, StartMode, lxc_name_for};
+pub use oci::{is_loopback_registry, is_template};
 
 use super::{
     Backend, BackendError, HostMount, Kind, Observed, ObservedContainer, ObservedImage, Progress,
@@ -68,230 +82,12 @@ use super::{
 };
 use crate::plan::launch::Launch;
 
-/// The marker file in a container's folder.
-pub const MARKER: &str = "conteneur.json";
-/// The forwarder's pid, in the container's folder.
-pub const FORWARD_PID: &str = "conteneur-forward.pid";
-/// What the forwarder said when it could not start, in the container's folder.
-pub const FORWARD_LOG: &str = "conteneur-forward.log";
 /// The environment variable that moves the LXC path (tests); by default
 /// LXC's own (`lxc-config lxc.lxcpath`), where `lxc-autostart` looks.
 pub const LXC_PATH_ENV: &str = "CONTENEUR_LXC_PATH";
 
 /// How long one LXC tool may take.
 const TOOL_TIMEOUT: Duration = Duration::from_secs(600);
-
-/// What conteneur keeps in a container's folder.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Marker {
-    /// The name conteneur knows it by (`NAME`, or `NAME.next` while it is
-    /// switched in).
-    pub name: String,
-    /// The same labels a Docker container carries.
-    pub labels: BTreeMap<String, String>,
-    /// The image or template it was made from, for `status`.
-    pub image: String,
-    /// How it starts: `execute` (an OCI application, under LXC's init) or
-    /// `start` (a template's system container, its own init).
-    pub start: StartMode,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StartMode {
-    Execute,
-    Start,
-}
-
-/// An LXC template name rather than an OCI image: no registry path.
-pub fn is_template(image: &str) -> bool {
-    !image.is_empty() && !image.contains(['/', ':', '.'])
-}
-
-/// A registry on this machine, read over plain HTTP as Docker does.
-pub fn is_loopback_registry(image: &str) -> bool {
-    let host = image.split('/').next().unwrap_or("");
-    let host = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
-    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
-}
-
-/// The LXC name of a new container asked for as `name` (`NAME` or
-/// `NAME.next`): `NAME` when free, else `NAME.next`. The running container
-/// a replacement is made beside may hold either, since an LXC container
-/// keeps its name when it is switched in.
-///
-/// Replaced containers drain beside the new one for a while (keeping their
-/// LXC name), so a replace made during a drain may find both taken: then
-/// `NAME.2` … `NAME.9`.
-pub fn lxc_name_for(name: &str, taken: impl Fn(&str) -> bool) -> Option<String> {
-    let base = name.strip_suffix(super::NEXT_SUFFIX).unwrap_or(name);
-    [base.to_string(), format!("{base}{}", super::NEXT_SUFFIX)]
-        .into_iter()
-        .chain((2..10).map(|n| format!("{base}.{n}")))
-        .find(|n| !taken(n))
-}
-
-/// How the host limits memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cgroup {
-    V1,
-    V2,
-}
-
-impl Cgroup {
-    /// cgroup v2 when the memory controller is on the unified hierarchy.
-    pub fn detect() -> Cgroup {
-        match std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers") {
-            Ok(c) if c.split_whitespace().any(|w| w == "memory") => Cgroup::V2,
-            _ => Cgroup::V1,
-        }
-    }
-}
-
-/// What [`render_config`] needs besides the launch plan.
-#[derive(Debug, Clone)]
-pub struct ConfigInput<'a> {
-    pub server: &'a str,
-    pub plan_hash: &'a str,
-    /// Host folders, resolved (volumes already turned into folders).
-    pub mounts: &'a [HostMount],
-    pub cgroup: Cgroup,
-    /// The conteneur binary, run by the forwarding hooks.
-    pub exe: &'a str,
-}
-
-fn no_newline(what: &str, value: &str) -> Result<(), String> {
-    if value.contains(['\n', '\r']) {
-        Err(format!("{what} '{value}' holds a line break"))
-    } else {
-        Ok(())
-    }
-}
-
-fn no_space(what: &str, value: &str) -> Result<(), String> {
-    if value.is_empty() || value.contains(char::is_whitespace) {
-        Err(format!("{what} '{value}' is empty or holds a space"))
-    } else {
-        Ok(())
-    }
-}
-
-/// The first lines of a container's configuration, before the template's:
-/// a network namespace with its loopback only, and AppArmor as the host
-/// has it.
-pub fn base_config(apparmor: bool) -> String {
-    format!(
-        "# conteneur: a network namespace of its own, loopback only (ports come through conteneur lxc-forward)\n\
-         lxc.net.0.type = empty\n\
-         lxc.net.0.flags = up\n\
-         lxc.apparmor.profile = {}\n",
-        if apparmor { "generated" } else { "unconfined" }
-    )
-}
-
-/// Where Debian's lxc package puts LXC's small static init.
-pub const INIT_LXC: &str = "/usr/sbin/init.lxc.static";
-
-/// The arguments of the `lxc.execute.cmd` line the OCI template writes
-/// (`'"/bin/httpd" "-f" …'`: JSON strings between single quotes).
-pub fn execute_args(config: &str) -> Option<Vec<String>> {
-    let line = config
-        .lines()
-        .rev()
-        .find_map(|l| l.trim().strip_prefix("lxc.execute.cmd"))?;
-    let value = line.trim_start().strip_prefix('=')?.trim();
-    let inner = value.strip_prefix('\'')?.strip_suffix('\'')?;
-    let args: Result<Vec<String>, _> = serde_json::Deserializer::from_str(inner)
-        .into_iter::<String>()
-        .collect();
-    args.ok().filter(|a| !a.is_empty())
-}
-
-/// The lines that let `lxc-start` (and so `lxc-autostart` at boot) run an
-/// OCI image's command under LXC's init, as `lxc-execute` does: the init
-/// bind-mounted into the container, and `lxc.init.cmd`. None when an
-/// argument holds a space or a quote: LXC splits `lxc.init.cmd` on spaces
-/// and keeps quotes, so such a command can only run through `lxc-execute`.
-pub fn init_lines(args: &[String], lxc_name: &str, init: &str) -> Option<String> {
-    let plain = |a: &str| {
-        !a.is_empty() && !a.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'')
-    };
-    if !args.iter().all(|a| plain(a)) || !plain(lxc_name) || !plain(init) {
-        return None;
-    }
-    Some(format!(
-        "lxc.mount.entry = {init} .conteneur-init none bind,ro,create=file 0 0\n\
-         lxc.init.cmd = /.conteneur-init -n {lxc_name} -- {}\n",
-        args.join(" ")
-    ))
-}
-
-/// The lines conteneur appends to a container's configuration after the
-/// template's: marker comment, host name, environment, mounts, limits,
-/// autostart and the forwarding hooks. Pure, so it is tested as text.
-pub fn render_config(launch: &Launch, input: &ConfigInput<'_>) -> Result<String, String> {
-    let mut out = String::new();
-    out.push_str(&format!(
-        "\n# conteneur: managed server={} name={} plan-hash={} (labels in {MARKER}; conteneur rewrites this container, do not edit)\n",
-        input.server, launch.name, input.plan_hash
-    ));
-    out.push_str(&format!("lxc.uts.name = {}\n", launch.name));
-    for e in &launch.env {
-        no_newline("environment entry", e)?;
-        if !e.contains('=') {
-            return Err(format!("environment entry '{e}' is not NAME=value"));
-        }
-        out.push_str(&format!("lxc.environment = {e}\n"));
-    }
-    for m in input.mounts {
-        no_space("host folder", &m.host)?;
-        no_space("folder in the container", &m.container)?;
-        if !m.container.starts_with('/') {
-            return Err(format!(
-                "folder in the container '{}' is not absolute",
-                m.container
-            ));
-        }
-        out.push_str(&format!(
-            "lxc.mount.entry = {} {} none bind,create=dir 0 0\n",
-            m.host,
-            m.container.trim_start_matches('/')
-        ));
-    }
-    if !launch.memory.is_empty() {
-        let bytes = super::docker::parse_size(&launch.memory)
-            .ok_or_else(|| format!("memory limit '{}' is not a size", launch.memory))?;
-        out.push_str(&match input.cgroup {
-            Cgroup::V2 => format!("lxc.cgroup2.memory.max = {bytes}\n"),
-            Cgroup::V1 => format!("lxc.cgroup.memory.limit_in_bytes = {bytes}\n"),
-        });
-    }
-    if launch.app.no_new_privileges {
-        // As Docker's no-new-privileges: no process gains privileges
-        // through setuid programs.
-        out.push_str("lxc.no_new_privs = 1\n");
-    }
-    let auto = if launch.restart == "no" { 0 } else { 1 };
-    out.push_str(&format!("lxc.start.auto = {auto}\n"));
-    if !launch.ports.is_empty() {
-        no_space("conteneur binary", input.exe)?;
-        let ports: Vec<String> = launch
-            .ports
-            .iter()
-            .map(|p| format!("--port {}:{}={}", p.address, p.host, p.container))
-            .collect();
-        out.push_str(&format!(
-            "lxc.hook.start-host = {} lxc-forward start {}\n",
-            input.exe,
-            ports.join(" ")
-        ));
-        out.push_str(&format!(
-            "lxc.hook.post-stop = {} lxc-forward stop\n",
-            input.exe
-        ));
-    }
-    Ok(out)
-}
 
 /// Runs a tool; its stdout, or its last lines of stderr.
 async fn tool(program: &str, args: &[&str]) -> Result<String, String> {
@@ -385,17 +181,6 @@ impl LxcBackend {
         self.lxcpath.display().to_string()
     }
 
-    fn read_marker(&self, lxc_name: &str) -> Option<Marker> {
-        let text = std::fs::read_to_string(self.dir(lxc_name).join(MARKER)).ok()?;
-        serde_json::from_str(&text).ok()
-    }
-
-    fn write_marker(&self, lxc_name: &str, marker: &Marker) -> Result<(), BackendError> {
-        let text = serde_json::to_string_pretty(marker).unwrap_or_default();
-        super::write_atomic(&self.dir(lxc_name).join(MARKER), text.as_bytes())
-            .map_err(|e| err(lxc_name, "write its marker", e.to_string()))
-    }
-
     async fn state(&self, lxc_name: &str) -> Result<String, BackendError> {
         let out = tool(
             "lxc-info",
@@ -404,41 +189,6 @@ impl LxcBackend {
         .await
         .map_err(|e| err(lxc_name, "inspect", e))?;
         Ok(out.trim().to_string())
-    }
-
-    /// The OCI reference an image is kept under in the cache.
-    fn cache_ref(&self, image: &str, tag: &str) -> String {
-        format!("oci:{}:{image}:{tag}", self.cache.display())
-    }
-
-    /// Images in the cache: `image:tag` → manifest digest.
-    fn cached_images(&self) -> BTreeMap<String, String> {
-        #[derive(Deserialize)]
-        struct Index {
-            #[serde(default)]
-            manifests: Vec<Entry>,
-        }
-        #[derive(Deserialize)]
-        struct Entry {
-            digest: String,
-            #[serde(default)]
-            annotations: BTreeMap<String, String>,
-        }
-        let Ok(text) = std::fs::read_to_string(self.cache.join("index.json")) else {
-            return BTreeMap::new();
-        };
-        let Ok(index) = serde_json::from_str::<Index>(&text) else {
-            return BTreeMap::new();
-        };
-        index
-            .manifests
-            .into_iter()
-            .filter_map(|m| {
-                m.annotations
-                    .get("org.opencontainers.image.ref.name")
-                    .map(|r| (r.clone(), m.digest))
-            })
-            .collect()
     }
 
     /// Host folders for the mounts: volumes become folders of ours.
@@ -550,63 +300,7 @@ impl Backend for LxcBackend {
         tag: &str,
         progress: &dyn Progress,
     ) -> Result<String, BackendError> {
-        let reference = format!("{image}:{tag}");
-        let fail = |message: String| BackendError::pull(image, tag, message);
-        if is_template(image) {
-            let id = format!("template:{image}");
-            progress.done(&reference, &Ok(id.clone()));
-            return Ok(id);
-        }
-        let _one = self.pull_lock.lock().await;
-        crate::folders::create_dir_all(&self.cache, crate::folders::PUBLIC)
-            .map_err(|e| fail(format!("cannot create {}: {e}", self.cache.display())))?;
-        let mut cmd = Command::new("skopeo");
-        cmd.arg("copy");
-        if is_loopback_registry(image) {
-            cmd.arg("--src-tls-verify=false");
-        }
-        cmd.arg(format!("docker://{reference}"))
-            .arg(self.cache_ref(image, tag))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = cmd.spawn().map_err(|e| {
-            fail(format!(
-                "cannot run skopeo ({e}); on Debian: apt-get install skopeo umoci jq"
-            ))
-        })?;
-        if let Some(stdout) = child.stdout.take() {
-            let mut lines = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                progress.update(&reference, line.trim());
-            }
-        }
-        let out = tokio::time::timeout(TOOL_TIMEOUT, child.wait_with_output())
-            .await
-            .map_err(|_| fail("skopeo did not end in time".into()))?
-            .map_err(|e| fail(e.to_string()))?;
-        let result = if out.status.success() {
-            self.cached_images()
-                .get(&reference)
-                .cloned()
-                .ok_or_else(|| fail("the image is not in the cache after the copy".into()))
-        } else {
-            let err = String::from_utf8_lossy(&out.stderr);
-            let msg = err
-                .lines()
-                .rfind(|l| !l.trim().is_empty())
-                .unwrap_or("skopeo failed")
-                .trim();
-            // skopeo's log lines: keep the message only.
-            let msg = msg
-                .split_once("msg=\"")
-                .map(|(_, m)| m.trim_end_matches('"'))
-                .unwrap_or(msg);
-            Err(fail(msg.to_string()))
-        };
-        progress.done(&reference, &result);
-        result
+        self.prepare_image(image, tag, progress).await
     }
 
     async fn create(
@@ -805,368 +499,9 @@ impl Backend for LxcBackend {
     }
 }
 
-// ----- the forwarder ------------------------------------------------------
-
-/// `conteneur lxc-forward start|stop`: run by a container's hooks, never by
-/// hand. LXC appends the container's name, the section and the hook type
-/// after our own arguments.
-#[derive(Debug, clap::Args)]
-pub struct ForwardArgs {
-    /// start (start-host hook), stop (post-stop hook) or serve (internal).
-    pub action: String,
-    /// ADDRESS:HOST_PORT=CONTAINER_PORT, e.g. 127.0.0.1:8080=80.
-    #[arg(long = "port")]
-    pub ports: Vec<String>,
-    /// The pid of the container's init (serve).
-    #[arg(long)]
-    pub pid: Option<i32>,
-    /// What LXC appends (container name, section, hook type): ignored.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub lxc: Vec<String>,
-}
-
-/// One port to forward.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Forward {
-    pub listen: SocketAddr,
-    pub inner: u16,
-}
-
-/// Parses `ADDRESS:HOST_PORT=CONTAINER_PORT`.
-pub fn parse_forward(s: &str) -> Result<Forward, String> {
-    let (listen, inner) = s
-        .split_once('=')
-        .ok_or_else(|| format!("'{s}': expected ADDRESS:HOST_PORT=CONTAINER_PORT"))?;
-    Ok(Forward {
-        listen: listen
-            .parse()
-            .map_err(|e| format!("'{listen}' is not ADDRESS:PORT: {e}"))?,
-        inner: inner
-            .parse()
-            .map_err(|e| format!("'{inner}' is not a port: {e}"))?,
-    })
-}
-
-/// The forwarder's entry point; returns the exit code.
-pub fn forward_main(a: ForwardArgs) -> u8 {
-    let dir = std::env::var_os("LXC_CONFIG_FILE")
-        .map(PathBuf::from)
-        .and_then(|p| p.parent().map(Path::to_path_buf));
-    match a.action.as_str() {
-        "start" => {
-            let Some(dir) = dir else {
-                eprintln!("lxc-forward: LXC_CONFIG_FILE is not set: run by LXC hooks only");
-                return 2;
-            };
-            match forward_start(&dir, &a.ports) {
-                Ok(()) => 0,
-                Err(e) => {
-                    let _ = std::fs::write(dir.join(FORWARD_LOG), format!("{e}\n"));
-                    eprintln!("lxc-forward: {e}");
-                    1
-                }
-            }
-        }
-        "stop" => {
-            if let Some(dir) = dir {
-                forward_stop(&dir);
-            }
-            0
-        }
-        "serve" => match forward_serve(&a.ports, a.pid) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("lxc-forward: {e}");
-                1
-            }
-        },
-        other => {
-            eprintln!("lxc-forward: unknown action '{other}' (start, stop)");
-            2
-        }
-    }
-}
-
-/// Starts the forwarder in the background, detached from LXC, and returns
-/// once it listens (or says why it cannot).
-fn forward_start(dir: &Path, ports: &[String]) -> Result<(), String> {
-    use std::io::BufRead;
-    let pid = std::env::var("LXC_PID")
-        .ok()
-        .and_then(|p| p.parse::<i32>().ok())
-        .ok_or("LXC_PID is not set: run by the start-host hook only")?;
-    // A forwarder left by a container that died without its hook.
-    forward_stop(dir);
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let mut cmd = std::process::Command::new(exe);
-    cmd.arg("lxc-forward")
-        .arg("serve")
-        .arg("--pid")
-        .arg(pid.to_string());
-    for p in ports {
-        cmd.arg("--port").arg(p);
-    }
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start the forwarder: {e}"))?;
-    let mut first = String::new();
-    if let Some(out) = child.stdout.take() {
-        let _ = std::io::BufReader::new(out).read_line(&mut first);
-    }
-    if first.trim() == "ready" {
-        std::fs::write(dir.join(FORWARD_PID), child.id().to_string())
-            .map_err(|e| format!("cannot write the forwarder's pid: {e}"))?;
-        return Ok(());
-    }
-    let mut why = String::new();
-    if let Some(mut err) = child.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut err, &mut why);
-    }
-    let _ = child.wait();
-    Err(why.trim().trim_start_matches("lxc-forward: ").to_string())
-}
-
-/// The forwarder's process, when `pid` is one (not a reused pid).
-fn is_forwarder(pid: i32) -> bool {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|c| {
-            let c = String::from_utf8_lossy(&c);
-            c.contains("lxc-forward") && c.contains("serve")
-        })
-        .unwrap_or(false)
-}
-
-/// Stops the forwarder of the container in `dir` and waits until its
-/// ports are free, so that the next container can take them at once.
-fn forward_stop(dir: &Path) {
-    use nix::sys::signal::{Signal, kill};
-    use nix::unistd::Pid;
-    let pidfile = dir.join(FORWARD_PID);
-    let Some(pid) = std::fs::read_to_string(&pidfile)
-        .ok()
-        .and_then(|s| s.trim().parse::<i32>().ok())
-    else {
-        return;
-    };
-    if is_forwarder(pid) {
-        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-        for i in 0..100 {
-            if !is_forwarder(pid) {
-                break;
-            }
-            if i == 50 {
-                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    let _ = std::fs::remove_file(pidfile);
-}
-
-/// The start time of process `pid` (field 22 of its stat), to tell it from
-/// a later process with the same pid.
-fn start_time(pid: i32) -> Option<String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = stat.rsplit_once(')')?.1;
-    after.split_whitespace().nth(19).map(str::to_string)
-}
-
-/// The forwarder itself: listens on the host, connects inside the
-/// container's network namespace, copies both ways; ends when the
-/// container's init does.
-fn forward_serve(ports: &[String], pid: Option<i32>) -> Result<(), String> {
-    use std::io::Write;
-    let pid = pid.ok_or("--pid is missing")?;
-    let forwards = ports
-        .iter()
-        .map(|p| parse_forward(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let netns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
-        .map_err(|e| format!("the container's network namespace (pid {pid}): {e}"))?;
-    let born = start_time(pid).ok_or(format!("process {pid} is gone"))?;
-    let mut listeners = Vec::new();
-    for f in &forwards {
-        let l = std::net::TcpListener::bind(f.listen)
-            .map_err(|e| format!("cannot listen on {}: {e}", f.listen))?;
-        l.set_nonblocking(true).map_err(|e| e.to_string())?;
-        listeners.push((l, f.inner));
-    }
-    // Connections into the container are opened by one thread that joined
-    // its network namespace: a socket belongs to the namespace it was
-    // created in.
-    let (tx, rx) = std::sync::mpsc::channel::<(
-        u16,
-        tokio::sync::oneshot::Sender<std::io::Result<std::net::TcpStream>>,
-    )>();
-    std::thread::Builder::new()
-        .name("netns".into())
-        .spawn(move || {
-            if let Err(e) = nix::sched::setns(&netns, nix::sched::CloneFlags::CLONE_NEWNET) {
-                eprintln!("lxc-forward: cannot enter the container's network: {e}");
-                std::process::exit(1);
-            }
-            while let Ok((port, reply)) = rx.recv() {
-                let r = std::net::TcpStream::connect_timeout(
-                    &SocketAddr::from(([127, 0, 0, 1], port)),
-                    Duration::from_secs(5),
-                );
-                let _ = reply.send(r);
-            }
-        })
-        .map_err(|e| e.to_string())?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    // Ready: detach from the hook (new session, no more output to LXC).
-    println!("ready");
-    let _ = std::io::stdout().flush();
-    let _ = nix::unistd::setsid();
-    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
-        let _ = nix::unistd::dup2_stdout(&null);
-        let _ = nix::unistd::dup2_stderr(&null);
-    }
-    rt.block_on(async move {
-        for (l, inner) in listeners {
-            let Ok(l) = tokio::net::TcpListener::from_std(l) else {
-                continue;
-            };
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                while let Ok((mut outside, _)) = l.accept().await {
-                    let tx = tx.clone();
-                    tokio::spawn(async move {
-                        let (reply, answer) = tokio::sync::oneshot::channel();
-                        if tx.send((inner, reply)).is_err() {
-                            return;
-                        }
-                        let Ok(Ok(inside)) = answer.await else {
-                            // Nothing listens inside: hang up, as a dead
-                            // port does.
-                            return;
-                        };
-                        if inside.set_nonblocking(true).is_err() {
-                            return;
-                        }
-                        let Ok(mut inside) = tokio::net::TcpStream::from_std(inside) else {
-                            return;
-                        };
-                        let _ = tokio::io::copy_bidirectional(&mut outside, &mut inside).await;
-                    });
-                }
-            });
-        }
-        // Ends with the container.
-        loop {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            if start_time(pid).as_deref() != Some(born.as_str()) {
-                break;
-            }
-        }
-    });
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn launch() -> Launch {
-        let mut l = crate::plan::launch::sample("web", "1.0", 8080);
-        l.backend = "lxc".into();
-        l.env = vec!["A=b c".into()];
-        l.memory = "64m".into();
-        l
-    }
-
-    fn input<'a>(mounts: &'a [HostMount], cgroup: Cgroup) -> ConfigInput<'a> {
-        ConfigInput {
-            server: "/srv/root",
-            plan_hash: "abc",
-            mounts,
-            cgroup,
-            exe: "/usr/bin/conteneur",
-        }
-    }
-
-    #[test]
-    fn config_maps_every_setting() {
-        let mounts = [HostMount {
-            host: "/srv/root/srv/web".into(),
-            container: "/www/data".into(),
-            bind: true,
-            read_only: false,
-        }];
-        let mut hardened = launch();
-        hardened.app.no_new_privileges = true;
-        let text = render_config(&hardened, &input(&mounts, Cgroup::V1)).unwrap();
-        assert!(text.contains("lxc.no_new_privs = 1\n"), "{text}");
-        let text = render_config(&launch(), &input(&mounts, Cgroup::V1)).unwrap();
-        assert!(!text.contains("no_new_privs"), "{text}");
-        for want in [
-            "# conteneur: managed server=/srv/root name=web plan-hash=abc",
-            "lxc.uts.name = web\n",
-            "lxc.environment = A=b c\n",
-            "lxc.mount.entry = /srv/root/srv/web www/data none bind,create=dir 0 0\n",
-            "lxc.cgroup.memory.limit_in_bytes = 67108864\n",
-            "lxc.start.auto = 1\n",
-            "lxc.hook.start-host = /usr/bin/conteneur lxc-forward start --port 127.0.0.1:8080=80\n",
-            "lxc.hook.post-stop = /usr/bin/conteneur lxc-forward stop\n",
-        ] {
-            assert!(text.contains(want), "{want} missing from:\n{text}");
-        }
-        let text = render_config(&launch(), &input(&mounts, Cgroup::V2)).unwrap();
-        assert!(
-            text.contains("lxc.cgroup2.memory.max = 67108864\n"),
-            "{text}"
-        );
-        let mut l = launch();
-        l.restart = "no".into();
-        l.ports.clear();
-        l.memory.clear();
-        let text = render_config(&l, &input(&[], Cgroup::V2)).unwrap();
-        assert!(text.contains("lxc.start.auto = 0\n"), "{text}");
-        assert!(
-            !text.contains("lxc-forward") && !text.contains("memory"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn config_refuses_what_would_break_its_lines() {
-        let mut l = launch();
-        l.env = vec!["A=1\nlxc.rootfs.path = /".into()];
-        assert!(render_config(&l, &input(&[], Cgroup::V1)).is_err());
-        let mounts = [HostMount {
-            host: "/srv/a b".into(),
-            container: "/data".into(),
-            bind: true,
-            read_only: false,
-        }];
-        assert!(render_config(&launch(), &input(&mounts, Cgroup::V1)).is_err());
-        let base = base_config(false);
-        assert!(base.contains("lxc.net.0.type = empty") && base.contains("unconfined"));
-    }
-
-    #[test]
-    fn an_oci_command_runs_under_lxc_init_with_lxc_start() {
-        let config = "lxc.rootfs.path = dir:/x\nlxc.execute.cmd = '\"/bin/httpd\" \"-f\" \"-p\" \"80\" '\nlxc.uts.name = web\n";
-        let args = execute_args(config).unwrap();
-        assert_eq!(args, ["/bin/httpd", "-f", "-p", "80"]);
-        assert_eq!(
-            init_lines(&args, "web.next", INIT_LXC).unwrap(),
-            "lxc.mount.entry = /usr/sbin/init.lxc.static .conteneur-init none bind,ro,create=file 0 0\n\
-             lxc.init.cmd = /.conteneur-init -n web.next -- /bin/httpd -f -p 80\n"
-        );
-        // LXC cannot say an argument with a space in lxc.init.cmd.
-        let spaced = vec!["/bin/sh".to_string(), "-c".into(), "echo a b".into()];
-        assert_eq!(init_lines(&spaced, "web", INIT_LXC), None);
-        assert_eq!(execute_args("lxc.uts.name = web\n"), None);
-        assert_eq!(execute_args("lxc.execute.cmd = ''\n"), None);
-    }
 
     #[test]
     fn images_templates_and_names() {

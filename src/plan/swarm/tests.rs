@@ -1,9 +1,12 @@
 //! The swarm plan in its text form, as `conteneur plan` prints it.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::*;
-use crate::plan::launch::{Mount, SecretRef};
+use crate::backend::labels;
+use crate::plan::launch::{Launch, Mount, MountKind, SecretRef};
+use crate::plan::redact::LabelKey;
 
 const SERVER: &str = "/srv/test";
 
