@@ -679,54 +679,33 @@ fn cmd_compose(paths: &Paths, a: ComposeArgs) -> Result<u8, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::launch::{Health, Mount, Port};
+    use crate::plan::launch::{Health, Mount};
 
     fn launch() -> Launch {
-        Launch {
-            name: "web".into(),
-            index: 1,
-            backend: "docker".into(),
-            image: "localhost:5000/demo/web".into(),
-            tag: "1.0".into(),
-            repository: String::new(),
-            ports: vec![Port {
-                container: 80,
-                host: 20001,
-                address: "127.0.0.1".into(),
-            }],
-            mounts: vec![
-                Mount {
-                    container: "/data".into(),
-                    host: "/srv/web".into(),
-                    kind: MountKind::Bind,
-                },
-                Mount {
-                    container: "/cache".into(),
-                    host: "webcache".into(),
-                    kind: MountKind::Volume,
-                },
-            ],
-            env: vec!["A=1".into(), "PASS=a$b".into()],
-            memory: "64m".into(),
-            restart: "unless-stopped".into(),
-            stop_timeout: 7,
-            health: Health {
-                path: Some("/health/".into()),
-                port: Some(20001),
-                command: None,
+        let mut l = crate::plan::launch::sample("web", "1.0", 20001);
+        l.mounts = vec![
+            Mount {
+                container: "/data".into(),
+                host: "/srv/web".into(),
+                kind: MountKind::Bind,
             },
-            publish: true,
-            websocket: false,
-            labels: [
-                ("fr.eole.conteneur.managed".to_string(), "true".to_string()),
-                ("team".to_string(), "web".to_string()),
-            ]
-            .into_iter()
-            .collect(),
-            replicas: 1,
-            placement: vec![],
-            app: Default::default(),
-        }
+            Mount {
+                container: "/cache".into(),
+                host: "webcache".into(),
+                kind: MountKind::Volume,
+            },
+        ];
+        l.env = vec!["A=1".into(), "PASS=a$b".into()];
+        l.memory = "64m".into();
+        l.stop_timeout = 7;
+        l.health.path = Some("/health/".into());
+        l.labels = [
+            ("fr.eole.conteneur.managed".to_string(), "true".to_string()),
+            ("team".to_string(), "web".to_string()),
+        ]
+        .into_iter()
+        .collect();
+        l
     }
 
     #[test]

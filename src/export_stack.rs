@@ -459,38 +459,15 @@ pub fn cmd(paths: &Paths, a: StackArgs) -> Result<u8, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::launch::{Health, Port};
 
     fn launch() -> Launch {
-        Launch {
-            name: "web".into(),
-            index: 1,
-            backend: "docker".into(),
-            image: "localhost:5000/demo/web".into(),
-            tag: "1.0".into(),
-            repository: String::new(),
-            ports: vec![Port {
-                container: 80,
-                host: 8081,
-                address: "127.0.0.1".into(),
-            }],
-            mounts: vec![],
-            env: vec!["A=$x".into()],
-            memory: "64m".into(),
-            restart: "unless-stopped".into(),
-            stop_timeout: 7,
-            health: Health {
-                path: Some("/health/".into()),
-                port: Some(8081),
-                command: None,
-            },
-            publish: true,
-            websocket: false,
-            labels: BTreeMap::new(),
-            replicas: 3,
-            placement: vec![],
-            app: Default::default(),
-        }
+        let mut l = crate::plan::launch::sample("web", "1.0", 8081);
+        l.env = vec!["A=$x".into()];
+        l.memory = "64m".into();
+        l.stop_timeout = 7;
+        l.health.path = Some("/health/".into());
+        l.replicas = 3;
+        l
     }
 
     #[test]
