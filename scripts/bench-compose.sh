@@ -33,7 +33,7 @@
 #
 # Output: target/bench-results/compose/{results.csv,summary.md}.
 # Environment: BENCH_RUNS, BENCH_SIZES (default "10 50"), BENCH_PARALLEL,
-# BIN (default target/release/conteneur, built if missing).
+# BIN (default target/release/conteneur, built first unless given).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -41,6 +41,7 @@ RUNS=${BENCH_RUNS:-3}
 [ "$RUNS" -ge 3 ] || RUNS=3
 SIZES=${BENCH_SIZES:-"10 50"}
 PARALLELS=${BENCH_PARALLEL:-"4 16"}
+BIN_GIVEN=${BIN:-}
 BIN=${BIN:-$REPO/target/release/conteneur}
 IMAGE=localhost:5000/demo/web
 OUT=$REPO/target/bench-results/compose
@@ -61,10 +62,9 @@ if [ ! -x /usr/bin/time ]; then
   [ "$(id -u)" -eq 0 ] || die "/usr/bin/time is missing: apt-get install time"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
 fi
-if [ ! -x "$BIN" ]; then
-  say "cargo build --release"
-  cargo build --release --locked >&2
-fi
+# Built every time unless BIN is given: a stale binary would measure old code
+# (cargo does nothing when it is up to date).
+[ -n "${BIN_GIVEN:-}" ] || { say "cargo build --release"; cargo build --release --locked >&2; }
 docker pull -q "$IMAGE:1.0" >/dev/null
 docker pull -q "$IMAGE:2.0" >/dev/null
 
