@@ -14,15 +14,7 @@ fn a_site_nginx_refuses_leaves_the_old_routes_serving() -> TestResult {
     let alpha = Backend::http("alpha")?;
     let front = Front::new()?;
     let http = free_port()?;
-    let good = site(
-        http,
-        None,
-        &[Route {
-            name: "alpha",
-            port: alpha.port,
-            websocket: false,
-        }],
-    );
+    let good = site(http, None, &[Route::http("alpha", alpha.port)]);
     front.publish(&good)?;
     front.start()?;
     let live_before = std::fs::read(front.live_site())?;
@@ -73,15 +65,7 @@ fn a_reload_nginx_refuses_restores_the_previous_site() -> TestResult {
     let beta = Backend::http("beta")?;
     let front = Front::new()?;
     let http = free_port()?;
-    let first = site(
-        http,
-        None,
-        &[Route {
-            name: "alpha",
-            port: alpha.port,
-            websocket: false,
-        }],
-    );
+    let first = site(http, None, &[Route::http("alpha", alpha.port)]);
     front.publish(&first)?;
     front.start()?;
     let live_before = std::fs::read(front.live_site())?;
@@ -128,26 +112,14 @@ fn new_routes_reload_and_an_unchanged_site_does_not() -> TestResult {
     let beta = Backend::http("beta")?;
     let front = Front::new()?;
     let http = free_port()?;
-    let a = Route {
-        name: "alpha",
-        port: alpha.port,
-        websocket: false,
-    };
-    let b = Route {
-        name: "beta",
-        port: beta.port,
-        websocket: false,
-    };
+    let a = Route::http("alpha", alpha.port);
+    let b = Route::http("beta", beta.port);
     let one = site(http, None, &[a]);
     front.publish(&one)?;
     let pid = front.start()?.pid;
     assert_eq!(http_get(http, "/beta/")?.status, 404);
 
-    let a = Route {
-        name: "alpha",
-        port: alpha.port,
-        websocket: false,
-    };
+    let a = Route::http("alpha", alpha.port);
     let two = site(http, None, &[a, b]);
     let applied = front.publish(&two)?;
     assert!(

@@ -36,15 +36,7 @@ fn cli_proxy_start_status_apply_stop() -> TestResult {
     let front = Front::new()?;
     let root = front.root.path();
     let http = free_port()?;
-    let good = site(
-        http,
-        None,
-        &[Route {
-            name: "alpha",
-            port: alpha.port,
-            websocket: false,
-        }],
-    );
+    let good = site(http, None, &[Route::http("alpha", alpha.port)]);
     // The mode comes from the dictionary variable…
     let (code, _, err) = run(conteneur(root, &["set", "conteneur_proxy_mode", "private"]))?;
     assert_eq!(code, 0, "{err}");

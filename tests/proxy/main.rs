@@ -327,6 +327,17 @@ struct Route {
     websocket: bool,
 }
 
+impl Route {
+    /// A plain HTTP route (no websocket upgrade).
+    fn http(name: &'static str, port: u16) -> Route {
+        Route {
+            name,
+            port,
+            websocket: false,
+        }
+    }
+}
+
 struct Tls {
     port: u16,
     cert: PathBuf,

@@ -31,12 +31,7 @@ fn an_orphaned_worker_of_a_sigkilled_master_is_named_then_ended() -> TestResult 
     let beta = Backend::http("beta")?;
     let front = Front::new()?;
     let http = free_port()?;
-    let route = |name, port| Route {
-        name,
-        port,
-        websocket: false,
-    };
-    front.publish(&site(http, None, &[route("alpha", alpha.port)]))?;
+    front.publish(&site(http, None, &[Route::http("alpha", alpha.port)]))?;
     let master = front.start()?.pid.ok_or("no master")?;
     eventually("the first workers", || {
         proxy::status(&front.paths, Mode::Private).is_ok_and(|s| s.orphans.is_empty())
@@ -62,7 +57,7 @@ fn an_orphaned_worker_of_a_sigkilled_master_is_named_then_ended() -> TestResult 
     assert_eq!(http_get(http, "/alpha/")?.status, 200);
 
     // The next run (apply, then start) ends it and serves the new routes.
-    front.publish(&site(http, None, &[route("beta", beta.port)]))?;
+    front.publish(&site(http, None, &[Route::http("beta", beta.port)]))?;
     let started = front.start()?;
     assert!(
         started.pid.is_some() && started.orphans.is_empty(),
@@ -91,16 +86,11 @@ fn the_system_nginx_s_orphan_is_named_with_what_to_do() -> TestResult {
     let alpha = Backend::http("alpha")?;
     let sys = SystemNginx::new(true)?;
     let http = free_port()?;
-    let route = |name, port| Route {
-        name,
-        port,
-        websocket: false,
-    };
     let opts = Options {
         nginx: Some(nginx_bin()),
         ..Options::default()
     };
-    let one = site(http, None, &[route("alpha", alpha.port)]);
+    let one = site(http, None, &[Route::http("alpha", alpha.port)]);
     proxy::apply_with(&sys.paths, Mode::System, &sys.stage(&one)?, &opts)?;
     sys.start()?;
     let master = sys.pid().ok_or("no master")?;

@@ -27,16 +27,8 @@ fn routes_answer_over_http_https_and_websocket() -> TestResult {
         key,
     };
     let routes = [
-        Route {
-            name: "alpha",
-            port: alpha.port,
-            websocket: false,
-        },
-        Route {
-            name: "beta",
-            port: beta.port,
-            websocket: false,
-        },
+        Route::http("alpha", alpha.port),
+        Route::http("beta", beta.port),
         Route {
             name: "chat",
             port: chat.port,

@@ -14,11 +14,7 @@ fn system_mode_forwards_port_out_and_switches_backends_in_one_reload() -> TestRe
     let alpha = Backend::http("alpha")?;
     let beta = Backend::http("beta")?;
     let (http, out) = (free_port()?, free_port()?);
-    let route = Route {
-        name: "alpha",
-        port: alpha.port,
-        websocket: false,
-    };
+    let route = Route::http("alpha", alpha.port);
     // The rendered site names its backend, as the template does.
     let text = site(http, None, &[route]).replace(
         &format!("http://127.0.0.1:{}/", alpha.port),
@@ -95,11 +91,7 @@ fn a_private_site_from_before_the_backend_files_starts_again() -> TestResult {
     let alpha = Backend::http("alpha")?;
     let front = Front::new()?;
     let http = free_port()?;
-    let route = Route {
-        name: "alpha",
-        port: alpha.port,
-        websocket: false,
-    };
+    let route = Route::http("alpha", alpha.port);
     let text = site(http, None, &[route]);
     front.publish(&text)?;
     // As an older conteneur left it: the live site, no backends nor

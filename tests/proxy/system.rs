@@ -25,12 +25,7 @@ fn system_mode_checks_the_site_within_the_full_configuration() -> TestResult {
     let beta = Backend::http("beta")?;
     let sys = SystemNginx::new(true)?;
     let http = free_port()?;
-    let route = |name, port| Route {
-        name,
-        port,
-        websocket: false,
-    };
-    let one = site(http, None, &[route("alpha", alpha.port)]);
+    let one = site(http, None, &[Route::http("alpha", alpha.port)]);
     let opts = Options {
         nginx: Some(nginx_bin()),
         ..Options::default()
@@ -62,7 +57,10 @@ fn system_mode_checks_the_site_within_the_full_configuration() -> TestResult {
     let two = site(
         http,
         None,
-        &[route("alpha", alpha.port), route("beta", beta.port)],
+        &[
+            Route::http("alpha", alpha.port),
+            Route::http("beta", beta.port),
+        ],
     );
     let staged = sys.stage(&two)?;
     let applied = proxy::apply_with(&sys.paths, Mode::System, &staged, &opts)?;
