@@ -414,22 +414,28 @@ pub fn apply_with(
             pid,
         });
     }
-    let live_before = files::read_optional(&layout.site)?;
-    let new_site = changes
-        .iter()
-        .find(|c| c.path == layout.site)
-        .map(|c| c.content.clone());
     // Orphans (workers of a master killed with SIGKILL) hold the ports of
-    // the site they loaded, which a live master holds too: while ours runs
-    // the live site, only a port the new site adds can be in an orphan's
-    // hands. A change that adds no port (a new container instance, a new
-    // route) skips the search, which reads every process's open files.
-    let adds_ports = || {
-        !ports_of(std::slice::from_ref(&new_site))
-            .is_subset(&ports_of(std::slice::from_ref(&live_before)))
-    };
-    if pid.is_none() || adds_ports() {
-        recover_orphans(&layout, &[live_before, new_site], opts)?;
+    // the files they loaded (the site's, and the stream forwards' port_out),
+    // which a live master holds too: while ours runs the live files, only a
+    // port the new ones add can be in an orphan's hands. A change that adds
+    // no port (a new container instance, a new route) skips the search,
+    // which reads every process's open files.
+    let live = [
+        files::read_optional(&layout.site)?,
+        files::read_optional(&layout.stream)?,
+    ];
+    let new: Vec<Option<Vec<u8>>> = [&layout.site, &layout.stream]
+        .iter()
+        .map(|p| {
+            changes
+                .iter()
+                .find(|c| &c.path == *p)
+                .map(|c| c.content.clone())
+        })
+        .collect();
+    if pid.is_none() || !ports_of(&new).is_subset(&ports_of(&live)) {
+        let all: Vec<Option<Vec<u8>>> = live.into_iter().chain(new).collect();
+        recover_orphans(&layout, &all, opts)?;
     }
     let ngx = Nginx::find(opts.nginx.as_deref())?;
     let (backup, checked_by) = match &layout.private {
@@ -800,7 +806,10 @@ pub fn status(paths: &Paths, mode: Mode) -> Result<Status, ProxyError> {
         .as_deref()
         .map(|b| listen_addresses(&String::from_utf8_lossy(b)))
         .unwrap_or_default();
-    let orphans = orphans_of(&layout, std::slice::from_ref(&site));
+    let orphans = orphans_of(
+        &layout,
+        &[site.clone(), files::read_optional(&layout.stream)?],
+    );
     Ok(Status {
         orphans,
         mode,
@@ -870,7 +879,11 @@ pub fn start_with(paths: &Paths, opts: &Options) -> Result<Status, ProxyError> {
             staged: layout.staged.clone(),
         });
     }
-    recover_orphans(&layout, &[files::read_optional(&layout.site)?], opts)?;
+    let live = [
+        files::read_optional(&layout.site)?,
+        files::read_optional(&layout.stream)?,
+    ];
+    recover_orphans(&layout, &live, opts)?;
     // A pid file left by a crashed nginx would only confuse the next status.
     if pf.pid.exists() {
         fs::remove_file(&pf.pid).map_err(|e| ProxyError::io(&pf.pid, "remove", e))?;
