@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 
-use crate::backend::{Backend, BackendError, Backends, HostMount, HostPorts, Kind, Progress};
+use crate::backend::{Backend, BackendError, Backends, HostMount, HostPorts, Kind};
 use crate::mounts;
 use crate::plan::launch::{Health, Launch, MountKind};
 use crate::plan::redact::LabelKey;
@@ -294,7 +294,10 @@ fn image_id(launch: &Launch, images: &ImageIds) -> String {
         .unwrap_or_default()
 }
 
-/// Carries out `plan`: its pulls and builds, then its containers.
+/// Carries out `plan`: its pulls and builds, then its containers (a run
+/// calls the two halves itself, with its templates in between: see
+/// `run::run`; the executor's tests use this whole).
+#[cfg(test)]
 /// `desired` holds the launch plans the plan refers to; `images` the image
 /// ids already known.
 // One argument per collaborator the run hands over; bundling them would only
@@ -307,7 +310,7 @@ pub async fn execute(
     backends: &Backends,
     root: &Path,
     settings: &Settings,
-    progress: &dyn Progress,
+    progress: &dyn crate::backend::Progress,
     switch: &dyn Switch,
 ) -> Result<Report, ConvergeError> {
     let images = prepare_images(plan, images, backends, settings, progress).await?;

@@ -521,11 +521,7 @@ pub fn desired(paths: &Paths) -> Result<(Config, Vec<Launch>), ExportError> {
 /// Docker containers, and builds the file.
 pub fn export(paths: &Paths, docker_only: bool) -> Result<ComposeFile, ExportError> {
     let (cfg, launches) = desired(paths)?;
-    let allow_system = cfg
-        .get("conteneur_allow_system_mounts")
-        .ok()
-        .and_then(|v| v.first().map(|s| s == "oui"))
-        .unwrap_or(false);
+    let allow_system = crate::run::allow_system_mounts(&cfg);
     let (docker, other): (Vec<Launch>, Vec<Launch>) =
         launches.into_iter().partition(|l| l.backend == "docker");
     if !other.is_empty() && !docker_only {

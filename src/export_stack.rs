@@ -87,6 +87,9 @@ pub struct StackService {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub configs: Vec<FileTarget>,
     pub stop_grace_period: String,
+    /// The user the tasks run as (`conteneurX_user`), as a swarm run sets it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     pub init: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<StackHealth>,
@@ -119,8 +122,8 @@ pub struct FileTarget {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StackHealth {
     pub test: Vec<String>,
-    pub interval: &'static str,
-    pub timeout: &'static str,
+    pub interval: String,
+    pub timeout: String,
     pub retries: u32,
     pub start_period: String,
 }
@@ -255,13 +258,17 @@ fn service(w: &ServiceWant, memory: Option<&str>) -> StackService {
         secrets: files(&w.secrets, 0o400),
         configs: files(&w.configs, 0o444),
         stop_grace_period: format!("{}s", w.stop_grace),
+        user: (!w.user.is_empty()).then(|| lit(&w.user)),
         init: true,
-        healthcheck: w.health.as_ref().map(|h| StackHealth {
-            test: vec!["CMD-SHELL".into(), lit(h)],
-            interval: "1s",
-            timeout: "3s",
-            retries: 3,
-            start_period: format!("{}s", w.start_period),
+        healthcheck: w.health.as_ref().map(|h| {
+            let [interval, timeout, retries] = w.health_timing();
+            StackHealth {
+                test: vec!["CMD-SHELL".into(), lit(h)],
+                interval: format!("{interval}s"),
+                timeout: format!("{timeout}s"),
+                retries,
+                start_period: format!("{}s", w.start_period),
+            }
         }),
         deploy: StackDeploy {
             replicas: w.replicas,
@@ -470,9 +477,8 @@ mod tests {
         l
     }
 
-    #[test]
-    fn the_stack_runs_the_services_a_swarm_run_would() {
-        let settings = swarm::Settings {
+    fn settings() -> swarm::Settings {
+        swarm::Settings {
             server: "/r".into(),
             update_delay: 5,
             monitor: 5,
@@ -481,7 +487,53 @@ mod tests {
             pin: PIN.into(),
             front_image: "conteneur/front:abc".into(),
             label_key: Default::default(),
-        };
+        }
+    }
+
+    #[test]
+    fn the_stack_keeps_the_user_and_the_admin_s_health_timing() {
+        let mut l = launch();
+        l.app.user = "999:999".into();
+        l.health.command = Some(crate::plan::launch::HealthCommand {
+            command: "test -e /ready".into(),
+            interval: 2,
+            timeout: 4,
+            retries: 5,
+            start_period: 9,
+        });
+        let settings = settings();
+        let d = swarm::desired(
+            std::slice::from_ref(&l),
+            &swarm::under_root(Path::new("/r")),
+            &settings,
+        )
+        .expect("desired");
+        let (file, _) = stack_file(&d, &[l], "demo", "s.json.front.conf");
+        let v: serde_json::Value = serde_json::from_str(&to_text(&file)).expect("JSON");
+        let web = &v["services"]["web"];
+        assert_eq!(web["user"], "999:999");
+        let h = &web["healthcheck"];
+        assert_eq!(
+            (
+                &h["test"][1],
+                &h["interval"],
+                &h["timeout"],
+                &h["retries"],
+                &h["start_period"]
+            ),
+            (
+                &serde_json::json!("test -e /ready"),
+                &serde_json::json!("2s"),
+                &serde_json::json!("4s"),
+                &serde_json::json!(5),
+                &serde_json::json!("9s")
+            )
+        );
+    }
+
+    #[test]
+    fn the_stack_runs_the_services_a_swarm_run_would() {
+        let settings = settings();
         let l = launch();
         let d = swarm::desired(
             std::slice::from_ref(&l),
@@ -501,6 +553,8 @@ mod tests {
         assert_eq!(web["deploy"]["resources"]["limits"]["memory"], "64m");
         assert_eq!(web["environment"][0], "A=$$x");
         assert_eq!(web["healthcheck"]["test"][0], "CMD-SHELL");
+        assert_eq!(web["healthcheck"]["interval"], "1s");
+        assert!(web.get("user").is_none(), "{web}");
         let front = &v["services"][FRONT];
         assert_eq!(front["ports"][0]["mode"], "host");
         assert_eq!(front["deploy"]["update_config"]["order"], "stop-first");

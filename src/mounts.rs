@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 /// Folders no container gets, nor any folder that holds one or lies inside
 /// one, unless `conteneur_allow_system_mounts` is `oui`. Listed in
 /// docs/security.md.
-pub const PROTECTED: &[&str] = &[
+const PROTECTED: &[&str] = &[
     // The system itself.
     "/etc",
     "/boot",
@@ -82,7 +82,8 @@ fn relation(path: &str) -> Option<(&'static str, &'static str)> {
 }
 
 /// The protected folder that `path` (normalised) is, holds or lies inside.
-pub fn protected(path: &str) -> Option<&'static str> {
+#[cfg(test)]
+fn protected(path: &str) -> Option<&'static str> {
     relation(path).map(|(f, _)| f)
 }
 
@@ -163,6 +164,7 @@ pub enum Problem {
     Folder { message: String },
 }
 
+#[cfg(test)]
 impl MountError {
     pub fn refusal(&self) -> &Refusal {
         &self.0

@@ -222,7 +222,7 @@ fn engine_gone(e: &bollard::errors::Error) -> bool {
 }
 
 /// The engine's own message, without bollard's wrapping.
-fn engine_message(e: &bollard::errors::Error) -> String {
+pub(crate) fn engine_message(e: &bollard::errors::Error) -> String {
     match e {
         bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
         bollard::errors::Error::DockerStreamError { error } => error.clone(),

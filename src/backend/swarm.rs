@@ -23,7 +23,7 @@ use bollard::query_parameters::{
     UpdateServiceOptions,
 };
 
-use super::docker::DockerBackend;
+use super::docker::{DockerBackend, engine_message};
 use super::{BackendError, labels};
 use crate::plan::swarm::{
     Desired, ObservedObject, ObservedService, ServiceWant, SwarmAction, SwarmObserved, UpdateState,
@@ -82,13 +82,6 @@ fn err(action: &'static str, name: &str, e: bollard::errors::Error) -> BackendEr
         name: name.to_string(),
         action,
         message: engine_message(&e),
-    }
-}
-
-fn engine_message(e: &bollard::errors::Error) -> String {
-    match e {
-        bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
-        other => other.to_string(),
     }
 }
 

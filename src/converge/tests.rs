@@ -4,7 +4,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use super::*;
-use crate::backend::{NoProgress, Observed};
+use crate::backend::{NoProgress, Observed, Progress};
 use crate::plan::{Options, reconcile};
 
 /// An engine that records what it is asked, and fails `start` when told.

@@ -60,6 +60,14 @@ async fn front_context() -> Result<Vec<u8>, BackendError> {
         .output()
         .await
         .map_err(|e| fail(format!("ldd: {e}")))?;
+    // Without its libraries the image would build and only fail to start.
+    if !ldd.status.success() {
+        return Err(fail(format!(
+            "`ldd {NGINX}` failed ({}): {}",
+            ldd.status,
+            String::from_utf8_lossy(&ldd.stderr).trim()
+        )));
+    }
     let mut files = vec![NGINX.to_string()];
     files.extend(
         String::from_utf8_lossy(&ldd.stdout)

@@ -79,7 +79,7 @@ pub fn service_spec(
             ..Default::default()
         })
         .collect();
-    let [interval, timeout, retries] = w.health_timing.unwrap_or([1, 3, 3]);
+    let [interval, timeout, retries] = w.health_timing();
     let health = w.health.as_ref().map(|cmd| HealthConfig {
         test: Some(vec!["CMD-SHELL".into(), cmd.clone()]),
         interval: Some(secs(interval.into())),

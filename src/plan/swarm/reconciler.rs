@@ -55,15 +55,17 @@ fn describe_change(
         parts.push(format!("secret {n} removed"));
     }
     let update = |w: &ServiceWant| (w.start_first, w.update_delay, w.monitor, w.endpoint);
-    let fields: [(&str, bool); 11] = [
+    let fields: [(&str, bool); 12] = [
         ("command", old.command != new.command),
+        ("user", old.user != new.user),
         ("mounts", old.mounts != new.mounts),
         ("memory limit", old.memory != new.memory),
         ("restart policy", old.restart != new.restart),
         ("stop timeout", old.stop_grace != new.stop_grace),
         (
             "health check",
-            (&old.health, old.start_period) != (&new.health, new.start_period),
+            (&old.health, old.health_timing, old.start_period)
+                != (&new.health, new.health_timing, new.start_period),
         ),
         ("placement", old.constraints != new.constraints),
         ("networks", old.networks != new.networks),

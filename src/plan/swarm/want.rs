@@ -134,6 +134,13 @@ pub struct ServiceWant {
 }
 
 impl ServiceWant {
+    /// The health check's interval, timeout and retries, conteneur's own
+    /// (1 s, 3 s, 3 tries) when the admin set none: one place, so that the
+    /// swarm's services and `export stack` cannot drift apart.
+    pub fn health_timing(&self) -> [u32; 3] {
+        self.health_timing.unwrap_or([1, 3, 3])
+    }
+
     /// The canonical text of the spec as its label keeps it (without
     /// replicas, environment values sealed under `key` as for local
     /// containers: see [`crate::plan::redact`]).
