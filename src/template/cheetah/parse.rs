@@ -601,6 +601,20 @@ impl P {
                 });
             }
             "break" | "continue" | "pass" => {
+                // As Python's compiler: outside a loop (or a %def's own
+                // loop) they are refused where they stand, not at render.
+                if name != "pass" {
+                    let in_loop = self
+                        .open
+                        .iter()
+                        .rev()
+                        .filter_map(|(b, _)| b.as_ref())
+                        .find(|b| matches!(b, Block::For { .. } | Block::Def { .. }))
+                        .is_some_and(|b| matches!(b, Block::For { .. }));
+                    if !in_loop {
+                        return Err(Fail::Syntax(pos, format!("'{name}' outside a %for loop")));
+                    }
+                }
                 self.end_of_tag(clear, eol, name)?;
                 self.add(match name {
                     "break" => Node::Break,

@@ -151,6 +151,17 @@ fn errors_name_the_place_and_the_construct() {
     assert!(e.to_string().contains("%end"), "{e}");
     let e = error("%import os\n");
     assert!(e.to_string().contains("%import"), "{e}");
+    // A %break outside a loop is refused where it stands, as Python does,
+    // and so is one in a %def that is not in the def's own loop.
+    let e = error("x\n%break\n");
+    assert_eq!((e.pos.line, e.pos.col, e.kind), (2, 1, ErrorKind::Syntax));
+    assert!(e.to_string().contains("outside a %for loop"), "{e}");
+    let e = error("%for %%i in %%l\n%def f()\n%continue\n%end def\n%end for\n");
+    assert_eq!((e.pos.line, e.kind), (3, ErrorKind::Syntax));
+    assert_eq!(
+        render("%def f()\n%for %%i in %%l\n%%i\n%break\n%end for\n%end def\n%%f()"),
+        "p\n"
+    );
     // Comparing a number with a string is Python 3's TypeError.
     assert_eq!(error("%if %%n > '2'\nx\n%end if\n").kind, ErrorKind::Python);
 }
