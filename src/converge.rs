@@ -142,10 +142,17 @@ pub enum ConvergeError {
     #[error(transparent)]
     Mount(#[from] mounts::MountError),
     #[error(
-        "the web front could not be switched to the new containers: {0}; \
-         the new containers were removed and the previous ones keep serving"
+        "the web front could not be switched to the new containers: {cause}; \
+         the new containers were removed and the previous ones keep serving{}",
+        settled_note(settled)
     )]
-    Switch(String),
+    Switch {
+        cause: String,
+        /// Containers nginx does not route to, whose replace was already
+        /// done within its wave (see [`replace::settle`]): they run their
+        /// new version.
+        settled: Vec<String>,
+    },
     /// An engine stopped answering in the middle of the run.
     #[error("{}", engine_gone(why, failures))]
     EngineGone {
@@ -201,6 +208,19 @@ impl ConvergeError {
 }
 
 /// The message of [`ConvergeError::EngineGone`].
+/// The containers a failed switch did not take back: their replace was
+/// over before it (nothing routes to them through nginx).
+fn settled_note(settled: &[String]) -> String {
+    if settled.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (already replaced before the switch, as nginx does not route to them: {})",
+            settled.join(", ")
+        )
+    }
+}
+
 fn engine_gone(why: &str, failures: &[ContainerFailure]) -> String {
     let names = |down: bool| {
         failures
@@ -420,7 +440,12 @@ pub async fn converge_containers(
         for up in &ups {
             replace::undo(up, backends).await;
         }
-        return Err(ConvergeError::Switch(cause));
+        let mut settled = Vec::new();
+        for f in done.iter().flatten() {
+            apps::forget_secrets(&f.name, by_name.get(f.name.as_str()).copied(), settings);
+            settled.push(f.name.clone());
+        }
+        return Err(ConvergeError::Switch { cause, settled });
     }
     report.switched = true;
 

@@ -387,7 +387,7 @@ fn a_refused_switch_removes_the_new_ones_and_keeps_the_old_ones() {
         },
     )
     .unwrap_err();
-    assert!(matches!(e, ConvergeError::Switch(_)), "{e}");
+    assert!(matches!(e, ConvergeError::Switch { .. }), "{e}");
     let log = log.lock().unwrap();
     assert!(
         log.contains(&"docker remove web.next".to_string()),
@@ -553,4 +553,24 @@ fn a_container_without_route_is_replaced_within_its_wave_before_its_dependents()
             "rename db.next db",
         ]
     );
+}
+
+#[test]
+fn a_failed_switch_names_what_it_did_not_take_back() {
+    let e = ConvergeError::Switch {
+        cause: "nginx refused".into(),
+        settled: vec!["db".into()],
+    };
+    let text = e.to_string();
+    assert!(text.contains("nginx refused"), "{text}");
+    assert!(
+        text.contains("already replaced before the switch"),
+        "{text}"
+    );
+    assert!(text.contains("db"), "{text}");
+    let plain = ConvergeError::Switch {
+        cause: "nginx refused".into(),
+        settled: vec![],
+    };
+    assert!(!plain.to_string().contains("already replaced"));
 }

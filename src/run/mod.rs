@@ -112,7 +112,7 @@ pub enum RunError {
 /// left stopped answer 502.
 fn nginx_note(e: &ConvergeError) -> String {
     let down = e.down();
-    if matches!(e, ConvergeError::Pull(_) | ConvergeError::Switch(_)) {
+    if matches!(e, ConvergeError::Pull(_) | ConvergeError::Switch { .. }) {
         "nginx was not touched: it keeps serving the previous routes".into()
     } else if down.is_empty() {
         "nginx serves the containers that came up; the others keep their previous routes".into()
