@@ -10,7 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Output;
 
-use common::{Server, text};
+use common::{Server, free_port, text};
 
 /// `set VAR VALUE` refused (exit 3), config.eol unchanged; the message.
 fn refused_by_set(s: &Server, var: &str, value: &str) -> String {
@@ -193,4 +193,22 @@ fn render_and_proxy_apply_publish_nothing_unchecked() {
         );
         assert!(!live.exists(), "{action} published the site");
     }
+
+    // A live site, checked when it was applied, still starts when a value
+    // went bad since: `proxy start` publishes nothing then.
+    write_by_hand(&s, "conteneur1_name", serde_json::json!("web"));
+    s.set("conteneur_proxy_listen", &["127.0.0.1"]);
+    s.set("conteneur_http_port", &[&free_port().to_string()]);
+    s.set("conteneur1_port_out", &[&free_port().to_string()]);
+    let out = s.cmd(&["render"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let good = std::fs::read_to_string(&staged).unwrap();
+    let out = s.cmd(&["proxy", "apply"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    write_by_hand(&s, "conteneur1_name", serde_json::json!("../x"));
+    let out = s.cmd(&["proxy", "start"]).output().unwrap();
+    let started = out.status.code();
+    let _ = s.cmd(&["proxy", "stop", "--mode", "private"]).output();
+    assert_eq!(started, Some(0), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&live).unwrap(), good);
 }

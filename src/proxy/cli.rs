@@ -72,22 +72,32 @@ impl From<ProxyError> for Failure {
     }
 }
 
-/// The mode: `--mode`, else `conteneur_proxy_mode` from the configuration.
-fn mode(paths: &Paths, explicit: Option<&str>) -> Result<Mode, Failure> {
-    if let Some(m) = explicit {
-        return Ok(m.parse()?);
-    }
-    let cfg = Config::load(paths)?;
-    Ok(Mode::from_config(&cfg)?)
-}
-
 /// Runs `conteneur proxy ...` and returns its exit code.
 pub fn run(paths: &Paths, args: ProxyArgs) -> Result<u8, Failure> {
-    let mode = mode(paths, args.mode.as_deref())?;
+    let publishes = match &args.action {
+        ProxyAction::Apply { .. } => true,
+        ProxyAction::Start => super::start_publishes(paths),
+        ProxyAction::Status | ProxyAction::Stop => false,
+    };
+    // Read once, when the mode or the checks need it.
+    let cfg = if args.mode.is_none() || publishes {
+        Some(Config::load(paths)?)
+    } else {
+        None
+    };
+    // The mode: `--mode`, else `conteneur_proxy_mode` from the configuration.
+    let mode = match (args.mode.as_deref(), &cfg) {
+        (Some(m), _) => m.parse()?,
+        (None, Some(cfg)) => Mode::from_config(cfg)?,
+        (None, None) => Mode::from_config(&Config::load(paths)?)?,
+    };
     // A site is published by apply, and by start when none is live yet:
-    // only from a configuration that passes the checks instance makes.
-    if matches!(args.action, ProxyAction::Apply { .. } | ProxyAction::Start) {
-        Config::load(paths)?.check_values().map_err(|e| Failure {
+    // only from a configuration that passes the checks instance makes. (A
+    // start of the live site, checked when it was applied, is not held
+    // back by a value gone bad since.)
+    let start_elsewhere = matches!(args.action, ProxyAction::Start) && mode != Mode::Private;
+    if let (true, false, Some(cfg)) = (publishes, start_elsewhere, &cfg) {
+        cfg.check_values().map_err(|e| Failure {
             code: EXIT_INVALID_CONFIG,
             message: format!("{e}\nnothing was published"),
         })?;

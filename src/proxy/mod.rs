@@ -840,6 +840,21 @@ pub fn ensure_started(paths: &Paths) -> Result<(), ProxyError> {
     start(paths).map(|_| ())
 }
 
+/// Whether [`start`] would publish the staged site (no live one, or one
+/// from an older conteneur without its backends and stream files), rather
+/// than start the live one, which was checked when it was applied.
+pub fn start_publishes(paths: &Paths) -> bool {
+    publishes_at_start(&Layout::new(paths, Mode::Private))
+}
+
+fn publishes_at_start(layout: &Layout) -> bool {
+    // A live site from before the backends and stream files existed (an
+    // older conteneur) is applied again from the staged one, which writes
+    // them.
+    let complete = layout.upstreams.exists() && layout.stream.exists();
+    !(layout.site.exists() && (complete || !layout.staged.exists()))
+}
+
 /// [`start`] with explicit settings.
 pub fn start_with(paths: &Paths, opts: &Options) -> Result<Status, ProxyError> {
     let layout = Layout::new(paths, Mode::Private);
@@ -851,11 +866,7 @@ pub fn start_with(paths: &Paths, opts: &Options) -> Result<Status, ProxyError> {
     }
     prepare_prefix(pf)?;
     let ngx = Nginx::find(opts.nginx.as_deref())?;
-    // A live site from before the backends and stream files existed (an
-    // older conteneur) is applied again from the staged one, which writes
-    // them.
-    let complete = layout.upstreams.exists() && layout.stream.exists();
-    if layout.site.exists() && (complete || !layout.staged.exists()) {
+    if !publishes_at_start(&layout) {
         // The live site was checked when applied, but the main file may be
         // new (another conteneur version): check them together first.
         check_private(
