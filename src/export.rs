@@ -57,9 +57,12 @@
 //! - **Secrets as files**: compose's top-level `secrets:` name the files
 //!   conteneur writes at `instance` (`/var/lib/conteneur/secrets/…`,
 //!   root-only): the value itself is never in the compose file, and export
-//!   writes no secret. Run `instance` (or `reconfigure`) first.
+//!   writes no secret. Run `instance` (or `reconfigure`) first. Each
+//!   container has its own file (owned by its user): a secret name two
+//!   containers use is exported once per container (`CONTAINER_NAME`),
+//!   still mounted at `/run/secrets/NAME`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -153,6 +156,16 @@ pub struct SecretFile {
     pub file: String,
 }
 
+/// A service's secret: by its name, or (when another container of the file
+/// has a secret of that name too: each container has its own file, owned
+/// by its user) a file of its own mounted at `/run/secrets/NAME`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ServiceSecret {
+    Name(String),
+    Own { source: String, target: String },
+}
+
 /// A service's endpoint on a network.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Endpoint {
@@ -224,7 +237,7 @@ pub struct Service {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tmpfs: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub secrets: Vec<String>,
+    pub secrets: Vec<ServiceSecret>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -426,7 +439,11 @@ pub fn service(launch: &Launch, root: &Path) -> Service {
             .iter()
             .map(|t| lit(&format!("{t}:mode=1777")))
             .collect(),
-        secrets: app.secrets.iter().map(|s| lit(&s.name)).collect(),
+        secrets: app
+            .secrets
+            .iter()
+            .map(|s| ServiceSecret::Name(lit(&s.name)))
+            .collect(),
         ports,
         volumes,
         environment: launch.env.iter().map(|e| lit(e)).collect(),
@@ -460,18 +477,30 @@ pub fn compose_file(launches: &[Launch], paths: &Paths) -> ComposeFile {
     let mut volumes: Ordered<Volume> = Ordered::default();
     let mut networks: Ordered<Empty> = Ordered::default();
     let mut secrets: Ordered<SecretFile> = Ordered::default();
+    // A secret name two containers use: each gets its own file's key.
+    let mut users: HashMap<&str, usize> = HashMap::new();
     for l in launches {
-        services.0.push((l.name.clone(), service(l, &paths.root)));
-        for n in &l.app.networks {
-            if networks.get(&lit(n)).is_none() {
-                networks.0.push((lit(n), Empty {}));
-            }
-        }
         for s in &l.app.secrets {
-            if secrets.get(&lit(&s.name)).is_none() {
+            *users.entry(s.name.as_str()).or_default() += 1;
+        }
+    }
+    for l in launches {
+        let mut svc = service(l, &paths.root);
+        for (s, entry) in l.app.secrets.iter().zip(svc.secrets.iter_mut()) {
+            if users.get(s.name.as_str()).is_some_and(|n| *n > 1) {
+                *entry = ServiceSecret::Own {
+                    source: lit(&format!("{}_{}", l.name, s.name)),
+                    target: lit(&s.name),
+                };
+            }
+            let key = match entry {
+                ServiceSecret::Own { source, .. } => source.clone(),
+                ServiceSecret::Name(name) => name.clone(),
+            };
+            if secrets.get(&key).is_none() {
                 let file = plan::apps::secret_path(&paths.state.join("secrets"), l, &s.name);
                 secrets.0.push((
-                    lit(&s.name),
+                    key,
                     SecretFile {
                         file: lit(&std::path::absolute(&file)
                             .unwrap_or(file)
@@ -479,6 +508,12 @@ pub fn compose_file(launches: &[Launch], paths: &Paths) -> ComposeFile {
                             .to_string()),
                     },
                 ));
+            }
+        }
+        services.0.push((l.name.clone(), svc));
+        for n in &l.app.networks {
+            if networks.get(&lit(n)).is_none() {
+                networks.0.push((lit(n), Empty {}));
             }
         }
         for m in l.mounts.iter().filter(|m| m.kind == MountKind::Volume) {
@@ -675,7 +710,7 @@ fn cmd_compose(paths: &Paths, a: ComposeArgs) -> Result<u8, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::launch::{Health, Mount};
+    use crate::plan::launch::{Health, Mount, SecretRef};
 
     fn launch() -> Launch {
         let mut l = crate::plan::launch::sample("web", "1.0", 20001);
@@ -729,7 +764,7 @@ mod tests {
 
     #[test]
     fn an_application_keeps_its_wiring_and_no_secret_value() {
-        use crate::plan::launch::{HealthCommand, SecretRef};
+        use crate::plan::launch::HealthCommand;
         let mut db = launch();
         db.name = "db".into();
         db.ports.clear();
@@ -775,6 +810,35 @@ mod tests {
         assert_eq!(v["networks"]["wp"], serde_json::json!({}));
         let f = v["secrets"]["db_password"]["file"].as_str().unwrap();
         assert!(f.starts_with("/r/var/lib/conteneur/secrets/db/"), "{f}");
+    }
+
+    #[test]
+    fn two_containers_with_a_secret_of_one_name_each_mount_their_own_file() {
+        let secret = || SecretRef {
+            name: "db_password".into(),
+            hash: Some("h".into()),
+        };
+        let mut db = launch();
+        db.name = "db".into();
+        db.app.secrets = vec![secret()];
+        let mut wp = launch();
+        wp.name = "wordpress".into();
+        wp.app.secrets = vec![secret()];
+        let file = compose_file(&[db, wp], &Paths::new(Path::new("/r")));
+        let v = serde_json::to_value(&file).unwrap();
+        for name in ["db", "wordpress"] {
+            let key = format!("{name}_db_password");
+            assert_eq!(
+                v["services"][name]["secrets"][0],
+                serde_json::json!({"source": key, "target": "db_password"})
+            );
+            let f = v["secrets"][&key]["file"].as_str().unwrap();
+            assert!(
+                f.starts_with(&format!("/r/var/lib/conteneur/secrets/{name}/")),
+                "{f}"
+            );
+        }
+        assert!(v["secrets"].get("db_password").is_none());
     }
 
     #[test]
