@@ -36,7 +36,7 @@ use serde::Serialize;
 use crate::exit::{EXIT_INVALID_CONFIG, EXIT_SYSTEM, Failure};
 use crate::export::{ExportError, Ordered, lit, to_text, write_atomic};
 use crate::paths::Paths;
-use crate::plan::launch::{Launch, MountKind};
+use crate::plan::launch::Launch;
 use crate::plan::swarm::{self as swarm, Desired, Endpoint, FRONT, ServiceWant};
 
 /// The stack file format: 3.8 is the last `docker stack deploy` of Debian's
@@ -405,16 +405,12 @@ pub fn cmd(paths: &Paths, a: StackArgs) -> Result<u8, Failure> {
             message: e.to_string(),
         })?;
     // Bind mounts checked and placed as `export compose` does.
-    for l in &docker {
-        for m in l.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
-            crate::plan::check_mount(l, &m.host, crate::run::allow_system_mounts(&cfg)).map_err(
-                |e| Failure {
-                    code: EXIT_INVALID_CONFIG,
-                    message: format!("{e}\nnothing was exported"),
-                },
-            )?;
+    crate::export::check_binds(&docker, crate::run::allow_system_mounts(&cfg)).map_err(|e| {
+        Failure {
+            code: EXIT_INVALID_CONFIG,
+            message: format!("{e}\nnothing was exported"),
         }
-    }
+    })?;
     let bind = |_: &Launch, host: &str| {
         crate::export::bind_host(&paths.root, host)
             .display()
@@ -424,6 +420,25 @@ pub fn cmd(paths: &Paths, a: StackArgs) -> Result<u8, Failure> {
         code: EXIT_INVALID_CONFIG,
         message: format!("{e}\nnothing was exported"),
     })?;
+    // Without the key a run keeps, the secrets' names would match nothing
+    // a swarm run of this server creates: refused before anything is written.
+    if !key.saved() && !desired.secrets.is_empty() {
+        return Err(Failure {
+            code: EXIT_INVALID_CONFIG,
+            message: format!(
+                "the stack's secrets ({}) are named after this server's label key ({}), which no run \
+                 has made yet: run `conteneur instance` first (under swarm, it creates them)\n\
+                 nothing was exported",
+                desired
+                    .secrets
+                    .iter()
+                    .map(|s| format!("'{}' of '{}'", s.secret, s.service))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                crate::run::label_key::path(paths).display()
+            ),
+        });
+    }
     if !left_out.is_empty() {
         eprintln!(
             "conteneur: left out of the stack (a stack runs Docker services only): {}",

@@ -212,3 +212,37 @@ fn render_and_proxy_apply_publish_nothing_unchecked() {
     assert_eq!(started, Some(0), "{}", text(&out));
     assert_eq!(std::fs::read_to_string(&live).unwrap(), good);
 }
+
+/// `export stack` names a secret after the server's label key: before any
+/// run has made that key the name would match nothing a swarm run creates,
+/// so the export is refused, naming the secret and what to run, and
+/// nothing is written.
+#[test]
+fn export_stack_refuses_secrets_named_after_a_key_no_run_made() {
+    let s = Server::new();
+    common::install_eole_layout(s.root.path());
+    s.set("conteneur_secret_name", &["token"]);
+    s.set("conteneur_secret_value", &["s3cret-value"]);
+    s.set("nombre_conteneur", &["1"]);
+    s.set("conteneur1_name", &["web"]);
+    s.set("conteneur1_url", &["localhost:5000/demo/web"]);
+    s.set("conteneur1_port_in", &["80"]);
+    s.set("conteneur1_port_out", &["18081"]);
+    s.set("conteneur1_secrets", &["token"]);
+    let file = s.root.path().join("stack.json");
+    let out = s
+        .cmd(&["export", "stack", "-o", &file.display().to_string()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(
+        err.contains("'token' of 'web'")
+            && err.contains("conteneur instance")
+            && err.contains("nothing was exported"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret-value"), "{err}");
+    assert!(!file.exists());
+    assert!(!s.root.path().join("var/lib/conteneur/label.key").exists());
+}

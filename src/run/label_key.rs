@@ -22,7 +22,15 @@ pub struct Loaded {
     saved: bool,
 }
 
-fn path(paths: &Paths) -> PathBuf {
+impl Loaded {
+    /// Whether a run saved it (a fresh key names nothing that exists).
+    pub fn saved(&self) -> bool {
+        self.saved
+    }
+}
+
+/// Where the key is kept.
+pub fn path(paths: &Paths) -> PathBuf {
     paths.state.join(FILE)
 }
 
