@@ -370,6 +370,15 @@ impl Config {
         Ok(self.resolved(name)?.value)
     }
 
+    /// The first value of a variable as text, `None` when it has none or
+    /// cannot be read (unknown, disabled): what a setting read with a
+    /// default needs.
+    pub fn first(&self, name: &str) -> Option<String> {
+        self.get(name)
+            .ok()
+            .and_then(|v| v.first().map(str::to_string))
+    }
+
     /// The value and its origin; an error if the variable is disabled.
     pub fn resolved(&self, name: &str) -> Result<Resolved, ValueError> {
         self.variable(name)?;

@@ -436,12 +436,7 @@ pub fn missing_network<'a>(d: &'a Launch, observed: &Observed, server: &str) -> 
 /// values, each as a problem naming its variable.
 pub fn lint(cfg: &crate::config::Config) -> Vec<crate::config::Problem> {
     use crate::config::{Problem, ProblemKind, Severity};
-    let first = |name: &str| {
-        cfg.get(name)
-            .ok()
-            .and_then(|v| v.first().map(str::to_string))
-            .filter(|s| !s.is_empty())
-    };
+    let first = |name: &str| cfg.first(name).filter(|s| !s.is_empty());
     let items = |name: &str| -> Vec<String> {
         cfg.get(name)
             .ok()

@@ -194,11 +194,7 @@ pub fn check_type(d: &Launch) -> Result<Kind, PlanError> {
 /// container, so that the admin hears it before any run.
 pub fn lint_types(cfg: &crate::config::Config) -> Vec<crate::config::Problem> {
     use crate::config::{Problem, ProblemKind, Severity};
-    let first = |name: &str| {
-        cfg.get(name)
-            .ok()
-            .and_then(|v| v.first().map(str::to_string))
-    };
+    let first = |name: &str| cfg.first(name);
     let count: usize = first("nombre_conteneur")
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);

@@ -413,10 +413,7 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
 
 /// `conteneur_allow_system_mounts`: may containers get protected folders?
 pub fn allow_system_mounts(cfg: &Config) -> bool {
-    cfg.get("conteneur_allow_system_mounts")
-        .ok()
-        .and_then(|v| v.first().map(|s| s == "oui"))
-        .unwrap_or(false)
+    cfg.first("conteneur_allow_system_mounts").as_deref() == Some("oui")
 }
 
 /// The planner's settings for this server (`pull`: pull moving tags again;
@@ -435,10 +432,10 @@ pub fn plan_options(
     }
 }
 
-fn number(cfg: &Config, name: &str, default: u64) -> u64 {
-    cfg.get(name)
-        .ok()
-        .and_then(|v| v.first().and_then(|s| s.parse().ok()))
+/// A numeric setting, `default` when unset or not a number.
+pub(super) fn number(cfg: &Config, name: &str, default: u64) -> u64 {
+    cfg.first(name)
+        .and_then(|s| s.parse().ok())
         .unwrap_or(default)
 }
 

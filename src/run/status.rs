@@ -124,25 +124,25 @@ fn volumes(observed: &Observed, server: &str, desired: &[Launch]) -> Vec<VolumeS
         .collect()
 }
 
-fn var(cfg: &Config, name: &str) -> Option<String> {
-    cfg.get(name)
-        .ok()
-        .and_then(|v| v.first().map(str::to_string))
-}
-
 /// The base URL containers are published under.
 pub fn base_url(cfg: &Config) -> String {
-    let host = var(cfg, "conteneur_server_name").unwrap_or_else(|| "localhost".into());
-    let https = var(cfg, "conteneur_https").as_deref() == Some("oui");
+    let host = cfg
+        .first("conteneur_server_name")
+        .unwrap_or_else(|| "localhost".into());
+    let https = cfg.first("conteneur_https").as_deref() == Some("oui");
     if https {
-        let port = var(cfg, "conteneur_https_port").unwrap_or_else(|| "443".into());
+        let port = cfg
+            .first("conteneur_https_port")
+            .unwrap_or_else(|| "443".into());
         if port == "443" {
             format!("https://{host}")
         } else {
             format!("https://{host}:{port}")
         }
     } else {
-        let port = var(cfg, "conteneur_http_port").unwrap_or_else(|| "80".into());
+        let port = cfg
+            .first("conteneur_http_port")
+            .unwrap_or_else(|| "80".into());
         if port == "80" {
             format!("http://{host}")
         } else {

@@ -20,23 +20,11 @@ use crate::plan::launch::{Launch, MountKind};
 use crate::plan::redact::LabelKey;
 use crate::plan::swarm::{self as plan, Desired, FRONT, SwarmAction, SwarmObserved, SwarmPlan};
 
-use super::RunError;
+use super::{RunError, number};
 
 /// Is the configuration's orchestrator the swarm?
 pub fn is_swarm(cfg: &Config) -> bool {
-    text(cfg, "conteneur_orchestrator").as_deref() == Some("swarm")
-}
-
-fn text(cfg: &Config, name: &str) -> Option<String> {
-    cfg.get(name)
-        .ok()
-        .and_then(|v| v.first().map(str::to_string))
-}
-
-fn number(cfg: &Config, name: &str, default: u64) -> u64 {
-    text(cfg, name)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
+    cfg.first("conteneur_orchestrator").as_deref() == Some("swarm")
 }
 
 /// The launches the swarm runs (docker types) and those the local engines
@@ -60,7 +48,7 @@ pub fn settings(
         server: server.to_string(),
         update_delay: number(cfg, "conteneur_swarm_update_delay", 5),
         monitor: number(cfg, "conteneur_swarm_monitor", 5).max(1),
-        endpoint: plan::Endpoint::parse(&text(cfg, "conteneur_swarm_endpoint").unwrap_or_default()),
+        endpoint: plan::Endpoint::parse(&cfg.first("conteneur_swarm_endpoint").unwrap_or_default()),
         start_period: number(cfg, "conteneur_health_timeout", 30).max(1),
         pin,
         front_image: if launches.iter().any(|l| !l.ports.is_empty()) {
