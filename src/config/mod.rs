@@ -15,6 +15,7 @@
 //! - a value equal to the dictionary default (with no `fill`) is not stored.
 
 mod checks;
+mod containers;
 pub mod eol;
 mod errors;
 mod funcs;

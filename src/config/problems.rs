@@ -93,6 +93,20 @@ impl Config {
                     message: format!("<check name='{}'>: conteneur does not support this check; it is not applied", check.func),
                 });
             }
+            for p in &check.params {
+                if let ParamValue::Python(expr) = &p.value {
+                    out.push(Problem {
+                        severity: Severity::Error,
+                        kind: ProblemKind::Unsupported,
+                        variable: Some(check.target.clone()),
+                        loc: Some(p.loc.clone()),
+                        message: format!(
+                            "<check name='{}'>: Python parameter '{expr}' is not evaluated; the check is not applied",
+                            check.func
+                        ),
+                    });
+                }
+            }
         }
         out
     }
@@ -107,6 +121,13 @@ impl Config {
             variable: Some(name.to_string()),
             loc: None,
             message,
+        };
+        // An empty entry is no value, as for `get` (EOLE 2.3 stored an empty
+        // list as ['']; Creole runs with it): only `mandatory` is about it.
+        let unset_empty = |x: &Option<String>| x.clone().filter(|s| !s.is_empty());
+        let value = &match value {
+            Value::Single(x) => Value::Single(unset_empty(x)),
+            Value::Multi(v) => Value::Multi(v.iter().map(unset_empty).collect()),
         };
         for item in value.present() {
             if let Err(e) = types::validate(var.ty, item) {
@@ -139,15 +160,35 @@ impl Config {
         }
         for &ci in self.idx.checks_of.get(name).into_iter().flatten() {
             let check = &self.dicos.checks[ci];
-            if let Err(failure) = self.run_check_on(check, name, var, value) {
-                let message = failure.into_message(&check.func);
-                let sev = match check.level {
-                    Level::Error => Severity::Error,
-                    Level::Warning => Severity::Warning,
-                };
-                let mut p = problem(sev, message);
-                p.loc = Some(check.loc.clone());
-                out.push(p);
+            match self.run_check_on(check, name, var, value) {
+                Ok(()) => {}
+                // A Python parameter of the check itself: `unsupported`
+                // lists the declaration once.
+                Err(CheckFailure::NotEvaluated(_))
+                    if check
+                        .params
+                        .iter()
+                        .any(|p| matches!(p.value, ParamValue::Python(_))) => {}
+                // A parameter conteneur cannot evaluate (a Python one, or a
+                // variable computed by a function it does not support): the
+                // check is not applied, a warning that names the variable.
+                Err(CheckFailure::NotEvaluated(reason)) => out.push(Problem {
+                    severity: Severity::Warning,
+                    kind: ProblemKind::Unsupported,
+                    variable: Some(name.to_string()),
+                    loc: Some(check.loc.clone()),
+                    message: format!("check '{}' is not applied: {reason}", check.func),
+                }),
+                Err(failure) => {
+                    let message = failure.into_message(&check.func);
+                    let sev = match check.level {
+                        Level::Error => Severity::Error,
+                        Level::Warning => Severity::Warning,
+                    };
+                    let mut p = problem(sev, message);
+                    p.loc = Some(check.loc.clone());
+                    out.push(p);
+                }
             }
         }
     }
@@ -182,6 +223,10 @@ impl Config {
         // value (Creole fails on it when it builds the variable).
         if check.func == "valid_enum" {
             checks::enum_choices(&args).map_err(CheckFailure::CannotRun)?;
+        }
+        if check.func == "check_name_uniq" {
+            return funcs::check_name_uniq(&value.items(), &args)
+                .map_err(|(item, message)| CheckFailure::Refused { item, message });
         }
         for item in value.present() {
             if let Some(Err(message)) = checks::run(&check.func, item, &args) {

@@ -165,8 +165,12 @@ impl Config {
         r
     }
 
-    /// Is this `<file>` to be rendered? (Its filelist is not disabled.)
+    /// Is this `<file>` to be rendered? (Its `instance_mode` applies in the
+    /// current container mode and its filelist is not disabled.)
     pub fn file_active(&self, file: &FileDecl) -> Result<bool, ValueError> {
+        if !self.instance_mode_applies(file.instance_mode.as_deref()) {
+            return Ok(false);
+        }
         match &file.filelist {
             None => Ok(true),
             Some(fl) => self.list_active(&self.idx.conds_filelist, fl),

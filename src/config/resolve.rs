@@ -103,11 +103,30 @@ impl Config {
         }
     }
 
-    pub(super) fn default_value(var: &Variable) -> Value {
+    /// The dictionary default: the `<value>`s, or, for a single variable
+    /// with none and an enforced `valid_enum`, the first choice (Creole
+    /// makes such a variable a choice whose default is its first value:
+    /// `nombre_interfaces` is `1` on a server that stores nothing, which
+    /// disables the second interface's family).
+    pub(super) fn default_value(&self, var: &Variable) -> Value {
         if var.multi {
             Value::Multi(var.defaults.iter().cloned().map(Some).collect())
         } else {
-            Value::Single(var.defaults.first().cloned())
+            Value::Single(
+                var.defaults
+                    .first()
+                    .cloned()
+                    .or_else(|| self.enum_default(&var.name)),
+            )
+        }
+    }
+
+    /// The first choice of an enforced `valid_enum` on `name`, if any.
+    fn enum_default(&self, name: &str) -> Option<String> {
+        self.idx.checks_of.get(name)?;
+        match self.enum_choices(name)? {
+            (choices, true) => choices.into_iter().next(),
+            _ => None,
         }
     }
 
@@ -139,11 +158,14 @@ impl Config {
             let v = self.eval_calc(c, name)?;
             // A fill that gives nothing leaves the dictionary default (a
             // fill reading an optional variable of an absent package).
-            if c.kind == CalcKind::Fill && v.is_empty() && !var.defaults.is_empty() {
-                return Ok(Resolved {
-                    value: Self::default_value(var),
-                    origin: Origin::Default,
-                });
+            if c.kind == CalcKind::Fill && v.is_empty() {
+                let default = self.default_value(var);
+                if !default.is_empty() {
+                    return Ok(Resolved {
+                        value: default,
+                        origin: Origin::Default,
+                    });
+                }
             }
             return Ok(Resolved {
                 value: Self::shape(var.multi, v),
@@ -154,7 +176,7 @@ impl Config {
                 },
             });
         }
-        let value = Self::default_value(var);
+        let value = self.default_value(var);
         let origin = if value.is_empty() {
             Origin::Unset
         } else {
@@ -192,6 +214,7 @@ impl Config {
             None => None,
         };
         let auto = calc.is_some_and(|c| c.kind == CalcKind::Auto);
+        let default = self.default_value(var).first().map(str::to_string);
         let mut items = Vec::with_capacity(n);
         let mut any_stored = false;
         for i in 0..n {
@@ -209,7 +232,7 @@ impl Config {
                     r.map_err(|e| self.stored_error(&var.name, format!("index {i}: {e}")))?
                 }
                 (None, Some(c)) => c,
-                (None, None) => var.defaults.first().cloned(),
+                (None, None) => default.clone(),
             };
             items.push(item);
         }
@@ -217,7 +240,7 @@ impl Config {
             (Some((_, owner)), _) if any_stored => Origin::Stored(owner.clone()),
             (_, Some(c)) if c.kind == CalcKind::Auto => Origin::Auto,
             (_, Some(_)) => Origin::Fill,
-            _ if var.defaults.is_empty() => Origin::Unset,
+            _ if default.is_none() => Origin::Unset,
             _ => Origin::Default,
         };
         Ok(Resolved {

@@ -147,7 +147,7 @@ impl Config {
         let ns = var.name.split_once('.').map(|(ns, _)| ns.to_string());
         let is_default = !slave
             && !self.dicos.calcs.contains_key(&var.name)
-            && *value == Self::default_value(var);
+            && *value == self.default_value(var);
         let stored = if slave {
             let items = value.items();
             Stored::Slave {

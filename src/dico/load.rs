@@ -15,6 +15,7 @@
 
 mod consistency;
 mod constraints;
+mod containers;
 mod files;
 mod variables;
 
@@ -304,10 +305,7 @@ impl Loader {
                 "variables" => self.read_variables(&ctx, child),
                 "constraints" => self.read_constraints(&ctx, child),
                 "help" => self.read_help(&ctx, child),
-                "containers" => self.notice(
-                    ctx.loc(child),
-                    "<containers> (EOLE's old container mode) is not used by conteneur",
-                ),
+                "containers" => self.read_containers(&ctx, child),
                 other => self.notice(
                     ctx.loc(child),
                     format!("unknown element <{other}> in <creole> is ignored"),

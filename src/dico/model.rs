@@ -107,6 +107,16 @@ pub struct FileDecl {
     pub rm: bool,
     pub filelist: Option<String>,
     pub name_from_variable: bool,
+    /// The `<container>` it is declared in (`None`: `<files>`, the host;
+    /// `Some("all")`: every container). It renders under that container's
+    /// path (`container_path_NAME`).
+    pub container: Option<String>,
+    /// `instance_mode`: `when_container` (only with `mode_conteneur_actif`
+    /// `oui`), `when_no_container` (only with `non`), or always.
+    pub instance_mode: Option<String>,
+    /// `del_comment`: the comment marker whose lines Creole strips from the
+    /// rendered file.
+    pub del_comment: Option<String>,
     pub loc: Location,
 }
 
@@ -116,6 +126,8 @@ pub struct ServiceDecl {
     pub name: String,
     pub servicelist: Option<String>,
     pub method: Option<String>,
+    /// The `<container>` it runs in (`None`: the host).
+    pub container: Option<String>,
     pub loc: Location,
 }
 
@@ -312,6 +324,11 @@ pub struct Dictionaries {
     pub separators: IndexMap<String, String>,
     pub help_variables: IndexMap<String, String>,
     pub help_families: IndexMap<String, String>,
+    /// `<container>`s by name, merged across dictionaries.
+    pub containers: NameMap<super::Container>,
+    /// Packages, hosts, interfaces, mounts, devices and firewall openings
+    /// (`<files>` and `<container>` children), in declaration order.
+    pub items: Vec<super::ContainerItem>,
     /// Files read, in load order.
     pub sources: Vec<Arc<Path>>,
     pub notices: Vec<Notice>,

@@ -121,9 +121,31 @@ impl Loader {
         self.warnings.extend(warnings);
     }
 
+    /// A `<host>`, `<interface>` or firewall `<ip>`/`<port>` naming a
+    /// variable no dictionary declares: a warning (conteneur does not act
+    /// on these elements, and Creole only reads them at instance time).
+    fn check_item_references(&mut self) {
+        for item in &self.d.items {
+            for v in item.variables() {
+                if !self.d.variables.contains_key(v) {
+                    self.warnings.push(DicoError::at(
+                        &item.loc,
+                        Some(v),
+                        format!(
+                            "<{}> names this variable, which no dictionary declares",
+                            item.kind.element()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
     /// Cross-file consistency, once every file is merged.
     pub(super) fn finish(mut self) -> Outcome {
+        self.generate_container_variables();
         self.drop_dangling();
+        self.check_item_references();
         let vars: HashSet<&str> = self.d.variables.keys().map(String::as_str).collect();
         let mut errors = Vec::new();
         let mut push = |loc: &Location, var: Option<&str>, msg: String| {

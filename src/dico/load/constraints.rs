@@ -127,6 +127,14 @@ impl Loader {
                     };
                     let target = self.resolve_ref(ctx.ns, target);
                     let params = self.read_params(ctx, c, &format!("<check name='{func}'>"));
+                    // A later valid_enum on the same variable replaces the
+                    // earlier list, as in Creole (a module narrows or widens
+                    // the choices a package declared).
+                    if func == "valid_enum" {
+                        self.d
+                            .checks
+                            .retain(|old| !(old.func == "valid_enum" && old.target == target));
+                    }
                     self.d.checks.push(Check {
                         func: func.to_string(),
                         target,
