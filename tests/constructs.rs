@@ -123,6 +123,13 @@ fn constructs_read_with_containers_off() {
     assert_eq!(s.get("mode_distant"), "local\n");
     assert_eq!(s.get("sgbd"), "mysql\n");
     assert_eq!(s.get("code_postal"), "2A004\n");
+    // Mandatory variables Creole does not ask for: hidden ones, and those a
+    // default disables (a valid_enum's first choice, nombre_interfaces=1,
+    // disables the second interface's family).
+    assert_eq!(s.get("nombre_interfaces"), "1\n");
+    assert!(s.get_err("ip_ssh_eth1").contains("disabled"));
+    assert!(s.get_err("nom_long_hosts").contains("disabled"));
+    assert_eq!(s.get("bareos_sd_name"), "\n");
 
     // Every stored value reads back.
     let (list, stderr) = s.list();
@@ -182,6 +189,17 @@ fn constructs_read_with_containers_off() {
     assert!(others.is_empty(), "{lint}");
     let values = lint.split("Values:").nth(1).unwrap_or_default();
     assert!(!values.contains("error:"), "{lint}");
+    assert!(!lint.contains("is mandatory"), "{lint}");
+    // With two interfaces, the second one's SSH network is asked for.
+    s.cmd(&["set", "nombre_interfaces", "2"]).assert().success();
+    assert!(
+        s.lint()
+            .lines()
+            .any(|l| l.contains("'ip_ssh_eth1'") && l.contains("is mandatory")),
+        "{}",
+        s.lint()
+    );
+    s.cmd(&["set", "nombre_interfaces", "1"]).assert().success();
 
     // Files render on the host; the file of <all> is for containers only.
     s.cmd(&["render"]).assert().success();

@@ -381,6 +381,77 @@ mod tests {
 }
 
 #[cfg(test)]
+mod eosfunc_tests {
+    use super::*;
+
+    fn env() -> Env {
+        Env {
+            instantiated: false,
+        }
+    }
+
+    /// calc_multi_val as EOLE's: lists merged without repeats, an unset
+    /// single parameter empties the list unless allow_none="True" skips it.
+    #[test]
+    fn calc_multi_val_as_eosfunc() {
+        let list = Value::Multi(vec![Some("a".into()), None, Some("b".into())]);
+        let mut a = Args {
+            positional: vec![
+                list.clone(),
+                Value::text("a"),
+                Value::Multi(vec![Some("b".into())]),
+            ],
+            ..Default::default()
+        };
+        let r = call("calc_multi_val", &a, &env()).unwrap().unwrap();
+        assert_eq!(
+            r,
+            Value::Multi(vec![Some("a".into()), Some("b".into()), Some("a".into())])
+        );
+        a.positional.push(Value::none());
+        let r = call("calc_multi_val", &a, &env()).unwrap().unwrap();
+        assert_eq!(r, Value::Multi(Vec::new()));
+        a.named.push(("allow_none".into(), Value::text("True")));
+        let r = call("calc_multi_val", &a, &env()).unwrap().unwrap();
+        assert_eq!(r.len_items(), 3);
+    }
+
+    /// match/mismatch default to oui/non, or to default_match /
+    /// default_mismatch ('None': no value); concat appends keyword values
+    /// in name order.
+    #[test]
+    fn defaults_of_match_and_keyword_concat() {
+        let a = Args {
+            positional: vec![Value::Multi(vec![Some("x".into())])],
+            named: vec![("max_len".into(), Value::text("0"))],
+            ..Default::default()
+        };
+        assert_eq!(
+            call("list_len_gt", &a, &env()).unwrap(),
+            Ok(Value::text("oui"))
+        );
+        let mut b = a.clone();
+        b.named[0].1 = Value::text("5");
+        assert_eq!(
+            call("list_len_gt", &b, &env()).unwrap(),
+            Ok(Value::text("non"))
+        );
+        b.named
+            .push(("default_mismatch".into(), Value::text("None")));
+        assert_eq!(call("list_len_gt", &b, &env()).unwrap(), Ok(Value::none()));
+        let c = Args {
+            positional: vec![Value::text("a")],
+            named: vec![
+                ("z".into(), Value::text("2")),
+                ("b".into(), Value::text("1")),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(call("concat", &c, &env()).unwrap(), Ok(Value::text("a12")));
+    }
+}
+
+#[cfg(test)]
 mod calc_or_auto_tests {
     use super::*;
 

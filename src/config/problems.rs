@@ -142,7 +142,12 @@ impl Config {
                 ));
             }
         }
-        if props.mandatory {
+        // Creole asks only for what the admin sees: a hidden variable (by
+        // its attribute, its family, a hidden_if_* condition or its
+        // master) is never reported as missing, as tiramisu's
+        // mandatory_warnings only yields variables whose one failing
+        // property is `mandatory`.
+        if props.mandatory && !props.hidden {
             let missing = if is_slave {
                 value.items().iter().any(|x| x.is_none_or(str::is_empty))
             } else {
@@ -370,6 +375,29 @@ fn push_value_error(out: &mut Vec<Problem>, name: &str, e: ValueError) {
 mod tests {
     use super::super::tests::{cfg, one};
     use crate::config::ValueError;
+
+    /// Creole asks only for what the admin sees: a hidden mandatory
+    /// variable without a value is no problem; once shown, it is.
+    #[test]
+    fn hidden_mandatory_variables_are_not_asked_for() {
+        let xml = r#"<creole><variables><family name='f'>
+            <variable name='sw' type='oui/non'><value>oui</value></variable>
+            <variable name='h' type='string' mandatory='True' hidden='True'/>
+            <variable name='c' type='string' mandatory='True'/>
+            </family></variables><constraints>
+            <condition name='hidden_if_in' source='sw'><param>oui</param><target>c</target></condition>
+            </constraints></creole>"#;
+        let mandatory = |c: &crate::config::Config| -> Vec<String> {
+            c.problems()
+                .into_iter()
+                .filter(|p| p.message.contains("mandatory"))
+                .filter_map(|p| p.variable)
+                .collect()
+        };
+        assert!(mandatory(&cfg(xml, "{}")).is_empty());
+        let shown = cfg(xml, r#"{"sw": {"val": "non", "owner": "u"}}"#);
+        assert_eq!(mandatory(&shown), ["c"]);
+    }
 
     #[test]
     fn unsupported_functions_are_named_with_their_place() {

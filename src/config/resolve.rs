@@ -388,6 +388,31 @@ mod tests {
         );
     }
 
+    /// A single variable with no default and an enforced valid_enum
+    /// defaults to the first choice (checkval="False" gives no default).
+    #[test]
+    fn a_valid_enum_gives_its_first_choice_as_default() {
+        let xml = r#"<creole><variables><family name='f'>
+            <variable name='n' type='string'/><variable name='s' type='string'/>
+            <variable name='l' type='string' multi='True'/>
+            </family></variables><constraints>
+            <check name='valid_enum' target='n'><param>['1','2']</param></check>
+            <check name='valid_enum' target='s'><param>['a','b']</param><param name='checkval'>False</param></check>
+            <check name='valid_enum' target='l'><param>['x','y']</param></check>
+            </constraints></creole>"#;
+        let c = cfg(xml, "{}");
+        assert_eq!(one(&c, "n").as_deref(), Some("1"));
+        assert_eq!(c.resolved("n").unwrap().origin, Origin::Default);
+        assert_eq!(one(&c, "s"), None);
+        assert_eq!(c.get("l").unwrap(), Value::Multi(Vec::new()));
+        // Setting the first choice stores nothing: it is the default.
+        let mut c = c;
+        c.set("n", &["2".into()], "t").unwrap();
+        assert_eq!(one(&c, "n").as_deref(), Some("2"));
+        c.set("n", &["1".into()], "t").unwrap();
+        assert!(c.main.get("n").is_none());
+    }
+
     #[test]
     fn multi_condition_and_list_len_from_a_dictionary() {
         let xml = r#"<creole><variables><family name='f'>

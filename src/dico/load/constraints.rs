@@ -280,7 +280,29 @@ impl Loader {
 
 #[cfg(test)]
 mod tests {
+    use super::super::load_texts;
     use super::super::tests::errs;
+    use crate::dico::ParamValue;
+
+    /// Two valid_enum on one variable, in two dictionaries: the later list
+    /// replaces the earlier one, as in Creole; other checks add up.
+    #[test]
+    fn a_later_valid_enum_replaces_the_earlier_one() {
+        let a = "<creole><variables><family name='f'><variable name='v'><value>local</value></variable></family></variables>
+             <constraints><check name='valid_enum' target='v'><param>['non', 'distant']</param></check>
+             <check name='valid_regexp' target='v'><param>^[a-z]+$</param></check></constraints></creole>";
+        let b = "<creole><constraints><check name='valid_enum' target='v'><param>['local', 'distant']</param></check></constraints></creole>";
+        let out = load_texts(&[("10_a.xml", a), ("20_b.xml", b)]);
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        let checks = &out.dicos.checks;
+        assert_eq!(checks.len(), 2);
+        let e = checks.iter().find(|c| c.func == "valid_enum").unwrap();
+        assert_eq!(e.loc.file.to_str(), Some("20_b.xml"));
+        assert_eq!(
+            e.params[0].value,
+            ParamValue::Text("['local', 'distant']".into())
+        );
+    }
 
     #[test]
     fn unknown_condition_kind_is_an_error() {
