@@ -210,6 +210,10 @@ fn constructs_read_with_containers_off() {
     assert!(!root.join("etc/motd").exists());
     assert!(!root.join("var/lib/lxc").exists());
     assert!(root.join("etc/eole/local.conf").exists());
+    // Declared first in <all> for containers only, then by the host: the
+    // host's declaration renders it.
+    let module = std::fs::read_to_string(root.join("etc/eole/module.conf")).unwrap();
+    assert!(module.contains("web=on"), "{module}");
 }
 
 /// Checks conteneur now computes refuse what they should, with the check
@@ -277,6 +281,11 @@ fn containers_on_are_lxc_groups() {
             std::fs::read_to_string(&motd).unwrap_or_else(|e| panic!("{}: {e}", motd.display()));
         assert_eq!(text, "Serveur scribe (fichier)\n");
     }
-    // The host's own files stay on the host.
+    // The host's own files stay on the host; a file of <all> goes in
+    // every container too.
     assert!(root.join("etc/eole/module.conf").exists());
+    assert!(
+        root.join("var/lib/lxc/annuaire/rootfs/etc/eole/module.conf")
+            .exists()
+    );
 }

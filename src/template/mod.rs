@@ -154,10 +154,14 @@ fn render_files(
         match destinations(cfg, paths, f) {
             Ok(dests) => {
                 for (declared, dest) in dests {
-                    // A file of `<all>` the host declares too: the first
-                    // declaration renders it, once.
-                    if selected.iter().any(|(_, _, d)| *d == dest) {
-                        continue;
+                    // A file of `<all>` the host declares too: rendered
+                    // once, by the first declaration that applies now.
+                    if let Some(pos) = selected.iter().position(|(_, _, d)| *d == dest) {
+                        let active = |f: &FileDecl| cfg.file_active(f).unwrap_or(true);
+                        if active(selected[pos].0) || !active(f) {
+                            continue;
+                        }
+                        selected.remove(pos);
                     }
                     let wanted = only.is_none_or(|n| {
                         f.source == n || declared == n || dest.as_os_str() == n || f.name == n
