@@ -289,3 +289,50 @@ fn containers_on_are_lxc_groups() {
             .exists()
     );
 }
+
+/// Part 3 on the shared corpus: on every real server's config.eol (with
+/// the real EOLE 2.10 dictionaries), lint finds no value error: Creole ran
+/// `instance` with them, so one would be conteneur's mistake. (The three
+/// other files of `config-eol/` are fragments of EOLE's migration tests,
+/// 5 to 10 keys, for which Creole would ask the mandatory values too.)
+#[test]
+fn real_servers_have_no_value_error() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/eole");
+    for name in [
+        "amon-ac-reunion-config.eol",
+        "dataset_2.3_config-horus23.eol",
+        "dataset_lfikyoto_config.eol",
+        "dataset_lfikyoto_config1.eol",
+        "dc-seth-1_config.eol",
+        "output_barco_config.eol",
+        "output_bbohard_hapy290.eol",
+        "output_jojo_hapy2.eol",
+        "tests_migration_enchainement_config_maj_262.eol",
+    ] {
+        let root = tempfile::tempdir().unwrap();
+        let config = root.path().join("config.eol");
+        std::fs::copy(corpus.join("config-eol").join(name), &config).unwrap();
+        let out = Command::cargo_bin("conteneur")
+            .unwrap()
+            .env_remove("CONTENEUR_ROOT")
+            .arg("--root")
+            .arg(root.path())
+            .arg("--dicos")
+            .arg(corpus.join("dicos/eole-server-2.10.0"))
+            .arg("--config")
+            .arg(&config)
+            .arg("lint")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let values: Vec<&str> = text
+            .split("Values:")
+            .nth(1)
+            .unwrap_or_default()
+            .lines()
+            .take_while(|l| l.starts_with("  "))
+            .filter(|l| l.contains("error:"))
+            .collect();
+        assert!(values.is_empty(), "{name}:\n{}", values.join("\n"));
+    }
+}
