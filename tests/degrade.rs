@@ -94,7 +94,10 @@ fn broken_declarations_leave_only_their_variables_unreadable() {
         ("deg_fill", "'ghost_var'".to_string()),
         ("deg_fill", format!("{file}:23:13")),
         ("deg_reader", "'ghost_var'".to_string()),
-        ("deg_reader", "variable 'deg_reader' cannot be read".to_string()),
+        (
+            "deg_reader",
+            "variable 'deg_reader' cannot be read".to_string(),
+        ),
         ("deg_cond", "'ghost_source'".to_string()),
         ("deg_type", "'ipv9'".to_string()),
         ("deg_loop_a", "depends on itself".to_string()),
@@ -138,12 +141,18 @@ fn broken_declarations_leave_only_their_variables_unreadable() {
     let out = m.cmd(&["lint"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     for (line, needle) in [
-        (23, "variable 'deg_fill': <fill name='calc_val' target='deg_fill'> reads 'ghost_var'"),
+        (
+            23,
+            "variable 'deg_fill': <fill name='calc_val' target='deg_fill'> reads 'ghost_var'",
+        ),
         (29, "variable 'deg_stored'"),
         (31, "variable 'deg_cond'"),
         (10, "variable 'deg_type': unknown type 'ipv9'"),
         (35, "is circular: deg_loop_a -> deg_loop_b -> deg_loop_a"),
-        (41, "variable 'deg_func': <fill name='no_such_function'>: conteneur does not support this function"),
+        (
+            41,
+            "variable 'deg_func': <fill name='no_such_function'>: conteneur does not support this function",
+        ),
         (44, "variable 'deg_number'"),
         (15, "variable 'deg_nobody': redefine"),
         (16, "family 'deg_nested' is nested in family 'degrade'"),
@@ -182,7 +191,10 @@ fn only_unreadable_or_malformed_files_and_double_declarations_are_fatal() {
     assert_eq!(out.status.code(), Some(4));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains(&format!("{}:3:1: variable 'deg_ok': declared twice", extra.display())),
+        err.contains(&format!(
+            "{}:3:1: variable 'deg_ok': declared twice",
+            extra.display()
+        )),
         "{err}"
     );
     std::fs::write(&extra, "<creole>\n<variables>\n</creole>\n").unwrap();

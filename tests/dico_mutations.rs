@@ -42,11 +42,7 @@ fn files() -> &'static [File] {
         ] {
             for path in dico::list_files(&corpus().join(dir)).unwrap() {
                 out.push(File {
-                    name: path
-                        .strip_prefix(corpus())
-                        .unwrap()
-                        .display()
-                        .to_string(),
+                    name: path.strip_prefix(corpus()).unwrap().display().to_string(),
                     text: std::fs::read_to_string(&path).unwrap(),
                     ns,
                 });
@@ -290,9 +286,7 @@ fn owners(c: &Corpus, el: &El) -> Vec<String> {
     let children = |name: &str| -> Vec<&El> {
         c.els
             .iter()
-            .filter(|e| {
-                e.file == el.file && e.parent.is_some_and(|p| std::ptr::eq(&c.els[p], el))
-            })
+            .filter(|e| e.file == el.file && e.parent.is_some_and(|p| std::ptr::eq(&c.els[p], el)))
             .filter(|e| e.name == name)
             .collect()
     };
@@ -495,19 +489,22 @@ fn check(site_index: prop::sample::Index, delete: bool) -> Result<(), TestCaseEr
     if let Some(named) = &m.named {
         let d = cfg.dictionaries();
         let gone: Vec<&String> = match &site.kind {
-            Kind::Decl => m.roots.iter().filter(|n| !d.variables.contains_key(*n)).collect(),
+            Kind::Decl => m
+                .roots
+                .iter()
+                .filter(|n| !d.variables.contains_key(*n))
+                .collect(),
             _ => Vec::new(),
         };
         let referenced = match &site.kind {
-            Kind::Decl => gone.iter().any(|n| still_referenced(&m.texts, n))
-                || (c.els[site.el].name == "family"
-                    && !d.families.contains_key(&family_full(c, site.el))
-                    && still_referenced(&m.texts, &family_full(c, site.el))),
+            Kind::Decl => {
+                gone.iter().any(|n| still_referenced(&m.texts, n))
+                    || (c.els[site.el].name == "family"
+                        && !d.families.contains_key(&family_full(c, site.el))
+                        && still_referenced(&m.texts, &family_full(c, site.el)))
+            }
             _ => true,
         };
-        if std::env::var("MUT_DEBUG").is_ok() {
-            eprintln!("{} named={named} referenced={referenced} may_change={}", m.what, may_change.len());
-        }
         if referenced {
             let names: Vec<String> = match &site.kind {
                 Kind::Decl => gone

@@ -112,7 +112,9 @@ impl ValueError {
     pub fn is_dictionary_fault(&self) -> bool {
         matches!(
             self,
-            ValueError::Broken { .. } | ValueError::Cycle { .. } | ValueError::UnreadableCheck { .. }
+            ValueError::Broken { .. }
+                | ValueError::Cycle { .. }
+                | ValueError::UnreadableCheck { .. }
         )
     }
 }

@@ -55,7 +55,11 @@ impl Config {
             if computed {
                 format!(
                     "; without a value stored in config.eol, {} cannot be computed: {}",
-                    if all.len() == 1 { "this variable" } else { "these variables" },
+                    if all.len() == 1 {
+                        "this variable"
+                    } else {
+                        "these variables"
+                    },
                     all.join(", ")
                 )
             } else {

@@ -384,7 +384,14 @@ mod tests {
         let listed: Vec<(&str, bool)> = c.list().into_iter().map(|(n, v)| (n, v.is_ok())).collect();
         assert_eq!(
             listed,
-            [("a", false), ("b", false), ("c", true), ("d", false), ("m", true), ("s", false)]
+            [
+                ("a", false),
+                ("b", false),
+                ("c", true),
+                ("d", false),
+                ("m", true),
+                ("s", false)
+            ]
         );
         // The dictionary warnings name the causes; no value error is added.
         assert!(

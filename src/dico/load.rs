@@ -398,9 +398,7 @@ impl Loader {
                 self.warn(
                     ctx.loc(el),
                     var,
-                    format!(
-                        "attribute '{name}' must be True or False, found '{v}'; it is ignored"
-                    ),
+                    format!("attribute '{name}' must be True or False, found '{v}'; it is ignored"),
                 );
                 None
             }

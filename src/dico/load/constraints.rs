@@ -170,11 +170,7 @@ impl Loader {
                     };
                     let master = self.resolve_ref(ctx.ns, master);
                     if slaves.is_empty() {
-                        self.warn(
-                            loc,
-                            Some(&master),
-                            "<group> has no <slave>; it is ignored",
-                        );
+                        self.warn(loc, Some(&master), "<group> has no <slave>; it is ignored");
                         continue;
                     }
                     if let Some(old) = self.d.groups.get(&master) {
@@ -316,7 +312,10 @@ impl Loader {
             self.break_targets(loc, &targets, why);
             return;
         };
-        let fallback = c.attr("fallback").and_then(super::parse_bool).unwrap_or(false);
+        let fallback = c
+            .attr("fallback")
+            .and_then(super::parse_bool)
+            .unwrap_or(false);
         self.d.conditions.push(Condition {
             kind,
             source: self.resolve_ref(ctx.ns, source),

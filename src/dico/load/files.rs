@@ -93,7 +93,11 @@ impl Loader {
         );
         let loc = ctx.loc(el);
         let Some(name) = el.attr("name").filter(|n| !n.trim().is_empty()) else {
-            self.warn(loc, None, "<file> has no 'name' (its destination); it is ignored");
+            self.warn(
+                loc,
+                None,
+                "<file> has no 'name' (its destination); it is ignored",
+            );
             return;
         };
         let source = match el.attr("source") {

@@ -226,7 +226,9 @@ impl Loader {
                     self.warn(
                         loc.clone(),
                         var,
-                        format!("mode must be basic, normal or expert, found '{m}'; normal is used"),
+                        format!(
+                            "mode must be basic, normal or expert, found '{m}'; normal is used"
+                        ),
                     );
                     None
                 }
@@ -505,7 +507,10 @@ mod tests {
         let w = warns(
             "<creole><variables><family name='f'><variable name='v' redefine='True'/></family></variables></creole>",
         );
-        assert!(w[0].contains("redefine") && w[0].contains("ignored"), "{w:?}");
+        assert!(
+            w[0].contains("redefine") && w[0].contains("ignored"),
+            "{w:?}"
+        );
     }
 
     /// A family holds only variables (Creole's DTD): a nested one is
