@@ -95,10 +95,12 @@ impl fmt::Display for DicoErrors {
 
 /// The dictionaries read so far and every problem met; lint wants both.
 ///
-/// `errors` are fatal: Creole refuses them too, and [`load`] fails. `warnings`
-/// are inconsistencies Creole loads anyway (a constraint about a variable no
-/// dictionary declares): the constraint is dropped, everything else works,
-/// and `lint` shows them (docs/dictionaries.md lists both kinds).
+/// `errors` are fatal, and [`load`] fails: only a file that cannot be read,
+/// a file that is not well-formed XML, and two declarations of one
+/// variable. Everything else is a `warning`: the declaration at fault is
+/// left out, the variables it breaks are in `dicos.broken` (they and what
+/// reads them cannot be read), everything else works, and `lint` shows
+/// them (docs/dictionaries.md, "Load errors: fatal or tolerated").
 pub struct Outcome {
     pub dicos: Dictionaries,
     pub errors: Vec<DicoError>,

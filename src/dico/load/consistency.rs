@@ -1,9 +1,12 @@
 //! Cross-file consistency, once every file is merged: constraints about
-//! undeclared variables are dropped with a warning, references that must
-//! exist and group and dynamic-family rules are errors.
+//! undeclared variables are dropped, and a declared variable that reads an
+//! undeclared one, a group tiramisu would refuse, a dynamic family that
+//! cannot be counted or a circular calculation leave their variables
+//! unreadable. Each is a warning naming those variables and what reads
+//! them; none stops the load.
 //!
 //! Its own file because it runs on the whole merged model, after every
-//! element reader, and decides what is fatal and what is a warning.
+//! element reader.
 
 use std::collections::HashMap;
 
