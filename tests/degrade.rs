@@ -177,6 +177,29 @@ fn broken_declarations_leave_only_their_variables_unreadable() {
     }
 }
 
+/// `set` works around a lost computed value, and refuses a variable that
+/// cannot be read at all; every other variable is set as usual.
+#[test]
+fn set_in_a_module_with_broken_declarations() {
+    let m = Module::new();
+    m.cmd(&["set", "deg_ok", "other"]).assert().success();
+    m.cmd(&["get", "deg_ok"]).assert().success().stdout("other\n");
+    // Only deg_fill's computed default was lost: a value set by hand
+    // reads, and so does what reads it.
+    m.cmd(&["set", "deg_fill", "manual"]).assert().success();
+    m.cmd(&["get", "deg_fill"]).assert().success().stdout("manual\n");
+    m.cmd(&["get", "deg_reader"])
+        .assert()
+        .success()
+        .stdout("manual\n");
+    let before = std::fs::read(&m.config).unwrap();
+    let out = m.cmd(&["set", "deg_type", "192.0.2.1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("'ipv9'") && err.contains("not changed"), "{err}");
+    assert_eq!(std::fs::read(&m.config).unwrap(), before);
+}
+
 /// The only three fatal cases stop the load, naming file and line.
 #[test]
 fn only_unreadable_or_malformed_files_and_double_declarations_are_fatal() {
