@@ -183,11 +183,17 @@ fn broken_declarations_leave_only_their_variables_unreadable() {
 fn set_in_a_module_with_broken_declarations() {
     let m = Module::new();
     m.cmd(&["set", "deg_ok", "other"]).assert().success();
-    m.cmd(&["get", "deg_ok"]).assert().success().stdout("other\n");
+    m.cmd(&["get", "deg_ok"])
+        .assert()
+        .success()
+        .stdout("other\n");
     // Only deg_fill's computed default was lost: a value set by hand
     // reads, and so does what reads it.
     m.cmd(&["set", "deg_fill", "manual"]).assert().success();
-    m.cmd(&["get", "deg_fill"]).assert().success().stdout("manual\n");
+    m.cmd(&["get", "deg_fill"])
+        .assert()
+        .success()
+        .stdout("manual\n");
     m.cmd(&["get", "deg_reader"])
         .assert()
         .success()
@@ -196,7 +202,10 @@ fn set_in_a_module_with_broken_declarations() {
     let out = m.cmd(&["set", "deg_type", "192.0.2.1"]).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("'ipv9'") && err.contains("not changed"), "{err}");
+    assert!(
+        err.contains("'ipv9'") && err.contains("not changed"),
+        "{err}"
+    );
     assert_eq!(std::fs::read(&m.config).unwrap(), before);
 }
 
