@@ -369,6 +369,7 @@ pub async fn converge_containers(
                 .map_err(|e| fail(e.to_string()))?;
             let _ = b.stop(id, 1).await;
             b.remove(id).await.map_err(|e| fail(e.to_string()))?;
+            report.removed.push(name.clone());
         }
     }
 
