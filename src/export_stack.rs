@@ -405,12 +405,12 @@ pub fn cmd(paths: &Paths, a: StackArgs) -> Result<u8, Failure> {
             message: e.to_string(),
         })?;
     // Bind mounts checked and placed as `export compose` does.
-    crate::export::check_binds(&docker, crate::run::allow_system_mounts(&cfg)).map_err(|e| {
-        Failure {
+    crate::export::check_binds(&docker, paths, crate::run::allow_system_mounts(&cfg)).map_err(
+        |e| Failure {
             code: EXIT_INVALID_CONFIG,
             message: format!("{e}\nnothing was exported"),
-        }
-    })?;
+        },
+    )?;
     let bind = |_: &Launch, host: &str| {
         crate::export::bind_host(&paths.root, host)
             .display()

@@ -246,3 +246,37 @@ fn export_stack_refuses_secrets_named_after_a_key_no_run_made() {
     assert!(!file.exists());
     assert!(!s.root.path().join("var/lib/conteneur/label.key").exists());
 }
+
+/// `export compose` and `export stack` check where a host folder really
+/// leads, as a run does: a folder of the root that is a symbolic link to
+/// /etc is refused, named, and nothing is written (the exported file would
+/// have mounted the host's /etc).
+#[test]
+fn exports_refuse_a_host_folder_whose_link_leads_to_a_system_folder() {
+    let s = Server::new();
+    common::install_eole_layout(s.root.path());
+    s.set("nombre_conteneur", &["1"]);
+    s.set("conteneur1_name", &["web"]);
+    s.set("conteneur1_url", &["localhost:5000/demo/web"]);
+    s.set("conteneur1_port_in", &["80"]);
+    s.set("conteneur1_port_out", &["18081"]);
+    s.set("conteneur1_mountpoint_in", &["/data"]);
+    s.set("conteneur1_mountpoint_out", &["/srv/data"]);
+    let srv = s.root.path().join("srv");
+    std::fs::create_dir_all(&srv).unwrap();
+    std::os::unix::fs::symlink("/etc", srv.join("data")).unwrap();
+    for format in ["compose", "stack"] {
+        let file = s.root.path().join(format!("{format}.json"));
+        let out = s
+            .cmd(&["export", format, "-o", &file.display().to_string()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{format}: {}", text(&out));
+        assert!(
+            err.contains("conteneur1_mountpoint_out") && err.contains("resolves to '/etc'"),
+            "{format}: {err}"
+        );
+        assert!(!file.exists(), "{format}: nothing is written");
+    }
+}

@@ -342,17 +342,12 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
     plan::apps::check(&all).map_err(RunError::Plan)?;
     // Where each host folder really leads, symbolic links followed, before
     // anything changes (and again right before its container is created).
-    let allow_system_mounts = allow_system_mounts(&cfg);
-    for d in desired.iter().chain(&on_swarm) {
-        for m in d.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
-            crate::mounts::resolve(
-                &paths.root,
-                plan::mount_given(d, &m.host),
-                allow_system_mounts,
-            )
-            .map_err(|e| RunError::Plan(e.into()))?;
-        }
-    }
+    resolve_binds(
+        &paths.root,
+        desired.iter().chain(&on_swarm),
+        allow_system_mounts(&cfg),
+    )
+    .map_err(|e| RunError::Plan(e.into()))?;
     let label_key = label_key::load(paths)?;
     // The engines' snapshot and, off the swarm, what this server left on
     // one: independent questions, asked together.
@@ -409,6 +404,22 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
         swarm,
         label_key,
     })
+}
+
+/// Where each host folder of `launches` really leads, symbolic links
+/// followed, under `root` and not protected (unless `allow_system`): what
+/// a run checks before anything changes, and `export` before it writes.
+pub fn resolve_binds<'a>(
+    root: &Path,
+    launches: impl IntoIterator<Item = &'a Launch>,
+    allow_system: bool,
+) -> Result<(), crate::mounts::MountError> {
+    for d in launches {
+        for m in d.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
+            crate::mounts::resolve(root, plan::mount_given(d, &m.host), allow_system)?;
+        }
+    }
+    Ok(())
 }
 
 /// `conteneur_allow_system_mounts`: may containers get protected folders?
