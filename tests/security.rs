@@ -280,3 +280,32 @@ fn exports_refuse_a_host_folder_whose_link_leads_to_a_system_folder() {
         assert!(!file.exists(), "{format}: nothing is written");
     }
 }
+
+/// `export stack --name` goes into the front's nginx configuration
+/// (`tasks.NAME_SERVICE`): a name that is not a DNS name component is
+/// refused before anything is read or written.
+#[test]
+fn export_stack_refuses_a_stack_name_that_would_write_nginx_directives() {
+    let s = Server::new();
+    common::install_eole_layout(s.root.path());
+    let file = s.root.path().join("stack.json");
+    let out = s
+        .cmd(&[
+            "export",
+            "stack",
+            "-o",
+            &file.display().to_string(),
+            "--name",
+            "x; } server { listen 1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not a stack name"),
+        "{}",
+        text(&out)
+    );
+    assert!(!file.exists());
+    assert!(!s.root.path().join("stack.json.front.conf").exists());
+}
