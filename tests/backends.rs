@@ -191,7 +191,7 @@ impl Site {
 
 impl Drop for Site {
     fn drop(&mut self) {
-        let _ = self.cmd(&["proxy", "stop"]).output();
+        common::stop_private_nginx(self.root.path());
         self.clean_engines();
         for i in &self.images {
             docker(&["rmi", "-f", i]);
