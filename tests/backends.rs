@@ -596,6 +596,23 @@ fn docker_git_builds_once_per_commit_and_a_failed_build_keeps_the_old_one() {
     assert!(out.contains(UNCHANGED) && !out.contains("build"), "{out}");
     assert_eq!(site.docker_identity("site"), before);
 
+    // status reads the repository as a run does: as configured, exit 0.
+    let st = site.cmd(&["status"]).output().unwrap();
+    assert_eq!(st.status.code(), Some(0), "{}", text(&st));
+    // A repository that cannot be read is said, without failing: the
+    // container is compared with the commit its image was built from.
+    let away = repo.dir.path().with_extension("away");
+    std::fs::rename(repo.dir.path(), &away).unwrap();
+    let st = site.cmd(&["status"]).output().unwrap();
+    std::fs::rename(&away, repo.dir.path()).unwrap();
+    let said = text(&st);
+    assert_eq!(st.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("note: the repository was not read")
+            && said.contains("compared with the commit its image was built from"),
+        "{said}"
+    );
+
     // A new tag: built and replaced.
     repo.release("site v2", "v2");
     site.set("conteneur1_tag", &["v2"]);

@@ -374,18 +374,14 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
         }
     }
     // Where the git tags of docker+git containers point now (read only).
-    for d in desired.iter().filter(|d| d.backend == "docker+git") {
-        let key = (d.repository.clone(), d.tag.clone());
-        if d.repository.trim().is_empty() || observed.sources.contains_key(&key) {
-            continue;
-        }
-        let commit = crate::backend::git::resolve(&d.repository, &d.tag)
-            .await
-            .map_err(|error| RunError::Source {
-                name: d.name.clone(),
-                error,
-            })?;
-        observed.sources.insert(key, commit);
+    for (d, commit) in read_sources(&desired, &observed).await {
+        let commit = commit.map_err(|error| RunError::Source {
+            name: d.name.clone(),
+            error,
+        })?;
+        observed
+            .sources
+            .insert((d.repository.clone(), d.tag.clone()), commit);
     }
     let plan_opts = plan_options(&cfg, paths, opts.pull, &label_key.key);
     let plan = plan::reconcile(&desired, &observed, &plan_opts).map_err(RunError::Plan)?;
@@ -404,6 +400,30 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
         swarm,
         label_key,
     })
+}
+
+/// Where the git tags of the docker+git containers of `desired` point now,
+/// those `observed` does not know yet: each repository and tag read once
+/// (read only), all at once.
+pub(crate) async fn read_sources<'a>(
+    desired: &'a [Launch],
+    observed: &Observed,
+) -> Vec<(&'a Launch, Result<String, GitError>)> {
+    let mut asked = std::collections::HashSet::new();
+    let todo: Vec<&Launch> = desired
+        .iter()
+        .filter(|d| d.backend == "docker+git" && !d.repository.trim().is_empty())
+        .filter(|d| {
+            let key = (d.repository.clone(), d.tag.clone());
+            !observed.sources.contains_key(&key) && asked.insert(key)
+        })
+        .collect();
+    let commits = futures_util::future::join_all(
+        todo.iter()
+            .map(|d| crate::backend::git::resolve(&d.repository, &d.tag)),
+    )
+    .await;
+    todo.into_iter().zip(commits).collect()
 }
 
 /// Where each host folder of `launches` really leads, symbolic links
