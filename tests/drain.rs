@@ -11,6 +11,116 @@ use common::site::Site;
 
 use std::time::{Duration, Instant};
 
+/// A tmpfs of 16 KiB mounted on `dir` and filled: a drain folder with no
+/// room left (a real full file system, bounded). Unmounted when dropped,
+/// before the root goes (the test's failures too).
+struct FullFolder(std::path::PathBuf);
+
+impl FullFolder {
+    fn mount(dir: std::path::PathBuf) -> FullFolder {
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = common::run(
+            "mount",
+            &[
+                "-t",
+                "tmpfs",
+                "-o",
+                "size=16k",
+                "tmpfs",
+                &dir.display().to_string(),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "mounting a tmpfs needs root: {}",
+            common::text(&out)
+        );
+        let full = FullFolder(dir);
+        // Fill it: the write stops at ENOSPC.
+        let _ = std::fs::write(full.0.join("fill"), vec![0u8; 64 * 1024]);
+        assert!(
+            std::fs::write(full.0.join("probe"), b"x").is_err(),
+            "the tmpfs is not full"
+        );
+        full
+    }
+}
+
+impl Drop for FullFolder {
+    fn drop(&mut self) {
+        let _ = common::run("umount", &["-l", &self.0.display().to_string()]);
+    }
+}
+
+/// The files of `dir` but `fill` (FullFolder's).
+fn job_files(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n != "fill" && n != "probe")
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A drain job that cannot be written (its folder full) stops the run
+/// before nginx is switched: the old container keeps serving, with no
+/// failed request, the new one goes, and no temporary file is left. (It
+/// used to switch, exit 0, and leave `NAME.old.ID` running with no drainer
+/// and a 0-byte `.tmp`.)
+#[test]
+fn a_drain_job_that_cannot_be_written_stops_the_run_before_the_switch() {
+    let site = Site::new("dr3");
+    site.set("nombre_conteneur", &["1"]);
+    let port = free_port();
+    site.container(1, "web", "web", "1.0", port);
+    site.set("conteneur_drain_grace", &["2"]);
+    site.run_ok("instance");
+    let before = site.identity("web");
+    let dir = site.path("var/lib/conteneur/drain");
+    let full = FullFolder::mount(dir.clone());
+
+    let front = std::net::SocketAddr::from(([127, 0, 0, 1], site.http_port));
+    let load = common::load::start(
+        front,
+        &format!("/{}/", site.name("web")),
+        60,
+        Duration::from_secs(60),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    site.set("conteneur1_tag", &["2.0"]);
+    let out = site.run("reconfigure");
+    std::thread::sleep(Duration::from_millis(300));
+    let t = load.finish();
+    let err = common::text(&out);
+    assert_eq!(out.status.code(), Some(8), "{err}");
+    assert!(
+        err.contains("drain could not be arranged")
+            && err.contains("No space left on device")
+            && err.contains("previous ones keep serving"),
+        "{err}"
+    );
+    assert_eq!(t.failed(), 0, "{t}");
+    assert!(
+        t.only(&["web 1.0"]),
+        "the old version answers throughout: {t}"
+    );
+    assert_eq!(site.identity("web"), before);
+    assert_eq!(names(&site), vec![site.name("web")]);
+    assert!(job_files(&dir).is_empty(), "{:?}", job_files(&dir));
+
+    // Room again: the same change goes through, and drains.
+    drop(full);
+    let text = site.run_ok("reconfigure");
+    assert!(text.contains("1 replaced"), "{text}");
+    assert!(
+        job_files(&dir).iter().any(|f| f.ends_with(".json")),
+        "{:?}",
+        job_files(&dir)
+    );
+}
+
 /// The pid in the one drain job under `site`'s state folder.
 fn drainer_pid(site: &Site) -> u32 {
     let dir = site.path("var/lib/conteneur/drain");

@@ -546,12 +546,15 @@ pub async fn run(
         swarm::before_local(s, log).await?;
     }
     let proxy_mode = proxy::Mode::from_config(&cfg).map_err(RunError::Proxy)?;
+    let grace = Duration::from_secs(number(&cfg, "conteneur_drain_grace", 30));
     let switch = ProxySwitch {
         paths,
         mode: proxy_mode,
         desired: &desired,
         changed: std::sync::atomic::AtomicBool::new(false),
         retired: std::sync::Mutex::new(Vec::new()),
+        grace,
+        drain_job: std::sync::Mutex::new(None),
     };
     // Always: the switch also publishes a site that changed alone.
     let converged = converge::converge_containers(
@@ -566,8 +569,8 @@ pub async fn run(
     .await;
     // Replaced containers drain even when another container failed.
     let draining = switch.retired.lock().map(|d| d.clone()).unwrap_or_default();
-    let grace = Duration::from_secs(number(&cfg, "conteneur_drain_grace", 30));
-    match drain::hand_over(paths, &backends, &draining, grace).await {
+    let job = switch.drain_job.lock().ok().and_then(|mut j| j.take());
+    match drain::hand_over(paths, &backends, &draining, grace, job.as_deref()).await {
         Ok(said) if !said.is_empty() => {
             let _ = writeln!(log, "{said}");
         }
@@ -625,6 +628,10 @@ struct ProxySwitch<'a> {
     changed: std::sync::atomic::AtomicBool,
     /// What the executor handed over to drain.
     retired: std::sync::Mutex<Vec<converge::Draining>>,
+    /// `conteneur_drain_grace`.
+    grace: Duration,
+    /// The drain job written before the switch ([`drain::prepare`]).
+    drain_job: std::sync::Mutex<Option<PathBuf>>,
 }
 
 /// Where nginx sends each configured port: the routes the executor gives,
@@ -675,6 +682,14 @@ impl converge::Switch for ProxySwitch<'_> {
         if let Ok(mut r) = self.retired.lock() {
             r.extend_from_slice(draining);
         }
+    }
+
+    fn before_switch(&self, draining: &[converge::Draining]) -> Result<(), String> {
+        let job = drain::prepare(self.paths, draining, self.grace)?;
+        if let Ok(mut j) = self.drain_job.lock() {
+            *j = job;
+        }
+        Ok(())
     }
 }
 
