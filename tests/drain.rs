@@ -187,3 +187,54 @@ fn a_leftover_whose_drainer_died_is_removed_and_counted() {
     );
     assert_eq!(names(&site), vec![site.name("web")]);
 }
+
+/// A stop that takes longer than the client's usual bound on a request
+/// (120 s): stop_timeout 150 s and a process that ignores SIGTERM, so the
+/// engine waits the whole 150 s before it kills it. The replace of a
+/// container nginx does not route to stops the old one within the run: the
+/// run waits for the engine and ends with the new one running (it used to
+/// report the stop failed at 120 s, remove the new one, and leave both
+/// down). About 150 s: it runs beside this file's other tests.
+#[test]
+fn a_stop_timeout_past_the_client_s_bound_is_waited_for() {
+    let site = Site::new("dr2");
+    site.set("nombre_conteneur", &["1"]);
+    let n = |v: &str| format!("conteneur1_{v}");
+    site.set(&n("name"), &[&site.name("slow")]);
+    site.set(&n("url"), &["localhost:5000/demo/web"]);
+    site.set(&n("tag"), &["1.0"]);
+    site.set(
+        &n("command"),
+        &["/bin/sh -c \"trap '' TERM; exec /bin/httpd -f -p 80 -h /www\""],
+    );
+    site.set(&n("stop_timeout"), &["150"]);
+    site.run_ok("instance");
+    let old = site.identity("slow").0;
+
+    site.set(&n("tag"), &["2.0"]);
+    let begin = Instant::now();
+    let out = site
+        .cmd(&["reconfigure", "--quiet"])
+        .timeout(Duration::from_secs(400))
+        .output()
+        .unwrap();
+    let took = begin.elapsed();
+    let all = common::text(&out);
+    assert!(out.status.success(), "after {took:?}: {all}");
+    assert!(all.contains("1 replaced"), "{all}");
+    // The engine's SIGKILL came at 150 s, not the client's bound at 120 s.
+    assert!(took >= Duration::from_secs(140), "{took:?}: {all}");
+    let (new, _) = site.identity("slow");
+    assert_ne!(new, old);
+    let running = site.docker(&[
+        "inspect",
+        "--format",
+        "{{.State.Running}} {{.Config.Image}}",
+        &site.name("slow"),
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&running.stdout).trim(),
+        "true localhost:5000/demo/web:2.0"
+    );
+    assert_eq!(names(&site), vec![site.name("slow")]);
+}
