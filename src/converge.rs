@@ -105,6 +105,9 @@ pub struct Settings {
     /// How long a pull may go without any progress from the engine (the
     /// registry stalled) before it is abandoned.
     pub pull_timeout: Duration,
+    /// How long an image build (docker+git) may go without any output from
+    /// the engine (a step that hangs) before it is abandoned.
+    pub build_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -119,6 +122,7 @@ impl Default for Settings {
             secrets_dir: PathBuf::from("/var/lib/conteneur/secrets"),
             secret_values: SecretValues::default(),
             pull_timeout: Duration::from_secs(60),
+            build_timeout: Duration::from_secs(600),
         }
     }
 }

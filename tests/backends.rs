@@ -665,6 +665,40 @@ fn docker_git_builds_once_per_commit_and_a_failed_build_keeps_the_old_one() {
     assert_eq!(site.docker_identity("site"), before);
 }
 
+/// A build whose `RUN` hangs, printing nothing, is abandoned after
+/// conteneur_build_timeout, as a stalled pull is: the run fails before
+/// anything changed, naming the build and its step, and does not hang.
+#[test]
+fn a_build_that_hangs_is_abandoned_after_the_build_timeout() {
+    let mut site = Site::new("g2");
+    let repo = Repo::new();
+    repo.write(
+        "Dockerfile",
+        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sleep\", \"600\"]\n",
+    );
+    repo.release("hangs", "v1");
+    let image = format!("conteneur-test/{}-hang", site.tag);
+    site.images = vec![format!("{image}:v1")];
+    site.set("nombre_conteneur", &["1"]);
+    site.container(1, "hang", "docker+git", &image, "v1", free_port());
+    site.set("conteneur1_repository", &[&repo.url()]);
+    site.set("conteneur_build_timeout", &["3"]);
+    let begin = std::time::Instant::now();
+    let out = site.run("instance");
+    let took = begin.elapsed();
+    let err = text(&out);
+    assert_eq!(out.status.code(), Some(8), "{err}");
+    assert!(
+        err.contains(&format!("building {image}:v1 from {}", repo.url()))
+            && err.contains("printed nothing for 3 s")
+            && err.contains("(after '")
+            && err.contains("no container was changed"),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(60), "{took:?}");
+    assert!(!site.docker_exists("hang"));
+}
+
 #[test]
 fn snapcraft_and_vagrant_are_refused_early_naming_the_container() {
     let site = Site::new("u1");

@@ -510,6 +510,7 @@ pub async fn run(
         health_timeout: Duration::from_secs(number(&cfg, "conteneur_health_timeout", 30).max(1)),
         git_cache: paths.state.join("git"),
         pull_timeout: Duration::from_secs(number(&cfg, "conteneur_pull_timeout", 60).max(1)),
+        build_timeout: Duration::from_secs(number(&cfg, "conteneur_build_timeout", 600).max(1)),
         allow_system_mounts: allow_system_mounts(&cfg),
         label_key: label_key.key,
         secrets_dir: paths.state.join("secrets"),
