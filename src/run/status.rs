@@ -56,6 +56,10 @@ pub struct ContainerStatus {
     /// docker+git repository that could not be read).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// What keeps it from serving that its engine knows (an LXC port
+    /// forwarder that cannot accept connections now): not as wanted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trouble: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -93,6 +97,7 @@ impl Status {
                     && c.actual == "running"
                     && c.health == "healthy"
                     && c.drift.is_none()
+                    && c.trouble.is_none()
             })
     }
 }
@@ -310,6 +315,7 @@ pub async fn gather(
             route: (d.publish && !d.ports.is_empty()).then(|| format!("{base}/{}/", d.name)),
             ports: c.and_then(|c| c.host_ports()).map(|p| p.display()),
             note: notes.get(&d.name).cloned(),
+            trouble: c.and_then(|c| backends.get(c.backend)?.trouble(&c.id)),
         });
     }
     for c in observed.containers.iter().filter(|c| {
@@ -337,6 +343,7 @@ pub async fn gather(
             route: None,
             ports: c.host_ports().map(|p| p.display()),
             note: None,
+            trouble: None,
         });
     }
     let (proxy_text, proxy_running) =
@@ -468,6 +475,9 @@ impl std::fmt::Display for Status {
                 }
                 if let Some(n) = &c.note {
                     writeln!(f, "{:<20} note: {n}", "")?;
+                }
+                if let Some(t) = &c.trouble {
+                    writeln!(f, "{:<20} trouble: {t}", "")?;
                 }
             }
         }
