@@ -499,6 +499,13 @@ pub trait Backend: Send + Sync {
         let _ = id;
         Ok(None)
     }
+    /// What keeps container `id` from serving that its engine knows and a
+    /// probe may not see (an LXC container's port forwarder that cannot
+    /// accept connections now); None when nothing.
+    fn trouble(&self, id: &str) -> Option<String> {
+        let _ = id;
+        None
+    }
     /// Creates the private network `name` with `labels`; returns its id.
     async fn create_network(
         &self,
