@@ -246,3 +246,75 @@ fn export_stack_refuses_secrets_named_after_a_key_no_run_made() {
     assert!(!file.exists());
     assert!(!s.root.path().join("var/lib/conteneur/label.key").exists());
 }
+
+/// `flock -n PATH true` as `nobody`: its output, and whether it got the lock.
+fn flock_as_nobody(path: &Path) -> (bool, String) {
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .args(["flock", "-n"])
+        .arg(path)
+        .arg("true")
+        .output()
+        .unwrap();
+    (out.status.success(), text(&out))
+}
+
+#[test]
+fn the_lock_files_are_root_s_alone() {
+    // The finding: run.lock was 0644, so `flock` by nobody held every run
+    // back (exit 9). nobody must be able to reach the files to show that
+    // the mode, not the folders, keeps it out.
+    let s = Server::new();
+    std::fs::set_permissions(s.root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    s.set("conteneur_proxy_mode", &["private"]);
+    let state = s.root.path().join("var/lib/conteneur");
+    std::fs::create_dir_all(&state).unwrap();
+    let run_lock = state.join("run.lock");
+    let eol_lock = s.root.path().join("etc/eole/config.eol.lock");
+    // Locks left by an older version, 0644: brought back to 0600.
+    std::fs::write(&run_lock, "").unwrap();
+    for p in [&run_lock, &eol_lock] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(flock_as_nobody(p).0, "the test's premise: {}", p.display());
+    }
+    // `reconfigure` before `instance` takes the run lock, then stops.
+    let out = s.cmd(&["reconfigure"]).output().unwrap();
+    assert!(
+        text(&out).contains("never been instantiated"),
+        "{}",
+        text(&out)
+    );
+    s.set("conteneur_proxy_mode", &["private"]);
+    for p in [&run_lock, &eol_lock] {
+        assert_eq!(mode_of(p), 0o600, "{}", p.display());
+        let (got, said) = flock_as_nobody(p);
+        assert!(
+            !got && said.contains("Permission denied"),
+            "{}: {said}",
+            p.display()
+        );
+    }
+    // A new one is made 0600.
+    std::fs::remove_file(&run_lock).unwrap();
+    s.cmd(&["reconfigure"]).output().unwrap();
+    assert_eq!(mode_of(&run_lock), 0o600);
+    // One owned by another user (who could hold it open, or loosen it
+    // again) is refused, naming it; so is a link.
+    nix::unistd::chown(&run_lock, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+    let out = s.cmd(&["reconfigure"]).output().unwrap();
+    let said = text(&out);
+    assert!(
+        !out.status.success() && said.contains("run.lock") && said.contains("owned by uid 65534"),
+        "{said}"
+    );
+    std::fs::remove_file(&run_lock).unwrap();
+    let elsewhere = s.root.path().join("elsewhere");
+    std::os::unix::fs::symlink(&elsewhere, &run_lock).unwrap();
+    let out = s.cmd(&["reconfigure"]).output().unwrap();
+    assert!(
+        !out.status.success() && text(&out).contains("run.lock"),
+        "{}",
+        text(&out)
+    );
+    assert!(!elsewhere.exists());
+}

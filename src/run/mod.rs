@@ -15,7 +15,7 @@
 //! routes it had. One run at a time: a second one says who holds the lock.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -207,13 +207,7 @@ impl RunLock {
         if let Some(dir) = path.parent() {
             crate::folders::create_dir_all(dir, crate::folders::PUBLIC).map_err(|e| io(dir, e))?;
         }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| io(&path, e))?;
+        let file = crate::folders::open_lock(&path).map_err(|e| io(&path, e))?;
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(lock) => {
                 let me = std::process::id();
