@@ -318,3 +318,42 @@ fn the_lock_files_are_root_s_alone() {
     );
     assert!(!elsewhere.exists());
 }
+
+#[test]
+fn a_password_with_a_nul_byte_is_refused_without_showing_it() {
+    let s = Server::new();
+    s.set("conteneur_secret_name", &["db"]);
+    s.set("conteneur_secret_value", &["PWnul111"]);
+    let path = s.config_path();
+    let text_of = std::fs::read_to_string(&path).unwrap();
+    assert!(text_of.contains("\"PWnul111\""), "{text_of}");
+    std::fs::write(
+        &path,
+        text_of.replace("\"PWnul111\"", "\"PWnul111\\u0000\""),
+    )
+    .unwrap();
+    for args in [
+        &["plan"][..],
+        &["lint"],
+        &["get", "conteneur_secret_value"],
+        &["render"],
+    ] {
+        let out = s.cmd(args).output().unwrap();
+        let said = text(&out);
+        assert!(!out.status.success(), "{args:?}: {said}");
+        assert!(!said.contains("PWnul"), "{args:?}: {said}");
+    }
+    // `get` (CreoleGet) used to say "the value 'PWnul111…' is not valid".
+    let said = text(&s.cmd(&["get", "conteneur_secret_value"]).output().unwrap());
+    assert!(
+        said.contains("conteneur_secret_value")
+            && said.contains("NUL")
+            && said.contains("not shown"),
+        "{said}"
+    );
+    let said = text(&plan(&s));
+    assert!(
+        said.contains("conteneur_secret_value") && said.contains("NUL"),
+        "{said}"
+    );
+}

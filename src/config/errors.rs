@@ -50,9 +50,10 @@ pub enum ValueError {
     },
     #[error("variable '{name}' depends on itself through {chain}")]
     Cycle { name: String, chain: String },
-    #[error("variable '{name}': the value '{value}' is not valid: {reason} (rule: {rule}, {loc})")]
+    #[error("variable '{name}': the value {} is not valid: {reason} (rule: {rule}, {loc})", shown(.value))]
     Invalid {
         name: String,
+        /// The value; [`HIDDEN`] for a password's.
         value: String,
         /// The type or the check that refuses it.
         rule: String,
@@ -76,6 +77,38 @@ pub enum ValueError {
         file: String,
         reason: String,
     },
+}
+
+/// What stands for a password's value in a message.
+pub(crate) const HIDDEN: &str = "(the password, not shown)";
+
+/// A value in a message, quoted; a password's is never shown ([`HIDDEN`]
+/// stands for it).
+fn shown(value: &str) -> String {
+    if value == HIDDEN {
+        HIDDEN.to_string()
+    } else {
+        format!("'{value}'")
+    }
+}
+
+/// What a message may say of `value`: [`HIDDEN`] for a password's.
+pub(crate) fn showable(value: &str, secret: bool) -> String {
+    if secret {
+        HIDDEN.to_string()
+    } else {
+        value.to_string()
+    }
+}
+
+/// `text` (a check's message about `value`) with a password's value
+/// replaced by [`HIDDEN`].
+pub(crate) fn conceal(text: String, value: &str, secret: bool) -> String {
+    if secret && !value.is_empty() {
+        text.replace(value, HIDDEN)
+    } else {
+        text
+    }
 }
 
 fn suggestion(similar: &[String]) -> String {
@@ -110,9 +143,10 @@ pub enum SetError {
         expected: usize,
         found: usize,
     },
-    #[error("variable '{name}': '{value}' is not valid: {reason} (expected {expected})")]
+    #[error("variable '{name}': {} is not valid: {reason} (expected {expected})", shown(.value))]
     Invalid {
         name: String,
+        /// The value; [`HIDDEN`] for a password's.
         value: String,
         expected: &'static str,
         reason: String,
