@@ -462,7 +462,11 @@ pub async fn converge_containers(
             Ok(f) => {
                 // The secret files of the previous version go (a draining
                 // one keeps reading its own: a bind mount holds the file).
-                apps::forget_secrets(&f.name, by_name.get(f.name.as_str()).copied(), settings);
+                // A container only started again keeps the folder it was
+                // created with (made before its name was keyed, perhaps).
+                if f.kind != replace::UpKind::Started {
+                    apps::forget_secrets(&f.name, by_name.get(f.name.as_str()).copied(), settings);
+                }
                 match f.kind {
                     replace::UpKind::Created => report.created.push(f.name),
                     replace::UpKind::Replaced => report.replaced.push(f.name),
