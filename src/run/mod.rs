@@ -466,6 +466,10 @@ pub async fn run(
     let arg = mode.name();
     let root = paths.root.display().to_string();
     let env = [("CONTENEUR_ROOT", root.as_str())];
+    let hook_timeout =
+        Duration::from_secs(number(&cfg, "conteneur_hook_timeout", hooks::DEFAULT_TIMEOUT).max(1));
+    // Hooks not root's alone are refused before anything is pulled or run.
+    hooks::check(&paths.hooks)?;
 
     let settings = Settings {
         server: server_id(paths),
@@ -491,11 +495,11 @@ pub async fn run(
     .await
     .map_err(RunError::Converge)?;
 
-    hooks::run_phase(&paths.hooks, "preservice", arg, &env)?;
-    hooks::run_phase(&paths.hooks, "pretemplate", arg, &env)?;
+    hooks::run_phase(&paths.hooks, "preservice", arg, &env, hook_timeout)?;
+    hooks::run_phase(&paths.hooks, "pretemplate", arg, &env, hook_timeout)?;
     let changes = template::write_all(&rendered).map_err(|e| RunError::Write(e.to_string()))?;
     let files_changed: Vec<PathBuf> = changes.changed().cloned().collect();
-    hooks::run_phase(&paths.hooks, "posttemplate", arg, &env)?;
+    hooks::run_phase(&paths.hooks, "posttemplate", arg, &env, hook_timeout)?;
 
     // Generated values (a secret's gen_random) are kept before any
     // container receives them: a database initialised with a password
@@ -548,7 +552,7 @@ pub async fn run(
     if proxy_mode == proxy::Mode::Private {
         proxy::ensure_started(paths).map_err(RunError::Proxy)?;
     }
-    hooks::run_phase(&paths.hooks, "postservice", arg, &env)?;
+    hooks::run_phase(&paths.hooks, "postservice", arg, &env, hook_timeout)?;
 
     if mode == Mode::Instance {
         if let Some(dir) = paths.instance_marker.parent() {
