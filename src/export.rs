@@ -585,7 +585,7 @@ pub(crate) fn check_binds(docker: &[Launch], allow_system: bool) -> Result<(), E
             plan::check_mount(l, &m.host, allow_system).map_err(ExportError::Mount)?;
         }
     }
-    Ok(())
+    plan::check_nested_mounts(docker).map_err(ExportError::Mount)
 }
 
 /// serde_json's pretty printer, escaping what PyYAML (YAML 1.1) refuses in

@@ -620,6 +620,27 @@ impl Backend for DockerBackend {
         self.health_of(id).await
     }
 
+    async fn binds(&self, id: &str) -> Result<Option<super::Binds>, BackendError> {
+        let c = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(|e| self.container_err(id, "inspect", e))?;
+        let state = c.state.unwrap_or_default();
+        let pid = state.pid.and_then(|p| u32::try_from(p).ok()).unwrap_or(0);
+        if !state.running.unwrap_or(false) || pid == 0 {
+            return Ok(None);
+        }
+        let mounts = c
+            .mounts
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| m.typ.as_deref() == Some("bind"))
+            .filter_map(|m| Some((m.source?, m.destination?)))
+            .collect();
+        Ok(Some(super::Binds { pid, mounts }))
+    }
+
     async fn create_network(
         &self,
         name: &str,

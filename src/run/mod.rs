@@ -37,6 +37,7 @@ pub mod cli;
 pub mod drain;
 pub mod label_key;
 pub mod status;
+pub mod swapped;
 pub mod swarm;
 
 /// Where the templates render the launch plans, under the state folder.
@@ -65,6 +66,9 @@ pub struct Options {
     pub pull: bool,
     /// Only progress lines, no bars (also when stderr is not a terminal).
     pub quiet: bool,
+    /// Stop the running containers whose host folder was swapped
+    /// ([`swapped`]) before anything else: a run does, `plan` only says.
+    pub stop_swapped: bool,
 }
 
 /// Why a run stopped. Each says what was left as it was.
@@ -95,6 +99,8 @@ pub enum RunError {
         .0.iter().map(|(n, why)| format!("container '{n}': Swarm rolled its update back ({why})")).collect::<Vec<_>>().join("\n")
     )]
     RolledBack(Vec<(String, String)>),
+    #[error("{}\nnothing else was changed", .0.join("\n"))]
+    Swapped(Vec<String>),
     #[error(transparent)]
     Hook(#[from] HookError),
     #[error("writing the rendered files failed: {0}")]
@@ -337,16 +343,26 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
     // Where each host folder really leads, symbolic links followed, before
     // anything changes (and again right before its container is created).
     let allow_system_mounts = allow_system_mounts(&cfg);
-    for d in desired.iter().chain(&on_swarm) {
-        for m in d.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
-            crate::mounts::resolve(
-                &paths.root,
-                plan::mount_given(d, &m.host),
-                allow_system_mounts,
-            )
-            .map_err(|e| RunError::Plan(e.into()))?;
+    let mounts_checked = (|| {
+        let mut resolved = Vec::new();
+        for d in desired.iter().chain(&on_swarm) {
+            for m in d.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
+                let given = plan::mount_given(d, &m.host);
+                let path = crate::mounts::resolve(&paths.root, given, allow_system_mounts)?;
+                resolved.push((given, path.display().to_string()));
+            }
         }
-    }
+        // Nested once links are followed too (`/srv/b` a link into `/srv/a`).
+        crate::mounts::check_nested(&resolved)
+    })()
+    .map_err(|e| RunError::Plan(e.into()));
+    // A run first stops the containers whose folder was swapped (below).
+    let mounts_checked = if opts.stop_swapped {
+        Some(mounts_checked)
+    } else {
+        mounts_checked?;
+        None
+    };
     let label_key = label_key::load(paths)?;
     // The engines' snapshot and, off the swarm, what this server left on
     // one: independent questions, asked together.
@@ -364,6 +380,15 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
         }
     };
     let ((backends, mut observed), leftovers) = tokio::join!(engines, leftovers);
+    if let Some(checked) = mounts_checked {
+        // A running container handed another folder than it was given
+        // since: stopped, and the run goes no further.
+        let swapped = swapped::stop_swapped(&backends, &observed, &server_id(paths)).await;
+        if !swapped.is_empty() {
+            return Err(RunError::Swapped(swapped));
+        }
+        checked?;
+    }
     observed.draining = drain::draining(paths);
     // An engine no container needs may be missing (a server without LXC
     // containers needs no LXC); one that is needed may not.

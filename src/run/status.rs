@@ -73,6 +73,9 @@ pub struct Status {
     /// The named volumes conteneur created for this server: kept when
     /// their containers go.
     pub volumes: Vec<VolumeStatus>,
+    /// Containers stopped because a host folder of theirs no longer leads
+    /// where it did (see [`super::swapped`]).
+    pub swapped: Vec<String>,
 }
 
 impl Status {
@@ -81,6 +84,7 @@ impl Status {
     /// proxy runs. Anything else is exit 8.
     pub fn all_well(&self) -> bool {
         self.engine.is_none()
+            && self.swapped.is_empty()
             && self.plan_error.is_none()
             && self.files_not_applied.is_empty()
             && self.proxy_running
@@ -213,6 +217,8 @@ pub async fn gather(
     let files_not_applied = files_not_applied(paths, cfg, rendered);
     let mut backends = Backends::connect(&paths.state).await;
     let observed = backends.inspect().await;
+    let server = super::server_id(paths);
+    let swapped = super::swapped::stop_swapped(&backends, &observed, &server).await;
     let mut problems = Vec::new();
     let mut engines = BTreeMap::new();
     let needed = crate::plan::kinds_needed(desired);
@@ -230,7 +236,6 @@ pub async fn gather(
         }
     }
     let engine = (!problems.is_empty()).then(|| problems.join("; "));
-    let server = super::server_id(paths);
     let base = base_url(cfg);
     // What the next run would do, per container: the drift from what is
     // configured. Without an engine there is nothing to compare with.
@@ -349,6 +354,7 @@ pub async fn gather(
         plan_error,
         files_not_applied,
         volumes: volumes(&observed, &server, desired),
+        swapped,
     }
 }
 
@@ -452,6 +458,9 @@ impl std::fmt::Display for Status {
                 "files not as configured (`reconfigure` writes them): {}",
                 self.files_not_applied.join(", ")
             )?;
+        }
+        for s in &self.swapped {
+            writeln!(f, "host folder swapped: {s}")?;
         }
         if let Some(e) = &self.plan_error {
             writeln!(f, "the next run would fail: {e}")?;
