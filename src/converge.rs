@@ -98,7 +98,13 @@ pub struct Settings {
     /// How long a pull may go without any progress from the engine (the
     /// registry stalled) before it is abandoned.
     pub pull_timeout: Duration,
+    /// The credentials of docker+git repositories, by URL without them
+    /// (never shown: `Credentials`' `Debug` hides them).
+    pub git_credentials: GitCredentials,
 }
+
+/// Credentials of repositories, by their URL without them.
+pub type GitCredentials = BTreeMap<String, crate::userinfo::Credentials>;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -112,6 +118,7 @@ impl Default for Settings {
             secrets_dir: PathBuf::from("/var/lib/conteneur/secrets"),
             secret_values: SecretValues::default(),
             pull_timeout: Duration::from_secs(60),
+            git_credentials: GitCredentials::new(),
         }
     }
 }

@@ -83,12 +83,12 @@ pub enum ValueError {
 pub(crate) const HIDDEN: &str = "(the password, not shown)";
 
 /// A value in a message, quoted; a password's is never shown ([`HIDDEN`]
-/// stands for it).
+/// stands for it), nor the credentials a URL carries (`http://user:TOKEN@…`).
 fn shown(value: &str) -> String {
     if value == HIDDEN {
         HIDDEN.to_string()
     } else {
-        format!("'{value}'")
+        format!("'{}'", crate::userinfo::public(value))
     }
 }
 
@@ -102,10 +102,17 @@ pub(crate) fn showable(value: &str, secret: bool) -> String {
 }
 
 /// `text` (a check's message about `value`) with a password's value
-/// replaced by [`HIDDEN`].
+/// replaced by [`HIDDEN`], and a URL's credentials taken out.
 pub(crate) fn conceal(text: String, value: &str, secret: bool) -> String {
-    if secret && !value.is_empty() {
-        text.replace(value, HIDDEN)
+    if value.is_empty() {
+        return text;
+    }
+    if secret {
+        return text.replace(value, HIDDEN);
+    }
+    let public = crate::userinfo::public(value);
+    if public != value {
+        text.replace(value, &public)
     } else {
         text
     }

@@ -398,12 +398,13 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
         }
     }
     // Where the git tags of docker+git containers point now (read only).
+    let cred = git_credentials(&cfg);
     for d in desired.iter().filter(|d| d.backend == "docker+git") {
         let key = (d.repository.clone(), d.tag.clone());
         if d.repository.trim().is_empty() || observed.sources.contains_key(&key) {
             continue;
         }
-        let commit = crate::backend::git::resolve(&d.repository, &d.tag)
+        let commit = crate::backend::git::resolve(&d.repository, &d.tag, cred.get(&d.repository))
             .await
             .map_err(|error| RunError::Source {
                 name: d.name.clone(),
@@ -506,6 +507,7 @@ pub async fn run(
         label_key: label_key.key,
         secrets_dir: paths.state.join("secrets"),
         secret_values: secret_values(&cfg),
+        git_credentials: git_credentials(&cfg),
     };
     // Images first: a pull that fails leaves every file as it was (the
     // templates would otherwise name a tag that does not run).
@@ -672,6 +674,20 @@ impl converge::Switch for ProxySwitch<'_> {
 
 /// The secrets' values, for the executor (they never reach a file other
 /// than the secret files, nor a log).
+/// The credentials of the docker+git repositories (`conteneurX_repository`
+/// = `http://user:TOKEN@…`), by their URL without them: what the launch
+/// plans carry (docs/security.md, "Credentials in URLs").
+pub fn git_credentials(cfg: &Config) -> converge::GitCredentials {
+    let count = number(cfg, "nombre_conteneur", 0);
+    (1..=count)
+        .filter_map(|x| cfg.first(&format!("conteneur{x}_repository")))
+        .filter_map(|url| match crate::userinfo::split(&url) {
+            (public, Some(c)) => Some((public, c)),
+            _ => None,
+        })
+        .collect()
+}
+
 pub fn secret_values(cfg: &Config) -> converge::SecretValues {
     let items = |name: &str| -> Vec<Option<String>> {
         cfg.get(name)
