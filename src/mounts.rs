@@ -450,6 +450,45 @@ mod tests {
     }
 
     #[test]
+    fn a_folder_inside_another_is_refused_both_ways_naming_both() {
+        let of = |container: &'static str, index: u32, path: &'static str| {
+            (
+                Given {
+                    container,
+                    index,
+                    path,
+                },
+                normalise(path).unwrap(),
+            )
+        };
+        let pra = of("pra", 1, "/srv/pa");
+        let prb = of("prb", 2, "/srv/pa/sub");
+        for (binds, first, relation) in [
+            ([pra.clone(), prb.clone()], "pra", "holds"),
+            ([prb.clone(), pra.clone()], "prb", "lies inside"),
+        ] {
+            let e = check_nested(&binds).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("container '{first}'"))
+                    && e.contains(relation)
+                    && e.contains("'/srv/pa'")
+                    && e.contains("'/srv/pa/sub'")
+                    && e.contains("conteneur1_mountpoint_out")
+                    && e.contains("conteneur2_mountpoint_out"),
+                "{e}"
+            );
+        }
+        // `/` holds everything; siblings, a common prefix that is not a
+        // parent, and the same folder twice are fine.
+        assert!(check_nested(&[of("a", 1, "/"), of("b", 2, "/srv")]).is_err());
+        assert!(check_nested(&[pra.clone(), of("b", 2, "/srv/pab")]).is_ok());
+        assert!(check_nested(&[pra.clone(), of("b", 2, "/srv/pb")]).is_ok());
+        assert!(check_nested(&[pra.clone(), of("b", 2, "/srv/pa")]).is_ok());
+        // Two folders of one container.
+        assert!(check_nested(&[pra, of("pra", 1, "/srv/pa/x")]).is_err());
+    }
+
+    #[test]
     fn spellings_of_a_system_folder_are_refused() {
         for p in [
             "/etc",
