@@ -406,7 +406,7 @@ pub fn prepare(root: &Path, given: Given<'_>, allow_system: bool) -> Result<Path
 /// `dest` inside it. The engine was given the folder with every link
 /// followed ([`prepare`]), so a link on its path now means it was swapped
 /// since; and the folder mounted (seen through `/proc/PID/root`) must be
-/// that one: the engine follows links again at every start (`docker
+/// that one (for a folder; a file may be saved anew without any link): the engine follows links again at every start (`docker
 /// restart`, a reboot), so a swap followed by a restart hands the
 /// container whatever the link points to. `None`: as it was, or nothing
 /// can be said (the source is gone, the process is not visible here).
@@ -420,12 +420,17 @@ pub fn swapped(pid: u32, source: &str, dest: &str) -> Option<String> {
             real.display()
         ));
     }
+    let host = std::fs::metadata(src).ok()?;
+    // A file may be replaced by a new one of the same name (an editor's
+    // atomic save) without any link: only a folder is compared.
+    if !host.is_dir() {
+        return None;
+    }
     let inside = Path::new("/proc")
         .join(pid.to_string())
         .join("root")
         .join(dest.trim_start_matches('/'));
     let mounted = std::fs::metadata(&inside).ok()?;
-    let host = std::fs::metadata(src).ok()?;
     if (mounted.dev(), mounted.ino()) != (host.dev(), host.ino()) {
         return Some(format!(
             "what is mounted at {dest} is not its host folder '{source}' (it was swapped \

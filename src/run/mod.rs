@@ -383,7 +383,8 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
     if let Some(checked) = mounts_checked {
         // A running container handed another folder than it was given
         // since: stopped, and the run goes no further.
-        let swapped = swapped::stop_swapped(&backends, &observed, &server_id(paths)).await;
+        let swapped =
+            swapped::stop_swapped(&backends, &observed, &server_id(paths), &paths.state).await;
         if !swapped.is_empty() {
             return Err(RunError::Swapped(swapped));
         }

@@ -218,7 +218,7 @@ pub async fn gather(
     let mut backends = Backends::connect(&paths.state).await;
     let observed = backends.inspect().await;
     let server = super::server_id(paths);
-    let swapped = super::swapped::stop_swapped(&backends, &observed, &server).await;
+    let swapped = super::swapped::stop_swapped(&backends, &observed, &server, &paths.state).await;
     let mut problems = Vec::new();
     let mut engines = BTreeMap::new();
     let needed = crate::plan::kinds_needed(desired);

@@ -8,11 +8,25 @@
 //! this server is looked at ([`crate::mounts::swapped`]), and one whose
 //! host folder no longer leads where it did is stopped, naming it.
 
+use std::path::Path;
+
 use crate::backend::{Backends, Observed, short_id};
 
 /// Stops the running containers of `server` whose bind mounts were swapped;
 /// one line per container, saying what was found and whether it stopped.
-pub async fn stop_swapped(backends: &Backends, observed: &Observed, server: &str) -> Vec<String> {
+/// Files under `own` (the state folder: secret files, root's alone, which
+/// conteneur writes anew when a value changes) are not looked at.
+pub async fn stop_swapped(
+    backends: &Backends,
+    observed: &Observed,
+    server: &str,
+    own: &Path,
+) -> Vec<String> {
+    let own_real = std::fs::canonicalize(own).unwrap_or_else(|_| own.to_path_buf());
+    let ours = |source: &str| {
+        let p = Path::new(source);
+        p.starts_with(own) || p.starts_with(&own_real)
+    };
     let mut out = Vec::new();
     for c in observed
         .containers
@@ -28,6 +42,7 @@ pub async fn stop_swapped(backends: &Backends, observed: &Observed, server: &str
         let found: Vec<String> = binds
             .mounts
             .iter()
+            .filter(|(source, _)| !ours(source))
             .filter_map(|(source, dest)| crate::mounts::swapped(binds.pid, source, dest))
             .collect();
         if found.is_empty() {
