@@ -242,6 +242,14 @@ mod tests {
 
     const T: Duration = Duration::from_secs(30);
 
+    /// A hooks folder with the phase folder `phase` made.
+    fn phase_dir(phase: &str) -> (tempfile::TempDir, PathBuf) {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join(phase);
+        std::fs::create_dir_all(&dir).unwrap();
+        (root, dir)
+    }
+
     fn script(dir: &Path, name: &str, body: &str) {
         let p = dir.join(name);
         std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
@@ -250,9 +258,7 @@ mod tests {
 
     #[test]
     fn runs_in_order_skips_bad_names_and_stops_on_failure() {
-        let root = tempfile::tempdir().unwrap();
-        let dir = root.path().join("pretemplate");
-        std::fs::create_dir_all(&dir).unwrap();
+        let (root, dir) = phase_dir("pretemplate");
         let log = root.path().join("log");
         script(
             &dir,
@@ -284,9 +290,7 @@ mod tests {
 
     #[test]
     fn a_hook_past_its_bound_is_killed_with_its_group_and_named() {
-        let root = tempfile::tempdir().unwrap();
-        let dir = root.path().join("preservice");
-        std::fs::create_dir_all(&dir).unwrap();
+        let (root, dir) = phase_dir("preservice");
         let pids = root.path().join("pids");
         script(
             &dir,
@@ -333,9 +337,7 @@ mod tests {
 
     #[test]
     fn a_hook_gets_a_fixed_environment() {
-        let root = tempfile::tempdir().unwrap();
-        let dir = root.path().join("postservice");
-        std::fs::create_dir_all(&dir).unwrap();
+        let (root, dir) = phase_dir("postservice");
         let log = root.path().join("env");
         script(&dir, "10-env", &format!("env > {}", log.display()));
         // SAFETY: the only test of this module that reads the variable.
@@ -356,10 +358,8 @@ mod tests {
 
     #[test]
     fn hooks_and_folders_not_root_s_alone_are_refused_before_any_runs() {
-        let root = tempfile::tempdir().unwrap();
-        let pre = root.path().join("preservice");
+        let (root, pre) = phase_dir("preservice");
         let post = root.path().join("postservice");
-        std::fs::create_dir_all(&pre).unwrap();
         std::fs::create_dir_all(&post).unwrap();
         let ran = root.path().join("ran");
         script(&pre, "10-first", &format!("touch {}", ran.display()));
