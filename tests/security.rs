@@ -357,3 +357,76 @@ fn a_password_with_a_nul_byte_is_refused_without_showing_it() {
         "{said}"
     );
 }
+
+/// Hooks through a real run: one that sleeps past `conteneur_hook_timeout`
+/// is killed and named, and the run lock is free again; a world-writable
+/// hook folder and a hook owned by another user are refused, naming them,
+/// before any hook runs.
+#[test]
+fn hooks_are_bounded_and_must_be_root_s_alone() {
+    let site = common::site::Site::new("hook");
+    site.set("nombre_conteneur", &["0"]);
+    site.set("conteneur_hook_timeout", &["1"]);
+    let hooks = site.path("usr/share/eole");
+    let pre = hooks.join("preservice");
+    std::fs::create_dir_all(&pre).unwrap();
+    let ran = site.path("ran");
+    let hook = |name: &str, body: &str| {
+        let p = pre.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    };
+    let first = hook("10-first", &format!("touch {}", ran.display()));
+    let sleeper = hook("20-sleeps", "sleep 600");
+    let begin = std::time::Instant::now();
+    let out = site.run("instance");
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        begin.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        begin.elapsed()
+    );
+    assert!(
+        said.contains(&sleeper.display().to_string())
+            && said.contains("conteneur_hook_timeout (1 s)"),
+        "{said}"
+    );
+    assert!(ran.exists());
+    std::fs::remove_file(&sleeper).unwrap();
+    std::fs::remove_file(&ran).unwrap();
+
+    for (what, named, why) in [
+        (
+            "a world-writable folder",
+            pre.clone(),
+            "writable by anyone (mode 0777)",
+        ),
+        (
+            "a hook of another user",
+            first.clone(),
+            "owned by uid 65534, not by root",
+        ),
+    ] {
+        if what.contains("folder") {
+            std::fs::set_permissions(&pre, std::fs::Permissions::from_mode(0o777)).unwrap();
+        } else {
+            std::fs::set_permissions(&pre, std::fs::Permissions::from_mode(0o755)).unwrap();
+            nix::unistd::chown(&first, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+        }
+        let out = site.run("instance");
+        let said = text(&out);
+        assert!(!out.status.success(), "{what}: {said}");
+        assert!(
+            said.contains(&named.display().to_string())
+                && said.contains(why)
+                && said.contains("refused"),
+            "{what}: {said}"
+        );
+        assert!(!ran.exists(), "{what}: a hook ran");
+    }
+    nix::unistd::chown(&first, Some(nix::unistd::Uid::from_raw(0)), None).unwrap();
+    site.run_ok("instance");
+    assert!(ran.exists());
+}
