@@ -375,6 +375,7 @@ fn cmd_lint(paths: &Paths, a: LintArgs) -> Result<u8, Failure> {
             problems.extend(cfg.problems());
             problems.extend(crate::template::lint(&cfg, paths));
             problems.extend(crate::plan::lint_types(&cfg));
+            problems.extend(crate::plan::lint_nested_mounts(&cfg));
             problems.extend(crate::plan::apps::lint(&cfg));
         }
         Err(e) => problems.push(Problem {

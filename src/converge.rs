@@ -108,7 +108,13 @@ pub struct Settings {
     /// How long an image build (docker+git) may go without any output from
     /// the engine (a step that hangs) before it is abandoned.
     pub build_timeout: Duration,
+    /// The credentials of docker+git repositories, by URL without them
+    /// (never shown: `Credentials`' `Debug` hides them).
+    pub git_credentials: GitCredentials,
 }
+
+/// Credentials of repositories, by their URL without them.
+pub type GitCredentials = BTreeMap<String, crate::userinfo::Credentials>;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -123,6 +129,7 @@ impl Default for Settings {
             secret_values: SecretValues::default(),
             pull_timeout: Duration::from_secs(60),
             build_timeout: Duration::from_secs(600),
+            git_credentials: GitCredentials::new(),
         }
     }
 }
@@ -488,7 +495,11 @@ pub async fn converge_containers(
             Ok(f) => {
                 // The secret files of the previous version go (a draining
                 // one keeps reading its own: a bind mount holds the file).
-                apps::forget_secrets(&f.name, by_name.get(f.name.as_str()).copied(), settings);
+                // A container only started again keeps the folder it was
+                // created with (made before its name was keyed, perhaps).
+                if f.kind != replace::UpKind::Started {
+                    apps::forget_secrets(&f.name, by_name.get(f.name.as_str()).copied(), settings);
+                }
                 match f.kind {
                     replace::UpKind::Created => report.created.push(f.name),
                     replace::UpKind::Replaced => report.replaced.push(f.name),

@@ -163,6 +163,17 @@ impl DockerBackend {
             .map_err(|e| engine_message(&e))
     }
 
+    /// The engine's record of container `id`.
+    pub(super) async fn inspect_one(
+        &self,
+        id: &str,
+    ) -> Result<bollard::models::ContainerInspectResponse, BackendError> {
+        self.docker
+            .inspect_container(id, None)
+            .await
+            .map_err(|e| self.container_err(id, "inspect", e))
+    }
+
     fn container_err(
         &self,
         name: &str,
@@ -602,20 +613,12 @@ impl Backend for DockerBackend {
     }
 
     async fn running(&self, id: &str) -> Result<bool, BackendError> {
-        let c = self
-            .docker
-            .inspect_container(id, None)
-            .await
-            .map_err(|e| self.container_err(id, "inspect", e))?;
+        let c = self.inspect_one(id).await?;
         Ok(c.state.and_then(|s| s.running).unwrap_or(false))
     }
 
     async fn liveness(&self, id: &str) -> Result<super::Liveness, BackendError> {
-        let c = self
-            .docker
-            .inspect_container(id, None)
-            .await
-            .map_err(|e| self.container_err(id, "inspect", e))?;
+        let c = self.inspect_one(id).await?;
         let state = c.state.unwrap_or_default();
         Ok(super::Liveness {
             running: state.running.unwrap_or(false),
@@ -630,6 +633,23 @@ impl Backend for DockerBackend {
 
     async fn health(&self, id: &str) -> Result<Option<(String, String)>, BackendError> {
         self.health_of(id).await
+    }
+
+    async fn binds(&self, id: &str) -> Result<Option<super::Binds>, BackendError> {
+        let c = self.inspect_one(id).await?;
+        let state = c.state.unwrap_or_default();
+        let pid = state.pid.and_then(|p| u32::try_from(p).ok()).unwrap_or(0);
+        if !state.running.unwrap_or(false) || pid == 0 {
+            return Ok(None);
+        }
+        let mounts = c
+            .mounts
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| m.typ.as_deref() == Some("bind"))
+            .filter_map(|m| Some((m.source?, m.destination?)))
+            .collect();
+        Ok(Some(super::Binds { pid, mounts }))
     }
 
     async fn create_network(

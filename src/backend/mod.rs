@@ -248,6 +248,15 @@ impl ObservedResource {
     }
 }
 
+/// The bind mounts of a running container ([`Backend::binds`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binds {
+    /// Its main process, on the host.
+    pub pid: u32,
+    /// (host folder as given to the engine, path inside the container).
+    pub mounts: Vec<(String, String)>,
+}
+
 /// An image present on an engine.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ObservedImage {
@@ -491,6 +500,14 @@ pub trait Backend: Send + Sync {
             running: self.running(id).await?,
             ..Liveness::default()
         })
+    }
+    /// The bind mounts of running container `id` as the engine keeps them
+    /// (the host folder it was given, the path inside) and the host pid of
+    /// its main process; None when the engine does not say (not running,
+    /// engines without such records).
+    async fn binds(&self, id: &str) -> Result<Option<Binds>, BackendError> {
+        let _ = id;
+        Ok(None)
     }
     /// The engine's health status of the container's in-container check
     /// (`starting`, `healthy`, `unhealthy`) and the last check's output;

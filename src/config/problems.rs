@@ -9,12 +9,13 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use super::errors::conceal;
 use super::funcs;
 use super::read::CheckFailure;
 use super::{
     Config, HashMap, Problem, ProblemKind, Props, Severity, Value, ValueError, checks, types,
 };
-use crate::dico::{self, CalcKind, Level, ParamValue, Variable};
+use crate::dico::{self, CalcKind, Level, ParamValue, VarType, Variable};
 
 impl Config {
     /// Every problem of the values: invalid stored values, failed checks,
@@ -187,6 +188,25 @@ impl Config {
     /// them). The error says whether the check could not run or which item
     /// it refused.
     pub(super) fn run_check_on(
+        &self,
+        check: &dico::Check,
+        name: &str,
+        var: &Variable,
+        value: &Value,
+    ) -> Result<(), CheckFailure> {
+        let secret = var.ty == VarType::Password;
+        self.run_check_raw(check, name, var, value)
+            .map_err(|failure| match failure {
+                CheckFailure::Refused { item, message } => CheckFailure::Refused {
+                    message: conceal(message, &item, secret),
+                    item,
+                },
+                other => other,
+            })
+    }
+
+    /// [`Self::run_check_on`], its messages as the check words them.
+    fn run_check_raw(
         &self,
         check: &dico::Check,
         name: &str,

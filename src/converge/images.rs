@@ -65,13 +65,19 @@ async fn prepare_one(
             };
             let reference = format!("{image}:{tag}");
             progress.update(&reference, &format!("fetching {repository} {tag}"));
-            let context = git::fetch_tree(&settings.git_cache, repository, tag, commit)
-                .await
-                .map_err(|e| {
-                    let e = fail(e.to_string());
-                    progress.done(&reference, &Err(e.clone()));
-                    e
-                })?;
+            let context = git::fetch_tree(
+                &settings.git_cache,
+                repository,
+                tag,
+                commit,
+                settings.git_credentials.get(repository),
+            )
+            .await
+            .map_err(|e| {
+                let e = fail(e.to_string());
+                progress.done(&reference, &Err(e.clone()));
+                e
+            })?;
             let mut l = BTreeMap::new();
             l.insert(labels::GIT_COMMIT.to_string(), commit.clone());
             l.insert(labels::GIT_URL.to_string(), repository.clone());

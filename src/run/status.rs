@@ -81,6 +81,9 @@ pub struct Status {
     /// The named volumes conteneur created for this server: kept when
     /// their containers go.
     pub volumes: Vec<VolumeStatus>,
+    /// Containers stopped because a host folder of theirs no longer leads
+    /// where it did (see [`super::swapped`]).
+    pub swapped: Vec<String>,
 }
 
 impl Status {
@@ -89,6 +92,7 @@ impl Status {
     /// proxy runs. Anything else is exit 8.
     pub fn all_well(&self) -> bool {
         self.engine.is_none()
+            && self.swapped.is_empty()
             && self.plan_error.is_none()
             && self.files_not_applied.is_empty()
             && self.proxy_running
@@ -222,7 +226,9 @@ pub async fn gather(
     let files_not_applied = files_not_applied(paths, cfg, rendered);
     let mut backends = Backends::connect(&paths.state).await;
     let mut observed = backends.inspect().await;
-    let notes = read_sources(desired, &mut observed).await;
+    let server = super::server_id(paths);
+    let swapped = super::swapped::stop_swapped(&backends, &observed, &server, &paths.state).await;
+    let notes = read_sources(desired, &mut observed, &super::git_credentials(cfg)).await;
     let mut problems = Vec::new();
     let mut engines = BTreeMap::new();
     let needed = crate::plan::kinds_needed(desired);
@@ -240,7 +246,6 @@ pub async fn gather(
         }
     }
     let engine = (!problems.is_empty()).then(|| problems.join("; "));
-    let server = super::server_id(paths);
     let base = base_url(cfg);
     // What the next run would do, per container: the drift from what is
     // configured. Without an engine there is nothing to compare with.
@@ -363,6 +368,7 @@ pub async fn gather(
         plan_error,
         files_not_applied,
         volumes: volumes(&observed, &server, desired),
+        swapped,
     }
 }
 
@@ -370,9 +376,13 @@ pub async fn gather(
 /// run reads them, into `observed`. A repository that cannot be read does
 /// not fail the status: its container is compared with the commit its
 /// image was built from, and a note says why (container → note).
-async fn read_sources(desired: &[Launch], observed: &mut Observed) -> HashMap<String, String> {
+async fn read_sources(
+    desired: &[Launch],
+    observed: &mut Observed,
+    cred: &crate::converge::GitCredentials,
+) -> HashMap<String, String> {
     let mut notes = HashMap::new();
-    for (d, commit) in super::read_sources(desired, observed).await {
+    for (d, commit) in super::read_sources(desired, observed, cred).await {
         let key = (d.repository.clone(), d.tag.clone());
         let commit = match commit {
             Ok(c) => Some(c),
@@ -508,6 +518,9 @@ impl std::fmt::Display for Status {
                 "files not as configured (`reconfigure` writes them): {}",
                 self.files_not_applied.join(", ")
             )?;
+        }
+        for s in &self.swapped {
+            writeln!(f, "host folder swapped: {s}")?;
         }
         if let Some(e) = &self.plan_error {
             writeln!(f, "the next run would fail: {e}")?;
