@@ -4,6 +4,7 @@
 //! calculations and conditions are evaluated by [`crate::config`].
 
 pub mod containers;
+mod depends;
 mod expand;
 mod load;
 mod model;
@@ -14,6 +15,7 @@ pub use containers::{Container, ContainerItem, ItemKind};
 pub use expand::MAX_INSTANCES;
 pub use load::{
     DicoError, DicoErrors, Outcome, Source, list_files, load, load_all, load_str, load_texts,
+    load_texts_in,
 };
 pub use model::*;
 pub use vartype::VarType;
