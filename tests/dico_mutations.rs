@@ -580,9 +580,10 @@ fn the_corpus_has_every_kind_of_site() {
     assert!(count(|k| matches!(k, Kind::Constraint)) > 100);
     assert!(count(|k| matches!(k, Kind::RefText)) > 100);
     assert!(count(|k| matches!(k, Kind::RefAttr(_))) > 100);
-    // Every stored value of the corpus's config reads before mutation.
+    // Most of the corpus's variables read before mutation (the interfaces
+    // past nombre_interfaces are disabled, as on the real server).
     let ok = c.reads.iter().filter(|(_, r)| r.is_ok()).count();
-    assert!(ok > 100, "{ok} of {} read", c.reads.len());
+    assert!(ok > 80, "{ok} of {} read", c.reads.len());
 }
 
 proptest! {
