@@ -58,6 +58,7 @@
 //! drives a container's life.
 
 mod config;
+mod console;
 mod forward;
 mod marker;
 mod oci;
@@ -336,6 +337,8 @@ impl Backend for LxcBackend {
             },
         )
         .map_err(|e| err(name, "create", e))?;
+        // Its console is its log (`conteneur logs`).
+        let extra = format!("{extra}{}", console::config_line(&self.dir(&lxc_name)));
         crate::folders::create_dir_all(&self.lxcpath, crate::folders::PUBLIC)
             .map_err(|e| err(name, "create", format!("{}: {e}", self.lxcpath.display())))?;
         let base = tempfile::NamedTempFile::new()
@@ -496,6 +499,23 @@ impl Backend for LxcBackend {
 
     async fn running(&self, id: &str) -> Result<bool, BackendError> {
         Ok(self.state(id).await? == "RUNNING")
+    }
+
+    async fn logs(
+        &self,
+        id: &str,
+        request: &super::LogRequest,
+        sink: super::LogSink<'_>,
+    ) -> Result<(), BackendError> {
+        let path = self.dir(id).join(console::CONSOLE_LOG);
+        let io = |e: std::io::Error| err(id, "logs", format!("{}: {e}", path.display()));
+        let mut offset = console::read_all(&path, request.tail, sink).map_err(io)?;
+        // As `docker logs --follow`: until the container stops.
+        while request.follow && self.running(id).await.unwrap_or(false) {
+            tokio::time::sleep(console::FOLLOW_POLL).await;
+            offset = console::read_new(&path, offset, sink).map_err(io)?;
+        }
+        Ok(())
     }
 }
 

@@ -210,9 +210,22 @@ pub async fn gather(
     desired: &[Launch],
     rendered: &[Rendered],
 ) -> Status {
-    let files_not_applied = files_not_applied(paths, cfg, rendered);
     let mut backends = Backends::connect(&paths.state).await;
     let observed = backends.inspect().await;
+    gather_with(paths, cfg, desired, rendered, &backends, &observed).await
+}
+
+/// [`gather`] from engines already connected and a snapshot already taken
+/// (the reporter, `conteneur watch`, reads the same snapshot for more).
+pub async fn gather_with(
+    paths: &Paths,
+    cfg: &Config,
+    desired: &[Launch],
+    rendered: &[Rendered],
+    backends: &Backends,
+    observed: &Observed,
+) -> Status {
+    let files_not_applied = files_not_applied(paths, cfg, rendered);
     let mut problems = Vec::new();
     let mut engines = BTreeMap::new();
     let needed = crate::plan::kinds_needed(desired);
@@ -242,7 +255,7 @@ pub async fn gather(
         match key.map_err(|e| e.to_string()).and_then(|key| {
             plan::reconcile(
                 desired,
-                &observed,
+                observed,
                 &super::plan_options(cfg, paths, false, &key),
             )
             .map_err(|e| e.to_string())
@@ -262,11 +275,8 @@ pub async fn gather(
         }
     };
     // Every probe at once, with a bound; `buffered` keeps the order.
-    let found: Vec<Option<&ObservedContainer>> = desired
-        .iter()
-        .map(|d| find(&observed, &server, d))
-        .collect();
-    let backends = &backends;
+    let found: Vec<Option<&ObservedContainer>> =
+        desired.iter().map(|d| find(observed, &server, d)).collect();
     let healths: Vec<String> = stream::iter(desired.iter().zip(&found))
         .map(|(d, c)| async move {
             match c {
@@ -310,7 +320,7 @@ pub async fn gather(
         c.is_ours(&server)
             && !desired
                 .iter()
-                .any(|d| d.name == c.name && find(&observed, &server, d) == Some(*c))
+                .any(|d| d.name == c.name && find(observed, &server, d) == Some(*c))
     }) {
         containers.push(ContainerStatus {
             name: c.name.clone(),
@@ -348,7 +358,7 @@ pub async fn gather(
         proxy_running,
         plan_error,
         files_not_applied,
-        volumes: volumes(&observed, &server, desired),
+        volumes: volumes(observed, &server, desired),
     }
 }
 
