@@ -33,6 +33,8 @@ pub const LOG: &str = "var/log/conteneur/audit.log";
 pub const SYSLOG_SOCKET: &str = "dev/log";
 /// The file's mode: root writes, the adm group reads.
 pub const MODE: u32 = 0o640;
+/// The trail's folder: root enters, the adm group reads.
+pub const DIR_MODE: u32 = 0o750;
 /// The longest message sent to syslog: past it the line is cut (the file
 /// keeps it whole). Many syslog daemons drop longer datagrams.
 pub const SYSLOG_MAX: usize = 8 * 1024;
@@ -137,7 +139,12 @@ pub fn record(paths: &Paths, entry: &Entry) {
 /// commands do not mix.
 fn append(path: &Path, line: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
-        crate::folders::create_dir_all(dir, 0o750)?;
+        // Only the trail's own folder is closed: `var` and `var/log` are
+        // the system's, which others (nginx's workers) must cross.
+        if let Some(up) = dir.parent() {
+            crate::folders::create_dir_all(up, crate::folders::PUBLIC)?;
+        }
+        crate::folders::create_dir_all(dir, DIR_MODE)?;
     }
     let mut f = std::fs::OpenOptions::new()
         .create(true)

@@ -401,7 +401,7 @@ fn watch_goes_on_through_redis_textfile_and_engine_faults() {
         spawn_watch(&site, Some("unix:///nonexistent/docker.sock")),
         Duration::from_millis(3500),
     );
-    assert_eq!(err.matches("redis:").count(), 1, "{err}");
+    assert_eq!(err.matches("conteneur watch: redis:").count(), 1, "{err}");
     let prom_text = std::fs::read_to_string(prom.join("conteneur.prom")).unwrap();
     assert!(
         prom_text.contains("conteneur_engine_up{engine=\"docker\"} 0"),

@@ -33,6 +33,16 @@ fn record_appends_one_line_each_0640_and_reads_back() {
         .mode()
         & 0o777;
     assert_eq!(mode, 0o640);
+    let mode_of = |p: &str| {
+        std::fs::metadata(dir.path().join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode_of("var/log/conteneur"), DIR_MODE);
+    assert_eq!(mode_of("var"), crate::folders::PUBLIC);
+    assert_eq!(mode_of("var/log"), crate::folders::PUBLIC);
     let all = read(&p, None).unwrap();
     assert_eq!(all.len(), 2);
     assert_eq!(all[1].command, "reconfigure");
