@@ -697,31 +697,6 @@ impl Backend for DockerBackend {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("512m"), Some(512 * 1024 * 1024));
-        assert_eq!(parse_size("1G"), Some(1024 * 1024 * 1024));
-        assert_eq!(parse_size("100"), Some(100));
-        assert_eq!(parse_size(""), None);
-        assert_eq!(parse_size("x"), None);
-        assert_eq!(parse_size("99999999999999999g"), None);
-    }
-
-    #[test]
-    fn api_versions_from_the_ping_header() {
-        let v = parse_api_version("1.41").unwrap();
-        assert_eq!((v.major_version, v.minor_version), (1, 41));
-        assert!(v < *bollard::API_DEFAULT_VERSION);
-        assert!(parse_api_version("").is_none());
-        assert!(parse_api_version("1").is_none());
-        assert!(parse_api_version("one.two").is_none());
-    }
-}
-
 /// The engine's log options for `request` (stdout and stderr both).
 pub(crate) fn log_options(request: &super::LogRequest) -> bollard::query_parameters::LogsOptions {
     bollard::query_parameters::LogsOptions {
@@ -758,4 +733,29 @@ pub(crate) async fn pump_logs(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512m"), Some(512 * 1024 * 1024));
+        assert_eq!(parse_size("1G"), Some(1024 * 1024 * 1024));
+        assert_eq!(parse_size("100"), Some(100));
+        assert_eq!(parse_size(""), None);
+        assert_eq!(parse_size("x"), None);
+        assert_eq!(parse_size("99999999999999999g"), None);
+    }
+
+    #[test]
+    fn api_versions_from_the_ping_header() {
+        let v = parse_api_version("1.41").unwrap();
+        assert_eq!((v.major_version, v.minor_version), (1, 41));
+        assert!(v < *bollard::API_DEFAULT_VERSION);
+        assert!(parse_api_version("").is_none());
+        assert!(parse_api_version("1").is_none());
+        assert!(parse_api_version("one.two").is_none());
+    }
 }
