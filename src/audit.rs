@@ -77,6 +77,15 @@ pub fn note(key: &str, value: impl Into<serde_json::Value>) {
     }
 }
 
+/// The running command turned out to do nothing (`reconfigure
+/// --if-instantiated` on a server never instantiated): no line is written
+/// for it.
+pub fn skip() {
+    if let Ok(mut n) = NOTES.lock() {
+        *n = None;
+    }
+}
+
 /// A command being audited, from its start to its exit code.
 pub struct Session {
     command: String,
@@ -100,11 +109,10 @@ impl Session {
 
     /// Ends the command with its exit code: the line is written.
     pub fn finish(self, paths: &Paths, exit: u8) {
-        let changed = NOTES
-            .lock()
-            .ok()
-            .and_then(|mut n| n.take())
-            .unwrap_or_default();
+        // None: skipped.
+        let Some(changed) = NOTES.lock().ok().and_then(|mut n| n.take()) else {
+            return;
+        };
         let entry = Entry {
             time: rfc3339(self.time),
             uid: nix::unistd::getuid().as_raw(),

@@ -160,4 +160,12 @@ fn a_session_writes_its_notes_and_exit_code() {
     // No session open: a note is dropped.
     note("steps", serde_json::json!(["lost"]));
     assert!(NOTES.lock().unwrap().is_none());
+
+    // A skipped session writes nothing. (In this test: NOTES is the
+    // process's, the tests run in parallel.)
+    let other = tempfile::tempdir().unwrap();
+    let s = Session::begin("reconfigure", serde_json::Map::new());
+    skip();
+    s.finish(&paths(other.path()), 0);
+    assert!(!other.path().join("var").exists());
 }

@@ -184,6 +184,8 @@ fn audit_run(report: &super::RunReport) {
 
 pub fn cmd_reconfigure(paths: &Paths, a: ReconfigureArgs) -> Result<u8, Failure> {
     if a.if_instantiated && !paths.instance_marker.exists() {
+        // Nothing is done: nothing to audit (and nothing written).
+        crate::audit::skip();
         println!(
             "reconfigure: this server was never instantiated ({} is missing): nothing to do",
             paths.instance_marker.display()
