@@ -479,4 +479,62 @@ fn watch_goes_on_through_redis_textfile_and_engine_faults() {
         "{}",
         text(&out)
     );
+
+    // No folder set: node_exporter's Debian folder, when it exists.
+    site.set("conteneur_report_textfile", &[""]);
+    let debian = site.path("var/lib/prometheus/node-exporter");
+    std::fs::create_dir_all(&debian).unwrap();
+    let out = watch_once(&site);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(debian.join("conteneur.prom").exists());
+}
+
+#[test]
+fn report_settings_are_checked_at_set_and_the_trail_keeps_no_value() {
+    let s = common::Server::new();
+    s.set("conteneur_report_redis", &["redis://127.0.0.1:6379/1"]);
+    s.set(
+        "conteneur_report_redis",
+        &["redis://watch@redis.example.org"],
+    );
+    for (var, bad) in [
+        (
+            "conteneur_report_redis",
+            "redis://:hunter2-in-url@127.0.0.1",
+        ),
+        ("conteneur_report_redis", "http://127.0.0.1:6379"),
+        ("conteneur_report_redis", "redis://127.0.0.1:6379/db"),
+        ("conteneur_report_interval", "0"),
+        ("conteneur_report_textfile", "relative/prom"),
+    ] {
+        let out = s.cmd(&["set", var, bad]).output().unwrap();
+        assert_eq!(out.status.code(), Some(3), "{var}={bad}: {}", text(&out));
+        assert!(text(&out).contains(var), "{}", text(&out));
+    }
+    let out = s
+        .cmd(&["set", "conteneur_report_redis", "redis://:pw@h"])
+        .output()
+        .unwrap();
+    assert!(
+        text(&out).contains("conteneur_report_redis_password"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        s.get("conteneur_report_redis"),
+        ["redis://watch@redis.example.org"]
+    );
+    s.set("conteneur_report_redis_password", &["hunter2-as-password"]);
+    s.set("conteneur_report_interval", &["5"]);
+    let log = std::fs::read_to_string(s.root.path().join("var/log/conteneur/audit.log")).unwrap();
+    // One line per set (2 + 6 refused + 2), none with a value.
+    assert_eq!(log.lines().count(), 10, "{log}");
+    assert!(!log.contains("hunter2"), "{log}");
+    assert!(!log.contains("redis.example.org"), "{log}");
+    let refused: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|l: &serde_json::Value| l["exit"] == 3)
+        .collect();
+    assert_eq!(refused.len(), 6);
 }
