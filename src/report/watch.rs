@@ -168,9 +168,24 @@ impl Watcher {
     /// at each round: a `set` of conteneur_report_interval applies at the
     /// next one).
     pub async fn run_forever(&mut self, log: &mut dyn Write) {
+        let mut first = true;
         loop {
             let start = Instant::now();
             let round = self.round(log).await;
+            if first {
+                first = false;
+                let s = &round.settings;
+                let _ = writeln!(
+                    log,
+                    "conteneur watch: a round every {} s; redis: {}; textfile: {}",
+                    s.interval.as_secs(),
+                    s.redis.as_ref().map(|r| r.url.as_str()).unwrap_or("none"),
+                    s.textfile
+                        .as_ref()
+                        .map(|d| d.join(super::TEXTFILE).display().to_string())
+                        .unwrap_or_else(|| "none".into())
+                );
+            }
             let _ = log.flush();
             let wait = round.settings.interval.saturating_sub(start.elapsed());
             tokio::time::sleep(wait.max(Duration::from_millis(100))).await;
