@@ -305,7 +305,7 @@ fn cmd_get(paths: &Paths, a: GetArgs) -> Result<u8, Failure> {
                         unsupported.push(func);
                     }
                 }
-                Err(e) => eprintln!("conteneur: {e}"),
+                Err(e) => eprintln!("conteneur: {}", unreadable(name, &e)),
             }
         }
         if skipped > 0 {
@@ -352,9 +352,19 @@ fn cmd_get(paths: &Paths, a: GetArgs) -> Result<u8, Failure> {
             }
         },
         Err(e) => {
-            eprintln!("conteneur: {e}");
+            eprintln!("conteneur: {}", unreadable(&var, &e));
             Ok(EXIT_PROBLEMS)
         }
+    }
+}
+
+/// Why `name` cannot be read, naming it when the cause is a variable it
+/// reads (a broken declaration leaves its dependents unreadable too).
+fn unreadable(name: &str, e: &ValueError) -> String {
+    if e.variable() == name {
+        e.to_string()
+    } else {
+        format!("variable '{name}' cannot be read, as it reads another: {e}")
     }
 }
 

@@ -564,20 +564,21 @@ pub fn export(paths: &Paths, docker_only: bool) -> Result<ComposeFile, ExportErr
             other.into_iter().map(|l| (l.name, l.backend)).collect(),
         ));
     }
-    check_binds(&docker, allow_system)?;
+    check_binds(&docker, paths, allow_system)?;
     Ok(compose_file(&docker, paths))
 }
 
-/// The bind mounts of `docker` as a run would check them (system folders
-/// refused unless allowed): what `export compose` and `export stack` write
-/// must be what a run accepts.
-pub(crate) fn check_binds(docker: &[Launch], allow_system: bool) -> Result<(), ExportError> {
-    for l in docker {
-        for m in l.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
-            plan::check_mount(l, &m.host, allow_system).map_err(ExportError::Mount)?;
-        }
-    }
-    Ok(())
+/// The bind mounts of `docker` as a run checks them, where they really
+/// lead (symbolic links followed: under the root, no system folder unless
+/// allowed): what `export compose` and `export stack` write must be what a
+/// run accepts.
+pub(crate) fn check_binds(
+    docker: &[Launch],
+    paths: &Paths,
+    allow_system: bool,
+) -> Result<(), ExportError> {
+    crate::run::resolve_binds(&paths.root, docker, allow_system)
+        .map_err(|e| ExportError::Mount(e.into()))
 }
 
 /// serde_json's pretty printer, escaping what PyYAML (YAML 1.1) refuses in

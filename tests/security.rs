@@ -146,6 +146,7 @@ fn folders_have_their_mode_whatever_the_umask() {
 #[test]
 fn render_and_proxy_apply_publish_nothing_unchecked() {
     let s = Server::new();
+    let _nginx = common::PrivateNginx(s.root.path());
     common::install_eole_layout(s.root.path());
     s.set("conteneur_proxy_mode", &["private"]);
     s.set("nombre_conteneur", &["1"]);
@@ -207,9 +208,7 @@ fn render_and_proxy_apply_publish_nothing_unchecked() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     write_by_hand(&s, "conteneur1_name", serde_json::json!("../x"));
     let out = s.cmd(&["proxy", "start"]).output().unwrap();
-    let started = out.status.code();
-    let _ = s.cmd(&["proxy", "stop", "--mode", "private"]).output();
-    assert_eq!(started, Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(std::fs::read_to_string(&live).unwrap(), good);
 }
 
@@ -245,4 +244,67 @@ fn export_stack_refuses_secrets_named_after_a_key_no_run_made() {
     assert!(!err.contains("s3cret-value"), "{err}");
     assert!(!file.exists());
     assert!(!s.root.path().join("var/lib/conteneur/label.key").exists());
+}
+
+/// `export compose` and `export stack` check where a host folder really
+/// leads, as a run does: a folder of the root that is a symbolic link to
+/// /etc is refused, named, and nothing is written (the exported file would
+/// have mounted the host's /etc).
+#[test]
+fn exports_refuse_a_host_folder_whose_link_leads_to_a_system_folder() {
+    let s = Server::new();
+    common::install_eole_layout(s.root.path());
+    s.set("nombre_conteneur", &["1"]);
+    s.set("conteneur1_name", &["web"]);
+    s.set("conteneur1_url", &["localhost:5000/demo/web"]);
+    s.set("conteneur1_port_in", &["80"]);
+    s.set("conteneur1_port_out", &["18081"]);
+    s.set("conteneur1_mountpoint_in", &["/data"]);
+    s.set("conteneur1_mountpoint_out", &["/srv/data"]);
+    let srv = s.root.path().join("srv");
+    std::fs::create_dir_all(&srv).unwrap();
+    std::os::unix::fs::symlink("/etc", srv.join("data")).unwrap();
+    for format in ["compose", "stack"] {
+        let file = s.root.path().join(format!("{format}.json"));
+        let out = s
+            .cmd(&["export", format, "-o", &file.display().to_string()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{format}: {}", text(&out));
+        assert!(
+            err.contains("conteneur1_mountpoint_out") && err.contains("resolves to '/etc'"),
+            "{format}: {err}"
+        );
+        assert!(!file.exists(), "{format}: nothing is written");
+    }
+}
+
+/// `export stack --name` goes into the front's nginx configuration
+/// (`tasks.NAME_SERVICE`): a name that is not a DNS name component is
+/// refused before anything is read or written.
+#[test]
+fn export_stack_refuses_a_stack_name_that_would_write_nginx_directives() {
+    let s = Server::new();
+    common::install_eole_layout(s.root.path());
+    let file = s.root.path().join("stack.json");
+    let out = s
+        .cmd(&[
+            "export",
+            "stack",
+            "-o",
+            &file.display().to_string(),
+            "--name",
+            "x; } server { listen 1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not a stack name"),
+        "{}",
+        text(&out)
+    );
+    assert!(!file.exists());
+    assert!(!s.root.path().join("stack.json.front.conf").exists());
 }

@@ -7,6 +7,7 @@
 //! (Docker 29 requires 1.44 or later).
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use bollard::Docker;
 use bollard::models::{
@@ -97,6 +98,10 @@ fn parse_api_version(text: &str) -> Option<bollard::ClientVersion> {
 
 /// The bound on any other request to the engine.
 const REQUEST_TIMEOUT_SECS: u64 = 120;
+
+/// How long past a container's own stop timeout the engine may take to
+/// answer its stop (the SIGKILL, the end of its processes, the answer).
+const STOP_MARGIN: Duration = Duration::from_secs(30);
 
 /// The bound on a pull request as the client sees it; the executor's stall
 /// watch (at most conteneur_pull_timeout's 3600 s of silence) ends it first.
@@ -537,8 +542,15 @@ impl Backend for DockerBackend {
     }
 
     async fn stop(&self, id: &str, timeout: u32) -> Result<(), BackendError> {
+        // The engine answers once the container is gone: after its own stop
+        // timeout at most (then SIGKILL), which may pass the client's bound
+        // on other requests. Waited for that long, and a margin.
+        let bound = (Duration::from_secs(u64::from(timeout)) + STOP_MARGIN)
+            .max(Duration::from_secs(REQUEST_TIMEOUT_SECS));
         match self
             .docker
+            .clone()
+            .with_timeout(bound)
             .stop_container(
                 id,
                 Some(StopContainerOptions {

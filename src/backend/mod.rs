@@ -524,6 +524,13 @@ pub trait Backend: Send + Sync {
         let _ = id;
         Ok(None)
     }
+    /// What keeps container `id` from serving that its engine knows and a
+    /// probe may not see (an LXC container's port forwarder that cannot
+    /// accept connections now); None when nothing.
+    fn trouble(&self, id: &str) -> Option<String> {
+        let _ = id;
+        None
+    }
     /// What container `id` uses now; None when the engine cannot say
     /// (not running, or an engine without stats).
     async fn usage(&self, id: &str) -> Result<Option<Usage>, BackendError> {

@@ -70,12 +70,53 @@ pub enum ValueError {
         reason: String,
         loc: Location,
     },
+    #[error(
+        "variable '{name}' cannot be read: {reason} ({loc}); the dictionary must be fixed (`conteneur lint` lists what it breaks)"
+    )]
+    Broken {
+        name: String,
+        reason: String,
+        /// Where the broken declaration is.
+        loc: Location,
+    },
     #[error("{file}: the stored value of '{name}' is not usable: {reason}")]
     Stored {
         name: String,
         file: String,
         reason: String,
     },
+}
+
+impl ValueError {
+    /// The variable the error is about (for a value that reads another
+    /// one, that other variable).
+    pub fn variable(&self) -> &str {
+        match self {
+            ValueError::Unknown { name, .. }
+            | ValueError::NoSuchInstance { name, .. }
+            | ValueError::Disabled { name, .. }
+            | ValueError::Unsupported { name, .. }
+            | ValueError::Python { name, .. }
+            | ValueError::Calc { name, .. }
+            | ValueError::Cycle { name, .. }
+            | ValueError::Invalid { name, .. }
+            | ValueError::UnreadableCheck { name, .. }
+            | ValueError::Broken { name, .. }
+            | ValueError::Stored { name, .. } => name,
+        }
+    }
+
+    /// Whether the dictionaries, not the values, are at fault: a broken
+    /// declaration, a circular calculation, a check that cannot be read.
+    /// `lint` names the cause as a warning; the variable stays unreadable.
+    pub fn is_dictionary_fault(&self) -> bool {
+        matches!(
+            self,
+            ValueError::Broken { .. }
+                | ValueError::Cycle { .. }
+                | ValueError::UnreadableCheck { .. }
+        )
+    }
 }
 
 fn suggestion(similar: &[String]) -> String {

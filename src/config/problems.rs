@@ -43,10 +43,29 @@ impl Config {
     }
 
     /// Functions and parameters conteneur cannot evaluate, listed once per
-    /// declaration whether or not a value needs them now.
+    /// declaration whether or not a value needs them now: warnings, each
+    /// naming the variables it leaves uncomputed or unchecked (Creole's
+    /// server computes them; conteneur reads what it stored).
     pub fn unsupported(&self) -> Vec<Problem> {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
+        let readers = self.base.readers();
+        let affected = |target: &str, computed: bool| -> String {
+            let all = self.base.dependents_in(&readers, &[target]);
+            if computed {
+                format!(
+                    "; without a value stored in config.eol, {} cannot be computed: {}",
+                    if all.len() == 1 {
+                        "this variable"
+                    } else {
+                        "these variables"
+                    },
+                    all.join(", ")
+                )
+            } else {
+                format!("; '{target}' is not checked by it")
+            }
+        };
         for calc in self.base.calcs.values() {
             let kind = if calc.kind == CalcKind::Fill {
                 "fill"
@@ -56,26 +75,28 @@ impl Config {
             if !funcs::is_calc(&calc.func) && seen.insert((calc.func.clone(), calc.target.clone()))
             {
                 out.push(Problem {
-                    severity: Severity::Error,
+                    severity: Severity::Warning,
                     kind: ProblemKind::Unsupported,
                     variable: Some(calc.target.clone()),
                     loc: Some(calc.loc.clone()),
                     message: format!(
-                        "<{kind} name='{}'>: conteneur does not support this function",
-                        calc.func
+                        "<{kind} name='{}'>: conteneur does not support this function{}",
+                        calc.func,
+                        affected(&calc.target, true)
                     ),
                 });
             }
             for p in &calc.params {
                 if let ParamValue::Python(expr) = &p.value {
                     out.push(Problem {
-                        severity: Severity::Error,
+                        severity: Severity::Warning,
                         kind: ProblemKind::Unsupported,
                         variable: Some(calc.target.clone()),
                         loc: Some(p.loc.clone()),
                         message: format!(
-                            "<{kind} name='{}'>: Python parameter '{expr}' is not evaluated",
-                            calc.func
+                            "<{kind} name='{}'>: Python parameter '{expr}' is not evaluated{}",
+                            calc.func,
+                            affected(&calc.target, true)
                         ),
                     });
                 }
@@ -86,11 +107,15 @@ impl Config {
                 && seen.insert((check.func.clone(), check.target.clone()))
             {
                 out.push(Problem {
-                    severity: Severity::Error,
+                    severity: Severity::Warning,
                     kind: ProblemKind::Unsupported,
                     variable: Some(check.target.clone()),
                     loc: Some(check.loc.clone()),
-                    message: format!("<check name='{}'>: conteneur does not support this check; it is not applied", check.func),
+                    message: format!(
+                        "<check name='{}'>: conteneur does not support this check; it is not applied{}",
+                        check.func,
+                        affected(&check.target, false)
+                    ),
                 });
             }
         }
@@ -140,10 +165,16 @@ impl Config {
         for &ci in self.idx.checks_of.get(name).into_iter().flatten() {
             let check = &self.dicos.checks[ci];
             if let Err(failure) = self.run_check_on(check, name, var, value) {
+                // A check that cannot run is the dictionary's fault: the
+                // variable cannot be read (get says why), a warning here.
+                let cannot_run = matches!(
+                    failure,
+                    CheckFailure::CannotRun(_) | CheckFailure::NotEvaluated(_)
+                );
                 let message = failure.into_message(&check.func);
                 let sev = match check.level {
-                    Level::Error => Severity::Error,
-                    Level::Warning => Severity::Warning,
+                    Level::Error if !cannot_run => Severity::Error,
+                    _ => Severity::Warning,
                 };
                 let mut p = problem(sev, message);
                 p.loc = Some(check.loc.clone());
@@ -301,19 +332,29 @@ impl Config {
 }
 
 /// Adds a value that cannot be computed to the problems. Unsupported
-/// functions are left out: `unsupported` lists each declaration once,
-/// instead of once per variable that depends on it.
+/// functions and broken declarations are left out: `unsupported` and the
+/// dictionary warnings list each declaration once, with the variables it
+/// leaves unreadable, instead of once per variable that depends on it.
+/// Other faults of the dictionaries (a circular calculation, a check that
+/// cannot be read) are warnings: the variable cannot be read, the rest
+/// works.
 fn push_value_error(out: &mut Vec<Problem>, name: &str, e: ValueError) {
     if matches!(
         e,
-        ValueError::Unsupported { .. } | ValueError::Python { .. }
+        ValueError::Unsupported { .. } | ValueError::Python { .. } | ValueError::Broken { .. }
     ) {
         return;
     }
-    // The message names the variable already.
-    let _ = name;
+    // Reported once, at the variable it is about.
+    if e.variable() != name && e.is_dictionary_fault() {
+        return;
+    }
     out.push(Problem {
-        severity: Severity::Error,
+        severity: if e.is_dictionary_fault() {
+            Severity::Warning
+        } else {
+            Severity::Error
+        },
         kind: ProblemKind::Value,
         variable: None,
         loc: None,

@@ -40,6 +40,9 @@ impl Config {
 
     fn compute_props(&self, name: &str) -> Result<Props, ValueError> {
         let var = self.variable(name)?;
+        if let Some((false, e)) = self.broken(name) {
+            return Err(e);
+        }
         let mut p = Props {
             hidden: var.hidden,
             mandatory: var.mandatory,

@@ -113,8 +113,24 @@ impl Config {
 
     fn compute_value(&self, name: &str) -> Result<Resolved, ValueError> {
         let var = self.variable(name)?;
+        // A broken declaration: nothing to read, or (a broken <fill> or
+        // <auto>) only the stored value.
+        let broken = match self.broken(name) {
+            Some((false, e)) => return Err(e),
+            Some((true, e)) => Some(e),
+            None => None,
+        };
         if let Some(master) = self.idx.master_of.get(name) {
-            return self.compute_slave(var, master);
+            return self.compute_slave(var, master, broken);
+        }
+        if let Some(e) = broken {
+            return match self.stored(var)? {
+                Some((value, owner)) => Ok(Resolved {
+                    value,
+                    origin: Origin::Stored(owner),
+                }),
+                None => Err(e),
+            };
         }
         let calc = self.dicos.calcs.get(name);
         // An auto keeps a stored value when it must not change once computed
@@ -163,7 +179,12 @@ impl Config {
         Ok(Resolved { value, origin })
     }
 
-    fn compute_slave(&self, var: &Variable, master: &str) -> Result<Resolved, ValueError> {
+    fn compute_slave(
+        &self,
+        var: &Variable,
+        master: &str,
+        broken: Option<ValueError>,
+    ) -> Result<Resolved, ValueError> {
         let n = self.resolve(master)?.value.len_items();
         let (file, _) = self.file_of(&var.name);
         let stored: Option<(BTreeMap<usize, serde_json::Value>, String)> = match file
@@ -187,11 +208,19 @@ impl Config {
             Some(Ok(Stored::Single { val, owner })) => Some((BTreeMap::from([(0, val)]), owner)),
         };
         let calc = self.dicos.calcs.get(&var.name);
-        let computed = match calc {
-            Some(c) => Some(self.eval_calc(c, &var.name)?),
-            None => None,
-        };
         let auto = calc.is_some_and(|c| c.kind == CalcKind::Auto);
+        // The computed value is only needed for an index nothing stores: a
+        // stored value still reads when the calculation cannot run.
+        let all_stored = !auto
+            && stored
+                .as_ref()
+                .is_some_and(|(map, _)| (0..n).all(|i| map.contains_key(&i)));
+        let computed = match (calc, broken) {
+            _ if all_stored => None,
+            (_, Some(e)) => return Err(e),
+            (Some(c), None) => Some(self.eval_calc(c, &var.name)?),
+            (None, None) => None,
+        };
         let mut items = Vec::with_capacity(n);
         let mut any_stored = false;
         for i in 0..n {
@@ -319,7 +348,69 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{BASE, cfg, one};
-    use crate::config::{Origin, SetError, Value};
+    use crate::config::{Origin, SetError, Severity, Value};
+
+    /// A broken declaration leaves its target and what reads it
+    /// unreadable, naming the cause; the rest reads as usual, and a stored
+    /// value stays readable when only a computed default is lost.
+    #[test]
+    fn a_broken_declaration_leaves_only_its_dependents_unreadable() {
+        let xml = r#"<creole><variables><family name='f'>
+            <variable name='a' type='string'/>
+            <variable name='b' type='string'/>
+            <variable name='c' type='string'><value>c0</value></variable>
+            <variable name='d' type='string'/>
+            <variable name='m' type='string' multi='True'/>
+            <variable name='s' type='string'/>
+            </family></variables><constraints>
+            <fill name='calc_val' target='a'><param type='eole'>ghost</param></fill>
+            <fill name='calc_val' target='b'><param type='eole'>a</param></fill>
+            <condition name='disabled_if_in' source='nobody'><param>x</param><target>d</target></condition>
+            <fill name='calc_val' target='s'><param type='number'>x</param></fill>
+            <group master='m'><slave>s</slave></group>
+            </constraints></creole>"#;
+        let c = cfg(xml, r#"{"m": {"val": ["1", "2"], "owner": "u"}}"#);
+        let err = |n: &str| c.read(n).unwrap_err().to_string();
+        assert!(
+            err("a").contains("'ghost'") && err("a").contains("00_t.xml:9:"),
+            "{}",
+            err("a")
+        );
+        assert!(err("b").contains("'ghost'"), "{}", err("b"));
+        assert!(err("d").contains("'nobody'"), "{}", err("d"));
+        assert!(err("s").contains("whole number"), "{}", err("s"));
+        assert_eq!(one(&c, "c").as_deref(), Some("c0"));
+        assert_eq!(c.get("m").unwrap().len_items(), 2);
+        let listed: Vec<(&str, bool)> = c.list().into_iter().map(|(n, v)| (n, v.is_ok())).collect();
+        assert_eq!(
+            listed,
+            [
+                ("a", false),
+                ("b", false),
+                ("c", true),
+                ("d", false),
+                ("m", true),
+                ("s", false)
+            ]
+        );
+        // The dictionary warnings name the causes; no value error is added.
+        assert!(
+            c.problems().iter().all(|p| p.severity != Severity::Error),
+            "{:?}",
+            c.problems()
+        );
+        let c = cfg(
+            xml,
+            r#"{"a": {"val": "kept", "owner": "gen_config"}, "m": {"val": ["1", "2"], "owner": "u"},
+                "s": {"val": {"0": "x0", "1": "x1"}, "owner": {"0": "u", "1": "u"}}}"#,
+        );
+        assert_eq!(one(&c, "a").as_deref(), Some("kept"));
+        assert_eq!(one(&c, "b").as_deref(), Some("kept"));
+        assert_eq!(
+            c.get("s").unwrap(),
+            Value::Multi(vec![Some("x0".into()), Some("x1".into())])
+        );
+    }
 
     #[test]
     fn precedence_auto_stored_fill_default() {

@@ -3,6 +3,7 @@
 //! This module only reads and checks what the dictionaries declare. Values,
 //! calculations and conditions are evaluated by [`crate::config`].
 
+mod depends;
 mod expand;
 mod load;
 mod model;
@@ -12,6 +13,7 @@ pub mod xml;
 pub use expand::MAX_INSTANCES;
 pub use load::{
     DicoError, DicoErrors, Outcome, Source, list_files, load, load_all, load_str, load_texts,
+    load_texts_in,
 };
 pub use model::*;
 pub use vartype::VarType;

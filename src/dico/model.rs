@@ -290,6 +290,24 @@ pub struct Notice {
     pub message: String,
 }
 
+/// A declaration conteneur cannot make sense of (a constraint with an
+/// unknown parameter type, two `<fill>` on one target, a variable of an
+/// unknown type…). The declaration is left out of the model and the
+/// variable it applies to cannot be read: `lint` names the declaration,
+/// `get` names it when it refuses the variable, and everything else reads
+/// as usual (docs/dictionaries.md, "Load errors").
+#[derive(Debug, Clone)]
+pub struct Broken {
+    pub variable: String,
+    /// Only the computed value is lost (a broken `<fill>`/`<auto>`): a
+    /// value stored in config.eol still reads.
+    pub value_only: bool,
+    /// Where the broken declaration is.
+    pub loc: Location,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
 /// A map keyed by variable or family name, in declaration order. Looked up
 /// for every variable of every computation, so hashed with foldhash rather
 /// than SipHash (the names come from installed dictionaries).
@@ -315,6 +333,8 @@ pub struct Dictionaries {
     /// Files read, in load order.
     pub sources: Vec<Arc<Path>>,
     pub notices: Vec<Notice>,
+    /// Variables left unreadable by a broken declaration.
+    pub broken: Vec<Broken>,
 }
 
 impl Dictionaries {

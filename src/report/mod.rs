@@ -219,10 +219,12 @@ async fn collect_config(paths: &Paths, cfg: &Config, time: SystemTime) -> Snapsh
         desired
     };
     let mut backends = Backends::connect(&paths.state).await;
-    let observed = backends.inspect().await;
-    let status =
-        crate::run::status::gather_with(paths, cfg, &desired, &rendered, &backends, &observed)
-            .await;
+    let mut observed = backends.inspect().await;
+    let notes = crate::run::status::read_sources(&desired, &mut observed).await;
+    let status = crate::run::status::gather_with(
+        paths, cfg, &desired, &rendered, &backends, &observed, notes,
+    )
+    .await;
     let server = crate::run::server_id(paths);
     // The engine's own container for each status line with an id.
     let mine: HashMap<(String, String), &ObservedContainer> = observed

@@ -344,17 +344,12 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
     plan::apps::check(&all).map_err(RunError::Plan)?;
     // Where each host folder really leads, symbolic links followed, before
     // anything changes (and again right before its container is created).
-    let allow_system_mounts = allow_system_mounts(&cfg);
-    for d in desired.iter().chain(&on_swarm) {
-        for m in d.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
-            crate::mounts::resolve(
-                &paths.root,
-                plan::mount_given(d, &m.host),
-                allow_system_mounts,
-            )
-            .map_err(|e| RunError::Plan(e.into()))?;
-        }
-    }
+    resolve_binds(
+        &paths.root,
+        desired.iter().chain(&on_swarm),
+        allow_system_mounts(&cfg),
+    )
+    .map_err(|e| RunError::Plan(e.into()))?;
     let label_key = label_key::load(paths)?;
     // The engines' snapshot and, off the swarm, what this server left on
     // one: independent questions, asked together.
@@ -381,18 +376,14 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
         }
     }
     // Where the git tags of docker+git containers point now (read only).
-    for d in desired.iter().filter(|d| d.backend == "docker+git") {
-        let key = (d.repository.clone(), d.tag.clone());
-        if d.repository.trim().is_empty() || observed.sources.contains_key(&key) {
-            continue;
-        }
-        let commit = crate::backend::git::resolve(&d.repository, &d.tag)
-            .await
-            .map_err(|error| RunError::Source {
-                name: d.name.clone(),
-                error,
-            })?;
-        observed.sources.insert(key, commit);
+    for (d, commit) in read_sources(&desired, &observed).await {
+        let commit = commit.map_err(|error| RunError::Source {
+            name: d.name.clone(),
+            error,
+        })?;
+        observed
+            .sources
+            .insert((d.repository.clone(), d.tag.clone()), commit);
     }
     let plan_opts = plan_options(&cfg, paths, opts.pull, &label_key.key);
     let plan = plan::reconcile(&desired, &observed, &plan_opts).map_err(RunError::Plan)?;
@@ -411,6 +402,46 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
         swarm,
         label_key,
     })
+}
+
+/// Where the git tags of the docker+git containers of `desired` point now,
+/// those `observed` does not know yet: each repository and tag read once
+/// (read only), all at once.
+pub(crate) async fn read_sources<'a>(
+    desired: &'a [Launch],
+    observed: &Observed,
+) -> Vec<(&'a Launch, Result<String, GitError>)> {
+    let mut asked = std::collections::HashSet::new();
+    let todo: Vec<&Launch> = desired
+        .iter()
+        .filter(|d| d.backend == "docker+git" && !d.repository.trim().is_empty())
+        .filter(|d| {
+            let key = (d.repository.clone(), d.tag.clone());
+            !observed.sources.contains_key(&key) && asked.insert(key)
+        })
+        .collect();
+    let commits = futures_util::future::join_all(
+        todo.iter()
+            .map(|d| crate::backend::git::resolve(&d.repository, &d.tag)),
+    )
+    .await;
+    todo.into_iter().zip(commits).collect()
+}
+
+/// Where each host folder of `launches` really leads, symbolic links
+/// followed, under `root` and not protected (unless `allow_system`): what
+/// a run checks before anything changes, and `export` before it writes.
+pub fn resolve_binds<'a>(
+    root: &Path,
+    launches: impl IntoIterator<Item = &'a Launch>,
+    allow_system: bool,
+) -> Result<(), crate::mounts::MountError> {
+    for d in launches {
+        for m in d.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
+            crate::mounts::resolve(root, plan::mount_given(d, &m.host), allow_system)?;
+        }
+    }
+    Ok(())
 }
 
 /// `conteneur_allow_system_mounts`: may containers get protected folders?
@@ -481,6 +512,7 @@ pub async fn run(
         health_timeout: Duration::from_secs(number(&cfg, "conteneur_health_timeout", 30).max(1)),
         git_cache: paths.state.join("git"),
         pull_timeout: Duration::from_secs(number(&cfg, "conteneur_pull_timeout", 60).max(1)),
+        build_timeout: Duration::from_secs(number(&cfg, "conteneur_build_timeout", 600).max(1)),
         allow_system_mounts: allow_system_mounts(&cfg),
         label_key: label_key.key,
         secrets_dir: paths.state.join("secrets"),
@@ -517,12 +549,15 @@ pub async fn run(
         swarm::before_local(s, log).await?;
     }
     let proxy_mode = proxy::Mode::from_config(&cfg).map_err(RunError::Proxy)?;
+    let grace = Duration::from_secs(number(&cfg, "conteneur_drain_grace", 30));
     let switch = ProxySwitch {
         paths,
         mode: proxy_mode,
         desired: &desired,
         changed: std::sync::atomic::AtomicBool::new(false),
         retired: std::sync::Mutex::new(Vec::new()),
+        grace,
+        drain_job: std::sync::Mutex::new(None),
     };
     // Always: the switch also publishes a site that changed alone.
     let converged = converge::converge_containers(
@@ -537,8 +572,8 @@ pub async fn run(
     .await;
     // Replaced containers drain even when another container failed.
     let draining = switch.retired.lock().map(|d| d.clone()).unwrap_or_default();
-    let grace = Duration::from_secs(number(&cfg, "conteneur_drain_grace", 30));
-    match drain::hand_over(paths, &backends, &draining, grace).await {
+    let job = switch.drain_job.lock().ok().and_then(|mut j| j.take());
+    match drain::hand_over(paths, &backends, &draining, grace, job.as_deref()).await {
         Ok(said) if !said.is_empty() => {
             let _ = writeln!(log, "{said}");
         }
@@ -606,6 +641,10 @@ struct ProxySwitch<'a> {
     changed: std::sync::atomic::AtomicBool,
     /// What the executor handed over to drain.
     retired: std::sync::Mutex<Vec<converge::Draining>>,
+    /// `conteneur_drain_grace`.
+    grace: Duration,
+    /// The drain job written before the switch ([`drain::prepare`]).
+    drain_job: std::sync::Mutex<Option<PathBuf>>,
 }
 
 /// Where nginx sends each configured port: the routes the executor gives,
@@ -656,6 +695,14 @@ impl converge::Switch for ProxySwitch<'_> {
         if let Ok(mut r) = self.retired.lock() {
             r.extend_from_slice(draining);
         }
+    }
+
+    fn before_switch(&self, draining: &[converge::Draining]) -> Result<(), String> {
+        let job = drain::prepare(self.paths, draining, self.grace)?;
+        if let Ok(mut j) = self.drain_job.lock() {
+            *j = job;
+        }
+        Ok(())
     }
 }
 

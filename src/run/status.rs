@@ -52,6 +52,14 @@ pub struct ContainerStatus {
     /// Where its ports really are: `port_out→host port` (nginx forwards
     /// `port_out` there).
     pub ports: Option<String>,
+    /// What status could not find out, and what it did instead (a
+    /// docker+git repository that could not be read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// What keeps it from serving that its engine knows (an LXC port
+    /// forwarder that cannot accept connections now): not as wanted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trouble: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -89,6 +97,7 @@ impl Status {
                     && c.actual == "running"
                     && c.health == "healthy"
                     && c.drift.is_none()
+                    && c.trouble.is_none()
             })
     }
 }
@@ -211,12 +220,14 @@ pub async fn gather(
     rendered: &[Rendered],
 ) -> Status {
     let mut backends = Backends::connect(&paths.state).await;
-    let observed = backends.inspect().await;
-    gather_with(paths, cfg, desired, rendered, &backends, &observed).await
+    let mut observed = backends.inspect().await;
+    let notes = read_sources(desired, &mut observed).await;
+    gather_with(paths, cfg, desired, rendered, &backends, &observed, notes).await
 }
 
 /// [`gather`] from engines already connected and a snapshot already taken
-/// (the reporter, `conteneur watch`, reads the same snapshot for more).
+/// (with its git sources read, and the notes of that: [`read_sources`]).
+/// The reporter, `conteneur watch`, reads the same snapshot for more.
 pub async fn gather_with(
     paths: &Paths,
     cfg: &Config,
@@ -224,6 +235,7 @@ pub async fn gather_with(
     rendered: &[Rendered],
     backends: &Backends,
     observed: &Observed,
+    notes: HashMap<String, String>,
 ) -> Status {
     let files_not_applied = files_not_applied(paths, cfg, rendered);
     let mut problems = Vec::new();
@@ -314,6 +326,8 @@ pub async fn gather_with(
             health,
             route: (d.publish && !d.ports.is_empty()).then(|| format!("{base}/{}/", d.name)),
             ports: c.and_then(|c| c.host_ports()).map(|p| p.display()),
+            note: notes.get(&d.name).cloned(),
+            trouble: c.and_then(|c| backends.get(c.backend)?.trouble(&c.id)),
         });
     }
     for c in observed.containers.iter().filter(|c| {
@@ -340,6 +354,8 @@ pub async fn gather_with(
             health: "unknown".into(),
             route: None,
             ports: c.host_ports().map(|p| p.display()),
+            note: None,
+            trouble: None,
         });
     }
     let (proxy_text, proxy_running) =
@@ -360,6 +376,42 @@ pub async fn gather_with(
         files_not_applied,
         volumes: volumes(observed, &server, desired),
     }
+}
+
+/// Where the git tags of the docker+git containers point now, read as a
+/// run reads them, into `observed`. A repository that cannot be read does
+/// not fail the status: its container is compared with the commit its
+/// image was built from, and a note says why (container → note).
+pub async fn read_sources(desired: &[Launch], observed: &mut Observed) -> HashMap<String, String> {
+    let mut notes = HashMap::new();
+    for (d, commit) in super::read_sources(desired, observed).await {
+        let key = (d.repository.clone(), d.tag.clone());
+        let commit = match commit {
+            Ok(c) => Some(c),
+            Err(e) => {
+                let built = observed
+                    .image(Kind::Docker, &format!("{}:{}", d.image, d.tag))
+                    .and_then(|i| i.labels.get(crate::backend::labels::GIT_COMMIT))
+                    .cloned();
+                notes.insert(
+                    d.name.clone(),
+                    format!(
+                        "the repository was not read ({e}): {}",
+                        if built.is_some() {
+                            "compared with the commit its image was built from"
+                        } else {
+                            "no image of it was built yet"
+                        }
+                    ),
+                );
+                built
+            }
+        };
+        if let Some(c) = commit {
+            observed.sources.insert(key, c);
+        }
+    }
+    notes
 }
 
 /// The image a container runs, as its engine reports it; the plan label's
@@ -432,6 +484,12 @@ impl std::fmt::Display for Status {
                 )?;
                 if let Some(p) = c.ports.as_deref().filter(|p| !p.is_empty()) {
                     writeln!(f, "{:<20} host ports: {p}", "")?;
+                }
+                if let Some(n) = &c.note {
+                    writeln!(f, "{:<20} note: {n}", "")?;
+                }
+                if let Some(t) = &c.trouble {
+                    writeln!(f, "{:<20} trouble: {t}", "")?;
                 }
             }
         }

@@ -35,7 +35,11 @@ impl Loader {
                         loc: ctx.loc(child),
                     };
                     if name.is_empty() {
-                        self.err(ctx.loc(child), None, "<service> has no service name");
+                        self.warn(
+                            ctx.loc(child),
+                            None,
+                            "<service> has no service name; it is ignored",
+                        );
                         continue;
                     }
                     let redefine = self
@@ -89,7 +93,11 @@ impl Loader {
         );
         let loc = ctx.loc(el);
         let Some(name) = el.attr("name").filter(|n| !n.trim().is_empty()) else {
-            self.err(loc, None, "<file> has no 'name' (its destination)");
+            self.warn(
+                loc,
+                None,
+                "<file> has no 'name' (its destination); it is ignored",
+            );
             return;
         };
         let source = match el.attr("source") {
@@ -101,12 +109,16 @@ impl Loader {
             Some(m) => match u32::from_str_radix(m.trim(), 8) {
                 Ok(v) if v <= 0o7777 => Some(v),
                 _ => {
-                    self.err(
+                    // Rendered with another mode, a file meant to be 0600
+                    // could be read by anyone: it is not rendered at all.
+                    self.warn(
                         loc.clone(),
                         None,
-                        format!("<file name='{name}'>: mode must be octal like 0644, found '{m}'"),
+                        format!(
+                            "<file name='{name}'>: mode must be octal like 0644, found '{m}'; the file is not rendered"
+                        ),
                     );
-                    None
+                    return;
                 }
             },
         };
@@ -127,11 +139,11 @@ impl Loader {
             Some(old) if redefine => *old = decl,
             Some(old) => {
                 let first = old.loc.clone();
-                self.err(
+                self.warn(
                     decl.loc,
                     None,
                     format!(
-                        "file '{}' is declared twice (first at {first}); use redefine=\"True\" to change it",
+                        "file '{}' is declared twice (first at {first}); this declaration is ignored (use redefine=\"True\" to change it)",
                         decl.name
                     ),
                 );
