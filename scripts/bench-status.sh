@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# `conteneur status` on 200 healthy containers (target: < 2 s; BENCHMARKS.md).
+# `conteneur status` on 200 healthy containers (target: < 2 s; BENCHMARKS.md),
+# and one round of the reporter (`conteneur watch --once`, target: < 0.5 s)
+# beside `docker stats --no-stream` of the same containers.
 #
 #   1. a server under a temporary --root with 200 containers, each a busybox
 #      httpd from localhost:5000/demo/web:1.0 on a port of its own, and a
 #      private nginx; `instance` makes them;
 #   2. `status` timed with hyperfine (BENCH_RUNS runs, default 10);
-#   3. everything removed: the containers (by their server label), the
+#   3. `watch --once` (textfile target in the root) and `docker stats
+#      --no-stream` of the same containers, timed together with hyperfine;
+#      the round's peak RSS with /usr/bin/time;
+#   4. everything removed: the containers (by their server label), the
 #      private nginx, the root.
 #
 # Needs the machine's Docker engine and the loopback registry with the demo
@@ -106,3 +111,14 @@ say "hyperfine: status of $n containers"
 hyperfine -N --warmup 1 --runs "$runs" \
   --export-markdown "$out/status.md" --export-json "$out/status.json" \
   "$bin --root $root status"
+
+say "hyperfine: one watch round of $n containers, and docker stats --no-stream of the same"
+mkdir -p "$root/prom"
+c set conteneur_report_textfile /prom
+server=$(readlink -f "$root")
+ids=$(docker ps -q --filter "label=fr.eole.conteneur.server=$server" | tr '\n' ' ')
+hyperfine -N --warmup 1 --runs "$runs" \
+  --export-markdown "$out/watch.md" --export-json "$out/watch.json" \
+  -n "conteneur watch --once" "$bin --root $root watch --once" \
+  -n "docker stats --no-stream" "docker stats --no-stream $ids"
+/usr/bin/time -f "watch --once: %e s, %M KB max RSS, %U s user, %S s system" "$bin" --root "$root" watch --once

@@ -12,9 +12,12 @@ need=()
 # lxc, skopeo, umoci, jq: LXC containers from OCI images (lxc-create -t oci);
 # git: docker+git builds. debootstrap, lintian, dpkg-dev: the application
 # images and tests/package.sh (installed here so that apt-get runs once, before
-# the steps that scripts/test.sh runs side by side).
+# the steps that scripts/test.sh runs side by side). redis-server,
+# prometheus-node-exporter: the targets of `conteneur watch` (tests/watch.rs);
+# installed only, never started here: each test starts its own on a free
+# 127.0.0.1 port.
 for p in docker.io docker-compose nginx libnginx-mod-stream docker-registry busybox-static openssl curl tmux \
-         lxc skopeo umoci jq git debootstrap lintian dpkg-dev; do
+         lxc skopeo umoci jq git debootstrap lintian dpkg-dev redis-server prometheus-node-exporter; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ "${#need[@]}" -gt 0 ]; then

@@ -93,6 +93,16 @@ pub enum Command {
     Genconfig(crate::genconfig::GenconfigArgs),
     /// Write the configuration in another tool's format (compose file).
     Export(crate::export::ExportArgs),
+    /// Report the containers' state to Redis and node_exporter's textfile
+    /// collector, every conteneur_report_interval seconds (the
+    /// conteneur-watch service).
+    Watch(crate::report::cli::WatchArgs),
+    /// Print the containers' state as Prometheus metrics.
+    Metrics,
+    /// Print the audit trail: who changed what, when.
+    Audit(crate::report::cli::AuditArgs),
+    /// Print a container's logs, whatever its engine.
+    Logs(crate::logs::LogsArgs),
     /// Port forwarding of an LXC container, run by its hooks (internal).
     #[command(hide = true)]
     LxcForward(crate::backend::lxc::ForwardArgs),
@@ -198,6 +208,10 @@ pub fn main() -> ExitCode {
 /// Runs a parsed command and returns its exit code.
 pub fn run(cli: Cli) -> u8 {
     let paths = cli.global.paths();
+    let audit = audited(&cli.command);
+    // A refused `set` may quote the value it refused: its message stays
+    // out of the trail.
+    let quote_errors = !matches!(cli.command, Command::Set(_));
     let r = match cli.command {
         Command::Get(a) => cmd_get(&paths, a),
         Command::Set(a) => cmd_set(&paths, a),
@@ -212,14 +226,45 @@ pub fn run(cli: Cli) -> u8 {
         Command::Export(a) => crate::export::cmd(&paths, a),
         Command::LxcForward(a) => Ok(crate::backend::lxc::forward_main(a)),
         Command::Drain(a) => crate::run::cli::cmd_drain(&paths, &a.job),
+        Command::Watch(a) => crate::report::cli::cmd_watch(&paths, a),
+        Command::Metrics => crate::report::cli::cmd_metrics(&paths),
+        Command::Audit(a) => crate::report::cli::cmd_audit(&paths, a),
+        Command::Logs(a) => crate::logs::cmd_logs(&paths, a),
     };
-    match r {
+    let code = match r {
         Ok(code) => code,
         Err(e) => {
             eprintln!("conteneur: {}", e.message);
+            if quote_errors {
+                crate::audit::note("error", e.message);
+            }
             e.code
         }
+    };
+    if let Some(session) = audit {
+        session.finish(&paths, code);
     }
+    code
+}
+
+/// The audit session of a command that changes the server (None for the
+/// others), with what is known before it runs: the variable a `set`
+/// changes (its name only, never its value).
+fn audited(command: &Command) -> Option<crate::audit::Session> {
+    let mut changed = serde_json::Map::new();
+    let name = match command {
+        Command::Set(a) => {
+            changed.insert("variables".into(), serde_json::json!([a.var]));
+            if a.default {
+                changed.insert("reset".into(), serde_json::json!(true));
+            }
+            "set"
+        }
+        Command::Instance(_) => "instance",
+        Command::Reconfigure(_) => "reconfigure",
+        _ => return None,
+    };
+    Some(crate::audit::Session::begin(name, changed))
 }
 
 fn out(s: &str) {

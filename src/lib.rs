@@ -6,6 +6,7 @@
 //! sit below every command that returns them ([`exit`]). Every path is
 //! resolved through [`paths`], so a whole server can live under a root.
 
+pub mod audit;
 pub mod backend;
 pub mod cli;
 pub mod config;
@@ -17,10 +18,12 @@ pub mod export_stack;
 pub mod folders;
 pub mod genconfig;
 pub mod hooks;
+pub mod logs;
 pub mod mounts;
 pub mod paths;
 pub mod plan;
 pub mod proxy;
+pub mod report;
 pub mod run;
 pub mod template;
 pub mod userinfo;

@@ -25,6 +25,7 @@ use super::{
 use crate::plan::launch::Launch;
 
 pub(crate) mod apps;
+pub mod cgroup;
 
 /// The engine's socket, as Docker's own tools default to it.
 pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
@@ -652,6 +653,63 @@ impl Backend for DockerBackend {
         Ok(Some(super::Binds { pid, mounts }))
     }
 
+    async fn logs(
+        &self,
+        id: &str,
+        request: &super::LogRequest,
+        sink: super::LogSink<'_>,
+    ) -> Result<(), BackendError> {
+        let stream = self.docker.logs(id, Some(log_options(request)));
+        pump_logs(stream, sink)
+            .await
+            .map_err(|e| self.container_err(id, "logs", e))
+    }
+
+    async fn usage(&self, id: &str) -> Result<Option<super::Usage>, BackendError> {
+        // The cgroup's files when they are there (microseconds, where the
+        // engine's stats take about 100 ms a container).
+        if let Some(u) = cgroup::usage(std::path::Path::new(cgroup::ROOT), id) {
+            return Ok(Some(u));
+        }
+        // One sample, without the second one `docker stats` waits a second
+        // for: the CPU time is a counter, its rate is the reader's.
+        let opts = bollard::query_parameters::StatsOptions {
+            stream: false,
+            one_shot: true,
+        };
+        let mut stream = self.docker.stats(id, Some(opts));
+        let Some(answer) = stream.next().await else {
+            return Ok(None);
+        };
+        let s = answer.map_err(|e| self.container_err(id, "stats", e))?;
+        let cpu = s
+            .cpu_stats
+            .as_ref()
+            .and_then(|c| c.cpu_usage.as_ref())
+            .and_then(|u| u.total_usage);
+        let Some(cpu) = cpu else {
+            // A stopped container has no stats.
+            return Ok(None);
+        };
+        let memory = s.memory_stats.as_ref();
+        // As `docker stats`: the page cache the kernel may take back is not
+        // counted (inactive_file on cgroup v2, total_inactive_file on v1).
+        let cache = memory
+            .and_then(|m| m.stats.as_ref())
+            .and_then(|st| {
+                st.get("inactive_file")
+                    .or_else(|| st.get("total_inactive_file"))
+            })
+            .copied()
+            .unwrap_or(0);
+        let used = memory.and_then(|m| m.usage).unwrap_or(0);
+        Ok(Some(super::Usage {
+            cpu_seconds: cpu as f64 / 1e9,
+            memory_bytes: used.saturating_sub(cache),
+            processes: s.pids_stats.and_then(|p| p.current),
+        }))
+    }
+
     async fn create_network(
         &self,
         name: &str,
@@ -675,6 +733,44 @@ impl Backend for DockerBackend {
     async fn user_ids(&self, id: &str) -> Result<(u32, u32), BackendError> {
         self.ids_of_user(id).await
     }
+}
+
+/// The engine's log options for `request` (stdout and stderr both).
+pub(crate) fn log_options(request: &super::LogRequest) -> bollard::query_parameters::LogsOptions {
+    bollard::query_parameters::LogsOptions {
+        follow: request.follow,
+        stdout: true,
+        stderr: true,
+        since: request
+            .since
+            .and_then(|s| i32::try_from(s).ok())
+            .unwrap_or(0),
+        until: 0,
+        timestamps: false,
+        tail: request
+            .tail
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "all".into()),
+    }
+}
+
+/// Sends a container's or a service's log stream to `sink`.
+pub(crate) async fn pump_logs(
+    stream: impl futures_util::Stream<
+        Item = Result<bollard::container::LogOutput, bollard::errors::Error>,
+    >,
+    sink: super::LogSink<'_>,
+) -> Result<(), bollard::errors::Error> {
+    use bollard::container::LogOutput;
+    let mut stream = std::pin::pin!(stream);
+    while let Some(item) = stream.next().await {
+        match item? {
+            LogOutput::StdErr { message } => sink(true, &message),
+            LogOutput::StdOut { message } | LogOutput::Console { message } => sink(false, &message),
+            LogOutput::StdIn { .. } => {}
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -58,6 +58,7 @@
 //! drives a container's life.
 
 mod config;
+mod console;
 mod forward;
 mod marker;
 mod oci;
@@ -338,6 +339,8 @@ impl Backend for LxcBackend {
             },
         )
         .map_err(|e| err(name, "create", e))?;
+        // Its console is its log (`conteneur logs`).
+        let extra = format!("{extra}{}", console::config_line(&self.dir(&lxc_name)));
         crate::folders::create_dir_all(&self.lxcpath, crate::folders::PUBLIC)
             .map_err(|e| err(name, "create", format!("{}: {e}", self.lxcpath.display())))?;
         let base = tempfile::NamedTempFile::new()
@@ -504,6 +507,23 @@ impl Backend for LxcBackend {
         let text = std::fs::read_to_string(self.dir(id).join(FORWARD_TROUBLE)).ok()?;
         let text = text.trim();
         (!text.is_empty()).then(|| format!("its port forwarder {text}"))
+    }
+
+    async fn logs(
+        &self,
+        id: &str,
+        request: &super::LogRequest,
+        sink: super::LogSink<'_>,
+    ) -> Result<(), BackendError> {
+        let path = self.dir(id).join(console::CONSOLE_LOG);
+        let io = |e: std::io::Error| err(id, "logs", format!("{}: {e}", path.display()));
+        let mut offset = console::read_all(&path, request.tail, sink).map_err(io)?;
+        // As `docker logs --follow`: until the container stops.
+        while request.follow && self.running(id).await.unwrap_or(false) {
+            tokio::time::sleep(console::FOLLOW_POLL).await;
+            offset = console::read_new(&path, offset, sink).map_err(io)?;
+        }
+        Ok(())
     }
 }
 

@@ -130,6 +130,31 @@ pub struct Liveness {
     pub started_at: String,
 }
 
+/// What a container uses, from the engine's stats (or its cgroup).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Usage {
+    /// CPU time used since it started, in seconds.
+    pub cpu_seconds: f64,
+    pub memory_bytes: u64,
+    /// Processes (or threads, as the pids cgroup counts them) inside it.
+    pub processes: Option<u64>,
+}
+
+/// What `conteneur logs` asks an engine for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogRequest {
+    /// Keep reading as the container writes.
+    pub follow: bool,
+    /// Only what was written since then (Unix time, seconds); engines
+    /// without timestamps (an LXC console) ignore it.
+    pub since: Option<i64>,
+    /// Only the last lines.
+    pub tail: Option<u64>,
+}
+
+/// Where an engine sends log output: `(from stderr, bytes)`.
+pub type LogSink<'a> = &'a (dyn Fn(bool, &[u8]) + Send + Sync);
+
 /// The engine a container runs on. `docker+git` runs on Docker (only its
 /// image is made differently); snapcraft and vagrant have none yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -522,6 +547,23 @@ pub trait Backend: Send + Sync {
     fn trouble(&self, id: &str) -> Option<String> {
         let _ = id;
         None
+    }
+    /// What container `id` uses now; None when the engine cannot say
+    /// (not running, or an engine without stats).
+    async fn usage(&self, id: &str) -> Result<Option<Usage>, BackendError> {
+        let _ = id;
+        Ok(None)
+    }
+    /// Sends container `id`'s logs to `sink` (until it stops, with
+    /// `follow`).
+    async fn logs(
+        &self,
+        id: &str,
+        request: &LogRequest,
+        sink: LogSink<'_>,
+    ) -> Result<(), BackendError> {
+        let _ = (request, sink);
+        Err(self.no_apps(id, "logs"))
     }
     /// Creates the private network `name` with `labels`; returns its id.
     async fn create_network(

@@ -548,6 +548,53 @@ impl Backend for SnapBackend {
         true
     }
 
+    /// The journal of the snap's services, through `snap logs` (snapd's
+    /// own reader; it has no `--since`).
+    async fn logs(
+        &self,
+        id: &str,
+        request: &super::LogRequest,
+        sink: super::LogSink<'_>,
+    ) -> Result<(), BackendError> {
+        use tokio::io::AsyncReadExt;
+        let fail = |m: String| BackendError::Container {
+            name: id.to_string(),
+            action: "logs",
+            message: m,
+        };
+        let n = request
+            .tail
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "all".into());
+        let mut cmd = tokio::process::Command::new("snap");
+        cmd.arg("logs").arg(format!("-n={n}"));
+        if request.follow {
+            cmd.arg("-f");
+        }
+        let mut child = cmd
+            .arg(id)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| fail(format!("cannot run snap logs: {e}")))?;
+        if let Some(mut out) = child.stdout.take() {
+            let mut buf = vec![0u8; 8192];
+            loop {
+                match out.read(&mut buf).await {
+                    Ok(0) => break,
+                    Ok(k) => sink(false, &buf[..k]),
+                    Err(e) => return Err(fail(e.to_string())),
+                }
+            }
+        }
+        let status = child.wait().await.map_err(|e| fail(e.to_string()))?;
+        if !status.success() {
+            return Err(fail(format!("snap logs {id} exited with {status}")));
+        }
+        Ok(())
+    }
+
     async fn update(
         &self,
         id: &str,

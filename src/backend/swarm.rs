@@ -601,6 +601,21 @@ impl SwarmBackend {
         }
     }
 
+    /// Sends the logs of every task of service `id` to `sink`.
+    pub async fn service_logs(
+        &self,
+        id: &str,
+        request: &super::LogRequest,
+        sink: super::LogSink<'_>,
+    ) -> Result<(), BackendError> {
+        let stream = self
+            .docker
+            .service_logs(id, Some(super::docker::log_options(request)));
+        super::docker::pump_logs(stream, sink)
+            .await
+            .map_err(|e| err("logs", id, e))
+    }
+
     /// Per service of this server: replicas running/desired, per node, and
     /// the update state.
     pub async fn status(&self, server: &str) -> Result<Vec<ServiceStatus>, BackendError> {

@@ -44,7 +44,7 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -115,6 +115,7 @@ pub fn cmd_run(paths: &Paths, mode: Mode, a: RunArgs) -> Result<u8, Failure> {
     let report = rt
         .block_on(run(paths, mode, &opts, &mut out))
         .map_err(failure)?;
+    audit_run(&report);
     let c = &report.converged;
     println!(
         "{}: {} created, {} replaced, {} started, {} removed, {} unchanged; {} file(s) rewritten; nginx {}",
@@ -146,8 +147,47 @@ pub fn cmd_run(paths: &Paths, mode: Mode, a: RunArgs) -> Result<u8, Failure> {
     Ok(0)
 }
 
+/// What a run changed, for the audit trail: the plan's steps (those that
+/// do something), what was done, the image ids. The plan's text never holds
+/// a secret.
+fn audit_run(report: &super::RunReport) {
+    let steps: Vec<String> = report
+        .plan
+        .to_string()
+        .lines()
+        .filter(|l| !l.starts_with("leave") && !l.starts_with("nothing to do"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    let c = &report.converged;
+    crate::audit::note("steps", steps);
+    crate::audit::note(
+        "done",
+        serde_json::json!({
+            "created": c.created, "replaced": c.replaced, "started": c.started,
+            "removed": c.removed, "pulled": c.pulled, "built": c.built,
+        }),
+    );
+    crate::audit::note(
+        "files",
+        report
+            .files_changed
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>(),
+    );
+    crate::audit::note(
+        "images",
+        serde_json::to_value(&report.images).unwrap_or_default(),
+    );
+    if let Some(s) = &report.swarm {
+        crate::audit::note("swarm_services", s.converged.clone());
+    }
+}
+
 pub fn cmd_reconfigure(paths: &Paths, a: ReconfigureArgs) -> Result<u8, Failure> {
     if a.if_instantiated && !paths.instance_marker.exists() {
+        // Nothing is done: nothing to audit (and nothing written).
+        crate::audit::skip();
         println!(
             "reconfigure: this server was never instantiated ({} is missing): nothing to do",
             paths.instance_marker.display()

@@ -301,6 +301,8 @@ pub struct RunReport {
     pub proxy_changed: bool,
     /// Under swarm: what the swarm's part did.
     pub swarm: Option<swarm::SwarmReport>,
+    /// The image id of each configured `image:tag`, for the audit trail.
+    pub images: std::collections::BTreeMap<String, String>,
 }
 
 /// Everything checked before a run changes anything.
@@ -639,12 +641,22 @@ pub async fn run(
     {
         return Err(RunError::RolledBack(r.rolled_back.clone()));
     }
+    let images = desired
+        .iter()
+        .filter_map(|d| {
+            let reference = format!("{}:{}", d.image, d.tag);
+            let kind = crate::backend::Kind::of_type(&d.backend)?;
+            let id = images.ids.get(&(kind, reference.clone()))?;
+            Some((reference, id.clone()))
+        })
+        .collect();
     Ok(RunReport {
         plan,
         converged,
         files_changed,
         proxy_changed: switch.changed.load(std::sync::atomic::Ordering::Relaxed),
         swarm: swarm_report,
+        images,
     })
 }
 

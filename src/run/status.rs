@@ -223,12 +223,51 @@ pub async fn gather(
     desired: &[Launch],
     rendered: &[Rendered],
 ) -> Status {
-    let files_not_applied = files_not_applied(paths, cfg, rendered);
     let mut backends = Backends::connect(&paths.state).await;
     let mut observed = backends.inspect().await;
+    let looked = look(paths, cfg, desired, &backends, &mut observed).await;
+    gather_with(paths, cfg, desired, rendered, &backends, &observed, looked).await
+}
+
+/// What `status` finds in a fresh snapshot before it reports, and the
+/// reporter (`conteneur watch`) too: the containers whose host folder was
+/// swapped for a link (stopped, see [`super::swapped`]), and where the git
+/// tags of docker+git containers point (read into `observed`; notes for
+/// those that could not be read, see [`read_sources`]).
+pub struct Looked {
+    pub notes: HashMap<String, String>,
+    pub swapped: Vec<String>,
+}
+
+/// See [`Looked`].
+pub async fn look(
+    paths: &Paths,
+    cfg: &Config,
+    desired: &[Launch],
+    backends: &Backends,
+    observed: &mut Observed,
+) -> Looked {
     let server = super::server_id(paths);
-    let swapped = super::swapped::stop_swapped(&backends, &observed, &server, &paths.state).await;
-    let notes = read_sources(desired, &mut observed, &super::git_credentials(cfg)).await;
+    let swapped = super::swapped::stop_swapped(backends, observed, &server, &paths.state).await;
+    let notes = read_sources(desired, observed, &super::git_credentials(cfg)).await;
+    Looked { notes, swapped }
+}
+
+/// [`gather`] from engines already connected and a snapshot already taken
+/// (and looked at: [`look`]). The reporter, `conteneur watch`, reads the
+/// same snapshot for more.
+pub async fn gather_with(
+    paths: &Paths,
+    cfg: &Config,
+    desired: &[Launch],
+    rendered: &[Rendered],
+    backends: &Backends,
+    observed: &Observed,
+    looked: Looked,
+) -> Status {
+    let Looked { notes, swapped } = looked;
+    let server = super::server_id(paths);
+    let files_not_applied = files_not_applied(paths, cfg, rendered);
     let mut problems = Vec::new();
     let mut engines = BTreeMap::new();
     let needed = crate::plan::kinds_needed(desired);
@@ -257,7 +296,7 @@ pub async fn gather(
         match key.map_err(|e| e.to_string()).and_then(|key| {
             plan::reconcile(
                 desired,
-                &observed,
+                observed,
                 &super::plan_options(cfg, paths, false, &key),
             )
             .map_err(|e| e.to_string())
@@ -277,11 +316,8 @@ pub async fn gather(
         }
     };
     // Every probe at once, with a bound; `buffered` keeps the order.
-    let found: Vec<Option<&ObservedContainer>> = desired
-        .iter()
-        .map(|d| find(&observed, &server, d))
-        .collect();
-    let backends = &backends;
+    let found: Vec<Option<&ObservedContainer>> =
+        desired.iter().map(|d| find(observed, &server, d)).collect();
     let healths: Vec<String> = stream::iter(desired.iter().zip(&found))
         .map(|(d, c)| async move {
             match c {
@@ -327,7 +363,7 @@ pub async fn gather(
         c.is_ours(&server)
             && !desired
                 .iter()
-                .any(|d| d.name == c.name && find(&observed, &server, d) == Some(*c))
+                .any(|d| d.name == c.name && find(observed, &server, d) == Some(*c))
     }) {
         containers.push(ContainerStatus {
             name: c.name.clone(),
@@ -367,7 +403,7 @@ pub async fn gather(
         proxy_running,
         plan_error,
         files_not_applied,
-        volumes: volumes(&observed, &server, desired),
+        volumes: volumes(observed, &server, desired),
         swapped,
     }
 }
