@@ -2,9 +2,17 @@
 //!
 //! The data flows through the modules in this order: [`dico`] reads the
 //! dictionaries, [`config`] evaluates values, checks and conditions against
-//! `config.eol`, and the command line sits on top ([`cli`]). The exit codes
-//! sit below every command that returns them ([`exit`]). Every path is
-//! resolved through [`paths`], so a whole server can live under a root.
+//! `config.eol`, [`template`] renders the files (the launch plans among
+//! them), [`plan`] compares what is wanted with one snapshot of the engines
+//! and decides the steps, [`converge`] carries them out on the engines
+//! ([`backend`]) and nginx ([`proxy`]), and [`hooks`] runs EOLE's hook
+//! folders. [`run`] is `instance`/`reconfigure`/`status` around them;
+//! [`report`], [`audit`] and [`logs`] read what it reads; the command line
+//! sits on top ([`cli`]). Every path is resolved through [`paths`], so a
+//! whole server can live under a root.
+//!
+//! The one-page map, with which module may import which and where a new
+//! engine or plan step goes: `docs/architecture.md`.
 
 pub mod audit;
 pub mod backend;
