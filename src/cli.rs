@@ -93,6 +93,11 @@ pub enum Command {
     Genconfig(crate::genconfig::GenconfigArgs),
     /// Write the configuration in another tool's format (compose file).
     Export(crate::export::ExportArgs),
+    /// Save each container's volumes and folders into an archive
+    /// (conteneur_backup_dir); --list shows the archives.
+    Backup(crate::backup::cli::BackupArgs),
+    /// Put a container's data back from an archive (checked first).
+    Restore(crate::backup::cli::RestoreArgs),
     /// Port forwarding of an LXC container, run by its hooks (internal).
     #[command(hide = true)]
     LxcForward(crate::backend::lxc::ForwardArgs),
@@ -210,6 +215,8 @@ pub fn run(cli: Cli) -> u8 {
         Command::Status(a) => crate::run::cli::cmd_status(&paths, a),
         Command::Genconfig(a) => crate::genconfig::cmd(&paths, a),
         Command::Export(a) => crate::export::cmd(&paths, a),
+        Command::Backup(a) => crate::backup::cli::cmd_backup(&paths, a),
+        Command::Restore(a) => crate::backup::cli::cmd_restore(&paths, a),
         Command::LxcForward(a) => Ok(crate::backend::lxc::forward_main(a)),
         Command::Drain(a) => crate::run::cli::cmd_drain(&paths, &a.job),
     };

@@ -7,6 +7,7 @@
 //! resolved through [`paths`], so a whole server can live under a root.
 
 pub mod backend;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod converge;

@@ -1,0 +1,907 @@
+//! Backups of what containers keep (their named volumes and host folders)
+//! and their restore: `conteneur backup [NAME…]`, `backup --list`,
+//! `restore NAME [ARCHIVE]`. docs/backups.md is the admin's side.
+//!
+//! - One archive per container ([`archive`]), in `conteneur_backup_dir`
+//!   ([`store`]): written under a temporary name, renamed once complete;
+//!   the oldest beyond `conteneur_backup_kept` are deleted only then.
+//! - Consistency: the output of `conteneurX_backup_command`, run inside the
+//!   container while it serves (a database's dump); without one, the
+//!   container is paused by the engine for the copy (stopped if it cannot
+//!   be paused), and started again whatever happens.
+//! - Restore: the archive is checked whole first (manifest, sizes, sums),
+//!   the data goes into a new volume (or folder) beside the live one, the
+//!   container is stopped, the two are swapped, and it is started again;
+//!   the previous data stays under a dated name. A dump is fed back to
+//!   `conteneurX_restore_command` once the container runs on its new,
+//!   empty volume. Any failure swaps the previous data back.
+
+pub mod archive;
+pub mod cli;
+mod engine;
+pub mod store;
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::backend::Backend;
+use crate::config::Config;
+use crate::paths::Paths;
+use crate::plan::launch::{Launch, MountKind};
+
+use archive::{ArchiveError, Manifest};
+use engine::Engine;
+
+/// `conteneur_backup_dir`'s default (under `--root`).
+pub const DEFAULT_DIR: &str = "/var/backups/conteneur";
+/// `conteneur_backup_kept`'s default.
+pub const DEFAULT_KEPT: usize = 7;
+
+/// The server's backup settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub dir: PathBuf,
+    pub kept: usize,
+    pub health_timeout: Duration,
+}
+
+impl Settings {
+    pub fn of(cfg: &Config, paths: &Paths) -> Settings {
+        let dir = cfg
+            .first("conteneur_backup_dir")
+            .unwrap_or_else(|| DEFAULT_DIR.to_string());
+        let kept = cfg
+            .first("conteneur_backup_kept")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(DEFAULT_KEPT);
+        let health = cfg
+            .first("conteneur_health_timeout")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(30u64);
+        Settings {
+            dir: paths.root.join(dir.trim_start_matches('/')),
+            kept: kept.max(1),
+            health_timeout: Duration::from_secs(health.max(1)),
+        }
+    }
+}
+
+/// A volume or folder of a container, as configured now.
+#[derive(Debug, Clone)]
+pub struct Kept {
+    pub kind: MountKind,
+    /// The volume's name or the folder's configured path.
+    pub name: String,
+    pub container_path: String,
+    /// A folder's path on this host (under the root).
+    pub host: Option<PathBuf>,
+}
+
+impl Kept {
+    fn kind_word(&self) -> &'static str {
+        match self.kind {
+            MountKind::Volume => "volume",
+            MountKind::Bind => "folder",
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("{} {}", self.kind_word(), self.name)
+    }
+}
+
+/// A command of `conteneurX_backup_command` or `_restore_command`.
+#[derive(Debug, Clone)]
+pub struct Command {
+    pub variable: String,
+    pub text: String,
+    pub words: Vec<String>,
+}
+
+/// One configured container, for backups.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub name: String,
+    pub index: u32,
+    pub backend: String,
+    pub stop_timeout: u32,
+    pub kept: Vec<Kept>,
+    pub backup_command: Option<Command>,
+    pub restore_command: Option<Command>,
+}
+
+/// Why a backup or a restore stopped. Each says what was left as it was.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("{0}")]
+    Config(String),
+    #[error("no container is named '{name}' in the configuration (configured: {known})")]
+    Unknown { name: String, known: String },
+    #[error("container '{name}' runs on {backend}: backups are made of docker containers only")]
+    NotDocker { name: String, backend: String },
+    #[error(
+        "container '{name}' does not exist on the engine: run `conteneur instance` (or reconfigure) first"
+    )]
+    Missing { name: String },
+    #[error("container '{name}': {message}")]
+    Engine { name: String, message: String },
+    #[error(
+        "container '{name}': its backup command ({variable}: `{command}`) {what}{stderr}\n\
+         no archive was written; the previous archives are intact"
+    )]
+    Command {
+        name: String,
+        variable: String,
+        command: String,
+        what: String,
+        stderr: String,
+    },
+    #[error(
+        "container '{name}': writing {archive} failed: {error}{hint}\n\
+         the partial file was removed; the previous archives are intact"
+    )]
+    Write {
+        name: String,
+        archive: PathBuf,
+        error: String,
+        hint: String,
+    },
+    #[error("{path}: {error}; nothing was changed")]
+    Archive { path: PathBuf, error: ArchiveError },
+    #[error("no archive of container '{name}' in {dir}; nothing was changed")]
+    NoArchive { name: String, dir: PathBuf },
+    #[error("{path} is an archive of container '{found}', not of '{name}'; nothing was changed")]
+    OtherContainer {
+        path: PathBuf,
+        found: String,
+        name: String,
+    },
+    #[error(
+        "container '{name}' now runs the image {now} ({now_id}), the archive {path} was taken from {then} ({then_id}): \
+         data of another version may not fit it. Set the image back (conteneur{index}_tag) and reconfigure, \
+         or restore anyway with --allow-image-change; nothing was changed"
+    )]
+    ImageChanged {
+        name: String,
+        index: u32,
+        path: PathBuf,
+        now: String,
+        now_id: String,
+        then: String,
+        then_id: String,
+    },
+    #[error("container '{name}': {message}")]
+    Restore { name: String, message: String },
+}
+
+fn short(id: &str) -> &str {
+    crate::backend::short_id(id)
+}
+
+/// The configured containers, with their kept data and commands, as a run
+/// would see them (values checked, templates rendered in memory).
+pub fn targets(cfg: &Config, paths: &Paths) -> Result<Vec<Target>, BackupError> {
+    let (_, launches) =
+        crate::run::desired(cfg, paths).map_err(|e| BackupError::Config(e.to_string()))?;
+    let allow = crate::run::allow_system_mounts(cfg);
+    launches.iter().map(|l| target(cfg, paths, l, allow)).collect()
+}
+
+fn command(cfg: &Config, l: &Launch, what: &str) -> Result<Option<Command>, BackupError> {
+    let variable = format!("conteneur{}_{what}", l.index);
+    let Some(text) = cfg.first(&variable).filter(|t| !t.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let words = crate::plan::apps::split_command(&text).map_err(|why| {
+        BackupError::Config(format!(
+            "container '{}': {variable} cannot be split into words: {why}",
+            l.name
+        ))
+    })?;
+    Ok((!words.is_empty()).then_some(Command {
+        variable,
+        text,
+        words,
+    }))
+}
+
+fn target(cfg: &Config, paths: &Paths, l: &Launch, allow: bool) -> Result<Target, BackupError> {
+    let mut kept = Vec::new();
+    for m in &l.mounts {
+        let host = match m.kind {
+            MountKind::Volume => None,
+            MountKind::Bind => Some(
+                crate::mounts::resolve(
+                    &paths.root,
+                    crate::mounts::Given {
+                        container: &l.name,
+                        index: l.index,
+                        path: &m.host,
+                    },
+                    allow,
+                )
+                .map_err(|e| BackupError::Config(e.to_string()))?,
+            ),
+        };
+        kept.push(Kept {
+            kind: m.kind,
+            name: m.host.clone(),
+            container_path: m.container.clone(),
+            host,
+        });
+    }
+    Ok(Target {
+        name: l.name.clone(),
+        index: l.index,
+        backend: l.backend.clone(),
+        stop_timeout: l.stop_timeout,
+        kept,
+        backup_command: command(cfg, l, "backup_command")?,
+        restore_command: command(cfg, l, "restore_command")?,
+    })
+}
+
+/// The targets named (all when none is), in the configuration's order.
+pub fn select(all: Vec<Target>, names: &[String]) -> Result<Vec<Target>, BackupError> {
+    for n in names {
+        if !all.iter().any(|t| &t.name == n) {
+            return Err(BackupError::Unknown {
+                name: n.clone(),
+                known: all
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    }
+    Ok(all
+        .into_iter()
+        .filter(|t| names.is_empty() || names.contains(&t.name))
+        .collect())
+}
+
+/// What one backup made.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The container keeps no data.
+    Nothing,
+    Saved {
+        archive: PathBuf,
+        /// How the copy was made consistent, for the output.
+        method: String,
+        files: u64,
+        bytes: u64,
+        size: u64,
+        pruned: Vec<PathBuf>,
+    },
+}
+
+fn write_error(name: &str, archive: &Path, e: &io::Error) -> BackupError {
+    let hint = if e.raw_os_error() == Some(nix::libc::ENOSPC) {
+        format!(
+            " (the disk holding {} is full: free some space or set conteneur_backup_dir elsewhere)",
+            archive.parent().unwrap_or(archive).display()
+        )
+    } else {
+        String::new()
+    };
+    BackupError::Write {
+        name: name.to_string(),
+        archive: archive.to_path_buf(),
+        error: e.to_string(),
+        hint,
+    }
+}
+
+fn engine_error(name: &str, message: impl Into<String>) -> BackupError {
+    BackupError::Engine {
+        name: name.to_string(),
+        message: message.into(),
+    }
+}
+
+/// How the container was made still for the copy.
+enum Still {
+    Paused,
+    Stopped,
+    AsIs,
+}
+
+/// Backs up one container into the archive folder.
+pub async fn backup_one(
+    engine: &Engine,
+    settings: &Settings,
+    t: &Target,
+    server: &str,
+) -> Result<Outcome, BackupError> {
+    if t.kept.is_empty() && t.backup_command.is_none() {
+        return Ok(Outcome::Nothing);
+    }
+    if crate::backend::Kind::of_type(&t.backend) != Some(crate::backend::Kind::Docker) {
+        return Err(BackupError::NotDocker {
+            name: t.name.clone(),
+            backend: t.backend.clone(),
+        });
+    }
+    let c = engine
+        .container(&t.name, server)
+        .await
+        .map_err(|m| engine_error(&t.name, m))?
+        .ok_or_else(|| BackupError::Missing {
+            name: t.name.clone(),
+        })?;
+    // Where each volume's files are, before anything changes.
+    let mut dirs = Vec::new();
+    for k in &t.kept {
+        let dir = match (&k.kind, &k.host) {
+            (MountKind::Bind, Some(h)) => h.clone(),
+            _ => engine
+                .volume_dir(&k.name)
+                .await
+                .map_err(|m| engine_error(&t.name, m))?
+                .ok_or_else(|| engine_error(&t.name, format!("its volume {} is missing", k.name)))?,
+        };
+        if t.backup_command.is_none() && !dir.is_dir() {
+            return Err(engine_error(
+                &t.name,
+                format!("its {} ({}) is not a folder", k.describe(), dir.display()),
+            ));
+        }
+        dirs.push(dir);
+    }
+    store::ensure_dir(&settings.dir).map_err(|e| write_error(&t.name, &settings.dir, &e))?;
+    // Names count seconds: a second backup within the same second waits
+    // for the next one rather than replace the first.
+    let (mut stamp, mut created) = store::now();
+    for _ in 0..20 {
+        if !settings.dir.join(store::file_name(&t.name, &stamp)).exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        (stamp, created) = store::now();
+    }
+    let name = store::file_name(&t.name, &stamp);
+    let final_path = settings.dir.join(&name);
+    let werr = |e: &io::Error| write_error(&t.name, &final_path, e);
+    let (pending, file) = store::Pending::create(&settings.dir, &name).map_err(|e| werr(&e))?;
+    let mut manifest = Manifest {
+        format: archive::FORMAT,
+        container: t.name.clone(),
+        image: c.image.clone(),
+        image_id: c.image_id.clone(),
+        release: c.image.rsplit_once(':').map(|(_, t)| t.to_string()).unwrap_or_default(),
+        created,
+        method: String::new(),
+        sources: Vec::new(),
+        dump: None,
+        members: Vec::new(),
+        bytes: 0,
+    };
+    let mut writer = archive::Writer::new(io::BufWriter::with_capacity(1 << 20, file))
+        .map_err(|e| werr(&e))?;
+    let (files, method) = if let Some(cmd) = &t.backup_command {
+        if !c.running || c.paused {
+            return Err(BackupError::Command {
+                name: t.name.clone(),
+                variable: cmd.variable.clone(),
+                command: cmd.text.clone(),
+                what: "cannot run: the container is not running".into(),
+                stderr: String::new(),
+            });
+        }
+        // The output goes to a file beside the archive first: the archive
+        // needs its size before its content.
+        let (spool, spool_file) =
+            store::Pending::create(&settings.dir, &format!("{name}.dump")).map_err(|e| werr(&e))?;
+        let mut out = tokio::fs::File::from_std(spool_file);
+        let exit = engine
+            .exec_to(&c.id, &cmd.words, &mut out)
+            .await
+            .map_err(|m| {
+                if m.starts_with("writing its output failed") {
+                    BackupError::Write {
+                        name: t.name.clone(),
+                        archive: final_path.clone(),
+                        error: m.clone(),
+                        hint: if m.contains("os error 28") {
+                            format!(
+                                " (the disk holding {} is full: free some space or set conteneur_backup_dir elsewhere)",
+                                settings.dir.display()
+                            )
+                        } else {
+                            String::new()
+                        },
+                    }
+                } else {
+                    BackupError::Command {
+                        name: t.name.clone(),
+                        variable: cmd.variable.clone(),
+                        command: cmd.text.clone(),
+                        what: format!("could not run: {m}"),
+                        stderr: String::new(),
+                    }
+                }
+            })?;
+        drop(out);
+        if exit.code != 0 {
+            return Err(BackupError::Command {
+                name: t.name.clone(),
+                variable: cmd.variable.clone(),
+                command: cmd.text.clone(),
+                what: format!("exited with status {}", exit.code),
+                stderr: if exit.stderr.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", exit.stderr)
+                },
+            });
+        }
+        let member = format!("dump/{}.dump", t.name);
+        let bytes = writer.add_file(&member, &spool.tmp).map_err(|e| werr(&e))?;
+        drop(spool);
+        manifest.dump = Some(archive::Dump {
+            member,
+            command: cmd.text.clone(),
+            bytes,
+        });
+        for k in &t.kept {
+            manifest.sources.push(archive::Source {
+                kind: k.kind_word().into(),
+                name: k.name.clone(),
+                container_path: k.container_path.clone(),
+                prefix: String::new(),
+                files: 0,
+                bytes: 0,
+            });
+        }
+        (1, "dump".to_string())
+    } else {
+        let still = if c.running && !c.paused {
+            match engine.pause(&c.id).await {
+                Ok(()) => Still::Paused,
+                Err(_) => {
+                    engine
+                        .backend
+                        .stop(&c.id, t.stop_timeout)
+                        .await
+                        .map_err(|e| engine_error(&t.name, e.to_string()))?;
+                    Still::Stopped
+                }
+            }
+        } else {
+            Still::AsIs
+        };
+        let copied = copy_sources(&mut writer, t, &dirs, &mut manifest);
+        // Serving again before anything else is said.
+        let resumed = match still {
+            Still::Paused => engine.unpause(&c.id).await,
+            Still::Stopped => match engine.backend.start(&c.id).await {
+                Ok(()) => {
+                    engine
+                        .wait_ready(&c.id, c.healthcheck, settings.health_timeout)
+                        .await
+                }
+                Err(e) => Err(e.to_string()),
+            },
+            Still::AsIs => Ok(()),
+        };
+        let method = match still {
+            Still::Paused => "paused",
+            Still::Stopped => "stopped (it could not be paused)",
+            Still::AsIs => "not running",
+        };
+        let files = copied.map_err(|e| werr(&e))?;
+        resumed.map_err(|m| {
+            engine_error(
+                &t.name,
+                format!("it was {method} for the copy and could not be resumed: {m}"),
+            )
+        })?;
+        (files, method.to_string())
+    };
+    manifest.method = method
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let out = writer.finish(manifest).map_err(|e| werr(&e))?;
+    let file = out.into_inner().map_err(|e| werr(e.error()))?;
+    let bytes = {
+        let m = std::fs::metadata(&pending.tmp).map_err(|e| werr(&e))?;
+        m.len()
+    };
+    let path = pending.commit(file).map_err(|e| werr(&e))?;
+    // Only now, with the new one complete, may old ones go.
+    let pruned = store::prune(&settings.dir, &t.name, settings.kept).unwrap_or_default();
+    let data = archive_bytes(&path).unwrap_or(0);
+    Ok(Outcome::Saved {
+        archive: path,
+        method,
+        files,
+        bytes: data,
+        size: bytes,
+        pruned,
+    })
+}
+
+/// The uncompressed size the manifest gives (cheap: the archive was just
+/// written; reading it back checks it too).
+fn archive_bytes(path: &Path) -> Result<u64, ArchiveError> {
+    Ok(archive::verify(File::open(path)?)?.bytes)
+}
+
+fn copy_sources<W: io::Write>(
+    writer: &mut archive::Writer<W>,
+    t: &Target,
+    dirs: &[PathBuf],
+    manifest: &mut Manifest,
+) -> io::Result<u64> {
+    let mut total = 0;
+    for (i, (k, dir)) in t.kept.iter().zip(dirs).enumerate() {
+        let prefix = match k.kind {
+            MountKind::Volume => format!("volumes/{}", k.name),
+            MountKind::Bind => format!("folders/{i}"),
+        };
+        let (files, bytes) = writer.add_tree(&prefix, dir)?;
+        total += files;
+        manifest.sources.push(archive::Source {
+            kind: k.kind_word().into(),
+            name: k.name.clone(),
+            container_path: k.container_path.clone(),
+            prefix,
+            files,
+            bytes,
+        });
+    }
+    Ok(total)
+}
+
+/// The archive `given`, or the newest of `name`, checked whole.
+pub fn checked(
+    settings: &Settings,
+    name: &str,
+    given: Option<&Path>,
+) -> Result<(PathBuf, Manifest), BackupError> {
+    let path = match given {
+        Some(p) => p.to_path_buf(),
+        None => store::latest(&settings.dir, name)
+            .map_err(|e| BackupError::Archive {
+                path: settings.dir.clone(),
+                error: e.into(),
+            })?
+            .ok_or_else(|| BackupError::NoArchive {
+                name: name.to_string(),
+                dir: settings.dir.clone(),
+            })?
+            .path,
+    };
+    let m = File::open(&path)
+        .map_err(ArchiveError::from)
+        .and_then(archive::verify)
+        .map_err(|error| BackupError::Archive {
+            path: path.clone(),
+            error,
+        })?;
+    if m.container != name {
+        return Err(BackupError::OtherContainer {
+            path,
+            found: m.container,
+            name: name.to_string(),
+        });
+    }
+    Ok((path, m))
+}
+
+/// One volume or folder being restored: the new data beside the live one.
+struct Swap {
+    what: String,
+    live: PathBuf,
+    staged: PathBuf,
+    /// Where the previous data stays, for the admin.
+    kept_as: String,
+}
+
+impl Swap {
+    /// Exchanges the live and the staged folders (three renames on one
+    /// filesystem): afterwards `live` holds the new data, `staged` the
+    /// previous one. Calling it twice puts everything back.
+    fn exchange(&self) -> io::Result<()> {
+        let tmp = self.live.with_file_name(format!(
+            ".{}.swap",
+            self.live
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ));
+        std::fs::rename(&self.live, &tmp)?;
+        if let Err(e) = std::fs::rename(&self.staged, &self.live) {
+            let _ = std::fs::rename(&tmp, &self.live);
+            return Err(e);
+        }
+        std::fs::rename(&tmp, &self.staged)
+    }
+}
+
+/// Copies the owner and mode of `from` onto the folder `to`.
+fn same_owner(from: &Path, to: &Path) -> io::Result<()> {
+    let m = std::fs::metadata(from)?;
+    nix::unistd::chown(
+        to,
+        Some(nix::unistd::Uid::from_raw(m.uid())),
+        Some(nix::unistd::Gid::from_raw(m.gid())),
+    )
+    .map_err(io::Error::from)?;
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(m.mode() & 0o7777))
+}
+
+/// What a restore will do, one line each (also `--dry-run`'s output).
+pub fn restore_steps(t: &Target, path: &Path, m: &Manifest, stamp: &str) -> Vec<String> {
+    let mut out = vec![format!(
+        "check    {} (taken {}, {}, {} file(s), {}): manifest and sums ok",
+        path.display(),
+        m.created,
+        m.method,
+        m.members.len(),
+        store::human(m.bytes)
+    )];
+    for s in &m.sources {
+        let into = if m.dump.is_some() {
+            "an empty one (the dump fills it)".to_string()
+        } else {
+            format!("a new one with the archive's {} file(s)", s.files)
+        };
+        out.push(format!(
+            "restore  {} {} of {}: replaced by {into}; the current one is kept as {}",
+            s.kind,
+            s.name,
+            t.name,
+            kept_name(s, stamp)
+        ));
+    }
+    out.push(format!(
+        "restart  {}: stopped, the data swapped, started and waited for",
+        t.name
+    ));
+    if let (Some(d), Some(c)) = (&m.dump, &t.restore_command) {
+        out.push(format!(
+            "feed     the dump ({}) to `{}` inside {}",
+            store::human(d.bytes),
+            c.text,
+            t.name
+        ));
+    }
+    out
+}
+
+fn kept_name(s: &archive::Source, stamp: &str) -> String {
+    if s.kind == "volume" {
+        format!("volume {}.before-restore-{stamp}", s.name)
+    } else {
+        format!("folder {}.before-restore-{stamp}", s.name)
+    }
+}
+
+/// Restores container `t` from the checked archive `path`.
+pub async fn restore_one(
+    engine: &Engine,
+    settings: &Settings,
+    t: &Target,
+    server: &str,
+    path: &Path,
+    m: &Manifest,
+    allow_image_change: bool,
+    stamp: &str,
+    log: &mut dyn FnMut(String),
+) -> Result<Vec<String>, BackupError> {
+    let name = t.name.as_str();
+    let fail = |message: String| BackupError::Restore {
+        name: name.to_string(),
+        message,
+    };
+    let c = engine
+        .container(name, server)
+        .await
+        .map_err(|msg| engine_error(name, msg))?
+        .ok_or_else(|| BackupError::Missing {
+            name: name.to_string(),
+        })?;
+    if c.image_id != m.image_id && !allow_image_change {
+        return Err(BackupError::ImageChanged {
+            name: name.to_string(),
+            index: t.index,
+            path: path.to_path_buf(),
+            now: c.image.clone(),
+            now_id: short(&c.image_id).to_string(),
+            then: m.image.clone(),
+            then_id: short(&m.image_id).to_string(),
+        });
+    }
+    if let Some(d) = &m.dump
+        && t.restore_command.is_none()
+    {
+        return Err(fail(format!(
+            "the archive holds the output of `{}`: set conteneur{}_restore_command to the command \
+             that reads it back (for MariaDB: mariadb); nothing was changed",
+            d.command, t.index
+        )));
+    }
+    // 1. The new data, staged beside the live data; nothing live changes.
+    let mut swaps: Vec<Swap> = Vec::new();
+    let staged = stage(engine, t, server, path, m, stamp, &mut swaps).await;
+    if let Err(e) = staged {
+        for s in &swaps {
+            unstage(engine, s).await;
+        }
+        return Err(fail(format!("{e}; nothing was changed")));
+    }
+    // 2. Stopped, swapped, started.
+    engine
+        .backend
+        .stop(&c.id, t.stop_timeout)
+        .await
+        .map_err(|e| fail(format!("{e}; nothing was changed")))?;
+    let mut done = 0;
+    let mut swap_error = None;
+    for s in &swaps {
+        match s.exchange() {
+            Ok(()) => done += 1,
+            Err(e) => {
+                swap_error = Some(format!("swapping {} failed: {e}", s.what));
+                break;
+            }
+        }
+    }
+    let started = match swap_error {
+        Some(e) => Err(e),
+        None => match engine.backend.start(&c.id).await {
+            Ok(()) => {
+                engine
+                    .wait_ready(&c.id, c.healthcheck, settings.health_timeout)
+                    .await
+            }
+            Err(e) => Err(e.to_string()),
+        },
+    };
+    // 3. The dump fed back.
+    let fed = match (&started, &m.dump, &t.restore_command) {
+        (Ok(()), Some(d), Some(cmd)) => {
+            log(format!("{name}: feeding the dump to `{}`", cmd.text));
+            feed(engine, settings, &c.id, path, &d.member, cmd).await
+        }
+        _ => Ok(()),
+    };
+    if let Err(why) = started.and(fed) {
+        // Back as it was: the previous data, the container serving it.
+        let _ = engine.backend.stop(&c.id, t.stop_timeout).await;
+        for s in swaps.iter().take(done) {
+            let _ = s.exchange();
+        }
+        let back = match engine.backend.start(&c.id).await {
+            Ok(()) => "the previous data was put back and the container started again".to_string(),
+            Err(e) => format!("the previous data was put back, but starting the container failed: {e}"),
+        };
+        for s in &swaps {
+            unstage(engine, s).await;
+        }
+        return Err(fail(format!("the restore failed: {why}; {back}")));
+    }
+    Ok(swaps
+        .iter()
+        .map(|s| format!("{name}: {} restored; the previous data is kept as {}", s.what, s.kept_as))
+        .collect())
+}
+
+/// Makes the new volumes and folders, filled from the archive (empty for
+/// a dump), and records the swaps.
+async fn stage(
+    engine: &Engine,
+    t: &Target,
+    server: &str,
+    path: &Path,
+    m: &Manifest,
+    stamp: &str,
+    swaps: &mut Vec<Swap>,
+) -> Result<(), String> {
+    for s in &m.sources {
+        let kept = t
+            .kept
+            .iter()
+            .find(|k| k.kind_word() == s.kind && k.name == s.name)
+            .ok_or_else(|| {
+                format!(
+                    "the archive holds the {} {}, which container '{}' no longer has",
+                    s.kind, s.name, t.name
+                )
+            })?;
+        let (live, staged, kept_as) = match kept.kind {
+            MountKind::Volume => {
+                let dated = format!("{}.before-restore-{stamp}", s.name);
+                let live = engine
+                    .volume_dir(&s.name)
+                    .await?
+                    .ok_or_else(|| format!("the volume {} is missing", s.name))?;
+                engine
+                    .backend
+                    .ensure_volume(
+                        &dated,
+                        &crate::plan::apps::volume_labels(server, &dated),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let staged = engine
+                    .volume_dir(&dated)
+                    .await?
+                    .ok_or_else(|| format!("the new volume {dated} is missing"))?;
+                (live, staged, format!("volume {dated}"))
+            }
+            MountKind::Bind => {
+                let live = kept.host.clone().ok_or("a folder without a host path")?;
+                let dated = PathBuf::from(format!("{}.before-restore-{stamp}", live.display()));
+                std::fs::create_dir(&dated).map_err(|e| format!("{}: {e}", dated.display()))?;
+                (live, dated.clone(), format!("folder {}", dated.display()))
+            }
+        };
+        swaps.push(Swap {
+            what: format!("{} {}", s.kind, s.name),
+            live: live.clone(),
+            staged: staged.clone(),
+            kept_as,
+        });
+        same_owner(&live, &staged).map_err(|e| format!("{}: {e}", staged.display()))?;
+        if m.dump.is_none() {
+            let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            archive::extract(file, &s.prefix, &staged)
+                .map_err(|e| format!("unpacking {} into {} failed: {e}", s.prefix, staged.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes a staged volume or folder that was not swapped in (or was
+/// swapped back: then it holds the new data, which is not wanted).
+async fn unstage(engine: &Engine, s: &Swap) {
+    if let Some(v) = s.kept_as.strip_prefix("volume ") {
+        let _ = engine.backend.client().remove_volume(v, None::<bollard::query_parameters::RemoveVolumeOptions>).await;
+    } else {
+        let _ = std::fs::remove_dir_all(&s.staged);
+    }
+}
+
+/// Feeds the archive's dump to the restore command.
+async fn feed(
+    engine: &Engine,
+    settings: &Settings,
+    id: &str,
+    path: &Path,
+    member: &str,
+    cmd: &Command,
+) -> Result<(), String> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (spool, mut f) = store::Pending::create(&settings.dir, &format!("{name}.restore"))
+        .map_err(|e| e.to_string())?;
+    let file = File::open(path).map_err(|e| e.to_string())?;
+    archive::copy_member(file, member, &mut f).map_err(|e| e.to_string())?;
+    drop(f);
+    let exit = engine.exec_from(id, &cmd.words, &spool.tmp).await?;
+    if exit.code != 0 {
+        return Err(format!(
+            "the restore command ({}: `{}`) exited with status {}{}",
+            cmd.variable,
+            cmd.text,
+            exit.code,
+            if exit.stderr.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", exit.stderr)
+            }
+        ));
+    }
+    Ok(())
+}
