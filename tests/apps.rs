@@ -648,15 +648,22 @@ fn wordpress_and_mariadb_as_one_application() {
     std::thread::sleep(Duration::from_millis(300));
     let said = site.ok(&["backup"]);
     let tally = load.finish();
+    eprintln!("requests during the backup: {tally}");
     assert!(tally.total >= 3, "{tally}");
-    assert_eq!(tally.failed(), 0, "requests failed during the backup: {tally}");
+    assert_eq!(
+        tally.failed(),
+        0,
+        "requests failed during the backup: {tally}"
+    );
     assert!(
         tally.by_body.keys().all(|b| b.contains(&title)),
         "an answer without the post during the backup: {tally}"
     );
     assert!(
-        said.contains(&format!("{}: saved the output of its backup command", site.db))
-            && said.contains("wordpress: saved")
+        said.contains(&format!(
+            "{}: saved the output of its backup command",
+            site.db
+        )) && said.contains("wordpress: saved")
             && said.contains("copied while it was paused"),
         "{said}"
     );
@@ -674,7 +681,10 @@ fn wordpress_and_mariadb_as_one_application() {
     site.set("nombre_conteneur", &["2"]);
     site.ok(&["reconfigure", "--quiet"]);
     let r = http(&link, &jar, &[]);
-    assert!(!r.body.contains(&title), "the post survived the volume's removal");
+    assert!(
+        !r.body.contains(&title),
+        "the post survived the volume's removal"
+    );
     let said = site.ok(&["restore", &site.db]);
     assert!(said.contains("feeding the dump to `mariadb`"), "{said}");
     wait_for(&link, &jar, &title, Duration::from_secs(60));

@@ -98,7 +98,11 @@ fn backup_restore_retention_and_faults_on_the_real_engine() {
     site.set("conteneur1_mountpoint_in", &["/data", "/files"]);
     site.set("conteneur1_mountpoint_out", &[&volume, "/srv/webfiles"]);
     site.run_ok("instance");
-    exec(site, &name, "echo hello > /data/a.txt && mkdir -p /data/sub && echo deep > /data/sub/b.txt");
+    exec(
+        site,
+        &name,
+        "echo hello > /data/a.txt && mkdir -p /data/sub && echo deep > /data/sub/b.txt",
+    );
     let folder = site.path("srv/webfiles");
     std::fs::write(folder.join("page.html"), "<p>kept</p>").unwrap();
     let dir = site.path("var/backups/conteneur");
@@ -114,34 +118,70 @@ fn backup_restore_retention_and_faults_on_the_real_engine() {
     assert_eq!(mode(&dir), 0o700);
     assert_eq!(mode(&dir.join(&first[0])), 0o600);
     let list = ok(site, &["backup", "--list"]);
-    assert!(list.lines().any(|l| l.starts_with(&name) && l.contains(" ok ")), "{list}");
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with(&name) && l.contains(" ok ")),
+        "{list}"
+    );
 
     // 2. Restore: the data changed since comes back; the previous data is
     // kept under a dated name; --dry-run changes nothing.
-    exec(site, &name, "echo changed > /data/a.txt && rm /data/sub/b.txt");
+    exec(
+        site,
+        &name,
+        "echo changed > /data/a.txt && rm /data/sub/b.txt",
+    );
     std::fs::write(folder.join("page.html"), "<p>changed</p>").unwrap();
     let dry = ok(site, &["restore", &name, "--dry-run"]);
-    assert!(dry.contains("manifest and sums ok") && dry.contains("nothing is changed"), "{dry}");
+    assert!(
+        dry.contains("manifest and sums ok") && dry.contains("nothing is changed"),
+        "{dry}"
+    );
     assert_eq!(exec(site, &name, "cat /data/a.txt"), "changed\n");
     let said = ok(site, &["restore", &name]);
     assert_eq!(state(site, &name), "running");
-    assert_eq!(exec(site, &name, "cat /data/a.txt /data/sub/b.txt"), "hello\ndeep\n");
-    assert_eq!(std::fs::read_to_string(folder.join("page.html")).unwrap(), "<p>kept</p>");
-    assert!(said.contains(&format!("volume {volume}.before-restore-")), "{said}");
+    assert_eq!(
+        exec(site, &name, "cat /data/a.txt /data/sub/b.txt"),
+        "hello\ndeep\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(folder.join("page.html")).unwrap(),
+        "<p>kept</p>"
+    );
+    assert!(
+        said.contains(&format!("volume {volume}.before-restore-")),
+        "{said}"
+    );
     let kept_vol = said
         .split_whitespace()
         .find(|w| w.starts_with(&format!("{volume}.before-restore-")))
         .expect("the kept volume's name")
         .to_string();
-    let o = site.docker(&["run", "--rm", "-v", &format!("{kept_vol}:/k"), "localhost:5000/demo/web:1.0", "cat", "/k/a.txt"]);
-    assert_eq!(String::from_utf8_lossy(&o.stdout), "changed\n", "{}", text(&o));
+    let o = site.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{kept_vol}:/k"),
+        "localhost:5000/demo/web:1.0",
+        "cat",
+        "/k/a.txt",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "changed\n",
+        "{}",
+        text(&o)
+    );
     let kept_folder = std::fs::read_dir(site.path("srv"))
         .unwrap()
         .flatten()
         .map(|e| e.path())
         .find(|p| p.to_string_lossy().contains("webfiles.before-restore-"))
         .expect("the kept folder");
-    assert_eq!(std::fs::read_to_string(kept_folder.join("page.html")).unwrap(), "<p>changed</p>");
+    assert_eq!(
+        std::fs::read_to_string(kept_folder.join("page.html")).unwrap(),
+        "<p>changed</p>"
+    );
 
     // 3. Retention: 2 kept; the oldest goes once the new one is complete.
     site.set("conteneur_backup_kept", &["2"]);
@@ -161,7 +201,10 @@ fn backup_restore_retention_and_faults_on_the_real_engine() {
     std::fs::write(&bad, &bytes).unwrap();
     exec(site, &name, "echo after > /data/a.txt");
     let e = failed(site, &["restore", &name, &bad.display().to_string()]);
-    assert!(e.contains("it is damaged") && e.contains("nothing was changed"), "{e}");
+    assert!(
+        e.contains("it is damaged") && e.contains("nothing was changed"),
+        "{e}"
+    );
     assert_eq!(exec(site, &name, "cat /data/a.txt"), "after\n");
     assert_eq!(state(site, &name), "running");
     // Listed as bad when it sits among the archives (an older name).
@@ -175,10 +218,14 @@ fn backup_restore_retention_and_faults_on_the_real_engine() {
     // 5. A failing backup command: no archive, the previous ones intact,
     // the container serving (never paused).
     let before = backups(&dir);
-    site.set("conteneur1_backup_command", &["sh -c 'echo oops >&2; exit 3'"]);
+    site.set(
+        "conteneur1_backup_command",
+        &["sh -c 'echo oops >&2; exit 3'"],
+    );
     let e = failed(site, &["backup", &name]);
     assert!(
-        e.contains("conteneur1_backup_command") && e.contains("exited with status 3: oops")
+        e.contains("conteneur1_backup_command")
+            && e.contains("exited with status 3: oops")
             && e.contains("the previous archives are intact"),
         "{e}"
     );
@@ -192,10 +239,20 @@ fn backup_restore_retention_and_faults_on_the_real_engine() {
     exec(site, &name, "echo dumped > /data/a.txt");
     let said = ok(site, &["backup", &name]);
     assert!(said.contains("the output of its backup command"), "{said}");
-    exec(site, &name, "echo lost > /data/a.txt && echo extra > /data/extra.txt");
+    exec(
+        site,
+        &name,
+        "echo lost > /data/a.txt && echo extra > /data/extra.txt",
+    );
     let said = ok(site, &["restore", &name]);
-    assert!(said.contains("feeding the dump to `sh -c 'cat > /data/a.txt'`"), "{said}");
-    assert_eq!(exec(site, &name, "cat /data/a.txt; ls /data"), "dumped\na.txt\n");
+    assert!(
+        said.contains("feeding the dump to `sh -c 'cat > /data/a.txt'`"),
+        "{said}"
+    );
+    assert_eq!(
+        exec(site, &name, "cat /data/a.txt; ls /data"),
+        "dumped\na.txt\n"
+    );
     site.set("conteneur1_backup_command", &[""]);
     site.set("conteneur1_restore_command", &[""]);
 
@@ -204,8 +261,22 @@ fn backup_restore_retention_and_faults_on_the_real_engine() {
     // running.
     let small = site.path("full");
     std::fs::create_dir_all(&small).unwrap();
-    let o = common::run("mount", &["-t", "tmpfs", "-o", "size=256k", "tmpfs", &small.display().to_string()]);
-    assert!(o.status.success(), "mount a tmpfs (the tests run as root): {}", text(&o));
+    let o = common::run(
+        "mount",
+        &[
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=256k",
+            "tmpfs",
+            &small.display().to_string(),
+        ],
+    );
+    assert!(
+        o.status.success(),
+        "mount a tmpfs (the tests run as root): {}",
+        text(&o)
+    );
     g.tmpfs = Some(small.clone());
     let site = &g.site;
     site.set("conteneur_backup_dir", &["/full"]);
@@ -215,7 +286,8 @@ fn backup_restore_retention_and_faults_on_the_real_engine() {
     exec(site, &name, "head -c 2000000 /dev/urandom > /data/big");
     let e = failed(site, &["backup", &name]);
     assert!(
-        e.contains("No space left on device") && e.contains("is full")
+        e.contains("No space left on device")
+            && e.contains("is full")
             && e.contains("the previous archives are intact"),
         "{e}"
     );

@@ -167,12 +167,19 @@ fn the_backup_schedule_task_is_shipped_and_loads_with_the_eole_server_corpus() {
         .arg(here.join(script))
         .output()
         .expect("sh");
-    assert!(sh.status.success(), "{}", String::from_utf8_lossy(&sh.stderr));
+    assert!(
+        sh.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sh.stderr)
+    );
 
     let root = tempfile::tempdir().expect("tempdir");
     let dicos = root.path().join("dicos");
     let extra = root.path().join("extra");
-    copy_files(&here.join("tests/data/eole/dicos/eole-server-2.10.0"), &dicos);
+    copy_files(
+        &here.join("tests/data/eole/dicos/eole-server-2.10.0"),
+        &dicos,
+    );
     std::fs::copy(
         here.join("dicos/10_conteneur.xml"),
         dicos.join("10_conteneur.xml"),
@@ -182,11 +189,7 @@ fn the_backup_schedule_task_is_shipped_and_loads_with_the_eole_server_corpus() {
         &here.join("tests/data/eole/extra/schedule"),
         &extra.join("schedule"),
     );
-    std::fs::copy(
-        here.join(xml),
-        extra.join("schedule/conteneur_backup.xml"),
-    )
-    .expect("copy");
+    std::fs::copy(here.join(xml), extra.join("schedule/conteneur_backup.xml")).expect("copy");
     let run = |args: &[&str]| {
         let mut all = vec![
             "--dicos".to_string(),
@@ -200,7 +203,11 @@ fn the_backup_schedule_task_is_shipped_and_loads_with_the_eole_server_corpus() {
     };
     let get = |var: &str| {
         let o = run(&["get", var]);
-        assert!(o.status.success(), "get {var}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "get {var}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8_lossy(&o.stdout).trim().to_string()
     };
     assert_eq!(get("schedule.conteneur_backup.day"), "daily");

@@ -262,7 +262,9 @@ impl<W: Write> Writer<W> {
     }
 }
 
-fn reader<R: Read>(r: R) -> io::Result<tar::Archive<zstd::stream::read::Decoder<'static, io::BufReader<R>>>> {
+fn reader<R: Read>(
+    r: R,
+) -> io::Result<tar::Archive<zstd::stream::read::Decoder<'static, io::BufReader<R>>>> {
     Ok(tar::Archive::new(zstd::stream::read::Decoder::new(r)?))
 }
 
@@ -462,7 +464,9 @@ mod tests {
         assert_eq!(n, 2);
         assert_eq!(std::fs::read(dest.path().join("a.txt")).unwrap(), b"hello");
         assert_eq!(
-            std::fs::read(dest.path().join("sub/deeper/b.bin")).unwrap().len(),
+            std::fs::read(dest.path().join("sub/deeper/b.bin"))
+                .unwrap()
+                .len(),
             100_000
         );
         assert_eq!(
@@ -505,7 +509,8 @@ mod tests {
             let mut tar = tar::Builder::new(Vec::new());
             let mut h = tar::Header::new_gnu();
             h.set_size(4);
-            tar.append_data(&mut h, "dump/db.sql", &b"data"[..]).unwrap();
+            tar.append_data(&mut h, "dump/db.sql", &b"data"[..])
+                .unwrap();
             m.members = members;
             let text = serde_json::to_vec(&m).unwrap();
             let mut h = tar::Header::new_gnu();
@@ -519,7 +524,10 @@ mod tests {
 
     #[test]
     fn paths_leaving_the_destination_are_not_unpacked() {
-        assert_eq!(below(Path::new("volumes/v/a/b"), "volumes/v"), Some("a/b".into()));
+        assert_eq!(
+            below(Path::new("volumes/v/a/b"), "volumes/v"),
+            Some("a/b".into())
+        );
         assert_eq!(below(Path::new("volumes/v/../x"), "volumes/v"), None);
         assert_eq!(below(Path::new("volumes/w/a"), "volumes/v"), None);
     }

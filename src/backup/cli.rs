@@ -79,8 +79,8 @@ pub fn cmd_backup(paths: &Paths, a: BackupArgs) -> Result<u8, Failure> {
     if a.list {
         return list(&settings);
     }
-    let targets = super::select(super::targets(&cfg, paths).map_err(failure)?, &a.names)
-        .map_err(failure)?;
+    let targets =
+        super::select(super::targets(&cfg, paths).map_err(failure)?, &a.names).map_err(failure)?;
     let _lock = lock(paths, "backup")?;
     let server = crate::run::server_id(paths);
     let rt = runtime()?;
@@ -147,7 +147,10 @@ fn list(settings: &Settings) -> Result<u8, Failure> {
         return Ok(0);
     }
     let mut bad = 0;
-    println!("{:<20} {:<20} {:>10}  {:<8} ARCHIVE", "CONTAINER", "DATE", "SIZE", "CHECK");
+    println!(
+        "{:<20} {:<20} {:>10}  {:<8} ARCHIVE",
+        "CONTAINER", "DATE", "SIZE", "CHECK"
+    );
     for s in &all {
         let check = match std::fs::File::open(&s.path)
             .map_err(super::archive::ArchiveError::from)
@@ -192,10 +195,15 @@ pub fn cmd_restore(paths: &Paths, a: RestoreArgs) -> Result<u8, Failure> {
     } else {
         Some(lock(paths, "restore")?)
     };
-    let (path, manifest) = super::checked(&settings, &a.name, a.archive.as_deref()).map_err(failure)?;
+    let (path, manifest) =
+        super::checked(&settings, &a.name, a.archive.as_deref()).map_err(failure)?;
     let (stamp, _) = store::now();
     if a.dry_run {
-        println!("restore {} from {} (dry run: nothing is changed)", t.name, path.display());
+        println!(
+            "restore {} from {} (dry run: nothing is changed)",
+            t.name,
+            path.display()
+        );
         for line in super::restore_steps(t, &path, &manifest, &stamp) {
             println!("{line}");
         }
@@ -211,10 +219,12 @@ pub fn cmd_restore(paths: &Paths, a: RestoreArgs) -> Result<u8, Failure> {
             &settings,
             t,
             &server,
-            &path,
-            &manifest,
-            a.allow_image_change,
-            &stamp,
+            &super::Request {
+                path: &path,
+                manifest: &manifest,
+                allow_image_change: a.allow_image_change,
+                stamp: &stamp,
+            },
             &mut log,
         )
         .await

@@ -72,8 +72,12 @@ impl Engine {
             Err(e) => return Err(engine_message(&e)),
         };
         let config = c.config.unwrap_or_default();
-        let labels_of: BTreeMap<String, String> =
-            config.labels.clone().unwrap_or_default().into_iter().collect();
+        let labels_of: BTreeMap<String, String> = config
+            .labels
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         let ours = labels_of.get(labels::MANAGED).map(String::as_str) == Some("true")
             && labels_of.get(labels::SERVER).map(String::as_str) == Some(server);
         if !ours {
@@ -148,14 +152,12 @@ impl Engine {
         let mut write_error = None;
         while let Some(item) = output.next().await {
             match item.map_err(|e| engine_message(&e))? {
-                LogOutput::StdOut { message } => {
-                    if write_error.is_none() {
-                        match out.write_all(&message).await {
-                            Ok(()) => bytes += message.len() as u64,
-                            // Read to the end anyway, so the command is
-                            // not left blocked on a full pipe.
-                            Err(e) => write_error = Some(e),
-                        }
+                // After a failed write, read to the end anyway, so the
+                // command is not left blocked on a full pipe.
+                LogOutput::StdOut { message } if write_error.is_none() => {
+                    match out.write_all(&message).await {
+                        Ok(()) => bytes += message.len() as u64,
+                        Err(e) => write_error = Some(e),
                     }
                 }
                 LogOutput::StdErr { message } => keep_tail(&mut stderr, &message),
@@ -220,7 +222,10 @@ impl Engine {
         (
             String,
             std::pin::Pin<
-                Box<dyn futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>,
+                Box<
+                    dyn futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>>
+                        + Send,
+                >,
             >,
             Option<std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>>,
         ),
@@ -286,14 +291,15 @@ impl Engine {
 
     /// Waits until container `id` runs and, with a health check, is
     /// healthy; `within` bounds the wait.
-    pub async fn wait_ready(&self, id: &str, healthcheck: bool, within: Duration) -> Result<(), String> {
+    pub async fn wait_ready(
+        &self,
+        id: &str,
+        healthcheck: bool,
+        within: Duration,
+    ) -> Result<(), String> {
         let deadline = Instant::now() + within;
         loop {
-            let live = self
-                .backend
-                .liveness(id)
-                .await
-                .map_err(|e| e.to_string())?;
+            let live = self.backend.liveness(id).await.map_err(|e| e.to_string())?;
             let healthy = if healthcheck {
                 matches!(
                     self.backend.health(id).await.map_err(|e| e.to_string())?,

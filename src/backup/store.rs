@@ -127,10 +127,7 @@ pub fn list(dir: &Path) -> io::Result<Vec<Stored>> {
 
 /// The newest archive of `container`.
 pub fn latest(dir: &Path, container: &str) -> io::Result<Option<Stored>> {
-    Ok(list(dir)?
-        .into_iter()
-        .filter(|s| s.container == container)
-        .next_back())
+    Ok(list(dir)?.into_iter().rfind(|s| s.container == container))
 }
 
 /// A new archive being written: a hidden file beside its final name,
