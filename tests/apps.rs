@@ -648,7 +648,12 @@ fn wordpress_and_mariadb_as_one_application() {
     std::thread::sleep(Duration::from_millis(300));
     let said = site.ok(&["backup"]);
     let tally = load.finish();
-    eprintln!("requests during the backup: {tally}");
+    eprintln!(
+        "requests during the backup: {} in {:.1} s, {} failed",
+        tally.total,
+        tally.elapsed.as_secs_f64(),
+        tally.failed()
+    );
     assert!(tally.total >= 3, "{tally}");
     assert_eq!(
         tally.failed(),

@@ -73,12 +73,24 @@ async fn connect() -> Result<Engine, Failure> {
     })
 }
 
+/// Under swarm the docker containers are services, maybe on other nodes.
+fn refuse_swarm(cfg: &Config) -> Result<(), Failure> {
+    if crate::run::swarm::is_swarm(cfg) {
+        return Err(Failure {
+            code: EXIT_RUN_FAILED,
+            message: "conteneur_orchestrator is swarm: backups and restores of swarm services are not supported yet (their tasks may run on other nodes); nothing was changed".into(),
+        });
+    }
+    Ok(())
+}
+
 pub fn cmd_backup(paths: &Paths, a: BackupArgs) -> Result<u8, Failure> {
     let cfg = Config::load(paths).map_err(Failure::from)?;
     let settings = Settings::of(&cfg, paths);
     if a.list {
         return list(&settings);
     }
+    refuse_swarm(&cfg)?;
     let targets =
         super::select(super::targets(&cfg, paths).map_err(failure)?, &a.names).map_err(failure)?;
     let _lock = lock(paths, "backup")?;
@@ -181,6 +193,7 @@ fn list(settings: &Settings) -> Result<u8, Failure> {
 
 pub fn cmd_restore(paths: &Paths, a: RestoreArgs) -> Result<u8, Failure> {
     let cfg = Config::load(paths).map_err(Failure::from)?;
+    refuse_swarm(&cfg)?;
     let settings = Settings::of(&cfg, paths);
     let targets = super::select(
         super::targets(&cfg, paths).map_err(failure)?,
