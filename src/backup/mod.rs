@@ -22,7 +22,6 @@ mod engine;
 mod restore;
 pub mod store;
 
-use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -521,6 +520,7 @@ pub async fn backup_one(
         .next()
         .unwrap_or_default()
         .to_string();
+    let data: u64 = writer.members().iter().map(|m| m.size).sum();
     let out = writer.finish(manifest).map_err(|e| werr(&e))?;
     let file = out.into_inner().map_err(|e| werr(e.error()))?;
     let bytes = {
@@ -530,7 +530,6 @@ pub async fn backup_one(
     let path = pending.commit(file).map_err(|e| werr(&e))?;
     // Only now, with the new one complete, may old ones go.
     let pruned = store::prune(&settings.dir, &t.name, settings.kept).unwrap_or_default();
-    let data = archive_bytes(&path).unwrap_or(0);
     Ok(Outcome::Saved {
         archive: path,
         method,
@@ -539,12 +538,6 @@ pub async fn backup_one(
         size: bytes,
         pruned,
     })
-}
-
-/// The uncompressed size the manifest gives (cheap: the archive was just
-/// written; reading it back checks it too).
-fn archive_bytes(path: &Path) -> Result<u64, ArchiveError> {
-    Ok(archive::verify(File::open(path)?)?.bytes)
 }
 
 fn copy_sources<W: io::Write>(
