@@ -42,6 +42,12 @@ impl Drop for Guard {
     }
 }
 
+/// SIGTERM to `pid`, as a service manager stops a job.
+fn nix_kill(pid: u32) {
+    let o = common::run("kill", &["-TERM", &pid.to_string()]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
 fn backups(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .map(|rd| {
@@ -298,7 +304,53 @@ fn backup_restore_retention_and_faults_on_the_real_engine() {
     exec(site, &name, "rm /data/big");
     site.set("conteneur_backup_dir", &["/var/backups/conteneur"]);
 
-    // 8. The image changed since the archive: refused, nothing changed.
+    // 8. Interrupted (SIGTERM) while the container is paused for the copy:
+    // it is resumed, no archive is left, the previous ones are intact.
+    let big = folder.join("big.bin");
+    let o = common::run(
+        "sh",
+        &[
+            "-c",
+            &format!("head -c 300000000 /dev/urandom > {}", big.display()),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let before = backups(&dir);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_conteneur"))
+        .arg("--root")
+        .arg(site.root.path())
+        .args(["backup", &name])
+        .env_remove("CONTENEUR_ROOT")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("conteneur backup");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while state(site, &name) != "paused" {
+        assert!(std::time::Instant::now() < deadline, "never paused");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "ended before it paused"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    nix_kill(child.id());
+    let o = child.wait_with_output().expect("wait");
+    assert_eq!(o.status.code(), Some(8), "{}", text(&o));
+    assert!(
+        text(&o).contains("interrupted during the copy; the container was resumed"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(state(site, &name), "running");
+    assert_eq!(
+        backups(&dir),
+        before,
+        "an archive or a partial file was left"
+    );
+    std::fs::remove_file(&big).unwrap();
+
+    // 9. The image changed since the archive: refused, nothing changed.
     site.set("conteneur1_tag", &["2.0"]);
     site.run_ok("reconfigure");
     exec(site, &name, "echo new > /data/a.txt");

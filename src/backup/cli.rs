@@ -96,7 +96,7 @@ pub fn cmd_backup(paths: &Paths, a: BackupArgs) -> Result<u8, Failure> {
     let _lock = lock(paths, "backup")?;
     let server = crate::run::server_id(paths);
     let rt = runtime()?;
-    rt.block_on(async {
+    let r = rt.block_on(async {
         let engine = connect().await?;
         let mut failed = 0;
         for t in &targets {
@@ -142,11 +142,17 @@ pub fn cmd_backup(paths: &Paths, a: BackupArgs) -> Result<u8, Failure> {
                 Err(e) => {
                     failed += 1;
                     eprintln!("conteneur: {e}");
+                    if matches!(e, BackupError::Interrupted { .. }) {
+                        break;
+                    }
                 }
             }
         }
         Ok(if failed > 0 { EXIT_RUN_FAILED } else { 0 })
-    })
+    });
+    // An interrupted copy's thread is not waited for.
+    rt.shutdown_background();
+    r
 }
 
 fn list(settings: &Settings) -> Result<u8, Failure> {

@@ -149,6 +149,11 @@ pub enum BackupError {
         error: String,
         hint: String,
     },
+    #[error(
+        "container '{name}': interrupted during the copy; {resumed}; no archive was written, \
+         the previous archives are intact"
+    )]
+    Interrupted { name: String, resumed: String },
     #[error("{path}: {error}; nothing was changed")]
     Archive { path: PathBuf, error: ArchiveError },
     #[error("no archive of container '{name}' in {dir}; nothing was changed")]
@@ -487,7 +492,18 @@ pub async fn backup_one(
         } else {
             Still::AsIs
         };
-        let copied = copy_sources(&mut writer, t, &dirs, &mut manifest);
+        // The copy runs on a thread of its own, so that an interruption
+        // (SIGTERM, SIGINT) still resumes the container before the end.
+        let (job_t, job_dirs) = (t.clone(), dirs.clone());
+        let (mut job_writer, mut job_manifest) = (writer, manifest);
+        let job = tokio::task::spawn_blocking(move || {
+            let r = copy_sources(&mut job_writer, &job_t, &job_dirs, &mut job_manifest);
+            (job_writer, job_manifest, r)
+        });
+        let done = tokio::select! {
+            j = job => Some(j),
+            () = interruption() => None,
+        };
         // Serving again before anything else is said.
         let resumed = match still {
             Still::Paused => engine.unpause(&c.id).await,
@@ -506,6 +522,18 @@ pub async fn backup_one(
             Still::Stopped => "stopped (it could not be paused)",
             Still::AsIs => "not running",
         };
+        let Some(done) = done else {
+            return Err(BackupError::Interrupted {
+                name: t.name.clone(),
+                resumed: match &resumed {
+                    Ok(()) => "the container was resumed".to_string(),
+                    Err(m) => format!("resuming the container failed: {m}"),
+                },
+            });
+        };
+        let (w, m, copied) =
+            done.map_err(|e| engine_error(&t.name, format!("the copy failed: {e}")))?;
+        (writer, manifest) = (w, m);
         let files = copied.map_err(|e| werr(&e))?;
         resumed.map_err(|m| {
             engine_error(
@@ -538,6 +566,23 @@ pub async fn backup_one(
         size: bytes,
         pruned,
     })
+}
+
+/// SIGTERM or SIGINT (never, when they cannot be watched).
+async fn interruption() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
+    }
 }
 
 fn copy_sources<W: io::Write>(
