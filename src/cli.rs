@@ -335,6 +335,7 @@ fn cmd_set(paths: &Paths, a: SetArgs) -> Result<u8, Failure> {
     // `lint` and `plan` refuse them.
     if let Some(p) = crate::plan::apps::lint(&cfg)
         .into_iter()
+        .chain(crate::backup::lint(&cfg))
         .find(|p| p.variable.as_deref() == Some(a.var.as_str()))
     {
         return Err(Failure {
@@ -373,6 +374,7 @@ fn cmd_lint(paths: &Paths, a: LintArgs) -> Result<u8, Failure> {
             problems.extend(crate::template::lint(&cfg, paths));
             problems.extend(crate::plan::lint_types(&cfg));
             problems.extend(crate::plan::apps::lint(&cfg));
+            problems.extend(crate::backup::lint(&cfg));
         }
         Err(e) => problems.push(Problem {
             severity: Severity::Error,

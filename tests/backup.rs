@@ -221,6 +221,18 @@ fn backup_restore_retention_and_faults_on_the_real_engine() {
     assert!(text(&o).contains("BAD: it is damaged"), "{}", text(&o));
     std::fs::remove_file(&bad_listed).unwrap();
 
+    // A command that cannot be split into words is refused by set (exit
+    // 3) and lint, as conteneurX_command is.
+    let o = out(site, &["set", "conteneur1_backup_command", "sh -c 'exit 3"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains(
+            "conteneur1_backup_command cannot be split into words: a single quote (') is not closed"
+        ),
+        "{}",
+        text(&o)
+    );
+
     // 5. A failing backup command: no archive, the previous ones intact,
     // the container serving (never paused).
     let before = backups(&dir);

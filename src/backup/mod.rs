@@ -251,6 +251,41 @@ fn target(cfg: &Config, paths: &Paths, l: &Launch, allow: bool) -> Result<Target
     })
 }
 
+/// The backup and restore commands that cannot be split into words, as
+/// `lint` and `set` refuse `conteneurX_command` (the same rules).
+pub fn lint(cfg: &Config) -> Vec<crate::config::Problem> {
+    use crate::config::{Problem, ProblemKind, Severity};
+    let count: u32 = cfg
+        .first("nombre_conteneur")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+        .min(crate::dico::MAX_INSTANCES as u32);
+    let mut out = Vec::new();
+    for x in 1..=count {
+        for what in ["backup_command", "restore_command"] {
+            let variable = format!("conteneur{x}_{what}");
+            let Some(text) = cfg.first(&variable) else {
+                continue;
+            };
+            if let Err(why) = crate::plan::apps::split_command(&text) {
+                let name = cfg
+                    .first(&format!("conteneur{x}_name"))
+                    .unwrap_or_else(|| format!("conteneur{x}"));
+                out.push(Problem {
+                    severity: Severity::Error,
+                    kind: ProblemKind::Value,
+                    variable: Some(variable.clone()),
+                    loc: None,
+                    message: format!(
+                        "container '{name}': {variable} cannot be split into words: {why}"
+                    ),
+                });
+            }
+        }
+    }
+    out
+}
+
 /// The targets named (all when none is), in the configuration's order.
 pub fn select(all: Vec<Target>, names: &[String]) -> Result<Vec<Target>, BackupError> {
     for n in names {
