@@ -10,9 +10,11 @@ REGISTRY_ADDR=127.0.0.1:5000
 
 need=()
 # lxc, skopeo, umoci, jq: LXC containers from OCI images (lxc-create -t oci);
-# git: docker+git builds.
+# git: docker+git builds. debootstrap, lintian, dpkg-dev: the application
+# images and tests/package.sh (installed here so that apt-get runs once, before
+# the steps that scripts/test.sh runs side by side).
 for p in docker.io docker-compose nginx libnginx-mod-stream docker-registry busybox-static openssl curl tmux \
-         lxc skopeo umoci jq git; do
+         lxc skopeo umoci jq git debootstrap lintian dpkg-dev; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ "${#need[@]}" -gt 0 ]; then

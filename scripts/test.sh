@@ -5,32 +5,48 @@
 #
 # Tests never touch the machine's /etc/eole: each one works under its own
 # --root in a temporary folder.
+#
+# Why the set-up runs in the background: on a cold machine the services and
+# images (apt, debootstrap, docker builds) are network and disk work, and the
+# compile is CPU work. They overlap: cargo compiles while the services come
+# up, and the tests start once both are done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { printf '\n== %s\n' "$*"; }
-
-# --- what the tests need from Debian ---------------------------------------
-# The real EOLE material the tests read is in the repository (tests/data/eole,
-# with its origin and licence): a clone alone is enough.
-
-# The real services the end-to-end tests drive: the Docker engine, a
-# registry on 127.0.0.1:5000, nginx (scripts/services.sh installs and starts
-# them), and the small test images built locally (no Docker Hub here).
-say "services: Docker engine, loopback registry, nginx"
-./scripts/services.sh
-say "test images"
-./scripts/images.sh
-# The real applications of tests/apps.rs (MariaDB, WordPress), from Debian
-# 12 packages; cached after the first run.
-say "application images (MariaDB, WordPress)"
-./scripts/images-apps.sh
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "test.sh: cargo is missing. conteneur needs Rust 1.85 or later (edition 2024);" >&2
   echo "         Debian 12's own rustc is too old: install a toolchain with rustup." >&2
   exit 1
 fi
+
+# --- what the tests need from Debian (in the background) ---------------------
+# The real EOLE material the tests read is in the repository (tests/data/eole,
+# with its origin and licence): a clone alone is enough.
+#
+# The real services the end-to-end tests drive: the Docker engine, a
+# registry on 127.0.0.1:5000, nginx (scripts/services.sh installs and starts
+# them; it is the one step that runs apt-get on the host), then, side by
+# side: the small test images built locally (no Docker Hub here), the real
+# applications of tests/apps.rs (MariaDB, WordPress, from Debian 12
+# packages), and the Debian 12 root of tests/package.sh. All are cached after
+# the first run.
+SETUP_LOG=$(mktemp -d /tmp/conteneur-setup.XXXXXX)
+setup() {
+  ./scripts/services.sh >"$SETUP_LOG/services.log" 2>&1 || { echo "services.sh failed" >"$SETUP_LOG/failed"; return 1; }
+  local rc=0
+  { ./scripts/images.sh && ./scripts/images-apps.sh; } >"$SETUP_LOG/images.log" 2>&1 &
+  local images=$!
+  ./tests/package.sh --prepare-chroot >"$SETUP_LOG/chroot.log" 2>&1 || { echo "the package's Debian root failed" >>"$SETUP_LOG/failed"; rc=1; }
+  wait "$images" || { echo "the test images failed" >>"$SETUP_LOG/failed"; rc=1; }
+  return "$rc"
+}
+say "set-up in the background: services, test images, the package's Debian root (logs in $SETUP_LOG)"
+setup &
+SETUP_PID=$!
+# If the checks below fail, do not leave the set-up running unseen.
+trap 'kill "$SETUP_PID" 2>/dev/null || true' EXIT
 
 # --- checks ----------------------------------------------------------------
 say "cargo fmt --check"
@@ -39,11 +55,26 @@ cargo fmt --all -- --check
 say "cargo clippy -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
 
+say "cargo test --no-run (compile while the services come up)"
+cargo test --locked --all-targets --no-run
+
+say "waiting for the set-up"
+setup_rc=0
+wait "$SETUP_PID" || setup_rc=$?
+trap - EXIT
+for f in services images chroot; do
+  [ -f "$SETUP_LOG/$f.log" ] && { echo "-- $f:"; grep -v '^\s*$' "$SETUP_LOG/$f.log" | tail -n 40; }
+done
+if [ "$setup_rc" -ne 0 ]; then
+  cat "$SETUP_LOG/failed" >&2 2>/dev/null || true
+  echo "test.sh: the set-up failed (logs above, in $SETUP_LOG)" >&2
+  exit 1
+fi
+
 say "cargo test"
 cargo test --locked --all-targets
 
 # The Debian package: release build, lintian, install/trigger/remove/purge
-# in a Debian 12 chroot (cached under /var/cache/conteneur-test after the
-# first run).
+# in a Debian 12 chroot (cached under /var/cache/conteneur-test).
 say "Debian package (tests/package.sh)"
 ./tests/package.sh

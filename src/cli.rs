@@ -267,7 +267,7 @@ fn cmd_get(paths: &Paths, a: GetArgs) -> Result<u8, Failure> {
                         unsupported.push(func);
                     }
                 }
-                Err(e) => eprintln!("conteneur: {e}"),
+                Err(e) => eprintln!("conteneur: {}", unreadable(name, &e)),
             }
         }
         if skipped > 0 {
@@ -314,9 +314,19 @@ fn cmd_get(paths: &Paths, a: GetArgs) -> Result<u8, Failure> {
             }
         },
         Err(e) => {
-            eprintln!("conteneur: {e}");
+            eprintln!("conteneur: {}", unreadable(&var, &e));
             Ok(EXIT_PROBLEMS)
         }
+    }
+}
+
+/// Why `name` cannot be read, naming it when the cause is a variable it
+/// reads (a broken declaration leaves its dependents unreadable too).
+fn unreadable(name: &str, e: &ValueError) -> String {
+    if e.variable() == name {
+        e.to_string()
+    } else {
+        format!("variable '{name}' cannot be read, as it reads another: {e}")
     }
 }
 
@@ -373,6 +383,7 @@ fn cmd_lint(paths: &Paths, a: LintArgs) -> Result<u8, Failure> {
             problems.extend(cfg.problems());
             problems.extend(crate::template::lint(&cfg, paths));
             problems.extend(crate::plan::lint_types(&cfg));
+            problems.extend(crate::plan::lint_nested_mounts(&cfg));
             problems.extend(crate::plan::apps::lint(&cfg));
             problems.extend(crate::backup::lint(&cfg));
         }

@@ -60,6 +60,13 @@ pub trait Switch: Send + Sync {
     /// caller to drain: called once the switch is done, whether every
     /// other container converged or not.
     fn retire(&self, _draining: &[Draining]) {}
+    /// The containers that will drain once the switch is done, told before
+    /// it: an error (their drain cannot be arranged: its job cannot be
+    /// written) stops the run before the switch, and nothing serving is
+    /// touched.
+    fn before_switch(&self, _draining: &[Draining]) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Container name → host ports, for [`Switch::switch`].
@@ -98,7 +105,16 @@ pub struct Settings {
     /// How long a pull may go without any progress from the engine (the
     /// registry stalled) before it is abandoned.
     pub pull_timeout: Duration,
+    /// How long an image build (docker+git) may go without any output from
+    /// the engine (a step that hangs) before it is abandoned.
+    pub build_timeout: Duration,
+    /// The credentials of docker+git repositories, by URL without them
+    /// (never shown: `Credentials`' `Debug` hides them).
+    pub git_credentials: GitCredentials,
 }
+
+/// Credentials of repositories, by their URL without them.
+pub type GitCredentials = BTreeMap<String, crate::userinfo::Credentials>;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -112,6 +128,8 @@ impl Default for Settings {
             secrets_dir: PathBuf::from("/var/lib/conteneur/secrets"),
             secret_values: SecretValues::default(),
             pull_timeout: Duration::from_secs(60),
+            build_timeout: Duration::from_secs(600),
+            git_credentials: GitCredentials::new(),
         }
     }
 }
@@ -142,11 +160,15 @@ pub enum ConvergeError {
     #[error(transparent)]
     Mount(#[from] mounts::MountError),
     #[error(
-        "the web front could not be switched to the new containers: {cause}; \
-         the new containers were removed and the previous ones keep serving{}",
+        "{}: {cause}; the new containers were removed and the previous ones keep serving{}",
+        if *.drain { "the replaced containers' drain could not be arranged, so the web front was not switched" }
+        else { "the web front could not be switched to the new containers" },
         settled_note(settled)
     )]
     Switch {
+        /// The drain could not be arranged (before the switch), rather
+        /// than the switch failing.
+        drain: bool,
         cause: String,
         /// Containers nginx does not route to, whose replace was already
         /// done within its wave (see [`replace::settle`]): they run their
@@ -369,6 +391,7 @@ pub async fn converge_containers(
                 .map_err(|e| fail(e.to_string()))?;
             let _ = b.stop(id, 1).await;
             b.remove(id).await.map_err(|e| fail(e.to_string()))?;
+            report.removed.push(name.clone());
         }
     }
 
@@ -434,7 +457,13 @@ pub async fn converge_containers(
     // 4. One switch of nginx to what now serves: each container's new
     //    instance when it came up, else the one it had.
     let routes = replace::routes(plan, desired, &ups);
-    if let Err(cause) = switch.switch(&routes).await {
+    let to_drain: Vec<Draining> = ups.iter().filter_map(replace::to_drain).collect();
+    let ready = switch.before_switch(&to_drain).map_err(|c| (true, c));
+    let switched = match ready {
+        Ok(()) => switch.switch(&routes).await.map_err(|c| (false, c)),
+        Err(e) => Err(e),
+    };
+    if let Err((drain, cause)) = switched {
         // Nothing serving was touched: the new instances go, the previous
         // ones keep serving behind the previous routes.
         for up in &ups {
@@ -445,7 +474,11 @@ pub async fn converge_containers(
             apps::forget_secrets(&f.name, by_name.get(f.name.as_str()).copied(), settings);
             settled.push(f.name.clone());
         }
-        return Err(ConvergeError::Switch { cause, settled });
+        return Err(ConvergeError::Switch {
+            drain,
+            cause,
+            settled,
+        });
     }
     report.switched = true;
 
@@ -462,7 +495,11 @@ pub async fn converge_containers(
             Ok(f) => {
                 // The secret files of the previous version go (a draining
                 // one keeps reading its own: a bind mount holds the file).
-                apps::forget_secrets(&f.name, by_name.get(f.name.as_str()).copied(), settings);
+                // A container only started again keeps the folder it was
+                // created with (made before its name was keyed, perhaps).
+                if f.kind != replace::UpKind::Started {
+                    apps::forget_secrets(&f.name, by_name.get(f.name.as_str()).copied(), settings);
+                }
                 match f.kind {
                     replace::UpKind::Created => report.created.push(f.name),
                     replace::UpKind::Replaced => report.replaced.push(f.name),

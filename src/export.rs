@@ -74,6 +74,7 @@ use crate::config::{Config, ConfigError};
 use crate::exit::{EXIT_INVALID_CONFIG, EXIT_SYSTEM, Failure};
 use crate::paths::Paths;
 use crate::plan::launch::{Launch, MountKind};
+use crate::plan::redact::LabelKey;
 use crate::plan::{self, PlanError};
 
 /// The compose file format written (see the module docs).
@@ -471,8 +472,9 @@ pub fn service(launch: &Launch, root: &Path) -> Service {
     }
 }
 
-/// The compose file of `launches` (all Docker containers).
-pub fn compose_file(launches: &[Launch], paths: &Paths) -> ComposeFile {
+/// The compose file of `launches` (all Docker containers); `key` names
+/// the secret files' folders as a run does.
+pub fn compose_file(launches: &[Launch], paths: &Paths, label_key: &LabelKey) -> ComposeFile {
     let mut services = Ordered::default();
     let mut volumes: Ordered<Volume> = Ordered::default();
     let mut networks: Ordered<Empty> = Ordered::default();
@@ -498,7 +500,8 @@ pub fn compose_file(launches: &[Launch], paths: &Paths) -> ComposeFile {
                 ServiceSecret::Name(name) => name.clone(),
             };
             if secrets.get(&key).is_none() {
-                let file = plan::apps::secret_path(&paths.state.join("secrets"), l, &s.name);
+                let file =
+                    plan::apps::secret_path(&paths.state.join("secrets"), l, &s.name, label_key);
                 secrets.0.push((
                     key,
                     SecretFile {
@@ -564,20 +567,26 @@ pub fn export(paths: &Paths, docker_only: bool) -> Result<ComposeFile, ExportErr
             other.into_iter().map(|l| (l.name, l.backend)).collect(),
         ));
     }
-    check_binds(&docker, allow_system)?;
-    Ok(compose_file(&docker, paths))
+    check_binds(&docker, paths, allow_system)?;
+    // The secret files a run wrote are in folders named with the key.
+    let key = crate::run::label_key::load(paths).map_err(|e| ExportError::Write {
+        path: crate::run::label_key::path(paths),
+        message: e.to_string(),
+    })?;
+    Ok(compose_file(&docker, paths, &key.key))
 }
 
-/// The bind mounts of `docker` as a run would check them (system folders
-/// refused unless allowed): what `export compose` and `export stack` write
-/// must be what a run accepts.
-pub(crate) fn check_binds(docker: &[Launch], allow_system: bool) -> Result<(), ExportError> {
-    for l in docker {
-        for m in l.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
-            plan::check_mount(l, &m.host, allow_system).map_err(ExportError::Mount)?;
-        }
-    }
-    Ok(())
+/// The bind mounts of `docker` as a run checks them, where they really
+/// lead (symbolic links followed: under the root, no system folder unless
+/// allowed, none inside another): what `export compose` and `export stack`
+/// write must be what a run accepts.
+pub(crate) fn check_binds(
+    docker: &[Launch],
+    paths: &Paths,
+    allow_system: bool,
+) -> Result<(), ExportError> {
+    crate::run::resolve_binds(&paths.root, docker, allow_system)
+        .map_err(|e| ExportError::Mount(e.into()))
 }
 
 /// serde_json's pretty printer, escaping what PyYAML (YAML 1.1) refuses in
@@ -800,7 +809,7 @@ mod tests {
         wp.app.networks = vec!["wp".into()];
         wp.app.depends_on = vec!["db".into()];
         let paths = Paths::new(Path::new("/r"));
-        let file = compose_file(&[db, wp], &paths);
+        let file = compose_file(&[db, wp], &paths, &LabelKey::default());
         let v = serde_json::to_value(&file).unwrap();
         let db = &v["services"]["db"];
         assert_eq!(db["networks"]["wp"]["aliases"][0], "db");
@@ -832,7 +841,11 @@ mod tests {
         let mut wp = launch();
         wp.name = "wordpress".into();
         wp.app.secrets = vec![secret()];
-        let file = compose_file(&[db, wp], &Paths::new(Path::new("/r")));
+        let file = compose_file(
+            &[db, wp],
+            &Paths::new(Path::new("/r")),
+            &LabelKey::default(),
+        );
         let v = serde_json::to_value(&file).unwrap();
         for name in ["db", "wordpress"] {
             let key = format!("{name}_db_password");
@@ -877,7 +890,7 @@ mod tests {
         let mut l = launch();
         l.env = vec!["X=a\u{85}b\u{2028}c\u{7f}é".into()];
         let paths = Paths::new(Path::new("/r"));
-        let text = to_text(&compose_file(&[l], &paths));
+        let text = to_text(&compose_file(&[l], &paths, &LabelKey::default()));
         assert!(text.contains(r#""X=a\u0085b\u2028c\u007fé""#), "{text}");
         // Still JSON, and the value reads back the same.
         let v: serde_json::Value = serde_json::from_str(&text).expect("json");

@@ -51,8 +51,34 @@ pub struct StackArgs {
     #[arg(long, short, value_name = "FILE")]
     pub output: PathBuf,
     /// The stack's name, as given to `docker stack deploy -c FILE NAME`.
-    #[arg(long, default_value = "conteneur")]
+    #[arg(long, default_value = "conteneur", value_parser = stack_name)]
     pub name: String,
+}
+
+/// The longest service name Swarm takes (a DNS label).
+const SERVICE_NAME_MAX: usize = 63;
+
+/// A stack's name as Docker takes it in a service's name (`NAME_SERVICE`,
+/// a DNS name component): letters, digits, `-` and `_`, starting and
+/// ending with a letter or digit. It goes into the front's nginx
+/// configuration (`tasks.NAME_SERVICE`), so nothing else may pass.
+fn stack_name(s: &str) -> Result<String, String> {
+    let ends = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    let ok = ends(s.chars().next())
+        && ends(s.chars().last())
+        && s.len() < SERVICE_NAME_MAX
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "'{}' is not a stack name: expected letters, digits, '-' and '_', starting and ending \
+             with a letter or digit, shorter than {SERVICE_NAME_MAX} characters (Docker names each \
+             service NAME_SERVICE)",
+            s.escape_debug()
+        ))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -116,6 +142,12 @@ pub struct StackPort {
 pub struct FileTarget {
     pub source: String,
     pub target: String,
+    /// The owner of a secret file, as a swarm run gives it
+    /// ([`ServiceWant::secret_owner`]); root's when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
     pub mode: u32,
 }
 
@@ -222,11 +254,13 @@ fn policy(w: &ServiceWant, rollback: bool) -> Policy {
 
 /// The stack service of one service conteneur would run.
 fn service(w: &ServiceWant, memory: Option<&str>) -> StackService {
-    let files = |refs: &[swarm::FileRef], mode: u32| {
+    let files = |refs: &[swarm::FileRef], owner: Option<[u32; 2]>, mode: u32| {
         refs.iter()
             .map(|r| FileTarget {
                 source: lit(&r.object),
                 target: lit(&r.target),
+                uid: owner.map(|[u, _]| u.to_string()),
+                gid: owner.map(|[_, g]| g.to_string()),
                 mode,
             })
             .collect()
@@ -255,8 +289,8 @@ fn service(w: &ServiceWant, memory: Option<&str>) -> StackService {
             })
             .collect(),
         networks: w.networks.clone(),
-        secrets: files(&w.secrets, 0o400),
-        configs: files(&w.configs, 0o444),
+        secrets: files(&w.secrets, w.secret_owner, 0o400),
+        configs: files(&w.configs, None, 0o444),
         stop_grace_period: format!("{}s", w.stop_grace),
         user: (!w.user.is_empty()).then(|| lit(&w.user)),
         init: true,
@@ -392,6 +426,23 @@ pub fn cmd(paths: &Paths, a: StackArgs) -> Result<u8, Failure> {
     };
     let (cfg, launches) = crate::export::desired(paths).map_err(invalid)?;
     let (left_out, docker) = crate::run::swarm::split(launches);
+    // Each service is named NAME_SERVICE by `docker stack deploy`.
+    let too_long: Vec<String> = docker
+        .iter()
+        .map(|l| format!("{}_{}", a.name, l.name))
+        .filter(|n| n.len() > SERVICE_NAME_MAX)
+        .collect();
+    if !too_long.is_empty() {
+        return Err(Failure {
+            code: EXIT_INVALID_CONFIG,
+            message: format!(
+                "with the stack name '{}', these service names pass Swarm's {SERVICE_NAME_MAX} \
+                 characters: {}; choose a shorter --name\nnothing was exported",
+                a.name,
+                too_long.join(", ")
+            ),
+        });
+    }
     let server = crate::run::server_id(paths);
     // The server's label key: the secrets' names are those a swarm run of
     // conteneur creates (they hash the value's hash sealed under it).
@@ -405,12 +456,12 @@ pub fn cmd(paths: &Paths, a: StackArgs) -> Result<u8, Failure> {
             message: e.to_string(),
         })?;
     // Bind mounts checked and placed as `export compose` does.
-    crate::export::check_binds(&docker, crate::run::allow_system_mounts(&cfg)).map_err(|e| {
-        Failure {
+    crate::export::check_binds(&docker, paths, crate::run::allow_system_mounts(&cfg)).map_err(
+        |e| Failure {
             code: EXIT_INVALID_CONFIG,
             message: format!("{e}\nnothing was exported"),
-        }
-    })?;
+        },
+    )?;
     let bind = |_: &Launch, host: &str| {
         crate::export::bind_host(&paths.root, host)
             .display()
@@ -508,7 +559,11 @@ mod tests {
     #[test]
     fn the_stack_keeps_the_user_and_the_admin_s_health_timing() {
         let mut l = launch();
-        l.app.user = "999:999".into();
+        l.app.user = "999:998".into();
+        l.app.secrets = vec![crate::plan::launch::SecretRef {
+            name: "token".into(),
+            hash: Some("h".into()),
+        }];
         l.health.command = Some(crate::plan::launch::HealthCommand {
             command: "test -e /ready".into(),
             interval: 2,
@@ -526,7 +581,17 @@ mod tests {
         let (file, _) = stack_file(&d, &[l], "demo", "s.json.front.conf");
         let v: serde_json::Value = serde_json::from_str(&to_text(&file)).expect("JSON");
         let web = &v["services"]["web"];
-        assert_eq!(web["user"], "999:999");
+        assert_eq!(web["user"], "999:998");
+        // Its secret file is its user's, as a swarm run gives it.
+        let secret = &web["secrets"][0];
+        assert_eq!(
+            (&secret["target"], &secret["uid"], &secret["gid"]),
+            (
+                &serde_json::json!("token"),
+                &serde_json::json!("999"),
+                &serde_json::json!("998")
+            )
+        );
         let h = &web["healthcheck"];
         assert_eq!(
             (
@@ -544,6 +609,27 @@ mod tests {
                 &serde_json::json!("9s")
             )
         );
+    }
+
+    #[test]
+    fn a_stack_name_is_a_dns_name_component() {
+        for good in ["conteneur", "demo-1", "a_b", "x", &"s".repeat(62)] {
+            assert_eq!(stack_name(good).as_deref(), Ok(good));
+        }
+        for bad in [
+            "",
+            "x;}",
+            "a b",
+            "-a",
+            "a_",
+            "tasks.x",
+            "é",
+            "a\nb",
+            &"s".repeat(63),
+        ] {
+            let e = stack_name(bad).unwrap_err();
+            assert!(e.contains("is not a stack name"), "{bad:?}: {e}");
+        }
     }
 
     #[test]

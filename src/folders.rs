@@ -48,6 +48,42 @@ pub fn create_dir_all(path: &Path, mode: u32) -> io::Result<()> {
     }
 }
 
+/// Mode of the lock files (`run.lock`, `config.eol.lock`): a lock anyone
+/// may open, anyone may hold, and so block every run.
+pub const LOCK: u32 = 0o600;
+
+/// Opens (creating it) the lock file `path` for this process's user only:
+/// a new file is made 0600, an existing one with a looser mode is brought
+/// back to 0600, a link is refused, and one owned by another user is
+/// refused (that user could change its mode back, or hold it open).
+pub fn open_lock(path: &Path) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(LOCK)
+        .custom_flags(OFlag::O_NOFOLLOW.bits())
+        .open(path)?;
+    let meta = file.metadata()?;
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "the lock file is owned by uid {}, not by this run's user (uid {me}): \
+                 anyone owning it may hold it and block every run; remove it",
+                meta.uid()
+            ),
+        ));
+    }
+    if meta.mode() & 0o7777 != LOCK {
+        fchmod(&file, Mode::from_bits_truncate(LOCK)).map_err(io::Error::from)?;
+    }
+    Ok(file)
+}
+
 /// Why a folder could not be made beneath its root.
 #[derive(Debug, thiserror::Error)]
 pub enum BeneathError {

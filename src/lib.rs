@@ -24,3 +24,4 @@ pub mod plan;
 pub mod proxy;
 pub mod run;
 pub mod template;
+pub mod userinfo;

@@ -162,6 +162,16 @@ pub enum Problem {
     /// The file system refused (a link that leads nowhere, a file on the
     /// way, no right to create the folder).
     Folder { message: String },
+    /// It lies inside the host folder of another bind mount (`relation`
+    /// "lies inside"), or holds one ("holds"): the container given the
+    /// outer one can put a symbolic link where the inner one is, and the
+    /// engine follows it at the next start of the other.
+    Nested {
+        relation: &'static str,
+        /// The other mount: its container, variable, path as given, and
+        /// where it leads.
+        other: Box<(String, String, String, String)>,
+    },
 }
 
 #[cfg(test)]
@@ -199,6 +209,25 @@ impl std::fmt::Display for Refusal {
                  conteneur shares folders under its root only (a symbolic link leads out)"
             ),
             Problem::Folder { message } => write!(f, " (resolves to '{resolved}'): {message}"),
+            Problem::Nested { relation, other } => {
+                let (o_name, o_variable, o_given, o_resolved) = other.as_ref();
+                let leads = |given: &str, to: &str| {
+                    if given == to {
+                        String::new()
+                    } else {
+                        format!(" (resolves to '{to}')")
+                    }
+                };
+                write!(
+                    f,
+                    "{} {relation} {o_variable} '{o_given}'{} of container '{o_name}': \
+                     the container given the outer folder can replace the inner one by a \
+                     symbolic link, which the engine follows when it next starts the other \
+                     (to the host's / if it likes); give them folders apart (docs/security.md)",
+                    leads(given, resolved),
+                    leads(o_given, o_resolved),
+                )
+            }
         }
     }
 }
@@ -235,6 +264,43 @@ pub fn check(given: Given<'_>, allow_system: bool) -> Result<String, MountError>
         return Err(e);
     }
     Ok(norm)
+}
+
+/// Refuses a host folder that lies inside another one of `binds` (of
+/// another container, or another of the same): each mount with the folder
+/// it leads to (normalised text in `plan`, links followed in a run). Two
+/// mounts of the same folder are not nested: neither can replace the other.
+pub fn check_nested(binds: &[(Given<'_>, String)]) -> Result<(), MountError> {
+    let inside = |inner: &str, outer: &str| {
+        outer == "/" && inner != "/"
+            || inner
+                .strip_prefix(outer)
+                .is_some_and(|rest| rest.starts_with('/'))
+    };
+    for (i, (a, a_path)) in binds.iter().enumerate() {
+        for (b, b_path) in &binds[i + 1..] {
+            let relation = if inside(a_path, b_path) {
+                "lies inside"
+            } else if inside(b_path, a_path) {
+                "holds"
+            } else {
+                continue;
+            };
+            return Err(a.refuse(
+                a_path,
+                Problem::Nested {
+                    relation,
+                    other: Box::new((
+                        b.container.to_string(),
+                        b.variable(),
+                        b.path.to_string(),
+                        b_path.clone(),
+                    )),
+                },
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Where a host folder really is.
@@ -335,6 +401,45 @@ pub fn prepare(root: &Path, given: Given<'_>, allow_system: bool) -> Result<Path
     Ok(r.path)
 }
 
+/// Whether the host folder `source` a running container (main process
+/// `pid`) was given still leads where it did, and is what is mounted at
+/// `dest` inside it. The engine was given the folder with every link
+/// followed ([`prepare`]), so a link on its path now means it was swapped
+/// since; and the folder mounted (seen through `/proc/PID/root`) must be
+/// that one (for a folder; a file may be saved anew without any link): the engine follows links again at every start (`docker
+/// restart`, a reboot), so a swap followed by a restart hands the
+/// container whatever the link points to. `None`: as it was, or nothing
+/// can be said (the source is gone, the process is not visible here).
+pub fn swapped(pid: u32, source: &str, dest: &str) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let src = Path::new(source);
+    let real = std::fs::canonicalize(src).ok()?;
+    if real != src {
+        return Some(format!(
+            "its host folder '{source}' now leads to '{}' (a symbolic link was put on its path)",
+            real.display()
+        ));
+    }
+    let host = std::fs::metadata(src).ok()?;
+    // A file may be replaced by a new one of the same name (an editor's
+    // atomic save) without any link: only a folder is compared.
+    if !host.is_dir() {
+        return None;
+    }
+    let inside = Path::new("/proc")
+        .join(pid.to_string())
+        .join("root")
+        .join(dest.trim_start_matches('/'));
+    let mounted = std::fs::metadata(&inside).ok()?;
+    if (mounted.dev(), mounted.ino()) != (host.dev(), host.ino()) {
+        return Some(format!(
+            "what is mounted at {dest} is not its host folder '{source}' (it was swapped \
+             for a link, then the container restarted)"
+        ));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,6 +452,45 @@ mod tests {
             index: 1,
             path,
         }
+    }
+
+    #[test]
+    fn a_folder_inside_another_is_refused_both_ways_naming_both() {
+        let of = |container: &'static str, index: u32, path: &'static str| {
+            (
+                Given {
+                    container,
+                    index,
+                    path,
+                },
+                normalise(path).unwrap(),
+            )
+        };
+        let pra = of("pra", 1, "/srv/pa");
+        let prb = of("prb", 2, "/srv/pa/sub");
+        for (binds, first, relation) in [
+            ([pra.clone(), prb.clone()], "pra", "holds"),
+            ([prb.clone(), pra.clone()], "prb", "lies inside"),
+        ] {
+            let e = check_nested(&binds).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("container '{first}'"))
+                    && e.contains(relation)
+                    && e.contains("'/srv/pa'")
+                    && e.contains("'/srv/pa/sub'")
+                    && e.contains("conteneur1_mountpoint_out")
+                    && e.contains("conteneur2_mountpoint_out"),
+                "{e}"
+            );
+        }
+        // `/` holds everything; siblings, a common prefix that is not a
+        // parent, and the same folder twice are fine.
+        assert!(check_nested(&[of("a", 1, "/"), of("b", 2, "/srv")]).is_err());
+        assert!(check_nested(&[pra.clone(), of("b", 2, "/srv/pab")]).is_ok());
+        assert!(check_nested(&[pra.clone(), of("b", 2, "/srv/pb")]).is_ok());
+        assert!(check_nested(&[pra.clone(), of("b", 2, "/srv/pa")]).is_ok());
+        // Two folders of one container.
+        assert!(check_nested(&[pra, of("pra", 1, "/srv/pa/x")]).is_err());
     }
 
     #[test]

@@ -261,7 +261,7 @@ impl Site {
 
 impl Drop for Site {
     fn drop(&mut self) {
-        let _ = self.cmd(&["proxy", "stop"]).output();
+        common::stop_private_nginx(self.root.path());
         self.clean_engine();
         for t in &self.tags {
             docker(&["rmi", t]);

@@ -191,7 +191,7 @@ impl Site {
 
 impl Drop for Site {
     fn drop(&mut self) {
-        let _ = self.cmd(&["proxy", "stop"]).output();
+        common::stop_private_nginx(self.root.path());
         self.clean_engines();
         for i in &self.images {
             docker(&["rmi", "-f", i]);
@@ -596,6 +596,23 @@ fn docker_git_builds_once_per_commit_and_a_failed_build_keeps_the_old_one() {
     assert!(out.contains(UNCHANGED) && !out.contains("build"), "{out}");
     assert_eq!(site.docker_identity("site"), before);
 
+    // status reads the repository as a run does: as configured, exit 0.
+    let st = site.cmd(&["status"]).output().unwrap();
+    assert_eq!(st.status.code(), Some(0), "{}", text(&st));
+    // A repository that cannot be read is said, without failing: the
+    // container is compared with the commit its image was built from.
+    let away = repo.dir.path().with_extension("away");
+    std::fs::rename(repo.dir.path(), &away).unwrap();
+    let st = site.cmd(&["status"]).output().unwrap();
+    std::fs::rename(&away, repo.dir.path()).unwrap();
+    let said = text(&st);
+    assert_eq!(st.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("note: the repository was not read")
+            && said.contains("compared with the commit its image was built from"),
+        "{said}"
+    );
+
     // A new tag: built and replaced.
     repo.release("site v2", "v2");
     site.set("conteneur1_tag", &["v2"]);
@@ -646,6 +663,40 @@ fn docker_git_builds_once_per_commit_and_a_failed_build_keeps_the_old_one() {
         "{err}"
     );
     assert_eq!(site.docker_identity("site"), before);
+}
+
+/// A build whose `RUN` hangs, printing nothing, is abandoned after
+/// conteneur_build_timeout, as a stalled pull is: the run fails before
+/// anything changed, naming the build and its step, and does not hang.
+#[test]
+fn a_build_that_hangs_is_abandoned_after_the_build_timeout() {
+    let mut site = Site::new("g2");
+    let repo = Repo::new();
+    repo.write(
+        "Dockerfile",
+        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sleep\", \"600\"]\n",
+    );
+    repo.release("hangs", "v1");
+    let image = format!("conteneur-test/{}-hang", site.tag);
+    site.images = vec![format!("{image}:v1")];
+    site.set("nombre_conteneur", &["1"]);
+    site.container(1, "hang", "docker+git", &image, "v1", free_port());
+    site.set("conteneur1_repository", &[&repo.url()]);
+    site.set("conteneur_build_timeout", &["3"]);
+    let begin = std::time::Instant::now();
+    let out = site.run("instance");
+    let took = begin.elapsed();
+    let err = text(&out);
+    assert_eq!(out.status.code(), Some(8), "{err}");
+    assert!(
+        err.contains(&format!("building {image}:v1 from {}", repo.url()))
+            && err.contains("printed nothing for 3 s")
+            && err.contains("(after '")
+            && err.contains("no container was changed"),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(60), "{took:?}");
+    assert!(!site.docker_exists("hang"));
 }
 
 #[test]

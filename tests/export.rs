@@ -125,7 +125,7 @@ impl Site {
 
 impl Drop for Site {
     fn drop(&mut self) {
-        let _ = self.cmd(&["proxy", "stop"]).output();
+        common::stop_private_nginx(self.root.path());
         if self.compose_file.exists() {
             let _ = self.compose(&["down", "--volumes", "--timeout", "1"]);
         }

@@ -72,6 +72,47 @@ cleanup() {
 }
 trap cleanup EXIT
 
+build_base() {
+  local base=$WORK/base
+  say "no cached chroot: debootstrap --variant=minbase bookworm from $MIRROR (about a minute)"
+  debootstrap --variant=minbase bookworm "$base" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 ||
+    { tail -20 "$WORK/debootstrap.log" >&2; die "debootstrap failed; its log is above"; }
+  # Services are never started inside the chroot.
+  printf '#!/bin/sh\nexit 101\n' >"$base/usr/sbin/policy-rc.d"
+  chmod 755 "$base/usr/sbin/policy-rc.d"
+  mount -t proc proc "$base/proc"
+  if ! chroot "$base" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+    sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends nginx libnginx-mod-stream man-db && apt-get clean' \
+    >"$WORK/apt.log" 2>&1; then
+    umount "$base/proc"
+    tail -20 "$WORK/apt.log" >&2
+    die "installing nginx and man-db in the chroot failed; the log is above"
+  fi
+  umount "$base/proc"
+  mkdir -p "$CACHE"
+  tar -C "$base" -cf "$BASE_TARBALL.tmp" .
+  mv "$BASE_TARBALL.tmp" "$BASE_TARBALL"
+  rm -rf "$base"
+}
+
+# The cached Debian 12 root (built once, then reused from the tarball).
+ensure_base() {
+  mkdir -p "$CACHE"
+  (
+    # One builder at a time; the others wait and reuse its tarball.
+    flock 9
+    [ -f "$BASE_TARBALL" ] || build_base
+  ) 9>"$CACHE/.lock"
+}
+
+# --prepare-chroot: only make sure the cached root exists, then stop.
+# scripts/test.sh runs this in the background while cargo compiles: it is
+# network and disk work, and the compile is CPU work.
+if [ "${1:-}" = --prepare-chroot ]; then
+  ensure_base
+  exit 0
+fi
+
 # --- 1. build and lintian ---------------------------------------------------
 say "hooks are shipped into EOLE's folders (a stand-in hook folder)"
 t0=$(date +%s)
@@ -106,36 +147,9 @@ fi
 
 # --- 2. a fresh Debian 12 root ----------------------------------------------
 
-build_base() {
-  local base=$WORK/base
-  say "no cached chroot: debootstrap --variant=minbase bookworm from $MIRROR (about a minute)"
-  debootstrap --variant=minbase bookworm "$base" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 ||
-    { tail -20 "$WORK/debootstrap.log" >&2; die "debootstrap failed; its log is above"; }
-  # Services are never started inside the chroot.
-  printf '#!/bin/sh\nexit 101\n' >"$base/usr/sbin/policy-rc.d"
-  chmod 755 "$base/usr/sbin/policy-rc.d"
-  mount -t proc proc "$base/proc"
-  if ! chroot "$base" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
-    sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends nginx libnginx-mod-stream man-db && apt-get clean' \
-    >"$WORK/apt.log" 2>&1; then
-    umount "$base/proc"
-    tail -20 "$WORK/apt.log" >&2
-    die "installing nginx and man-db in the chroot failed; the log is above"
-  fi
-  umount "$base/proc"
-  mkdir -p "$CACHE"
-  tar -C "$base" -cf "$BASE_TARBALL.tmp" .
-  mv "$BASE_TARBALL.tmp" "$BASE_TARBALL"
-  rm -rf "$base"
-}
 
 t0=$(date +%s)
-mkdir -p "$CACHE"
-(
-  # One builder at a time; the others wait and reuse its tarball.
-  flock 9
-  [ -f "$BASE_TARBALL" ] || build_base
-) 9>"$CACHE/.lock"
+ensure_base
 mkdir -p "$R"
 tar -C "$R" -xf "$BASE_TARBALL"
 mount -t proc proc "$R/proc"

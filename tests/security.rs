@@ -146,6 +146,7 @@ fn folders_have_their_mode_whatever_the_umask() {
 #[test]
 fn render_and_proxy_apply_publish_nothing_unchecked() {
     let s = Server::new();
+    let _nginx = common::PrivateNginx(s.root.path());
     common::install_eole_layout(s.root.path());
     s.set("conteneur_proxy_mode", &["private"]);
     s.set("nombre_conteneur", &["1"]);
@@ -207,9 +208,7 @@ fn render_and_proxy_apply_publish_nothing_unchecked() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     write_by_hand(&s, "conteneur1_name", serde_json::json!("../x"));
     let out = s.cmd(&["proxy", "start"]).output().unwrap();
-    let started = out.status.code();
-    let _ = s.cmd(&["proxy", "stop", "--mode", "private"]).output();
-    assert_eq!(started, Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(std::fs::read_to_string(&live).unwrap(), good);
 }
 
@@ -245,4 +244,251 @@ fn export_stack_refuses_secrets_named_after_a_key_no_run_made() {
     assert!(!err.contains("s3cret-value"), "{err}");
     assert!(!file.exists());
     assert!(!s.root.path().join("var/lib/conteneur/label.key").exists());
+}
+
+/// `export compose` and `export stack` check where a host folder really
+/// leads, as a run does: a folder of the root that is a symbolic link to
+/// /etc is refused, named, and nothing is written (the exported file would
+/// have mounted the host's /etc).
+#[test]
+fn exports_refuse_a_host_folder_whose_link_leads_to_a_system_folder() {
+    let s = Server::new();
+    common::install_eole_layout(s.root.path());
+    s.set("nombre_conteneur", &["1"]);
+    s.set("conteneur1_name", &["web"]);
+    s.set("conteneur1_url", &["localhost:5000/demo/web"]);
+    s.set("conteneur1_port_in", &["80"]);
+    s.set("conteneur1_port_out", &["18081"]);
+    s.set("conteneur1_mountpoint_in", &["/data"]);
+    s.set("conteneur1_mountpoint_out", &["/srv/data"]);
+    let srv = s.root.path().join("srv");
+    std::fs::create_dir_all(&srv).unwrap();
+    std::os::unix::fs::symlink("/etc", srv.join("data")).unwrap();
+    for format in ["compose", "stack"] {
+        let file = s.root.path().join(format!("{format}.json"));
+        let out = s
+            .cmd(&["export", format, "-o", &file.display().to_string()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{format}: {}", text(&out));
+        assert!(
+            err.contains("conteneur1_mountpoint_out") && err.contains("resolves to '/etc'"),
+            "{format}: {err}"
+        );
+        assert!(!file.exists(), "{format}: nothing is written");
+    }
+}
+
+/// `export stack --name` goes into the front's nginx configuration
+/// (`tasks.NAME_SERVICE`): a name that is not a DNS name component is
+/// refused before anything is read or written.
+#[test]
+fn export_stack_refuses_a_stack_name_that_would_write_nginx_directives() {
+    let s = Server::new();
+    common::install_eole_layout(s.root.path());
+    let file = s.root.path().join("stack.json");
+    let out = s
+        .cmd(&[
+            "export",
+            "stack",
+            "-o",
+            &file.display().to_string(),
+            "--name",
+            "x; } server { listen 1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not a stack name"),
+        "{}",
+        text(&out)
+    );
+    assert!(!file.exists());
+    assert!(!s.root.path().join("stack.json.front.conf").exists());
+}
+
+/// `flock -n PATH true` as `nobody`: its output, and whether it got the lock.
+fn flock_as_nobody(path: &Path) -> (bool, String) {
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .args(["flock", "-n"])
+        .arg(path)
+        .arg("true")
+        .output()
+        .unwrap();
+    (out.status.success(), text(&out))
+}
+
+#[test]
+fn the_lock_files_are_root_s_alone() {
+    // The finding: run.lock was 0644, so `flock` by nobody held every run
+    // back (exit 9). nobody must be able to reach the files to show that
+    // the mode, not the folders, keeps it out.
+    let s = Server::new();
+    std::fs::set_permissions(s.root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    s.set("conteneur_proxy_mode", &["private"]);
+    let state = s.root.path().join("var/lib/conteneur");
+    std::fs::create_dir_all(&state).unwrap();
+    let run_lock = state.join("run.lock");
+    let eol_lock = s.root.path().join("etc/eole/config.eol.lock");
+    // Locks left by an older version, 0644: brought back to 0600.
+    std::fs::write(&run_lock, "").unwrap();
+    for p in [&run_lock, &eol_lock] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(flock_as_nobody(p).0, "the test's premise: {}", p.display());
+    }
+    // `reconfigure` before `instance` takes the run lock, then stops.
+    let out = s.cmd(&["reconfigure"]).output().unwrap();
+    assert!(
+        text(&out).contains("never been instantiated"),
+        "{}",
+        text(&out)
+    );
+    s.set("conteneur_proxy_mode", &["private"]);
+    for p in [&run_lock, &eol_lock] {
+        assert_eq!(mode_of(p), 0o600, "{}", p.display());
+        let (got, said) = flock_as_nobody(p);
+        assert!(
+            !got && said.contains("Permission denied"),
+            "{}: {said}",
+            p.display()
+        );
+    }
+    // A new one is made 0600.
+    std::fs::remove_file(&run_lock).unwrap();
+    s.cmd(&["reconfigure"]).output().unwrap();
+    assert_eq!(mode_of(&run_lock), 0o600);
+    // One owned by another user (who could hold it open, or loosen it
+    // again) is refused, naming it; so is a link.
+    nix::unistd::chown(&run_lock, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+    let out = s.cmd(&["reconfigure"]).output().unwrap();
+    let said = text(&out);
+    assert!(
+        !out.status.success() && said.contains("run.lock") && said.contains("owned by uid 65534"),
+        "{said}"
+    );
+    std::fs::remove_file(&run_lock).unwrap();
+    let elsewhere = s.root.path().join("elsewhere");
+    std::os::unix::fs::symlink(&elsewhere, &run_lock).unwrap();
+    let out = s.cmd(&["reconfigure"]).output().unwrap();
+    assert!(
+        !out.status.success() && text(&out).contains("run.lock"),
+        "{}",
+        text(&out)
+    );
+    assert!(!elsewhere.exists());
+}
+
+#[test]
+fn a_password_with_a_nul_byte_is_refused_without_showing_it() {
+    let s = Server::new();
+    s.set("conteneur_secret_name", &["db"]);
+    s.set("conteneur_secret_value", &["PWnul111"]);
+    let path = s.config_path();
+    let text_of = std::fs::read_to_string(&path).unwrap();
+    assert!(text_of.contains("\"PWnul111\""), "{text_of}");
+    std::fs::write(
+        &path,
+        text_of.replace("\"PWnul111\"", "\"PWnul111\\u0000\""),
+    )
+    .unwrap();
+    for args in [
+        &["plan"][..],
+        &["lint"],
+        &["get", "conteneur_secret_value"],
+        &["render"],
+    ] {
+        let out = s.cmd(args).output().unwrap();
+        let said = text(&out);
+        assert!(!out.status.success(), "{args:?}: {said}");
+        assert!(!said.contains("PWnul"), "{args:?}: {said}");
+    }
+    // `get` (CreoleGet) used to say "the value 'PWnul111…' is not valid".
+    let said = text(&s.cmd(&["get", "conteneur_secret_value"]).output().unwrap());
+    assert!(
+        said.contains("conteneur_secret_value")
+            && said.contains("NUL")
+            && said.contains("not shown"),
+        "{said}"
+    );
+    let said = text(&plan(&s));
+    assert!(
+        said.contains("conteneur_secret_value") && said.contains("NUL"),
+        "{said}"
+    );
+}
+
+/// Hooks through a real run: one that sleeps past `conteneur_hook_timeout`
+/// is killed and named, and the run lock is free again; a world-writable
+/// hook folder and a hook owned by another user are refused, naming them,
+/// before any hook runs.
+#[test]
+fn hooks_are_bounded_and_must_be_root_s_alone() {
+    let site = common::site::Site::new("hook");
+    site.set("nombre_conteneur", &["0"]);
+    site.set("conteneur_hook_timeout", &["1"]);
+    let hooks = site.path("usr/share/eole");
+    let pre = hooks.join("preservice");
+    std::fs::create_dir_all(&pre).unwrap();
+    let ran = site.path("ran");
+    let hook = |name: &str, body: &str| {
+        let p = pre.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    };
+    let first = hook("10-first", &format!("touch {}", ran.display()));
+    let sleeper = hook("20-sleeps", "sleep 600");
+    let begin = std::time::Instant::now();
+    let out = site.run("instance");
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        begin.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        begin.elapsed()
+    );
+    assert!(
+        said.contains(&sleeper.display().to_string())
+            && said.contains("conteneur_hook_timeout (1 s)"),
+        "{said}"
+    );
+    assert!(ran.exists());
+    std::fs::remove_file(&sleeper).unwrap();
+    std::fs::remove_file(&ran).unwrap();
+
+    for (what, named, why) in [
+        (
+            "a world-writable folder",
+            pre.clone(),
+            "writable by anyone (mode 0777)",
+        ),
+        (
+            "a hook of another user",
+            first.clone(),
+            "owned by uid 65534, not by root",
+        ),
+    ] {
+        if what.contains("folder") {
+            std::fs::set_permissions(&pre, std::fs::Permissions::from_mode(0o777)).unwrap();
+        } else {
+            std::fs::set_permissions(&pre, std::fs::Permissions::from_mode(0o755)).unwrap();
+            nix::unistd::chown(&first, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+        }
+        let out = site.run("instance");
+        let said = text(&out);
+        assert!(!out.status.success(), "{what}: {said}");
+        assert!(
+            said.contains(&named.display().to_string())
+                && said.contains(why)
+                && said.contains("refused"),
+            "{what}: {said}"
+        );
+        assert!(!ran.exists(), "{what}: a hook ran");
+    }
+    nix::unistd::chown(&first, Some(nix::unistd::Uid::from_raw(0)), None).unwrap();
+    site.run_ok("instance");
+    assert!(ran.exists());
 }

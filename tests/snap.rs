@@ -531,7 +531,7 @@ impl Site {
 
 impl Drop for Site {
     fn drop(&mut self) {
-        let _ = self.cmd(&["proxy", "stop"]).output();
+        common::stop_private_nginx(self.root.path());
     }
 }
 

@@ -7,6 +7,7 @@
 //! (Docker 29 requires 1.44 or later).
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use bollard::Docker;
 use bollard::models::{
@@ -97,6 +98,10 @@ fn parse_api_version(text: &str) -> Option<bollard::ClientVersion> {
 /// The bound on any other request to the engine.
 const REQUEST_TIMEOUT_SECS: u64 = 120;
 
+/// How long past a container's own stop timeout the engine may take to
+/// answer its stop (the SIGKILL, the end of its processes, the answer).
+const STOP_MARGIN: Duration = Duration::from_secs(30);
+
 /// The bound on a pull request as the client sees it; the executor's stall
 /// watch (at most conteneur_pull_timeout's 3600 s of silence) ends it first.
 const PULL_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3700);
@@ -156,6 +161,17 @@ impl DockerBackend {
             .await
             .map(|i| i.id.unwrap_or_default())
             .map_err(|e| engine_message(&e))
+    }
+
+    /// The engine's record of container `id`.
+    pub(super) async fn inspect_one(
+        &self,
+        id: &str,
+    ) -> Result<bollard::models::ContainerInspectResponse, BackendError> {
+        self.docker
+            .inspect_container(id, None)
+            .await
+            .map_err(|e| self.container_err(id, "inspect", e))
     }
 
     fn container_err(
@@ -536,8 +552,15 @@ impl Backend for DockerBackend {
     }
 
     async fn stop(&self, id: &str, timeout: u32) -> Result<(), BackendError> {
+        // The engine answers once the container is gone: after its own stop
+        // timeout at most (then SIGKILL), which may pass the client's bound
+        // on other requests. Waited for that long, and a margin.
+        let bound = (Duration::from_secs(u64::from(timeout)) + STOP_MARGIN)
+            .max(Duration::from_secs(REQUEST_TIMEOUT_SECS));
         match self
             .docker
+            .clone()
+            .with_timeout(bound)
             .stop_container(
                 id,
                 Some(StopContainerOptions {
@@ -590,20 +613,12 @@ impl Backend for DockerBackend {
     }
 
     async fn running(&self, id: &str) -> Result<bool, BackendError> {
-        let c = self
-            .docker
-            .inspect_container(id, None)
-            .await
-            .map_err(|e| self.container_err(id, "inspect", e))?;
+        let c = self.inspect_one(id).await?;
         Ok(c.state.and_then(|s| s.running).unwrap_or(false))
     }
 
     async fn liveness(&self, id: &str) -> Result<super::Liveness, BackendError> {
-        let c = self
-            .docker
-            .inspect_container(id, None)
-            .await
-            .map_err(|e| self.container_err(id, "inspect", e))?;
+        let c = self.inspect_one(id).await?;
         let state = c.state.unwrap_or_default();
         Ok(super::Liveness {
             running: state.running.unwrap_or(false),
@@ -618,6 +633,23 @@ impl Backend for DockerBackend {
 
     async fn health(&self, id: &str) -> Result<Option<(String, String)>, BackendError> {
         self.health_of(id).await
+    }
+
+    async fn binds(&self, id: &str) -> Result<Option<super::Binds>, BackendError> {
+        let c = self.inspect_one(id).await?;
+        let state = c.state.unwrap_or_default();
+        let pid = state.pid.and_then(|p| u32::try_from(p).ok()).unwrap_or(0);
+        if !state.running.unwrap_or(false) || pid == 0 {
+            return Ok(None);
+        }
+        let mounts = c
+            .mounts
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| m.typ.as_deref() == Some("bind"))
+            .filter_map(|m| Some((m.source?, m.destination?)))
+            .collect();
+        Ok(Some(super::Binds { pid, mounts }))
     }
 
     async fn create_network(

@@ -18,6 +18,8 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use tokio::process::Command;
 
+use crate::userinfo::Credentials;
+
 /// How long one git command may take before it is given up.
 const GIT_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -41,9 +43,23 @@ pub enum GitError {
     },
 }
 
+/// A credential helper given to git in its environment (`GIT_CONFIG_*`,
+/// not argv): it answers with the user name and password of the
+/// environment variables below, so that neither shows in any process's
+/// command line (`ps`); only root reads a root process's environment.
+const HELPER: &str = "!f() { test \"$1\" = get || exit 0; \
+     printf 'username=%s\\n' \"$CONTENEUR_GIT_USERNAME\"; \
+     test -z \"${CONTENEUR_GIT_PASSWORD+x}\" || printf 'password=%s\\n' \"$CONTENEUR_GIT_PASSWORD\"; }; f";
+
 /// Runs git with `args`; its stdout, or what it said on failure. Never
-/// asks for a password: a run is not interactive.
-async fn git(args: &[&str], cwd: Option<&Path>, url: &str) -> Result<Vec<u8>, GitError> {
+/// asks for a password: a run is not interactive. `cred`: the credentials
+/// of the repository, which `url` (and `args`) never hold.
+async fn git(
+    args: &[&str],
+    cwd: Option<&Path>,
+    url: &str,
+    cred: Option<&Credentials>,
+) -> Result<Vec<u8>, GitError> {
     let mut cmd = Command::new("git");
     cmd.args(args)
         .env("GIT_TERMINAL_PROMPT", "0")
@@ -54,6 +70,18 @@ async fn git(args: &[&str], cwd: Option<&Path>, url: &str) -> Result<Vec<u8>, Gi
         .kill_on_drop(true);
     if let Some(dir) = cwd {
         cmd.current_dir(dir);
+    }
+    if let Some(c) = cred {
+        // An empty helper first: the admin's own helpers are not asked.
+        cmd.env("GIT_CONFIG_COUNT", "2")
+            .env("GIT_CONFIG_KEY_0", "credential.helper")
+            .env("GIT_CONFIG_VALUE_0", "")
+            .env("GIT_CONFIG_KEY_1", "credential.helper")
+            .env("GIT_CONFIG_VALUE_1", HELPER)
+            .env("CONTENEUR_GIT_USERNAME", &c.username);
+        if let Some(p) = &c.password {
+            cmd.env("CONTENEUR_GIT_PASSWORD", p);
+        }
     }
     let out = tokio::time::timeout(GIT_TIMEOUT, cmd.output())
         .await
@@ -107,12 +135,13 @@ pub fn pick_commit(ls_remote: &str, tag: &str) -> Option<String> {
 
 /// The commit `tag` (a tag, else a branch) points to in `url` now. Reads
 /// the remote only; changes nothing.
-pub async fn resolve(url: &str, tag: &str) -> Result<String, GitError> {
+pub async fn resolve(url: &str, tag: &str, cred: Option<&Credentials>) -> Result<String, GitError> {
     let [peeled, tag_ref, head] = candidates(tag);
     let out = git(
         &["ls-remote", "--", url, &peeled, &tag_ref, &head],
         None,
         url,
+        cred,
     )
     .await?;
     pick_commit(&String::from_utf8_lossy(&out), tag).ok_or_else(|| GitError::NoSuchTag {
@@ -135,6 +164,7 @@ pub async fn fetch_tree(
     url: &str,
     tag: &str,
     commit: &str,
+    cred: Option<&Credentials>,
 ) -> Result<Vec<u8>, GitError> {
     let dir = cache_dir(cache, url);
     let io = |e: std::io::Error| GitError::Repository {
@@ -148,7 +178,7 @@ pub async fn fetch_tree(
             crate::folders::create_dir_all(parent, crate::folders::PUBLIC).map_err(io)?;
         }
         crate::folders::create_dir_all(&dir, crate::folders::PRIVATE).map_err(io)?;
-        git(&["init", "--bare", "--quiet"], Some(&dir), url).await?;
+        git(&["init", "--bare", "--quiet"], Some(&dir), url, None).await?;
     }
     // Fetch whichever of tag and branch exists into refs of our own, so
     // nothing of the remote's layout leaks into the cache.
@@ -161,6 +191,7 @@ pub async fn fetch_tree(
             &["fetch", "--quiet", "--force", "--no-tags", "--", url, &spec],
             Some(&dir),
             url,
+            cred,
         )
         .await
         {
@@ -181,6 +212,7 @@ pub async fn fetch_tree(
         &["rev-parse", "--verify", &format!("{local}^{{commit}}")],
         Some(&dir),
         url,
+        None,
     )
     .await?;
     let found = String::from_utf8_lossy(&found).trim().to_string();
@@ -192,7 +224,7 @@ pub async fn fetch_tree(
             found,
         });
     }
-    git(&["archive", "--format=tar", commit], Some(&dir), url).await
+    git(&["archive", "--format=tar", commit], Some(&dir), url, None).await
 }
 
 #[cfg(test)]

@@ -72,7 +72,9 @@ use tokio::process::Command;
 pub use config::{
     Cgroup, ConfigInput, INIT_LXC, base_config, execute_args, init_lines, render_config,
 };
-pub use forward::{FORWARD_LOG, FORWARD_PID, Forward, ForwardArgs, forward_main, parse_forward};
+pub use forward::{
+    FORWARD_LOG, FORWARD_PID, FORWARD_TROUBLE, Forward, ForwardArgs, forward_main, parse_forward,
+};
 pub use marker::{MARKER, Marker, StartMode, lxc_name_for};
 pub use oci::{is_loopback_registry, is_template};
 
@@ -496,6 +498,12 @@ impl Backend for LxcBackend {
 
     async fn running(&self, id: &str) -> Result<bool, BackendError> {
         Ok(self.state(id).await? == "RUNNING")
+    }
+
+    fn trouble(&self, id: &str) -> Option<String> {
+        let text = std::fs::read_to_string(self.dir(id).join(FORWARD_TROUBLE)).ok()?;
+        let text = text.trim();
+        (!text.is_empty()).then(|| format!("its port forwarder {text}"))
     }
 }
 

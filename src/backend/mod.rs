@@ -248,6 +248,15 @@ impl ObservedResource {
     }
 }
 
+/// The bind mounts of a running container ([`Backend::binds`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binds {
+    /// Its main process, on the host.
+    pub pid: u32,
+    /// (host folder as given to the engine, path inside the container).
+    pub mounts: Vec<(String, String)>,
+}
+
 /// An image present on an engine.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ObservedImage {
@@ -492,12 +501,27 @@ pub trait Backend: Send + Sync {
             ..Liveness::default()
         })
     }
+    /// The bind mounts of running container `id` as the engine keeps them
+    /// (the host folder it was given, the path inside) and the host pid of
+    /// its main process; None when the engine does not say (not running,
+    /// engines without such records).
+    async fn binds(&self, id: &str) -> Result<Option<Binds>, BackendError> {
+        let _ = id;
+        Ok(None)
+    }
     /// The engine's health status of the container's in-container check
     /// (`starting`, `healthy`, `unhealthy`) and the last check's output;
     /// None when it has no such check.
     async fn health(&self, id: &str) -> Result<Option<(String, String)>, BackendError> {
         let _ = id;
         Ok(None)
+    }
+    /// What keeps container `id` from serving that its engine knows and a
+    /// probe may not see (an LXC container's port forwarder that cannot
+    /// accept connections now); None when nothing.
+    fn trouble(&self, id: &str) -> Option<String> {
+        let _ = id;
+        None
     }
     /// Creates the private network `name` with `labels`; returns its id.
     async fn create_network(

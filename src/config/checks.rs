@@ -22,6 +22,8 @@ pub fn run(func: &str, value: &str, args: &Args) -> Option<Result<(), String>> {
         "valid_regexp" => valid_regexp(value, args),
         "valid_entier" => valid_entier(value, args),
         "valid_differ" => valid_differ(value, args),
+        "valid_float" => super::funcs::valid_float(value),
+        "valid_domaine" => super::funcs::valid_domaine(value),
         "valid_networknetmask" => {
             let mask = args.positional.first().and_then(Value::first);
             match mask.and_then(|m| types::is_network_for_mask(value, m)) {

@@ -48,9 +48,9 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt::Write as _;
-use std::fs::{self, File, OpenOptions, Permissions};
+use std::fs::{self, File, Permissions};
 use std::io::{self, Write as _};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
@@ -721,18 +721,11 @@ impl EolLock {
                 error,
             }
         })?;
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(FILE_MODE)
-            .open(&lock_path)
-            .map_err(|error| EolError::Io {
-                op: "open the lock file",
-                path: lock_path.clone(),
-                error,
-            })?;
+        let mut file = crate::folders::open_lock(&lock_path).map_err(|error| EolError::Io {
+            op: "open the lock file",
+            path: lock_path.clone(),
+            error,
+        })?;
         let arg = if wait {
             FlockArg::LockExclusive
         } else {

@@ -50,9 +50,10 @@ pub enum ValueError {
     },
     #[error("variable '{name}' depends on itself through {chain}")]
     Cycle { name: String, chain: String },
-    #[error("variable '{name}': the value '{value}' is not valid: {reason} (rule: {rule}, {loc})")]
+    #[error("variable '{name}': the value {} is not valid: {reason} (rule: {rule}, {loc})", shown(.value))]
     Invalid {
         name: String,
+        /// The value; [`HIDDEN`] for a password's.
         value: String,
         /// The type or the check that refuses it.
         rule: String,
@@ -70,12 +71,92 @@ pub enum ValueError {
         reason: String,
         loc: Location,
     },
+    #[error(
+        "variable '{name}' cannot be read: {reason} ({loc}); the dictionary must be fixed (`conteneur lint` lists what it breaks)"
+    )]
+    Broken {
+        name: String,
+        reason: String,
+        /// Where the broken declaration is.
+        loc: Location,
+    },
     #[error("{file}: the stored value of '{name}' is not usable: {reason}")]
     Stored {
         name: String,
         file: String,
         reason: String,
     },
+}
+
+impl ValueError {
+    /// The variable the error is about (for a value that reads another
+    /// one, that other variable).
+    pub fn variable(&self) -> &str {
+        match self {
+            ValueError::Unknown { name, .. }
+            | ValueError::NoSuchInstance { name, .. }
+            | ValueError::Disabled { name, .. }
+            | ValueError::Unsupported { name, .. }
+            | ValueError::Python { name, .. }
+            | ValueError::Calc { name, .. }
+            | ValueError::Cycle { name, .. }
+            | ValueError::Invalid { name, .. }
+            | ValueError::UnreadableCheck { name, .. }
+            | ValueError::Broken { name, .. }
+            | ValueError::Stored { name, .. } => name,
+        }
+    }
+
+    /// Whether the dictionaries, not the values, are at fault: a broken
+    /// declaration, a circular calculation, a check that cannot be read.
+    /// `lint` names the cause as a warning; the variable stays unreadable.
+    pub fn is_dictionary_fault(&self) -> bool {
+        matches!(
+            self,
+            ValueError::Broken { .. }
+                | ValueError::Cycle { .. }
+                | ValueError::UnreadableCheck { .. }
+        )
+    }
+}
+
+/// What stands for a password's value in a message.
+pub(crate) const HIDDEN: &str = "(the password, not shown)";
+
+/// A value in a message, quoted; a password's is never shown ([`HIDDEN`]
+/// stands for it), nor the credentials a URL carries (`http://user:TOKEN@…`).
+fn shown(value: &str) -> String {
+    if value == HIDDEN {
+        HIDDEN.to_string()
+    } else {
+        format!("'{}'", crate::userinfo::public(value))
+    }
+}
+
+/// What a message may say of `value`: [`HIDDEN`] for a password's.
+pub(crate) fn showable(value: &str, secret: bool) -> String {
+    if secret {
+        HIDDEN.to_string()
+    } else {
+        value.to_string()
+    }
+}
+
+/// `text` (a check's message about `value`) with a password's value
+/// replaced by [`HIDDEN`], and a URL's credentials taken out.
+pub(crate) fn conceal(text: String, value: &str, secret: bool) -> String {
+    if value.is_empty() {
+        return text;
+    }
+    if secret {
+        return text.replace(value, HIDDEN);
+    }
+    let public = crate::userinfo::public(value);
+    if public != value {
+        text.replace(value, &public)
+    } else {
+        text
+    }
 }
 
 fn suggestion(similar: &[String]) -> String {
@@ -110,9 +191,10 @@ pub enum SetError {
         expected: usize,
         found: usize,
     },
-    #[error("variable '{name}': '{value}' is not valid: {reason} (expected {expected})")]
+    #[error("variable '{name}': {} is not valid: {reason} (expected {expected})", shown(.value))]
     Invalid {
         name: String,
+        /// The value; [`HIDDEN`] for a password's.
         value: String,
         expected: &'static str,
         reason: String,

@@ -8,6 +8,10 @@
 use super::types;
 use super::value::Value;
 
+mod more;
+pub use more::check_name_uniq;
+pub(super) use more::{valid_domaine, valid_float};
+
 /// Arguments of a call, after variables have been read: positional ones in
 /// order, then keyword ones (`name=`).
 #[derive(Debug, Default, Clone)]
@@ -54,6 +58,8 @@ pub const CALCS: &[&str] = &[
     "calc_multi_val",
     "calc_val_first_value",
     "is_instanciate",
+    "calc_container",
+    "extract_ad_domain_from_realm",
 ];
 
 /// Check functions conteneur implements.
@@ -66,6 +72,9 @@ pub const CHECKS: &[&str] = &[
     "valid_ipnetmask",
     "valid_in_network",
     "valid_unique",
+    "valid_float",
+    "valid_domaine",
+    "check_name_uniq",
 ];
 
 pub fn is_calc(name: &str) -> bool {
@@ -102,6 +111,8 @@ pub fn call(name: &str, args: &Args, env: &Env) -> Option<Result<Value, String>>
         )),
         "gen_random" => gen_random(args),
         "is_instanciate" => Ok(Value::text(if env.instantiated { "oui" } else { "non" })),
+        "calc_container" => more::calc_container(args),
+        "extract_ad_domain_from_realm" => more::extract_ad_domain_from_realm(args),
         _ => return None,
     };
     Some(r)
@@ -109,7 +120,11 @@ pub fn call(name: &str, args: &Args, env: &Env) -> Option<Result<Value, String>>
 
 fn concat(args: &Args) -> Result<Value, String> {
     let mut out = String::new();
-    for v in &args.positional {
+    // EOLE's concat: the positional values, then the keyword ones in the
+    // order of their names.
+    let mut named: Vec<&(String, Value)> = args.named.iter().collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    for v in args.positional.iter().chain(named.iter().map(|(_, v)| v)) {
         match v.first() {
             Some(s) => out.push_str(s),
             // Like EOLE: no value when a part is missing, rather than a
@@ -156,8 +171,26 @@ fn list_len_gt(args: &Args) -> Result<Value, String> {
         .trim()
         .parse::<usize>()
         .map_err(|_| "list_len_gt: max_len must be a whole number".to_string())?;
-    let key = if list > max { "match" } else { "mismatch" };
-    Ok(Value::Single(args.named_str(key).map(str::to_string)))
+    Ok(answer(args, list > max))
+}
+
+/// What `list_len_gt` and `calc_multi_condition` answer: `match` or
+/// `mismatch`, else `default_match` / `default_mismatch` (`None` for
+/// none), else EOLE's defaults, `oui` and `non`.
+fn answer(args: &Args, hit: bool) -> Value {
+    let (key, default_key, fallback) = if hit {
+        ("match", "default_match", "oui")
+    } else {
+        ("mismatch", "default_mismatch", "non")
+    };
+    if let Some(v) = args.named(key) {
+        return Value::Single(v.first().map(str::to_string));
+    }
+    match args.named_str(default_key) {
+        Some("None") => Value::none(),
+        Some(v) => Value::text(v),
+        None => Value::text(fallback),
+    }
 }
 
 /// `calc_multi_condition(value, condition_1=…, condition_2=…, match, mismatch,
@@ -208,19 +241,27 @@ fn calc_multi_condition(args: &Args) -> Result<Value, String> {
     } else {
         results.iter().any(|&x| x)
     };
-    let key = if ok { "match" } else { "mismatch" };
-    Ok(Value::Single(args.named_str(key).map(str::to_string)))
+    Ok(answer(args, ok))
 }
 
+/// EOLE's `calc_multi_val`: the values of every parameter in one list; a
+/// list parameter adds its set values not already there, a single one is
+/// added as is. An unset single parameter makes the whole list empty,
+/// unless `allow_none="True"`, which skips it.
 fn calc_multi_val(args: &Args) -> Result<Value, String> {
     let allow_none = args.named_str("allow_none") == Some("True");
-    let mut out = Vec::new();
+    let mut out: Vec<Option<String>> = Vec::new();
     for v in &args.positional {
-        for item in v.items() {
-            match item {
-                Some(s) => out.push(Some(s.to_string())),
-                None if allow_none => out.push(None),
-                None => {}
+        match v {
+            Value::Single(None) if allow_none => continue,
+            Value::Single(None) => return Ok(Value::Multi(Vec::new())),
+            Value::Single(Some(s)) => out.push(Some(s.clone())),
+            Value::Multi(items) => {
+                for s in items.iter().flatten() {
+                    if !out.iter().any(|o| o.as_deref() == Some(s.as_str())) {
+                        out.push(Some(s.clone()));
+                    }
+                }
             }
         }
     }
@@ -336,6 +377,77 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(r.first().map(str::len), Some(10));
+    }
+}
+
+#[cfg(test)]
+mod eosfunc_tests {
+    use super::*;
+
+    fn env() -> Env {
+        Env {
+            instantiated: false,
+        }
+    }
+
+    /// calc_multi_val as EOLE's: lists merged without repeats, an unset
+    /// single parameter empties the list unless allow_none="True" skips it.
+    #[test]
+    fn calc_multi_val_as_eosfunc() {
+        let list = Value::Multi(vec![Some("a".into()), None, Some("b".into())]);
+        let mut a = Args {
+            positional: vec![
+                list.clone(),
+                Value::text("a"),
+                Value::Multi(vec![Some("b".into())]),
+            ],
+            ..Default::default()
+        };
+        let r = call("calc_multi_val", &a, &env()).unwrap().unwrap();
+        assert_eq!(
+            r,
+            Value::Multi(vec![Some("a".into()), Some("b".into()), Some("a".into())])
+        );
+        a.positional.push(Value::none());
+        let r = call("calc_multi_val", &a, &env()).unwrap().unwrap();
+        assert_eq!(r, Value::Multi(Vec::new()));
+        a.named.push(("allow_none".into(), Value::text("True")));
+        let r = call("calc_multi_val", &a, &env()).unwrap().unwrap();
+        assert_eq!(r.len_items(), 3);
+    }
+
+    /// match/mismatch default to oui/non, or to default_match /
+    /// default_mismatch ('None': no value); concat appends keyword values
+    /// in name order.
+    #[test]
+    fn defaults_of_match_and_keyword_concat() {
+        let a = Args {
+            positional: vec![Value::Multi(vec![Some("x".into())])],
+            named: vec![("max_len".into(), Value::text("0"))],
+            ..Default::default()
+        };
+        assert_eq!(
+            call("list_len_gt", &a, &env()).unwrap(),
+            Ok(Value::text("oui"))
+        );
+        let mut b = a.clone();
+        b.named[0].1 = Value::text("5");
+        assert_eq!(
+            call("list_len_gt", &b, &env()).unwrap(),
+            Ok(Value::text("non"))
+        );
+        b.named
+            .push(("default_mismatch".into(), Value::text("None")));
+        assert_eq!(call("list_len_gt", &b, &env()).unwrap(), Ok(Value::none()));
+        let c = Args {
+            positional: vec![Value::text("a")],
+            named: vec![
+                ("z".into(), Value::text("2")),
+                ("b".into(), Value::text("1")),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(call("concat", &c, &env()).unwrap(), Ok(Value::text("a12")));
     }
 }
 

@@ -15,6 +15,7 @@
 //! - a value equal to the dictionary default (with no `fill`) is not stored.
 
 mod checks;
+mod containers;
 pub mod eol;
 mod errors;
 mod funcs;
@@ -99,6 +100,9 @@ struct Index {
     conds_filelist: HashMap<String, Vec<usize>>,
     conds_servicelist: HashMap<String, Vec<usize>>,
     checks_of: HashMap<String, Vec<usize>>,
+    /// Variables a broken declaration leaves unreadable: index in
+    /// `Dictionaries::broken`, a whole break before a lost computed value.
+    broken_of: HashMap<String, usize>,
 }
 
 impl Index {
@@ -126,6 +130,12 @@ impl Index {
         }
         for (i, c) in d.checks.iter().enumerate() {
             idx.checks_of.entry(c.target.clone()).or_default().push(i);
+        }
+        for (i, b) in d.broken.iter().enumerate() {
+            let slot = idx.broken_of.entry(b.variable.clone()).or_insert(i);
+            if d.broken[*slot].value_only && !b.value_only {
+                *slot = i;
+            }
         }
         idx
     }
@@ -417,6 +427,20 @@ impl Config {
         }
         memo.busy.push(key.to_string());
         Ok(())
+    }
+
+    /// The broken declaration that leaves `name` unreadable, if any, and
+    /// whether only its computed value is lost.
+    fn broken(&self, name: &str) -> Option<(bool, ValueError)> {
+        let b = &self.dicos.broken[*self.idx.broken_of.get(name)?];
+        Some((
+            b.value_only,
+            ValueError::Broken {
+                name: name.to_string(),
+                reason: b.reason.clone(),
+                loc: b.loc.clone(),
+            },
+        ))
     }
 
     fn leave(&self) {

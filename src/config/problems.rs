@@ -9,12 +9,13 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use super::errors::conceal;
 use super::funcs;
 use super::read::CheckFailure;
 use super::{
     Config, HashMap, Problem, ProblemKind, Props, Severity, Value, ValueError, checks, types,
 };
-use crate::dico::{self, CalcKind, Level, ParamValue, Variable};
+use crate::dico::{self, CalcKind, Level, ParamValue, VarType, Variable};
 
 impl Config {
     /// Every problem of the values: invalid stored values, failed checks,
@@ -43,10 +44,29 @@ impl Config {
     }
 
     /// Functions and parameters conteneur cannot evaluate, listed once per
-    /// declaration whether or not a value needs them now.
+    /// declaration whether or not a value needs them now: warnings, each
+    /// naming the variables it leaves uncomputed or unchecked (Creole's
+    /// server computes them; conteneur reads what it stored).
     pub fn unsupported(&self) -> Vec<Problem> {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
+        let readers = self.base.readers();
+        let affected = |target: &str, computed: bool| -> String {
+            let all = self.base.dependents_in(&readers, &[target]);
+            if computed {
+                format!(
+                    "; without a value stored in config.eol, {} cannot be computed: {}",
+                    if all.len() == 1 {
+                        "this variable"
+                    } else {
+                        "these variables"
+                    },
+                    all.join(", ")
+                )
+            } else {
+                format!("; '{target}' is not checked by it")
+            }
+        };
         for calc in self.base.calcs.values() {
             let kind = if calc.kind == CalcKind::Fill {
                 "fill"
@@ -56,26 +76,28 @@ impl Config {
             if !funcs::is_calc(&calc.func) && seen.insert((calc.func.clone(), calc.target.clone()))
             {
                 out.push(Problem {
-                    severity: Severity::Error,
+                    severity: Severity::Warning,
                     kind: ProblemKind::Unsupported,
                     variable: Some(calc.target.clone()),
                     loc: Some(calc.loc.clone()),
                     message: format!(
-                        "<{kind} name='{}'>: conteneur does not support this function",
-                        calc.func
+                        "<{kind} name='{}'>: conteneur does not support this function{}",
+                        calc.func,
+                        affected(&calc.target, true)
                     ),
                 });
             }
             for p in &calc.params {
                 if let ParamValue::Python(expr) = &p.value {
                     out.push(Problem {
-                        severity: Severity::Error,
+                        severity: Severity::Warning,
                         kind: ProblemKind::Unsupported,
                         variable: Some(calc.target.clone()),
                         loc: Some(p.loc.clone()),
                         message: format!(
-                            "<{kind} name='{}'>: Python parameter '{expr}' is not evaluated",
-                            calc.func
+                            "<{kind} name='{}'>: Python parameter '{expr}' is not evaluated{}",
+                            calc.func,
+                            affected(&calc.target, true)
                         ),
                     });
                 }
@@ -86,12 +108,30 @@ impl Config {
                 && seen.insert((check.func.clone(), check.target.clone()))
             {
                 out.push(Problem {
-                    severity: Severity::Error,
+                    severity: Severity::Warning,
                     kind: ProblemKind::Unsupported,
                     variable: Some(check.target.clone()),
                     loc: Some(check.loc.clone()),
-                    message: format!("<check name='{}'>: conteneur does not support this check; it is not applied", check.func),
+                    message: format!(
+                        "<check name='{}'>: conteneur does not support this check; it is not applied{}",
+                        check.func,
+                        affected(&check.target, false)
+                    ),
                 });
+            }
+            for p in &check.params {
+                if let ParamValue::Python(expr) = &p.value {
+                    out.push(Problem {
+                        severity: Severity::Warning,
+                        kind: ProblemKind::Unsupported,
+                        variable: Some(check.target.clone()),
+                        loc: Some(p.loc.clone()),
+                        message: format!(
+                            "<check name='{}'>: Python parameter '{expr}' is not evaluated; the check is not applied",
+                            check.func
+                        ),
+                    });
+                }
             }
         }
         out
@@ -108,6 +148,13 @@ impl Config {
             loc: None,
             message,
         };
+        // An empty entry is no value, as for `get` (EOLE 2.3 stored an empty
+        // list as ['']; Creole runs with it): only `mandatory` is about it.
+        let unset_empty = |x: &Option<String>| x.clone().filter(|s| !s.is_empty());
+        let value = &match value {
+            Value::Single(x) => Value::Single(unset_empty(x)),
+            Value::Multi(v) => Value::Multi(v.iter().map(unset_empty).collect()),
+        };
         for item in value.present() {
             if let Err(e) = types::validate(var.ty, item) {
                 let sev = if e.warning_only {
@@ -121,7 +168,12 @@ impl Config {
                 ));
             }
         }
-        if props.mandatory {
+        // Creole asks only for what the admin sees: a hidden variable (by
+        // its attribute, its family, a hidden_if_* condition or its
+        // master) is never reported as missing, as tiramisu's
+        // mandatory_warnings only yields variables whose one failing
+        // property is `mandatory`.
+        if props.mandatory && !props.hidden {
             let missing = if is_slave {
                 value.items().iter().any(|x| x.is_none_or(str::is_empty))
             } else {
@@ -139,15 +191,38 @@ impl Config {
         }
         for &ci in self.idx.checks_of.get(name).into_iter().flatten() {
             let check = &self.dicos.checks[ci];
-            if let Err(failure) = self.run_check_on(check, name, var, value) {
-                let message = failure.into_message(&check.func);
-                let sev = match check.level {
-                    Level::Error => Severity::Error,
-                    Level::Warning => Severity::Warning,
-                };
-                let mut p = problem(sev, message);
-                p.loc = Some(check.loc.clone());
-                out.push(p);
+            match self.run_check_on(check, name, var, value) {
+                Ok(()) => {}
+                // A Python parameter of the check itself: `unsupported`
+                // lists the declaration once.
+                Err(CheckFailure::NotEvaluated(_))
+                    if check
+                        .params
+                        .iter()
+                        .any(|p| matches!(p.value, ParamValue::Python(_))) => {}
+                // A parameter conteneur cannot evaluate (a Python one, or a
+                // variable computed by a function it does not support): the
+                // check is not applied, a warning that names the variable.
+                Err(CheckFailure::NotEvaluated(reason)) => out.push(Problem {
+                    severity: Severity::Warning,
+                    kind: ProblemKind::Unsupported,
+                    variable: Some(name.to_string()),
+                    loc: Some(check.loc.clone()),
+                    message: format!("check '{}' is not applied: {reason}", check.func),
+                }),
+                Err(failure) => {
+                    // A check that cannot run is the dictionary's fault: the
+                    // variable cannot be read (get says why), a warning here.
+                    let cannot_run = matches!(failure, CheckFailure::CannotRun(_));
+                    let message = failure.into_message(&check.func);
+                    let sev = match check.level {
+                        Level::Error if !cannot_run => Severity::Error,
+                        _ => Severity::Warning,
+                    };
+                    let mut p = problem(sev, message);
+                    p.loc = Some(check.loc.clone());
+                    out.push(p);
+                }
             }
         }
     }
@@ -156,6 +231,25 @@ impl Config {
     /// them). The error says whether the check could not run or which item
     /// it refused.
     pub(super) fn run_check_on(
+        &self,
+        check: &dico::Check,
+        name: &str,
+        var: &Variable,
+        value: &Value,
+    ) -> Result<(), CheckFailure> {
+        let secret = var.ty == VarType::Password;
+        self.run_check_raw(check, name, var, value)
+            .map_err(|failure| match failure {
+                CheckFailure::Refused { item, message } => CheckFailure::Refused {
+                    message: conceal(message, &item, secret),
+                    item,
+                },
+                other => other,
+            })
+    }
+
+    /// [`Self::run_check_on`], its messages as the check words them.
+    fn run_check_raw(
         &self,
         check: &dico::Check,
         name: &str,
@@ -182,6 +276,10 @@ impl Config {
         // value (Creole fails on it when it builds the variable).
         if check.func == "valid_enum" {
             checks::enum_choices(&args).map_err(CheckFailure::CannotRun)?;
+        }
+        if check.func == "check_name_uniq" {
+            return funcs::check_name_uniq(&value.items(), &args)
+                .map_err(|(item, message)| CheckFailure::Refused { item, message });
         }
         for item in value.present() {
             if let Some(Err(message)) = checks::run(&check.func, item, &args) {
@@ -301,19 +399,29 @@ impl Config {
 }
 
 /// Adds a value that cannot be computed to the problems. Unsupported
-/// functions are left out: `unsupported` lists each declaration once,
-/// instead of once per variable that depends on it.
+/// functions and broken declarations are left out: `unsupported` and the
+/// dictionary warnings list each declaration once, with the variables it
+/// leaves unreadable, instead of once per variable that depends on it.
+/// Other faults of the dictionaries (a circular calculation, a check that
+/// cannot be read) are warnings: the variable cannot be read, the rest
+/// works.
 fn push_value_error(out: &mut Vec<Problem>, name: &str, e: ValueError) {
     if matches!(
         e,
-        ValueError::Unsupported { .. } | ValueError::Python { .. }
+        ValueError::Unsupported { .. } | ValueError::Python { .. } | ValueError::Broken { .. }
     ) {
         return;
     }
-    // The message names the variable already.
-    let _ = name;
+    // Reported once, at the variable it is about.
+    if e.variable() != name && e.is_dictionary_fault() {
+        return;
+    }
     out.push(Problem {
-        severity: Severity::Error,
+        severity: if e.is_dictionary_fault() {
+            Severity::Warning
+        } else {
+            Severity::Error
+        },
         kind: ProblemKind::Value,
         variable: None,
         loc: None,
@@ -325,6 +433,29 @@ fn push_value_error(out: &mut Vec<Problem>, name: &str, e: ValueError) {
 mod tests {
     use super::super::tests::{cfg, one};
     use crate::config::ValueError;
+
+    /// Creole asks only for what the admin sees: a hidden mandatory
+    /// variable without a value is no problem; once shown, it is.
+    #[test]
+    fn hidden_mandatory_variables_are_not_asked_for() {
+        let xml = r#"<creole><variables><family name='f'>
+            <variable name='sw' type='oui/non'><value>oui</value></variable>
+            <variable name='h' type='string' mandatory='True' hidden='True'/>
+            <variable name='c' type='string' mandatory='True'/>
+            </family></variables><constraints>
+            <condition name='hidden_if_in' source='sw'><param>oui</param><target>c</target></condition>
+            </constraints></creole>"#;
+        let mandatory = |c: &crate::config::Config| -> Vec<String> {
+            c.problems()
+                .into_iter()
+                .filter(|p| p.message.contains("mandatory"))
+                .filter_map(|p| p.variable)
+                .collect()
+        };
+        assert!(mandatory(&cfg(xml, "{}")).is_empty());
+        let shown = cfg(xml, r#"{"sw": {"val": "non", "owner": "u"}}"#);
+        assert_eq!(mandatory(&shown), ["c"]);
+    }
 
     #[test]
     fn unsupported_functions_are_named_with_their_place() {

@@ -40,6 +40,9 @@ impl Config {
 
     fn compute_props(&self, name: &str) -> Result<Props, ValueError> {
         let var = self.variable(name)?;
+        if let Some((false, e)) = self.broken(name) {
+            return Err(e);
+        }
         let mut p = Props {
             hidden: var.hidden,
             mandatory: var.mandatory,
@@ -165,8 +168,12 @@ impl Config {
         r
     }
 
-    /// Is this `<file>` to be rendered? (Its filelist is not disabled.)
+    /// Is this `<file>` to be rendered? (Its `instance_mode` applies in the
+    /// current container mode and its filelist is not disabled.)
     pub fn file_active(&self, file: &FileDecl) -> Result<bool, ValueError> {
+        if !self.instance_mode_applies(file.instance_mode.as_deref()) {
+            return Ok(false);
+        }
         match &file.filelist {
             None => Ok(true),
             Some(fl) => self.list_active(&self.idx.conds_filelist, fl),

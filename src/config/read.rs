@@ -6,8 +6,9 @@
 //! does the same for `get`; [`Config::get`] stays the raw value, which
 //! `lint`, templates and plans examine with every problem at once.
 
-use crate::dico::Level;
+use crate::dico::{Level, VarType};
 
+use super::errors::showable;
 use super::{Config, Value, ValueError, types};
 
 /// Why a check did not pass.
@@ -60,7 +61,7 @@ impl Config {
             {
                 return Err(ValueError::Invalid {
                     name: name.to_string(),
-                    value: item.to_string(),
+                    value: showable(item, var.ty == VarType::Password),
                     rule: format!("the type {} ({})", var.ty.name(), e.expected),
                     reason: e.reason,
                     loc: var.loc.clone(),
@@ -79,7 +80,7 @@ impl Config {
                 Err(CheckFailure::Refused { item, message }) => {
                     return Err(ValueError::Invalid {
                         name: name.to_string(),
-                        value: item,
+                        value: showable(&item, var.ty == VarType::Password),
                         rule,
                         reason: message,
                         loc: check.loc.clone(),
@@ -174,5 +175,48 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_password_value_never_shows_in_a_check_or_type_error() {
+        let xml = "<creole><variables><family name='f'>
+            <variable name='pw' type='password'/>
+            <variable name='pw2' type='password'/>
+          </family></variables><constraints>
+            <check name='valid_regexp' target='pw2'><param>[a-z]+$</param></check>
+          </constraints></creole>";
+        let out = dico::load_str(xml, "t.xml");
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        let eol = r#"{"pw": {"val": "PWnul111\u0000x", "owner": "x"},
+                      "pw2": {"val": "PWbad222", "owner": "x"}}"#;
+        let eol = EolFile::parse(eol.as_bytes(), Path::new("config.eol")).unwrap();
+        let mut c = Config::new(Arc::new(out.dicos), eol, IndexMap::new(), false);
+        let mut said: Vec<String> = ["pw", "pw2"]
+            .iter()
+            .map(|v| c.read(v).unwrap_err().to_string())
+            .collect();
+        said.extend(c.problems().iter().map(|p| p.to_string()));
+        for (var, value) in [("pw2", "PWbad333"), ("pw", "a\0b")] {
+            said.push(
+                c.set(var, &[value.to_string()], "t")
+                    .unwrap_err()
+                    .to_string(),
+            );
+        }
+        for s in &said {
+            for secret in ["PWnul", "PWbad", "a\0b"] {
+                assert!(!s.contains(secret), "{s}");
+            }
+        }
+        assert!(
+            said[0].contains("NUL") && said[0].contains("not shown"),
+            "{}",
+            said[0]
+        );
+        assert!(
+            said[1].contains("pattern") && said[1].contains("not shown"),
+            "{}",
+            said[1]
+        );
     }
 }

@@ -103,18 +103,53 @@ impl Config {
         }
     }
 
-    pub(super) fn default_value(var: &Variable) -> Value {
+    /// The dictionary default: the `<value>`s, or, for a single variable
+    /// with none and an enforced `valid_enum`, the first choice (Creole
+    /// makes such a variable a choice whose default is its first value:
+    /// `nombre_interfaces` is `1` on a server that stores nothing, which
+    /// disables the second interface's family).
+    pub(super) fn default_value(&self, var: &Variable) -> Value {
         if var.multi {
             Value::Multi(var.defaults.iter().cloned().map(Some).collect())
         } else {
-            Value::Single(var.defaults.first().cloned())
+            Value::Single(
+                var.defaults
+                    .first()
+                    .cloned()
+                    .or_else(|| self.enum_default(&var.name)),
+            )
+        }
+    }
+
+    /// The first choice of an enforced `valid_enum` on `name`, if any.
+    fn enum_default(&self, name: &str) -> Option<String> {
+        self.idx.checks_of.get(name)?;
+        match self.enum_choices(name)? {
+            (choices, true) => choices.into_iter().next(),
+            _ => None,
         }
     }
 
     fn compute_value(&self, name: &str) -> Result<Resolved, ValueError> {
         let var = self.variable(name)?;
+        // A broken declaration: nothing to read, or (a broken <fill> or
+        // <auto>) only the stored value.
+        let broken = match self.broken(name) {
+            Some((false, e)) => return Err(e),
+            Some((true, e)) => Some(e),
+            None => None,
+        };
         if let Some(master) = self.idx.master_of.get(name) {
-            return self.compute_slave(var, master);
+            return self.compute_slave(var, master, broken);
+        }
+        if let Some(e) = broken {
+            return match self.stored(var)? {
+                Some((value, owner)) => Ok(Resolved {
+                    value,
+                    origin: Origin::Stored(owner),
+                }),
+                None => Err(e),
+            };
         }
         let calc = self.dicos.calcs.get(name);
         // An auto keeps a stored value when it must not change once computed
@@ -139,11 +174,14 @@ impl Config {
             let v = self.eval_calc(c, name)?;
             // A fill that gives nothing leaves the dictionary default (a
             // fill reading an optional variable of an absent package).
-            if c.kind == CalcKind::Fill && v.is_empty() && !var.defaults.is_empty() {
-                return Ok(Resolved {
-                    value: Self::default_value(var),
-                    origin: Origin::Default,
-                });
+            if c.kind == CalcKind::Fill && v.is_empty() {
+                let default = self.default_value(var);
+                if !default.is_empty() {
+                    return Ok(Resolved {
+                        value: default,
+                        origin: Origin::Default,
+                    });
+                }
             }
             return Ok(Resolved {
                 value: Self::shape(var.multi, v),
@@ -154,7 +192,7 @@ impl Config {
                 },
             });
         }
-        let value = Self::default_value(var);
+        let value = self.default_value(var);
         let origin = if value.is_empty() {
             Origin::Unset
         } else {
@@ -163,7 +201,12 @@ impl Config {
         Ok(Resolved { value, origin })
     }
 
-    fn compute_slave(&self, var: &Variable, master: &str) -> Result<Resolved, ValueError> {
+    fn compute_slave(
+        &self,
+        var: &Variable,
+        master: &str,
+        broken: Option<ValueError>,
+    ) -> Result<Resolved, ValueError> {
         let n = self.resolve(master)?.value.len_items();
         let (file, _) = self.file_of(&var.name);
         let stored: Option<(BTreeMap<usize, serde_json::Value>, String)> = match file
@@ -187,11 +230,20 @@ impl Config {
             Some(Ok(Stored::Single { val, owner })) => Some((BTreeMap::from([(0, val)]), owner)),
         };
         let calc = self.dicos.calcs.get(&var.name);
-        let computed = match calc {
-            Some(c) => Some(self.eval_calc(c, &var.name)?),
-            None => None,
-        };
         let auto = calc.is_some_and(|c| c.kind == CalcKind::Auto);
+        let default = self.default_value(var).first().map(str::to_string);
+        // The computed value is only needed for an index nothing stores: a
+        // stored value still reads when the calculation cannot run.
+        let all_stored = !auto
+            && stored
+                .as_ref()
+                .is_some_and(|(map, _)| (0..n).all(|i| map.contains_key(&i)));
+        let computed = match (calc, broken) {
+            _ if all_stored => None,
+            (_, Some(e)) => return Err(e),
+            (Some(c), None) => Some(self.eval_calc(c, &var.name)?),
+            (None, None) => None,
+        };
         let mut items = Vec::with_capacity(n);
         let mut any_stored = false;
         for i in 0..n {
@@ -209,7 +261,7 @@ impl Config {
                     r.map_err(|e| self.stored_error(&var.name, format!("index {i}: {e}")))?
                 }
                 (None, Some(c)) => c,
-                (None, None) => var.defaults.first().cloned(),
+                (None, None) => default.clone(),
             };
             items.push(item);
         }
@@ -217,7 +269,7 @@ impl Config {
             (Some((_, owner)), _) if any_stored => Origin::Stored(owner.clone()),
             (_, Some(c)) if c.kind == CalcKind::Auto => Origin::Auto,
             (_, Some(_)) => Origin::Fill,
-            _ if var.defaults.is_empty() => Origin::Unset,
+            _ if default.is_none() => Origin::Unset,
             _ => Origin::Default,
         };
         Ok(Resolved {
@@ -319,7 +371,69 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{BASE, cfg, one};
-    use crate::config::{Origin, SetError, Value};
+    use crate::config::{Origin, SetError, Severity, Value};
+
+    /// A broken declaration leaves its target and what reads it
+    /// unreadable, naming the cause; the rest reads as usual, and a stored
+    /// value stays readable when only a computed default is lost.
+    #[test]
+    fn a_broken_declaration_leaves_only_its_dependents_unreadable() {
+        let xml = r#"<creole><variables><family name='f'>
+            <variable name='a' type='string'/>
+            <variable name='b' type='string'/>
+            <variable name='c' type='string'><value>c0</value></variable>
+            <variable name='d' type='string'/>
+            <variable name='m' type='string' multi='True'/>
+            <variable name='s' type='string'/>
+            </family></variables><constraints>
+            <fill name='calc_val' target='a'><param type='eole'>ghost</param></fill>
+            <fill name='calc_val' target='b'><param type='eole'>a</param></fill>
+            <condition name='disabled_if_in' source='nobody'><param>x</param><target>d</target></condition>
+            <fill name='calc_val' target='s'><param type='number'>x</param></fill>
+            <group master='m'><slave>s</slave></group>
+            </constraints></creole>"#;
+        let c = cfg(xml, r#"{"m": {"val": ["1", "2"], "owner": "u"}}"#);
+        let err = |n: &str| c.read(n).unwrap_err().to_string();
+        assert!(
+            err("a").contains("'ghost'") && err("a").contains("00_t.xml:9:"),
+            "{}",
+            err("a")
+        );
+        assert!(err("b").contains("'ghost'"), "{}", err("b"));
+        assert!(err("d").contains("'nobody'"), "{}", err("d"));
+        assert!(err("s").contains("whole number"), "{}", err("s"));
+        assert_eq!(one(&c, "c").as_deref(), Some("c0"));
+        assert_eq!(c.get("m").unwrap().len_items(), 2);
+        let listed: Vec<(&str, bool)> = c.list().into_iter().map(|(n, v)| (n, v.is_ok())).collect();
+        assert_eq!(
+            listed,
+            [
+                ("a", false),
+                ("b", false),
+                ("c", true),
+                ("d", false),
+                ("m", true),
+                ("s", false)
+            ]
+        );
+        // The dictionary warnings name the causes; no value error is added.
+        assert!(
+            c.problems().iter().all(|p| p.severity != Severity::Error),
+            "{:?}",
+            c.problems()
+        );
+        let c = cfg(
+            xml,
+            r#"{"a": {"val": "kept", "owner": "gen_config"}, "m": {"val": ["1", "2"], "owner": "u"},
+                "s": {"val": {"0": "x0", "1": "x1"}, "owner": {"0": "u", "1": "u"}}}"#,
+        );
+        assert_eq!(one(&c, "a").as_deref(), Some("kept"));
+        assert_eq!(one(&c, "b").as_deref(), Some("kept"));
+        assert_eq!(
+            c.get("s").unwrap(),
+            Value::Multi(vec![Some("x0".into()), Some("x1".into())])
+        );
+    }
 
     #[test]
     fn precedence_auto_stored_fill_default() {
@@ -363,6 +477,31 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    /// A single variable with no default and an enforced valid_enum
+    /// defaults to the first choice (checkval="False" gives no default).
+    #[test]
+    fn a_valid_enum_gives_its_first_choice_as_default() {
+        let xml = r#"<creole><variables><family name='f'>
+            <variable name='n' type='string'/><variable name='s' type='string'/>
+            <variable name='l' type='string' multi='True'/>
+            </family></variables><constraints>
+            <check name='valid_enum' target='n'><param>['1','2']</param></check>
+            <check name='valid_enum' target='s'><param>['a','b']</param><param name='checkval'>False</param></check>
+            <check name='valid_enum' target='l'><param>['x','y']</param></check>
+            </constraints></creole>"#;
+        let c = cfg(xml, "{}");
+        assert_eq!(one(&c, "n").as_deref(), Some("1"));
+        assert_eq!(c.resolved("n").unwrap().origin, Origin::Default);
+        assert_eq!(one(&c, "s"), None);
+        assert_eq!(c.get("l").unwrap(), Value::Multi(Vec::new()));
+        // Setting the first choice stores nothing: it is the default.
+        let mut c = c;
+        c.set("n", &["2".into()], "t").unwrap();
+        assert_eq!(one(&c, "n").as_deref(), Some("2"));
+        c.set("n", &["1".into()], "t").unwrap();
+        assert!(c.main.get("n").is_none());
     }
 
     #[test]

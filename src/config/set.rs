@@ -7,12 +7,13 @@
 
 use std::path::{Path, PathBuf};
 
+use super::errors::showable;
 use super::funcs;
 use super::{
     Config, EolError, EolFile, EolLock, Memo, Problem, SetError, Severity, Stored, Value,
     ValueError, types, value,
 };
-use crate::dico::{CalcKind, Variable};
+use crate::dico::{CalcKind, VarType, Variable};
 use crate::paths::Paths;
 
 impl Config {
@@ -65,7 +66,7 @@ impl Config {
                 Err(e) => {
                     return Err(SetError::Invalid {
                         name: name.to_string(),
-                        value: v.clone(),
+                        value: showable(v, var.ty == VarType::Password),
                         expected: e.expected,
                         reason: e.reason,
                     });
@@ -147,7 +148,7 @@ impl Config {
         let ns = var.name.split_once('.').map(|(ns, _)| ns.to_string());
         let is_default = !slave
             && !self.dicos.calcs.contains_key(&var.name)
-            && *value == Self::default_value(var);
+            && *value == self.default_value(var);
         let stored = if slave {
             let items = value.items();
             Stored::Slave {

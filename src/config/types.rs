@@ -112,7 +112,7 @@ fn noun(ty: VarType) -> &'static str {
         VarType::Domain | VarType::DomainStrict => "a valid domain name",
         VarType::Hostname | VarType::HostnameStrict => "a valid host name",
         VarType::WebAddress => "a valid web address",
-        VarType::Filename => "a valid absolute path",
+        VarType::Filename => "a valid path",
         VarType::UnixUser => "a valid Unix user name",
         VarType::Mail => "a valid email address",
         VarType::Netbios => "a valid NetBIOS name",
@@ -713,14 +713,13 @@ fn check_netbios(value: &str) -> Result<String, Reject> {
 // Files and accounts
 // ---------------------------------------------------------------------------
 
-/// `filename`: an absolute path of printable characters. Control characters
-/// (NUL, newline, tab, …) are refused because the path is written into
-/// configuration files and shell scripts line by line.
+/// `filename`: a path of printable characters, absolute (`/home/x`) or
+/// relative (`perso/.corbeille`, `eole`): real modules store both, and
+/// Creole accepts both. Control characters (NUL, newline, tab, …) are
+/// refused because the path is written into configuration files and shell
+/// scripts line by line.
 fn check_filename(value: &str) -> Result<String, Reject> {
-    const NOUN: &str = "a valid absolute path";
-    if !value.starts_with('/') {
-        return Err(Reject::invalid(value, NOUN, "it must start with '/'"));
-    }
+    const NOUN: &str = "a valid path";
     if let Some(c) = value.chars().find(|c| c.is_control()) {
         return Err(Reject::invalid(
             value,

@@ -92,7 +92,7 @@ impl fmt::Debug for SecretValues {
 
 /// The folder of the secret files of this version (plan) of a container.
 fn secrets_folder(launch: &Launch, settings: &Settings) -> PathBuf {
-    let file = apps::secret_path(&settings.secrets_dir, launch, "x");
+    let file = apps::secret_path(&settings.secrets_dir, launch, "x", &settings.label_key);
     file.parent().map(Path::to_path_buf).unwrap_or(file)
 }
 

@@ -1,7 +1,8 @@
 //! Step 1 of a plan: the images. Every pull and build runs before anything
 //! else changes (files included), in parallel with a bound; a pull that
 //! gets no progress from the engine for `pull_timeout` is abandoned, naming
-//! the registry, the image and the step it stalled at.
+//! the registry, the image and the step it stalled at, and a build that
+//! prints nothing for `build_timeout` (a RUN that hangs) likewise.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 use futures_util::stream::{self, StreamExt};
 
 use super::{ConvergeError, ImageIds, Settings};
-use crate::backend::{Backend, BackendError, Backends, Kind, Progress, git, labels};
+use crate::backend::{BackendError, Backends, Kind, Progress, git, labels};
 use crate::plan::{Action, Plan};
 
 /// What a pull or a build brought: (engine, `image:tag`, image id).
@@ -29,7 +30,24 @@ async fn prepare_one(
             tag,
         } => {
             let b = backends.require(*backend)?;
-            let id = watched_pull(b, image, tag, settings.pull_timeout, progress).await?;
+            let timeout = settings.pull_timeout;
+            let watch = Watch::new(progress);
+            let id = watched(
+                b.prepare(image, tag, &watch),
+                &watch,
+                &format!("{image}:{tag}"),
+                timeout,
+                |step| BackendError::PullStalled {
+                    registry: crate::backend::registry_of(image),
+                    image: image.to_string(),
+                    tag: tag.to_string(),
+                    seconds: timeout.as_secs(),
+                    step: step.map(|s| format!("after '{s}'")).unwrap_or_else(|| {
+                        "waiting for the registry's first answer (the image manifest)".into()
+                    }),
+                },
+            )
+            .await?;
             Ok((*backend, format!("{image}:{tag}"), id))
         }
         Action::Build {
@@ -47,28 +65,64 @@ async fn prepare_one(
             };
             let reference = format!("{image}:{tag}");
             progress.update(&reference, &format!("fetching {repository} {tag}"));
-            let context = git::fetch_tree(&settings.git_cache, repository, tag, commit)
-                .await
-                .map_err(|e| {
-                    let e = fail(e.to_string());
-                    progress.done(&reference, &Err(e.clone()));
-                    e
-                })?;
+            let context = git::fetch_tree(
+                &settings.git_cache,
+                repository,
+                tag,
+                commit,
+                settings.git_credentials.get(repository),
+            )
+            .await
+            .map_err(|e| {
+                let e = fail(e.to_string());
+                progress.done(&reference, &Err(e.clone()));
+                e
+            })?;
             let mut l = BTreeMap::new();
             l.insert(labels::GIT_COMMIT.to_string(), commit.clone());
             l.insert(labels::GIT_URL.to_string(), repository.clone());
-            let id = docker.build(image, tag, context, &l, progress).await?;
+            // A step that prints nothing for build_timeout (a RUN that
+            // hangs) is abandoned as a stalled pull is; the engine ends the
+            // build when its request goes.
+            let timeout = settings.build_timeout;
+            let watch = Watch::new(progress);
+            let id = watched(
+                docker.build(image, tag, context, &l, &watch),
+                &watch,
+                &reference,
+                timeout,
+                |step| {
+                    fail(format!(
+                        "the build printed nothing for {} s ({}) and was abandoned; give builds \
+                         more time with conteneur_build_timeout",
+                        timeout.as_secs(),
+                        step.map(|s| format!("after '{s}'"))
+                            .unwrap_or_else(|| "from its start".into())
+                    ))
+                },
+            )
+            .await?;
             Ok((Kind::Docker, reference, id))
         }
         _ => Err(BackendError::Other("not a pull or a build".into())),
     }
 }
 
-/// A pull's progress, passed on, with when the engine last said anything
-/// and what: a registry that stalls shows as silence.
+/// A pull's or a build's progress, passed on, with when the engine last
+/// said anything and what: a registry that stalls, or a build step that
+/// hangs, shows as silence.
 struct Watch<'a> {
     inner: &'a dyn Progress,
     last: std::sync::Mutex<(Instant, Option<String>)>,
+}
+
+impl<'a> Watch<'a> {
+    fn new(inner: &'a dyn Progress) -> Watch<'a> {
+        Watch {
+            inner,
+            last: std::sync::Mutex::new((Instant::now(), None)),
+        }
+    }
 }
 
 impl Progress for Watch<'_> {
@@ -83,41 +137,30 @@ impl Progress for Watch<'_> {
     }
 }
 
-/// Pulls `image:tag`, abandoning the pull when the engine reports no
-/// progress for `timeout` (a registry that accepts and never answers).
-async fn watched_pull(
-    b: &dyn Backend,
-    image: &str,
-    tag: &str,
+/// Runs `work` (a pull or a build reporting to `watch`), abandoning it
+/// when the engine reports no progress for `timeout` (a registry that
+/// accepts and never answers, a build step that hangs): the error
+/// `stalled` makes of the last step seen is then its result.
+async fn watched(
+    work: impl std::future::Future<Output = Result<String, BackendError>>,
+    watch: &Watch<'_>,
+    reference: &str,
     timeout: Duration,
-    progress: &dyn Progress,
+    stalled: impl FnOnce(Option<String>) -> BackendError,
 ) -> Result<String, BackendError> {
-    let watch = Watch {
-        inner: progress,
-        last: std::sync::Mutex::new((Instant::now(), None)),
-    };
     let tick = (timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
-    let pull = b.prepare(image, tag, &watch);
-    tokio::pin!(pull);
+    tokio::pin!(work);
     loop {
         tokio::select! {
-            r = &mut pull => return r,
+            r = &mut work => return r,
             () = tokio::time::sleep(tick) => {
                 let (since, step) = match watch.last.lock() {
                     Ok(l) => (l.0.elapsed(), l.1.clone()),
                     Err(_) => continue,
                 };
                 if since >= timeout {
-                    let e = BackendError::PullStalled {
-                        registry: crate::backend::registry_of(image),
-                        image: image.to_string(),
-                        tag: tag.to_string(),
-                        seconds: timeout.as_secs(),
-                        step: step.map(|s| format!("after '{s}'")).unwrap_or_else(|| {
-                            "waiting for the registry's first answer (the image manifest)".into()
-                        }),
-                    };
-                    progress.done(&format!("{image}:{tag}"), &Err(e.clone()));
+                    let e = stalled(step);
+                    watch.inner.done(reference, &Err(e.clone()));
                     return Err(e);
                 }
             }

@@ -531,6 +531,18 @@ pub struct Finished {
 /// Steps 4 and 5, after the switch: the old instance out of the way
 /// (renamed to drain, or removed when it was already stopped), the new one
 /// under its name.
+/// The replaced instance `up` hands over to drain once nginx is switched
+/// away from it (as [`finish`] renames it), if any.
+pub fn to_drain(up: &Up) -> Option<Draining> {
+    let old = up.old.as_ref().filter(|o| !o.stopped)?;
+    Some(Draining {
+        backend: old.backend,
+        id: old.id.clone(),
+        name: old_name(&up.name, &old.id),
+        stop_timeout: old.stop_timeout,
+    })
+}
+
 pub async fn finish(up: Up, backends: &Backends) -> Result<Finished, ContainerFailure> {
     let name = up.name.clone();
     let mut draining = None;

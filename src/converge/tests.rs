@@ -148,6 +148,8 @@ fn replace_step(old: Kind, new: Kind) -> Plan {
 struct LogSwitch {
     log: std::sync::Arc<Mutex<Vec<String>>>,
     refuse: bool,
+    /// The drain cannot be arranged (its job cannot be written).
+    refuse_drain: bool,
 }
 
 #[async_trait::async_trait]
@@ -170,12 +172,25 @@ impl Switch for LogSwitch {
             self.log.lock().unwrap().push(format!("retire {}", d.name));
         }
     }
+    fn before_switch(&self, draining: &[Draining]) -> Result<(), String> {
+        if !self.refuse_drain {
+            return Ok(());
+        }
+        for d in draining {
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("will drain {}", d.name));
+        }
+        Err("no space left on device".into())
+    }
 }
 
 fn switch(log: &std::sync::Arc<Mutex<Vec<String>>>) -> LogSwitch {
     LogSwitch {
         log: log.clone(),
         refuse: false,
+        refuse_drain: false,
     }
 }
 
@@ -371,6 +386,47 @@ fn a_crash_loop_is_noticed_before_the_health_timeout() {
 }
 
 #[test]
+fn a_drain_that_cannot_be_arranged_stops_the_run_before_the_switch() {
+    let log = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let mut set = Backends::new();
+    set.insert(Box::new(Fake::new(Kind::Docker, &log)));
+    let l = launch("docker");
+    let e = run(
+        &replace_step(Kind::Docker, Kind::Docker),
+        &l,
+        &set,
+        &settings(),
+        &LogSwitch {
+            log: log.clone(),
+            refuse: false,
+            refuse_drain: true,
+        },
+    )
+    .unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("drain could not be arranged")
+            && text.contains("no space left on device")
+            && text.contains("previous ones keep serving"),
+        "{text}"
+    );
+    let log = log.lock().unwrap();
+    assert!(
+        log.contains(&"will drain web.old.old".to_string()),
+        "{log:?}"
+    );
+    assert!(!log.iter().any(|l| l.starts_with("switch")), "{log:?}");
+    assert!(
+        log.contains(&"docker remove web.next".to_string()),
+        "{log:?}"
+    );
+    assert!(
+        !log.iter().any(|l| l.contains(" old")),
+        "the old one is never touched: {log:?}"
+    );
+}
+
+#[test]
 fn a_refused_switch_removes_the_new_ones_and_keeps_the_old_ones() {
     let log = std::sync::Arc::new(Mutex::new(Vec::new()));
     let mut set = Backends::new();
@@ -384,6 +440,7 @@ fn a_refused_switch_removes_the_new_ones_and_keeps_the_old_ones() {
         &LogSwitch {
             log: log.clone(),
             refuse: true,
+            refuse_drain: false,
         },
     )
     .unwrap_err();
@@ -558,6 +615,7 @@ fn a_container_without_route_is_replaced_within_its_wave_before_its_dependents()
 #[test]
 fn a_failed_switch_names_what_it_did_not_take_back() {
     let e = ConvergeError::Switch {
+        drain: false,
         cause: "nginx refused".into(),
         settled: vec!["db".into()],
     };
@@ -569,6 +627,7 @@ fn a_failed_switch_names_what_it_did_not_take_back() {
     );
     assert!(text.contains("db"), "{text}");
     let plain = ConvergeError::Switch {
+        drain: false,
         cause: "nginx refused".into(),
         settled: vec![],
     };

@@ -306,6 +306,18 @@ impl Dictionaries {
             }
             m
         };
+        for b in &self.broken {
+            if !b.variable.contains(DYNAMIC_PLACEHOLDER) {
+                out.broken.push(b.clone());
+                continue;
+            }
+            for x in indexes(count_of(&[b.variable.as_str()])) {
+                out.broken.push(Broken {
+                    variable: inst(&b.variable, &x),
+                    ..b.clone()
+                });
+            }
+        }
         out.separators = expand_map(&self.separators);
         out.help_variables = expand_map(&self.help_variables);
         out.help_families = expand_map(&self.help_families);

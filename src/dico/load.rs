@@ -15,6 +15,7 @@
 
 mod consistency;
 mod constraints;
+mod containers;
 mod files;
 mod variables;
 
@@ -95,10 +96,12 @@ impl fmt::Display for DicoErrors {
 
 /// The dictionaries read so far and every problem met; lint wants both.
 ///
-/// `errors` are fatal: Creole refuses them too, and [`load`] fails. `warnings`
-/// are inconsistencies Creole loads anyway (a constraint about a variable no
-/// dictionary declares): the constraint is dropped, everything else works,
-/// and `lint` shows them (docs/dictionaries.md lists both kinds).
+/// `errors` are fatal, and [`load`] fails: only a file that cannot be read,
+/// a file that is not well-formed XML, and two declarations of one
+/// variable. Everything else is a `warning`: the declaration at fault is
+/// left out, the variables it breaks are in `dicos.broken` (they and what
+/// reads them cannot be read), everything else works, and `lint` shows
+/// them (docs/dictionaries.md, "Load errors: fatal or tolerated").
 pub struct Outcome {
     pub dicos: Dictionaries,
     pub errors: Vec<DicoError>,
@@ -178,6 +181,16 @@ pub fn load_texts(texts: &[(&str, &str)]) -> Outcome {
     loader.finish()
 }
 
+/// [`load_texts`] with a namespace per file (`None`: the main one), as
+/// [`load_all`] gives an extra namespace's folder.
+pub fn load_texts_in(texts: &[(&str, &str, Option<&str>)]) -> Outcome {
+    let mut loader = Loader::default();
+    for (name, text, ns) in texts {
+        loader.load_text(text, Arc::from(Path::new(name)), *ns);
+    }
+    loader.finish()
+}
+
 /// [`load_texts`] for a single file.
 pub fn load_str(text: &str, name: &str) -> Outcome {
     load_texts(&[(name, text)])
@@ -188,6 +201,13 @@ struct Loader {
     d: Dictionaries,
     errors: Vec<DicoError>,
     warnings: Vec<DicoError>,
+    /// Warnings about broken declarations, and the variables they break:
+    /// once everything is merged, the warning names them and what reads them.
+    /// (Whether they only lose their computed value.)
+    breaks: Vec<(usize, Vec<String>, bool)>,
+    /// Families targeted by a broken condition, with its warning: their
+    /// variables are known once every file is merged.
+    broken_families: Vec<(String, usize)>,
 }
 
 /// Context while reading one file.
@@ -224,6 +244,42 @@ impl Loader {
             variable: variable.map(str::to_string),
             message: message.into(),
         });
+    }
+
+    /// An inconsistency that does not stop the load: a `lint` warning.
+    fn warn(&mut self, loc: Location, variable: Option<&str>, message: impl Into<String>) {
+        self.warnings.push(DicoError {
+            loc: Some(loc),
+            file: None,
+            variable: variable.map(str::to_string),
+            message: message.into(),
+        });
+    }
+
+    /// A declaration that cannot be used: it is left out of the model, and
+    /// `variables` cannot be read (only their computed value is lost when
+    /// `value_only`). The warning names them and, once every file is
+    /// merged, the variables that read them.
+    fn broken(
+        &mut self,
+        loc: Location,
+        variables: &[String],
+        value_only: bool,
+        message: impl Into<String>,
+    ) {
+        let message = message.into();
+        for v in variables {
+            self.d.broken.push(Broken {
+                variable: v.clone(),
+                value_only,
+                loc: loc.clone(),
+                reason: message.clone(),
+            });
+        }
+        let var = (variables.len() == 1).then(|| variables[0].as_str());
+        self.warn(loc, var, message);
+        self.breaks
+            .push((self.warnings.len() - 1, variables.to_vec(), value_only));
     }
 
     fn notice(&mut self, loc: Location, message: impl Into<String>) {
@@ -291,10 +347,13 @@ impl Loader {
             }
         };
         if root.name != "creole" {
-            self.err(
+            self.warn(
                 ctx.loc(&root),
                 None,
-                format!("expected the root element <creole>, found <{}>", root.name),
+                format!(
+                    "expected the root element <creole>, found <{}>: the file is ignored",
+                    root.name
+                ),
             );
             return;
         }
@@ -304,10 +363,7 @@ impl Loader {
                 "variables" => self.read_variables(&ctx, child),
                 "constraints" => self.read_constraints(&ctx, child),
                 "help" => self.read_help(&ctx, child),
-                "containers" => self.notice(
-                    ctx.loc(child),
-                    "<containers> (EOLE's old container mode) is not used by conteneur",
-                ),
+                "containers" => self.read_containers(&ctx, child),
                 other => self.notice(
                     ctx.loc(child),
                     format!("unknown element <{other}> in <creole> is ignored"),
@@ -339,10 +395,10 @@ impl Loader {
         match parse_bool(v) {
             Some(b) => Some(b),
             None => {
-                self.err(
+                self.warn(
                     ctx.loc(el),
                     var,
-                    format!("attribute '{name}' must be True or False, found '{v}'"),
+                    format!("attribute '{name}' must be True or False, found '{v}'; it is ignored"),
                 );
                 None
             }
@@ -365,6 +421,13 @@ mod tests {
         let out = load_str(xml, "t.xml");
         assert!(out.errors.is_empty(), "{:?}", out.errors);
         out.dicos
+    }
+
+    /// The warnings of a load that must not fail.
+    pub(super) fn warns(xml: &str) -> Vec<String> {
+        let out = load_str(xml, "t.xml");
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        out.warnings.iter().map(|e| e.to_string()).collect()
     }
 
     pub(super) fn errs(xml: &str) -> Vec<String> {

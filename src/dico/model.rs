@@ -107,6 +107,16 @@ pub struct FileDecl {
     pub rm: bool,
     pub filelist: Option<String>,
     pub name_from_variable: bool,
+    /// The `<container>` it is declared in (`None`: `<files>`, the host;
+    /// `Some("all")`: every container). It renders under that container's
+    /// path (`container_path_NAME`).
+    pub container: Option<String>,
+    /// `instance_mode`: `when_container` (only with `mode_conteneur_actif`
+    /// `oui`), `when_no_container` (only with `non`), or always.
+    pub instance_mode: Option<String>,
+    /// `del_comment`: the comment marker whose lines Creole strips from the
+    /// rendered file.
+    pub del_comment: Option<String>,
     pub loc: Location,
 }
 
@@ -116,6 +126,8 @@ pub struct ServiceDecl {
     pub name: String,
     pub servicelist: Option<String>,
     pub method: Option<String>,
+    /// The `<container>` it runs in (`None`: the host).
+    pub container: Option<String>,
     pub loc: Location,
 }
 
@@ -290,6 +302,24 @@ pub struct Notice {
     pub message: String,
 }
 
+/// A declaration conteneur cannot make sense of (a constraint with an
+/// unknown parameter type, two `<fill>` on one target, a variable of an
+/// unknown type…). The declaration is left out of the model and the
+/// variable it applies to cannot be read: `lint` names the declaration,
+/// `get` names it when it refuses the variable, and everything else reads
+/// as usual (docs/dictionaries.md, "Load errors").
+#[derive(Debug, Clone)]
+pub struct Broken {
+    pub variable: String,
+    /// Only the computed value is lost (a broken `<fill>`/`<auto>`): a
+    /// value stored in config.eol still reads.
+    pub value_only: bool,
+    /// Where the broken declaration is.
+    pub loc: Location,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
 /// A map keyed by variable or family name, in declaration order. Looked up
 /// for every variable of every computation, so hashed with foldhash rather
 /// than SipHash (the names come from installed dictionaries).
@@ -312,9 +342,16 @@ pub struct Dictionaries {
     pub separators: IndexMap<String, String>,
     pub help_variables: IndexMap<String, String>,
     pub help_families: IndexMap<String, String>,
+    /// `<container>`s by name, merged across dictionaries.
+    pub containers: NameMap<super::Container>,
+    /// Packages, hosts, interfaces, mounts, devices and firewall openings
+    /// (`<files>` and `<container>` children), in declaration order.
+    pub items: Vec<super::ContainerItem>,
     /// Files read, in load order.
     pub sources: Vec<Arc<Path>>,
     pub notices: Vec<Notice>,
+    /// Variables left unreadable by a broken declaration.
+    pub broken: Vec<Broken>,
 }
 
 impl Dictionaries {

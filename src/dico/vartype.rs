@@ -44,7 +44,7 @@ pub enum VarType {
     HostnameStrict,
     /// `web_address`: a web address (`https://host[:port][/path]` or a bare host).
     WebAddress,
-    /// `filename`: an absolute path.
+    /// `filename`: a path, absolute or relative.
     Filename,
     /// `unix_user`: a Unix account name.
     UnixUser,
@@ -175,7 +175,9 @@ impl VarType {
             VarType::Hostname => "a host name without dots such as server1, or an IPv4 address",
             VarType::HostnameStrict => "a host name without dots such as server1",
             VarType::WebAddress => "a web address such as https://www.example.com/path",
-            VarType::Filename => "an absolute file path such as /etc/ssl/certs/ca.crt",
+            VarType::Filename => {
+                "a file path such as /etc/ssl/certs/ca.crt (or a relative one such as perso/.corbeille)"
+            }
             VarType::UnixUser => "a Unix user name such as www-data",
             VarType::Password => "a password (any text)",
             VarType::Mail => "an email address such as admin@example.com",

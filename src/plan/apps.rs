@@ -46,25 +46,26 @@ fn resource_labels(server: &str, key: &str, name: &str) -> BTreeMap<String, Stri
 
 /// The secret file `secret` of `launch` under `dir` (the state's
 /// `secrets/`): `NAME/VERSION/SECRET`, VERSION a hash of the container's
-/// user and secrets (names and value hashes). A new value, or another
-/// user, is a new folder: a container being replaced (or started again by
-/// a rollback) keeps its own files.
-pub fn secret_path(dir: &std::path::Path, launch: &Launch, secret: &str) -> std::path::PathBuf {
-    let mut h = Sha256::new();
-    h.update(launch.app.user.as_bytes());
+/// user and secrets (names and value hashes), keyed with the server's
+/// label key: the folder's name shows in `docker inspect` and in the
+/// container's mountinfo, and an unkeyed hash of a weak secret could be
+/// found again by hashing guesses. A new value, or another user, is a new
+/// folder: a container being replaced (or started again by a rollback)
+/// keeps its own files.
+pub fn secret_path(
+    dir: &std::path::Path,
+    launch: &Launch,
+    secret: &str,
+    key: &super::redact::LabelKey,
+) -> std::path::PathBuf {
+    let mut text = launch.app.user.as_bytes().to_vec();
     for s in &launch.app.secrets {
-        h.update(b"\0");
-        h.update(s.name.as_bytes());
-        h.update(b"=");
-        h.update(s.hash.as_deref().unwrap_or("").as_bytes());
+        text.push(0);
+        text.extend_from_slice(s.name.as_bytes());
+        text.push(b'=');
+        text.extend_from_slice(s.hash.as_deref().unwrap_or("").as_bytes());
     }
-    let version: String = h
-        .finalize()
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    dir.join(&launch.name).join(version).join(secret)
+    dir.join(&launch.name).join(key.tag(&text)).join(secret)
 }
 
 /// Splits `conteneurX_command` into words as a POSIX shell would, without
@@ -809,6 +810,48 @@ mod tests {
         // A lone container's plan is what it was before applications.
         let lone = launch("a", "1.0");
         assert!(!super::super::plan_text(&lone, &key).contains("\"app\""));
+    }
+
+    #[test]
+    fn the_secret_folder_is_named_with_the_server_s_key() {
+        use sha2::{Digest, Sha256};
+        let mut l = pair().remove(1);
+        let hash = crate::template::context::secret_hash("db_password", "azerty");
+        l.app.secrets = vec![SecretRef {
+            name: "db_password".into(),
+            hash: Some(hash.clone()),
+        }];
+        let dir = std::path::Path::new("/s");
+        let folder_of = |l: &Launch, key: &super::super::redact::LabelKey| {
+            let p = secret_path(dir, l, "db_password", key);
+            assert_eq!(p.file_name().unwrap(), "db_password");
+            let v = p.parent().unwrap();
+            assert_eq!(v.parent().unwrap(), dir.join(&l.name));
+            v.file_name().unwrap().to_string_lossy().into_owned()
+        };
+        let a = super::super::redact::LabelKey::new([7; 32]);
+        let b = super::super::redact::LabelKey::new([8; 32]);
+        let folder = |key: &super::super::redact::LabelKey| folder_of(&l, key);
+        assert_eq!(folder(&a), folder(&a));
+        assert_ne!(folder(&a), folder(&b));
+        // Someone who reads the folder's name (docker inspect, mountinfo)
+        // and guesses "azerty" cannot check the guess: without the key,
+        // hashing the guess as the name used to be made gives another name.
+        let mut h = Sha256::new();
+        h.update(l.app.user.as_bytes());
+        h.update(b"\0db_password=");
+        h.update(hash.as_bytes());
+        let unkeyed: String = h.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_ne!(folder(&a), unkeyed);
+        let zero = super::super::redact::LabelKey::default();
+        assert_ne!(folder(&zero), unkeyed);
+        // Another value is another folder.
+        let mut other = l.clone();
+        other.app.secrets[0].hash = Some("other".into());
+        assert_ne!(folder(&a), folder_of(&other, &a));
     }
 
     #[test]

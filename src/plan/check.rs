@@ -115,6 +115,67 @@ pub fn check_mount(launch: &Launch, host: &str, allow_system: bool) -> Result<()
     Ok(())
 }
 
+/// Refuses a bind mount's host folder that lies inside another one's, of
+/// any container of `desired` (the text, normalised: where the folders
+/// really lead is checked by the run, [`crate::mounts::check_nested`]).
+pub fn check_nested_mounts(desired: &[Launch]) -> Result<(), PlanError> {
+    let binds: Vec<_> = desired
+        .iter()
+        .flat_map(|d| {
+            d.mounts
+                .iter()
+                .filter(|m| m.kind == super::launch::MountKind::Bind)
+                .filter_map(move |m| {
+                    crate::mounts::normalise(&m.host).map(|n| (mount_given(d, &m.host), n))
+                })
+        })
+        .collect();
+    crate::mounts::check_nested(&binds)?;
+    Ok(())
+}
+
+/// The `lint` side of [`check_nested_mounts`], read from the configuration.
+pub fn lint_nested_mounts(cfg: &crate::config::Config) -> Vec<crate::config::Problem> {
+    use crate::config::{Problem, ProblemKind, Severity};
+    let count: usize = cfg
+        .first("nombre_conteneur")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let mut given: Vec<(String, u32, String)> = Vec::new();
+    for x in 1..=count {
+        let name = cfg
+            .first(&format!("conteneur{x}_name"))
+            .unwrap_or_else(|| format!("conteneur{x}"));
+        let Ok(outs) = cfg.get(&format!("conteneur{x}_mountpoint_out")) else {
+            continue;
+        };
+        for out in outs.present() {
+            given.push((name.clone(), x as u32, out.to_string()));
+        }
+    }
+    let binds: Vec<_> = given
+        .iter()
+        .filter_map(|(name, x, path)| {
+            let g = crate::mounts::Given {
+                container: name,
+                index: *x,
+                path,
+            };
+            crate::mounts::normalise(path).map(|n| (g, n))
+        })
+        .collect();
+    match crate::mounts::check_nested(&binds) {
+        Ok(()) => Vec::new(),
+        Err(e) => vec![Problem {
+            severity: Severity::Error,
+            kind: ProblemKind::Value,
+            variable: None,
+            loc: None,
+            message: e.to_string(),
+        }],
+    }
+}
+
 /// A bind mount of `launch`, as the mount checks name it.
 pub fn mount_given<'a>(launch: &'a Launch, host: &'a str) -> crate::mounts::Given<'a> {
     crate::mounts::Given {

@@ -21,7 +21,10 @@ pub mod swarm;
 #[cfg(test)]
 pub(crate) mod tests;
 
-pub use check::{PlanError, check_mount, check_type, lint_types, mount_given};
+pub use check::{
+    PlanError, check_mount, check_nested_mounts, check_type, lint_nested_mounts, lint_types,
+    mount_given,
+};
 pub use identity::{container_labels, next_name, old_base, plan_hash, plan_text};
 pub use reconciler::{Options, direct_ports, is_moving_tag, kinds_needed, reconcile};
 pub use step::{Action, Plan, Step};

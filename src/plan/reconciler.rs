@@ -86,6 +86,7 @@ pub fn reconcile(
             check_mount(d, &m.host, opts.allow_system_mounts)?;
         }
     }
+    super::check::check_nested_mounts(desired)?;
     apps::check(desired)?;
     let (network_creates, network_removes) = apps::network_steps(desired, observed, server)?;
     let kind_of = |d: &Launch| kinds.get(d.name.as_str()).copied().unwrap_or(Kind::Docker);

@@ -63,6 +63,18 @@ impl LabelKey {
         let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
         format!("{SEALED}{hex}")
     }
+
+    /// A short keyed name for `value` (64 bits, 16 hex digits): a folder
+    /// name others can see (`docker inspect`, mountinfo) that tells values
+    /// apart without letting a guess be checked offline.
+    pub fn tag(&self, value: &[u8]) -> String {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
+            .expect("HMAC takes a key of any length");
+        mac.update(b"conteneur tag\0");
+        mac.update(value);
+        let digest = mac.finalize().into_bytes();
+        digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
 }
 
 /// The name of an environment entry `NAME=value` (the whole entry when it

@@ -43,8 +43,8 @@ mod want;
 pub use observed::{ObservedObject, ObservedService, SwarmObserved, UpdateState};
 pub use reconciler::reconcile;
 pub use services::{
-    BindSource, SwarmPlanError, desired, front_conf, health_command, restart_condition,
-    secret_object, under_root, unsupported,
+    BindSource, OBJECT_NAME_MAX, SwarmPlanError, desired, front_conf, health_command,
+    restart_condition, secret_object, secret_owner, under_root, unsupported,
 };
 pub use step::{SwarmAction, SwarmPlan, SwarmStep};
 pub use want::{

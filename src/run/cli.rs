@@ -82,6 +82,7 @@ pub fn cmd_plan(paths: &Paths, a: PlanArgs) -> Result<u8, Failure> {
     let opts = Options {
         pull: a.pull,
         quiet: true,
+        stop_swapped: false,
     };
     let prepared = rt.block_on(prepare(paths, &opts)).map_err(failure)?;
     let swarm = prepared.swarm.as_ref().map(|s| &s.plan);
@@ -108,6 +109,7 @@ pub fn cmd_run(paths: &Paths, mode: Mode, a: RunArgs) -> Result<u8, Failure> {
     let opts = Options {
         pull: a.pull,
         quiet: a.quiet,
+        stop_swapped: true,
     };
     let mut out = std::io::stdout();
     let report = rt

@@ -100,18 +100,9 @@ pub fn draining(paths: &Paths) -> BTreeMap<String, String> {
     out
 }
 
-/// Hands `containers` over: stopped within the run when `grace` is zero,
-/// else by a detached drainer when it ends. Returns what it says of it.
-pub async fn hand_over(
-    paths: &Paths,
-    backends: &Backends,
-    containers: &[Draining],
-    grace: Duration,
-) -> Result<String, String> {
-    if containers.is_empty() {
-        return Ok(String::new());
-    }
-    let job = Job {
+/// A job of `containers` draining `grace` from now.
+fn job_of(containers: &[Draining], grace: Duration) -> Job {
+    Job {
         until: now() + grace.as_secs(),
         containers: containers
             .iter()
@@ -123,40 +114,93 @@ pub async fn hand_over(
             })
             .collect(),
         pid: None,
-    };
-    if grace.is_zero() {
-        stop_all(backends, &job).await;
-        return Ok(format!(
-            "stopped {} replaced container(s)",
-            containers.len()
-        ));
+    }
+}
+
+/// Writes the job of the containers that will drain, before nginx is
+/// switched away from them: when it cannot be written (the drain folder
+/// full, or not writable), the run stops before the switch, and the old
+/// containers keep serving, never left running with no drainer. Returns
+/// its file; none when nothing drains, or when `grace` is zero (they are
+/// stopped within the run).
+pub fn prepare(
+    paths: &Paths,
+    containers: &[Draining],
+    grace: Duration,
+) -> Result<Option<PathBuf>, String> {
+    if containers.is_empty() || grace.is_zero() {
+        return Ok(None);
     }
     let d = dir(paths);
     // Jobs name the containers only: root's, but nothing secret in them.
     crate::folders::create_dir_all(&d, crate::folders::PUBLIC)
         .map_err(|e| format!("{}: {e}", d.display()))?;
     let file = d.join(format!("{}-{}.json", now(), std::process::id()));
-    write_job(&file, &job)?;
-    let spawned = spawn(paths, &file);
-    match spawned {
+    write_job(&file, &job_of(containers, grace))?;
+    Ok(Some(file))
+}
+
+/// Hands `containers` over: stopped within the run when `grace` is zero,
+/// else by a detached drainer when it ends, from the job [`prepare`] wrote
+/// (`job`; written now when there is none). Returns what it says of it.
+pub async fn hand_over(
+    paths: &Paths,
+    backends: &Backends,
+    containers: &[Draining],
+    grace: Duration,
+    job: Option<&Path>,
+) -> Result<String, String> {
+    if containers.is_empty() {
+        // The switch did not happen: nothing drains.
+        if let Some(file) = job {
+            let _ = std::fs::remove_file(file);
+        }
+        return Ok(String::new());
+    }
+    let mut job_now = job_of(containers, grace);
+    if grace.is_zero() {
+        stop_all(backends, &job_now).await;
+        return Ok(format!(
+            "stopped {} replaced container(s)",
+            containers.len()
+        ));
+    }
+    let file = match job {
+        Some(f) => f.to_path_buf(),
+        None => match prepare(paths, containers, grace) {
+            Ok(Some(f)) => f,
+            Ok(None) => return Ok(String::new()),
+            Err(e) => {
+                // No job, no drainer: stop them now rather than leave them
+                // running.
+                stop_all(backends, &job_now).await;
+                return Err(format!(
+                    "the drain job could not be written ({e}): the replaced containers were stopped at once"
+                ));
+            }
+        },
+    };
+    match spawn(paths, &file) {
         Ok(pid) => {
-            write_job(
-                &file,
-                &Job {
-                    pid: Some(pid),
-                    ..job
-                },
-            )?;
+            job_now.pid = Some(pid);
+            // The drainer has its job already; the pid tells the next run
+            // that someone holds these containers.
+            write_job(&file, &job_now).map_err(|e| {
+                format!(
+                    "the drainer (pid {pid}) runs, but its pid could not be recorded ({e}): \
+                     the next run may stop the replaced containers before their grace period ends"
+                )
+            })?;
             Ok(format!(
                 "{} replaced container(s) drain until {} (conteneur drain, pid {pid})",
                 containers.len(),
-                clock(now() + grace.as_secs())
+                clock(job_now.until)
             ))
         }
         Err(e) => {
             // No drainer: stop them now rather than leave them running.
             let _ = std::fs::remove_file(&file);
-            stop_all(backends, &job).await;
+            stop_all(backends, &job_now).await;
             Err(format!(
                 "the drainer could not start ({e}): the replaced containers were stopped at once"
             ))
@@ -164,12 +208,17 @@ pub async fn hand_over(
     }
 }
 
+/// Writes `job` to `file` through a temporary file renamed over it; a
+/// failure leaves no temporary file behind.
 fn write_job(file: &Path, job: &Job) -> Result<(), String> {
     let text = serde_json::to_vec_pretty(job).unwrap_or_default();
     let tmp = file.with_extension("tmp");
     std::fs::write(&tmp, text)
         .and_then(|()| std::fs::rename(&tmp, file))
-        .map_err(|e| format!("{}: {e}", file.display()))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("{}: {e}", file.display())
+        })
 }
 
 /// Starts `conteneur --root ROOT drain FILE` in a session of its own, so

@@ -15,7 +15,7 @@
 //! routes it had. One run at a time: a second one says who holds the lock.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -37,6 +37,7 @@ pub mod cli;
 pub mod drain;
 pub mod label_key;
 pub mod status;
+pub mod swapped;
 pub mod swarm;
 
 /// Where the templates render the launch plans, under the state folder.
@@ -65,6 +66,9 @@ pub struct Options {
     pub pull: bool,
     /// Only progress lines, no bars (also when stderr is not a terminal).
     pub quiet: bool,
+    /// Stop the running containers whose host folder was swapped
+    /// ([`swapped`]) before anything else: a run does, `plan` only says.
+    pub stop_swapped: bool,
 }
 
 /// Why a run stopped. Each says what was left as it was.
@@ -95,6 +99,8 @@ pub enum RunError {
         .0.iter().map(|(n, why)| format!("container '{n}': Swarm rolled its update back ({why})")).collect::<Vec<_>>().join("\n")
     )]
     RolledBack(Vec<(String, String)>),
+    #[error("{}\nnothing else was changed", .0.join("\n"))]
+    Swapped(Vec<String>),
     #[error(transparent)]
     Hook(#[from] HookError),
     #[error("writing the rendered files failed: {0}")]
@@ -207,13 +213,7 @@ impl RunLock {
         if let Some(dir) = path.parent() {
             crate::folders::create_dir_all(dir, crate::folders::PUBLIC).map_err(|e| io(dir, e))?;
         }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| io(&path, e))?;
+        let file = crate::folders::open_lock(&path).map_err(|e| io(&path, e))?;
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(lock) => {
                 let me = std::process::id();
@@ -342,17 +342,19 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
     plan::apps::check(&all).map_err(RunError::Plan)?;
     // Where each host folder really leads, symbolic links followed, before
     // anything changes (and again right before its container is created).
-    let allow_system_mounts = allow_system_mounts(&cfg);
-    for d in desired.iter().chain(&on_swarm) {
-        for m in d.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
-            crate::mounts::resolve(
-                &paths.root,
-                plan::mount_given(d, &m.host),
-                allow_system_mounts,
-            )
-            .map_err(|e| RunError::Plan(e.into()))?;
-        }
-    }
+    let mounts_checked = resolve_binds(
+        &paths.root,
+        desired.iter().chain(&on_swarm),
+        allow_system_mounts(&cfg),
+    )
+    .map_err(|e| RunError::Plan(e.into()));
+    // A run first stops the containers whose folder was swapped (below).
+    let mounts_checked = if opts.stop_swapped {
+        Some(mounts_checked)
+    } else {
+        mounts_checked?;
+        None
+    };
     let label_key = label_key::load(paths)?;
     // The engines' snapshot and, off the swarm, what this server left on
     // one: independent questions, asked together.
@@ -370,6 +372,16 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
         }
     };
     let ((backends, mut observed), leftovers) = tokio::join!(engines, leftovers);
+    if let Some(checked) = mounts_checked {
+        // A running container handed another folder than it was given
+        // since: stopped, and the run goes no further.
+        let swapped =
+            swapped::stop_swapped(&backends, &observed, &server_id(paths), &paths.state).await;
+        if !swapped.is_empty() {
+            return Err(RunError::Swapped(swapped));
+        }
+        checked?;
+    }
     observed.draining = drain::draining(paths);
     // An engine no container needs may be missing (a server without LXC
     // containers needs no LXC); one that is needed may not.
@@ -379,18 +391,15 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
         }
     }
     // Where the git tags of docker+git containers point now (read only).
-    for d in desired.iter().filter(|d| d.backend == "docker+git") {
-        let key = (d.repository.clone(), d.tag.clone());
-        if d.repository.trim().is_empty() || observed.sources.contains_key(&key) {
-            continue;
-        }
-        let commit = crate::backend::git::resolve(&d.repository, &d.tag)
-            .await
-            .map_err(|error| RunError::Source {
-                name: d.name.clone(),
-                error,
-            })?;
-        observed.sources.insert(key, commit);
+    let cred = git_credentials(&cfg);
+    for (d, commit) in read_sources(&desired, &observed, &cred).await {
+        let commit = commit.map_err(|error| RunError::Source {
+            name: d.name.clone(),
+            error,
+        })?;
+        observed
+            .sources
+            .insert((d.repository.clone(), d.tag.clone()), commit);
     }
     let plan_opts = plan_options(&cfg, paths, opts.pull, &label_key.key);
     let plan = plan::reconcile(&desired, &observed, &plan_opts).map_err(RunError::Plan)?;
@@ -409,6 +418,51 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
         swarm,
         label_key,
     })
+}
+
+/// Where the git tags of the docker+git containers of `desired` point now,
+/// those `observed` does not know yet: each repository and tag read once
+/// (read only), all at once.
+pub(crate) async fn read_sources<'a>(
+    desired: &'a [Launch],
+    observed: &Observed,
+    cred: &converge::GitCredentials,
+) -> Vec<(&'a Launch, Result<String, GitError>)> {
+    let mut asked = std::collections::HashSet::new();
+    let todo: Vec<&Launch> = desired
+        .iter()
+        .filter(|d| d.backend == "docker+git" && !d.repository.trim().is_empty())
+        .filter(|d| {
+            let key = (d.repository.clone(), d.tag.clone());
+            !observed.sources.contains_key(&key) && asked.insert(key)
+        })
+        .collect();
+    let commits = futures_util::future::join_all(
+        todo.iter()
+            .map(|d| crate::backend::git::resolve(&d.repository, &d.tag, cred.get(&d.repository))),
+    )
+    .await;
+    todo.into_iter().zip(commits).collect()
+}
+
+/// Where each host folder of `launches` really leads, symbolic links
+/// followed, under `root` and not protected (unless `allow_system`): what
+/// a run checks before anything changes, and `export` before it writes.
+pub fn resolve_binds<'a>(
+    root: &Path,
+    launches: impl IntoIterator<Item = &'a Launch>,
+    allow_system: bool,
+) -> Result<(), crate::mounts::MountError> {
+    let mut resolved = Vec::new();
+    for d in launches {
+        for m in d.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
+            let given = plan::mount_given(d, &m.host);
+            let path = crate::mounts::resolve(root, given, allow_system)?;
+            resolved.push((given, path.display().to_string()));
+        }
+    }
+    // Nested once links are followed too (`/srv/b` a link into `/srv/a`).
+    crate::mounts::check_nested(&resolved)
 }
 
 /// `conteneur_allow_system_mounts`: may containers get protected folders?
@@ -472,6 +526,10 @@ pub async fn run(
     let arg = mode.name();
     let root = paths.root.display().to_string();
     let env = [("CONTENEUR_ROOT", root.as_str())];
+    let hook_timeout =
+        Duration::from_secs(number(&cfg, "conteneur_hook_timeout", hooks::DEFAULT_TIMEOUT).max(1));
+    // Hooks not root's alone are refused before anything is pulled or run.
+    hooks::check(&paths.hooks)?;
 
     let settings = Settings {
         server: server_id(paths),
@@ -479,10 +537,12 @@ pub async fn run(
         health_timeout: Duration::from_secs(number(&cfg, "conteneur_health_timeout", 30).max(1)),
         git_cache: paths.state.join("git"),
         pull_timeout: Duration::from_secs(number(&cfg, "conteneur_pull_timeout", 60).max(1)),
+        build_timeout: Duration::from_secs(number(&cfg, "conteneur_build_timeout", 600).max(1)),
         allow_system_mounts: allow_system_mounts(&cfg),
         label_key: label_key.key,
         secrets_dir: paths.state.join("secrets"),
         secret_values: secret_values(&cfg),
+        git_credentials: git_credentials(&cfg),
     };
     // Images first: a pull that fails leaves every file as it was (the
     // templates would otherwise name a tag that does not run).
@@ -497,11 +557,11 @@ pub async fn run(
     .await
     .map_err(RunError::Converge)?;
 
-    hooks::run_phase(&paths.hooks, "preservice", arg, &env)?;
-    hooks::run_phase(&paths.hooks, "pretemplate", arg, &env)?;
+    hooks::run_phase(&paths.hooks, "preservice", arg, &env, hook_timeout)?;
+    hooks::run_phase(&paths.hooks, "pretemplate", arg, &env, hook_timeout)?;
     let changes = template::write_all(&rendered).map_err(|e| RunError::Write(e.to_string()))?;
     let files_changed: Vec<PathBuf> = changes.changed().cloned().collect();
-    hooks::run_phase(&paths.hooks, "posttemplate", arg, &env)?;
+    hooks::run_phase(&paths.hooks, "posttemplate", arg, &env, hook_timeout)?;
 
     // Generated values (a secret's gen_random) are kept before any
     // container receives them: a database initialised with a password
@@ -515,12 +575,15 @@ pub async fn run(
         swarm::before_local(s, log).await?;
     }
     let proxy_mode = proxy::Mode::from_config(&cfg).map_err(RunError::Proxy)?;
+    let grace = Duration::from_secs(number(&cfg, "conteneur_drain_grace", 30));
     let switch = ProxySwitch {
         paths,
         mode: proxy_mode,
         desired: &desired,
         changed: std::sync::atomic::AtomicBool::new(false),
         retired: std::sync::Mutex::new(Vec::new()),
+        grace,
+        drain_job: std::sync::Mutex::new(None),
     };
     // Always: the switch also publishes a site that changed alone.
     let converged = converge::converge_containers(
@@ -535,8 +598,8 @@ pub async fn run(
     .await;
     // Replaced containers drain even when another container failed.
     let draining = switch.retired.lock().map(|d| d.clone()).unwrap_or_default();
-    let grace = Duration::from_secs(number(&cfg, "conteneur_drain_grace", 30));
-    match drain::hand_over(paths, &backends, &draining, grace).await {
+    let job = switch.drain_job.lock().ok().and_then(|mut j| j.take());
+    match drain::hand_over(paths, &backends, &draining, grace, job.as_deref()).await {
         Ok(said) if !said.is_empty() => {
             let _ = writeln!(log, "{said}");
         }
@@ -554,7 +617,7 @@ pub async fn run(
     if proxy_mode == proxy::Mode::Private {
         proxy::ensure_started(paths).map_err(RunError::Proxy)?;
     }
-    hooks::run_phase(&paths.hooks, "postservice", arg, &env)?;
+    hooks::run_phase(&paths.hooks, "postservice", arg, &env, hook_timeout)?;
 
     if mode == Mode::Instance {
         if let Some(dir) = paths.instance_marker.parent() {
@@ -594,6 +657,10 @@ struct ProxySwitch<'a> {
     changed: std::sync::atomic::AtomicBool,
     /// What the executor handed over to drain.
     retired: std::sync::Mutex<Vec<converge::Draining>>,
+    /// `conteneur_drain_grace`.
+    grace: Duration,
+    /// The drain job written before the switch ([`drain::prepare`]).
+    drain_job: std::sync::Mutex<Option<PathBuf>>,
 }
 
 /// Where nginx sends each configured port: the routes the executor gives,
@@ -645,10 +712,32 @@ impl converge::Switch for ProxySwitch<'_> {
             r.extend_from_slice(draining);
         }
     }
+
+    fn before_switch(&self, draining: &[converge::Draining]) -> Result<(), String> {
+        let job = drain::prepare(self.paths, draining, self.grace)?;
+        if let Ok(mut j) = self.drain_job.lock() {
+            *j = job;
+        }
+        Ok(())
+    }
 }
 
 /// The secrets' values, for the executor (they never reach a file other
 /// than the secret files, nor a log).
+/// The credentials of the docker+git repositories (`conteneurX_repository`
+/// = `http://user:TOKEN@…`), by their URL without them: what the launch
+/// plans carry (docs/security.md, "Credentials in URLs").
+pub fn git_credentials(cfg: &Config) -> converge::GitCredentials {
+    let count = number(cfg, "nombre_conteneur", 0);
+    (1..=count)
+        .filter_map(|x| cfg.first(&format!("conteneur{x}_repository")))
+        .filter_map(|url| match crate::userinfo::split(&url) {
+            (public, Some(c)) => Some((public, c)),
+            _ => None,
+        })
+        .collect()
+}
+
 pub fn secret_values(cfg: &Config) -> converge::SecretValues {
     let items = |name: &str| -> Vec<Option<String>> {
         cfg.get(name)

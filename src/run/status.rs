@@ -52,6 +52,14 @@ pub struct ContainerStatus {
     /// Where its ports really are: `port_out→host port` (nginx forwards
     /// `port_out` there).
     pub ports: Option<String>,
+    /// What status could not find out, and what it did instead (a
+    /// docker+git repository that could not be read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// What keeps it from serving that its engine knows (an LXC port
+    /// forwarder that cannot accept connections now): not as wanted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trouble: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -73,6 +81,9 @@ pub struct Status {
     /// The named volumes conteneur created for this server: kept when
     /// their containers go.
     pub volumes: Vec<VolumeStatus>,
+    /// Containers stopped because a host folder of theirs no longer leads
+    /// where it did (see [`super::swapped`]).
+    pub swapped: Vec<String>,
 }
 
 impl Status {
@@ -81,6 +92,7 @@ impl Status {
     /// proxy runs. Anything else is exit 8.
     pub fn all_well(&self) -> bool {
         self.engine.is_none()
+            && self.swapped.is_empty()
             && self.plan_error.is_none()
             && self.files_not_applied.is_empty()
             && self.proxy_running
@@ -89,6 +101,7 @@ impl Status {
                     && c.actual == "running"
                     && c.health == "healthy"
                     && c.drift.is_none()
+                    && c.trouble.is_none()
             })
     }
 }
@@ -212,7 +225,10 @@ pub async fn gather(
 ) -> Status {
     let files_not_applied = files_not_applied(paths, cfg, rendered);
     let mut backends = Backends::connect(&paths.state).await;
-    let observed = backends.inspect().await;
+    let mut observed = backends.inspect().await;
+    let server = super::server_id(paths);
+    let swapped = super::swapped::stop_swapped(&backends, &observed, &server, &paths.state).await;
+    let notes = read_sources(desired, &mut observed, &super::git_credentials(cfg)).await;
     let mut problems = Vec::new();
     let mut engines = BTreeMap::new();
     let needed = crate::plan::kinds_needed(desired);
@@ -230,7 +246,6 @@ pub async fn gather(
         }
     }
     let engine = (!problems.is_empty()).then(|| problems.join("; "));
-    let server = super::server_id(paths);
     let base = base_url(cfg);
     // What the next run would do, per container: the drift from what is
     // configured. Without an engine there is nothing to compare with.
@@ -304,6 +319,8 @@ pub async fn gather(
             health,
             route: (d.publish && !d.ports.is_empty()).then(|| format!("{base}/{}/", d.name)),
             ports: c.and_then(|c| c.host_ports()).map(|p| p.display()),
+            note: notes.get(&d.name).cloned(),
+            trouble: c.and_then(|c| backends.get(c.backend)?.trouble(&c.id)),
         });
     }
     for c in observed.containers.iter().filter(|c| {
@@ -330,6 +347,8 @@ pub async fn gather(
             health: "unknown".into(),
             route: None,
             ports: c.host_ports().map(|p| p.display()),
+            note: None,
+            trouble: None,
         });
     }
     let (proxy_text, proxy_running) =
@@ -349,7 +368,48 @@ pub async fn gather(
         plan_error,
         files_not_applied,
         volumes: volumes(&observed, &server, desired),
+        swapped,
     }
+}
+
+/// Where the git tags of the docker+git containers point now, read as a
+/// run reads them, into `observed`. A repository that cannot be read does
+/// not fail the status: its container is compared with the commit its
+/// image was built from, and a note says why (container → note).
+async fn read_sources(
+    desired: &[Launch],
+    observed: &mut Observed,
+    cred: &crate::converge::GitCredentials,
+) -> HashMap<String, String> {
+    let mut notes = HashMap::new();
+    for (d, commit) in super::read_sources(desired, observed, cred).await {
+        let key = (d.repository.clone(), d.tag.clone());
+        let commit = match commit {
+            Ok(c) => Some(c),
+            Err(e) => {
+                let built = observed
+                    .image(Kind::Docker, &format!("{}:{}", d.image, d.tag))
+                    .and_then(|i| i.labels.get(crate::backend::labels::GIT_COMMIT))
+                    .cloned();
+                notes.insert(
+                    d.name.clone(),
+                    format!(
+                        "the repository was not read ({e}): {}",
+                        if built.is_some() {
+                            "compared with the commit its image was built from"
+                        } else {
+                            "no image of it was built yet"
+                        }
+                    ),
+                );
+                built
+            }
+        };
+        if let Some(c) = commit {
+            observed.sources.insert(key, c);
+        }
+    }
+    notes
 }
 
 /// The image a container runs, as its engine reports it; the plan label's
@@ -423,6 +483,12 @@ impl std::fmt::Display for Status {
                 if let Some(p) = c.ports.as_deref().filter(|p| !p.is_empty()) {
                     writeln!(f, "{:<20} host ports: {p}", "")?;
                 }
+                if let Some(n) = &c.note {
+                    writeln!(f, "{:<20} note: {n}", "")?;
+                }
+                if let Some(t) = &c.trouble {
+                    writeln!(f, "{:<20} trouble: {t}", "")?;
+                }
             }
         }
         let drifts: Vec<&ContainerStatus> = self
@@ -452,6 +518,9 @@ impl std::fmt::Display for Status {
                 "files not as configured (`reconfigure` writes them): {}",
                 self.files_not_applied.join(", ")
             )?;
+        }
+        for s in &self.swapped {
+            writeln!(f, "host folder swapped: {s}")?;
         }
         if let Some(e) = &self.plan_error {
             writeln!(f, "the next run would fail: {e}")?;

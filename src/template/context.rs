@@ -390,9 +390,13 @@ fn containers(r: &Reader<'_>) -> Result<T, String> {
             ("type", T::from(r.text(&p("type"))?.unwrap_or_default())),
             ("url", T::from(r.text(&p("url"))?.unwrap_or_default())),
             ("tag", T::from(r.text(&p("tag"))?.unwrap_or_default())),
+            // Without its credentials: the run reads them from the
+            // configuration (docs/security.md, "Credentials in URLs").
             (
                 "repository",
-                T::from(r.text(&p("repository"))?.unwrap_or_default()),
+                T::from(crate::userinfo::public(
+                    &r.text(&p("repository"))?.unwrap_or_default(),
+                )),
             ),
             ("ports", T::from(ports)),
             ("mounts", T::from(mounts)),

@@ -26,6 +26,7 @@ pub fn register(tera: &mut Tera) {
     tera.register_filter("shell_name", shell_name);
     tera.register_filter("json_encode", json_encode);
     tera.register_filter("nginx_token", nginx_token);
+    tera.register_filter("without_userinfo", without_userinfo);
 }
 
 /// An undefined value given to a filter: reported by Tera at the value's
@@ -110,6 +111,22 @@ pub(crate) fn nginx_forbidden(c: char) -> bool {
     c.is_whitespace()
         || c.is_control()
         || matches!(c, ';' | '{' | '}' | '\'' | '"' | '$' | '#' | '\\')
+}
+
+/// A URL without the credentials it may carry ([`crate::userinfo`]); a
+/// list, each item; anything else as it is.
+fn without_userinfo(v: &Value, _: Kwargs, _: &State) -> Value {
+    strip_userinfo(v)
+}
+
+fn strip_userinfo(v: &Value) -> Value {
+    if let Some(s) = v.as_str() {
+        return Value::from(crate::userinfo::public(s));
+    }
+    match v.as_array() {
+        Some(items) => Value::from(items.iter().map(strip_userinfo).collect::<Vec<_>>()),
+        None => v.clone(),
+    }
 }
 
 fn nginx_token(v: &Value, _: Kwargs, _: &State) -> Result<String, Error> {

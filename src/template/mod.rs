@@ -151,13 +151,24 @@ fn render_files(
     let mut errors: Vec<TemplateError> = Vec::new();
     let mut selected: Vec<(&FileDecl, String, PathBuf)> = Vec::new();
     for f in files {
-        match destination(cfg, paths, f) {
-            Ok((declared, dest)) => {
-                let wanted = only.is_none_or(|n| {
-                    f.source == n || declared == n || dest.as_os_str() == n || f.name == n
-                });
-                if wanted {
-                    selected.push((f, declared, dest));
+        match destinations(cfg, paths, f) {
+            Ok(dests) => {
+                for (declared, dest) in dests {
+                    // A file of `<all>` the host declares too: rendered
+                    // once, by the first declaration that applies now.
+                    if let Some(pos) = selected.iter().position(|(_, _, d)| *d == dest) {
+                        let active = |f: &FileDecl| cfg.file_active(f).unwrap_or(true);
+                        if active(selected[pos].0) || !active(f) {
+                            continue;
+                        }
+                        selected.remove(pos);
+                    }
+                    let wanted = only.is_none_or(|n| {
+                        f.source == n || declared == n || dest.as_os_str() == n || f.name == n
+                    });
+                    if wanted {
+                        selected.push((f, declared, dest));
+                    }
                 }
             }
             // An unwanted file's broken destination is not this run's concern.
@@ -352,6 +363,44 @@ pub fn lint(cfg: &Config, paths: &Paths) -> Vec<Problem> {
             .map(|e| problem(Severity::Error, e.to_string()))
             .collect(),
     }
+}
+
+/// The destinations of a `<file>`: as declared, and under the root and
+/// its container's path (`container_path_NAME`, empty when containers are
+/// off), one per container for a file of `<all>`.
+fn destinations(
+    cfg: &Config,
+    paths: &Paths,
+    f: &FileDecl,
+) -> Result<Vec<(String, PathBuf)>, TemplateError> {
+    let (declared, dest) = destination(cfg, paths, f)?;
+    let bad = |message: String| TemplateError::Destination {
+        file: f.name.clone(),
+        decl: f.loc.clone(),
+        message,
+    };
+    let roots = cfg
+        .file_roots(f)
+        .map_err(|e| bad(format!("its container's path cannot be read: {e}")))?;
+    let mut out = Vec::with_capacity(roots.len());
+    for root in roots {
+        if root.is_empty() {
+            out.push((declared.clone(), dest.clone()));
+            continue;
+        }
+        let p = Path::new(&root);
+        if !p.is_absolute() || p.components().any(|c| matches!(c, Component::ParentDir)) {
+            return Err(bad(format!(
+                "its container's path '{root}' is not an absolute path without '..'"
+            )));
+        }
+        let under = paths
+            .root
+            .join(root.trim_start_matches('/'))
+            .join(declared.trim_start_matches('/'));
+        out.push((declared.clone(), under));
+    }
+    Ok(out)
 }
 
 /// The destination of a `<file>`: as declared, and under the root.

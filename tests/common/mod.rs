@@ -156,3 +156,62 @@ pub fn files(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Stops the private nginx of the server under `root`, from a test's guard
+/// (a `Drop`, which runs when the test fails too): `proxy stop --mode
+/// private` first (the mode given, so that a configuration the test left
+/// invalid, or in system mode, cannot keep it running); then, if a master
+/// still holds the pid file under the root, [`kill_nginx`]. Bounded: a
+/// guard never hangs.
+pub fn stop_private_nginx(root: &Path) {
+    if let Ok(mut c) = Command::cargo_bin("conteneur") {
+        c.arg("--root")
+            .arg(root)
+            .args(["proxy", "stop", "--mode", "private"])
+            .env_remove("CONTENEUR_ROOT")
+            .timeout(std::time::Duration::from_secs(30));
+        let _ = c.output();
+    }
+    if let Some(pid) =
+        std::fs::read_to_string(root.join("var/lib/conteneur/nginx-private/run/nginx.pid"))
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+    {
+        kill_nginx(pid);
+    }
+}
+
+/// Kills (SIGKILL) the nginx master `pid` and its workers, if it is an
+/// nginx still: the last resort of a test's guard, when a graceful stop
+/// did not end it.
+pub fn kill_nginx(pid: u32) {
+    let is_nginx = |pid: &str| {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).starts_with("nginx"))
+    };
+    let master = pid.to_string();
+    if !is_nginx(&master) {
+        return;
+    }
+    let mut pids = vec![master.clone()];
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{master}/task")) {
+        for t in tasks.flatten() {
+            let children = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+            pids.extend(children.split_whitespace().map(str::to_string));
+        }
+    }
+    for p in pids.iter().filter(|p| is_nginx(p)) {
+        eprintln!("the test's nginx (pid {p}) was still running: killed");
+        let _ = std::process::Command::new("kill").args(["-9", p]).status();
+    }
+}
+
+/// A private nginx under `root` that [`stop_private_nginx`] stops when the
+/// guard is dropped, for tests whose server has no guard of its own.
+pub struct PrivateNginx<'a>(pub &'a Path);
+
+impl Drop for PrivateNginx<'_> {
+    fn drop(&mut self) {
+        stop_private_nginx(self.0);
+    }
+}

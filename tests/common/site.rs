@@ -170,7 +170,7 @@ impl Site {
 
 impl Drop for Site {
     fn drop(&mut self) {
-        let _ = self.cmd(&["proxy", "stop"]).output();
+        super::stop_private_nginx(self.root.path());
         self.clean_engine();
     }
 }

@@ -20,6 +20,9 @@
 //! port_out files beside the site) and `cli` (`conteneur proxy`). This file
 //! holds what they share: backends, clients, sites and the nginx guards.
 
+#[path = "../common/mod.rs"]
+mod common;
+
 mod apply;
 mod cli;
 mod orphans;
@@ -489,6 +492,8 @@ impl Drop for Front {
         if let Err(e) = proxy::stop_with(&self.paths, &self.opts) {
             eprintln!("could not stop the test's nginx: {e}");
         }
+        // Whatever the stop said, no master of this root outlives the test.
+        common::stop_private_nginx(self.root.path());
     }
 }
 
@@ -690,12 +695,17 @@ impl Drop for SystemNginx {
             let _ = Command::new("kill")
                 .args(["-QUIT", &pid.to_string()])
                 .status();
-            let _ = eventually("the system nginx to stop", || {
+            let stopped = eventually("the system nginx to stop", || {
                 !Path::new(&format!("/proc/{pid}/cmdline")).exists()
                     || std::fs::read(format!("/proc/{pid}/cmdline"))
                         .map(|c| !String::from_utf8_lossy(&c).contains("nginx: master"))
                         .unwrap_or(true)
             });
+            // A connection held open keeps a graceful stop waiting: the
+            // master and its workers must not outlive the test's root.
+            if stopped.is_err() {
+                common::kill_nginx(pid);
+            }
         }
     }
 }

@@ -499,6 +499,6 @@ impl Site {
 
 impl Drop for Site {
     fn drop(&mut self) {
-        let _ = self.cmd(&["proxy", "stop"]);
+        crate::common::stop_private_nginx(self.root.path());
     }
 }

@@ -234,11 +234,7 @@ impl DockerBackend {
         &self,
         id: &str,
     ) -> Result<Option<(String, String)>, BackendError> {
-        let c = self
-            .docker
-            .inspect_container(id, None)
-            .await
-            .map_err(|e| self.container_err(id, "inspect", e))?;
+        let c = self.inspect_one(id).await?;
         let Some(h) = c.state.and_then(|s| s.health) else {
             return Ok(None);
         };
@@ -336,11 +332,7 @@ impl DockerBackend {
     }
 
     pub(super) async fn ids_of_user(&self, id: &str) -> Result<(u32, u32), BackendError> {
-        let c = self
-            .docker
-            .inspect_container(id, None)
-            .await
-            .map_err(|e| self.container_err(id, "inspect", e))?;
+        let c = self.inspect_one(id).await?;
         let spec = c.config.and_then(|c| c.user).unwrap_or_default();
         let numeric = spec
             .split(':')

@@ -12,6 +12,12 @@ use std::time::Duration;
 pub const FORWARD_PID: &str = "conteneur-forward.pid";
 /// What the forwarder said when it could not start, in the container's folder.
 pub const FORWARD_LOG: &str = "conteneur-forward.log";
+/// What keeps the running forwarder from accepting connections now (empty:
+/// nothing), in the container's folder, for `status`.
+pub const FORWARD_TROUBLE: &str = "conteneur-forward.trouble";
+
+/// The first and the longest pause before accepting again after an error.
+const ACCEPT_PAUSE: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
 
 /// `conteneur lxc-forward start|stop`: run by a container's hooks, never by
 /// hand. LXC appends the container's name, the section and the hook type
@@ -79,7 +85,7 @@ pub fn forward_main(a: ForwardArgs) -> u8 {
             }
             0
         }
-        "serve" => match forward_serve(&a.ports, a.pid) {
+        "serve" => match forward_serve(&a.ports, a.pid, dir.as_deref()) {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("lxc-forward: {e}");
@@ -172,6 +178,20 @@ fn forward_stop(dir: &Path) {
     let _ = std::fs::remove_file(pidfile);
 }
 
+/// The time of day (UTC) now, for the trouble file.
+fn clock_now() -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format!(
+        "{:02}:{:02}:{:02} UTC",
+        (t / 3600) % 24,
+        (t / 60) % 60,
+        t % 60
+    )
+}
+
 /// The start time of process `pid` (field 22 of its stat), to tell it from
 /// a later process with the same pid.
 fn start_time(pid: i32) -> Option<String> {
@@ -180,10 +200,69 @@ fn start_time(pid: i32) -> Option<String> {
     after.split_whitespace().nth(19).map(str::to_string)
 }
 
+/// Where the forwarder says what keeps it from accepting: a file of the
+/// container's folder ([`FORWARD_TROUBLE`]), opened once at the start, so
+/// that it can still be written when no file can be opened any more (too
+/// many open files, the error it reports most).
+#[derive(Clone)]
+struct Trouble(Option<std::sync::Arc<std::sync::Mutex<std::fs::File>>>);
+
+impl Trouble {
+    fn open(dir: Option<&Path>) -> Trouble {
+        Trouble(
+            dir.and_then(|d| std::fs::File::create(d.join(FORWARD_TROUBLE)).ok())
+                .map(|f| std::sync::Arc::new(std::sync::Mutex::new(f))),
+        )
+    }
+
+    /// Says `text` (empty: nothing is wrong any more).
+    fn say(&self, text: &str) {
+        use std::io::{Seek, Write};
+        if let Some(f) = &self.0
+            && let Ok(mut f) = f.lock()
+        {
+            let _ = f.set_len(0);
+            let _ = f.rewind();
+            let _ = f.write_all(text.as_bytes());
+        }
+    }
+}
+
+/// Accepts connections for as long as the forwarder lives: an error (too
+/// many open files, no memory for a socket) is said to `report` and
+/// retried after a pause that doubles from 10 ms to 1 s, never the end of
+/// the port; the first connection accepted after it says it is over
+/// (`report(None)`).
+async fn accept_loop<S, Fut>(
+    mut accept: impl FnMut() -> Fut,
+    mut handle: impl FnMut(S),
+    report: impl Fn(Option<&std::io::Error>),
+) where
+    Fut: std::future::Future<Output = std::io::Result<S>>,
+{
+    let mut pause = None;
+    loop {
+        match accept().await {
+            Ok(conn) => {
+                if pause.take().is_some() {
+                    report(None);
+                }
+                handle(conn);
+            }
+            Err(e) => {
+                report(Some(&e));
+                let p = pause.map_or(ACCEPT_PAUSE.0, |p: Duration| (p * 2).min(ACCEPT_PAUSE.1));
+                pause = Some(p);
+                tokio::time::sleep(p).await;
+            }
+        }
+    }
+}
+
 /// The forwarder itself: listens on the host, connects inside the
 /// container's network namespace, copies both ways; ends when the
-/// container's init does.
-fn forward_serve(ports: &[String], pid: Option<i32>) -> Result<(), String> {
+/// container's init does. `dir`: the container's folder.
+fn forward_serve(ports: &[String], pid: Option<i32>, dir: Option<&Path>) -> Result<(), String> {
     use std::io::Write;
     let pid = pid.ok_or("--pid is missing")?;
     let forwards = ports
@@ -235,14 +314,27 @@ fn forward_serve(ports: &[String], pid: Option<i32>) -> Result<(), String> {
         let _ = nix::unistd::dup2_stdout(&null);
         let _ = nix::unistd::dup2_stderr(&null);
     }
+    let trouble = Trouble::open(dir);
+    trouble.say("");
     rt.block_on(async move {
         for (l, inner) in listeners {
             let Ok(l) = tokio::net::TcpListener::from_std(l) else {
                 continue;
             };
             let tx = tx.clone();
+            let trouble = trouble.clone();
+            let listen = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            let report = move |e: Option<&std::io::Error>| match e {
+                Some(e) => trouble.say(&format!(
+                    "cannot accept connections on {listen} since {}: {e} (retrying)",
+                    clock_now()
+                )),
+                None => trouble.say(""),
+            };
             tokio::spawn(async move {
-                while let Ok((mut outside, _)) = l.accept().await {
+                let l = &l;
+                let accept = move || async move { l.accept().await.map(|(s, _)| s) };
+                let handle = move |mut outside: tokio::net::TcpStream| {
                     let tx = tx.clone();
                     tokio::spawn(async move {
                         let (reply, answer) = tokio::sync::oneshot::channel();
@@ -262,7 +354,8 @@ fn forward_serve(ports: &[String], pid: Option<i32>) -> Result<(), String> {
                         };
                         let _ = tokio::io::copy_bidirectional(&mut outside, &mut inside).await;
                     });
-                }
+                };
+                accept_loop(accept, handle, report).await;
             });
         }
         // Ends with the container.
@@ -274,4 +367,81 @@ fn forward_serve(ports: &[String], pid: Option<i32>) -> Result<(), String> {
         }
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// The loop goes on through accept errors (EMFILE three times), with a
+    /// growing pause, says each, and says when they are over.
+    #[tokio::test]
+    async fn accept_errors_are_retried_and_reported_never_the_end() {
+        let script = Arc::new(Mutex::new(vec![
+            Ok(1),
+            Err(24),
+            Err(24),
+            Err(24),
+            Ok(2),
+            Ok(3),
+        ]));
+        let handled = Arc::new(Mutex::new(Vec::new()));
+        let said = Arc::new(Mutex::new(Vec::new()));
+        let accept = || {
+            let next = script.lock().unwrap().first().cloned();
+            if next.is_some() {
+                let _ = script.lock().unwrap().remove(0);
+            }
+            async move {
+                match next {
+                    Some(Ok(n)) => Ok(n),
+                    Some(Err(code)) => Err(std::io::Error::from_raw_os_error(code)),
+                    // Nothing more to accept: waits, as a quiet port does.
+                    None => std::future::pending().await,
+                }
+            }
+        };
+        let h = handled.clone();
+        let s = said.clone();
+        let begin = std::time::Instant::now();
+        let ended = tokio::time::timeout(
+            Duration::from_millis(500),
+            accept_loop(
+                accept,
+                move |n: i32| h.lock().unwrap().push(n),
+                move |e: Option<&std::io::Error>| {
+                    s.lock().unwrap().push(e.map(|e| e.to_string()));
+                },
+            ),
+        )
+        .await;
+        assert!(ended.is_err(), "the loop ended");
+        assert_eq!(*handled.lock().unwrap(), vec![1, 2, 3]);
+        let said = said.lock().unwrap();
+        assert_eq!(said.len(), 4, "{said:?}");
+        assert!(
+            said[..3].iter().all(|e| e
+                .as_deref()
+                .is_some_and(|e| e.contains("Too many open files"))),
+            "{said:?}"
+        );
+        assert_eq!(said[3], None);
+        // 10 + 20 + 40 ms of pauses before the third error was retried.
+        assert!(begin.elapsed() >= Duration::from_millis(70));
+    }
+
+    #[test]
+    fn the_trouble_file_says_what_is_wrong_and_is_emptied_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Trouble::open(Some(dir.path()));
+        let file = dir.path().join(FORWARD_TROUBLE);
+        t.say("cannot accept: Too many open files");
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "cannot accept: Too many open files"
+        );
+        t.say("");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "");
+    }
 }

@@ -50,14 +50,16 @@ pub fn service_spec(
             ..Default::default()
         })
         .collect();
+    // Readable by the user the tasks run as only, as local secret files.
+    let [uid, gid] = w.secret_owner.unwrap_or([0, 0]);
     let secrets = w
         .secrets
         .iter()
         .map(|s| TaskSpecContainerSpecSecrets {
             file: Some(TaskSpecContainerSpecFile {
                 name: Some(s.target.clone()),
-                uid: Some("0".into()),
-                gid: Some("0".into()),
+                uid: Some(uid.to_string()),
+                gid: Some(gid.to_string()),
                 mode: Some(0o400),
             }),
             secret_id: ids.get(&s.object).cloned(),
@@ -203,6 +205,7 @@ pub fn service_spec(
 mod tests {
     use super::*;
     use crate::backend::labels;
+    use crate::plan::swarm::FileRef;
 
     #[test]
     fn the_spec_carries_the_rolling_update_and_rollback_policy() {
@@ -222,7 +225,11 @@ mod tests {
             user: "100:101".into(),
             constraints: vec![],
             networks: vec!["conteneur-front".into()],
-            secrets: vec![],
+            secrets: vec![FileRef {
+                object: "web-token-0123456789ab".into(),
+                target: "token".into(),
+            }],
+            secret_owner: Some([100, 101]),
             configs: vec![],
             ports: vec![],
             start_first: true,
@@ -256,6 +263,15 @@ mod tests {
         let task = spec.task_template.expect("task");
         let c = task.container_spec.expect("container");
         assert_eq!(c.user.as_deref(), Some("100:101"));
+        // The secret file is the user's, as a local secret file is.
+        let file = c.secrets.clone().unwrap_or_default()[0]
+            .file
+            .clone()
+            .expect("secret file");
+        assert_eq!(
+            (file.uid.as_deref(), file.gid.as_deref(), file.mode),
+            (Some("100"), Some("101"), Some(0o400))
+        );
         let h = c.health_check.clone().expect("health check");
         assert_eq!(
             (h.interval, h.timeout, h.retries, h.start_period),

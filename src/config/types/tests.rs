@@ -460,19 +460,13 @@ fn filenames() {
         "/var/log/letsencrypt/",
         "/",
         "/tmp/with space/é",
+        // Relative names, as real modules store them (Creole accepts them).
+        "perso/.corbeille",
+        "eole",
+        "~/x",
     ] {
         assert_eq!(ok(VarType::Filename, good), good);
     }
-    assert!(
-        hard(VarType::Filename, "etc/passwd")
-            .reason
-            .contains("must start with '/'")
-    );
-    assert!(
-        hard(VarType::Filename, "~/x")
-            .reason
-            .contains("must start with '/'")
-    );
     let e = hard(VarType::Filename, "/a\nb");
     assert!(e.reason.contains("U+000A"), "{}", e.reason);
     assert!(!e.reason.contains('\n'), "a message must stay on one line");

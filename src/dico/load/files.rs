@@ -5,15 +5,27 @@
 //! Its own file because file declarations have their own rules (octal
 //! modes, a destination per file, redefinition) unrelated to variables.
 
+use super::super::ItemKind;
 use super::super::model::*;
 use super::super::xml::Element;
 use super::{FileCtx, Loader};
 
 impl Loader {
     pub(super) fn read_files(&mut self, ctx: &FileCtx<'_>, el: &Element) {
+        self.read_file_children(ctx, el, None);
+    }
+
+    /// The children of `<files>` (`container` is `None`) or of a
+    /// `<container>` / `<all>` (`container` is its name).
+    pub(super) fn read_file_children(
+        &mut self,
+        ctx: &FileCtx<'_>,
+        el: &Element,
+        container: Option<&str>,
+    ) {
         for child in &el.children {
             match child.name.as_str() {
-                "file" => self.read_file_decl(ctx, child),
+                "file" => self.read_file_decl(ctx, child, container),
                 "service" => {
                     self.unknown_attrs(
                         ctx,
@@ -25,6 +37,7 @@ impl Loader {
                             "startlevel",
                             "stoplevel",
                             "in_container",
+                            "instance_mode",
                         ],
                     );
                     let name = child.text.trim().to_string();
@@ -32,41 +45,45 @@ impl Loader {
                         name: name.clone(),
                         servicelist: child.attr("servicelist").map(str::to_string),
                         method: child.attr("method").map(str::to_string),
+                        container: container.map(str::to_string),
                         loc: ctx.loc(child),
                     };
                     if name.is_empty() {
-                        self.err(ctx.loc(child), None, "<service> has no service name");
+                        self.warn(
+                            ctx.loc(child),
+                            None,
+                            "<service> has no service name; it is ignored",
+                        );
                         continue;
                     }
                     let redefine = self
                         .bool_attr(ctx, child, "redefine", None)
                         .unwrap_or(false);
-                    match self.d.services.iter_mut().find(|s| s.name == name) {
+                    match self
+                        .d
+                        .services
+                        .iter_mut()
+                        .find(|s| s.name == name && s.container == svc.container)
+                    {
                         Some(old) if redefine => *old = svc,
                         _ => self.d.services.push(svc),
                     }
                 }
-                "service_access"
-                | "service_restriction"
-                | "host"
-                | "fstab"
-                | "package"
-                | "interface" => self.notice(
-                    ctx.loc(child),
-                    format!(
-                        "<{}> (EOLE firewall or system setting) is not used by conteneur",
-                        child.name
+                "service_access" | "service_restriction" => {
+                    self.read_firewall(ctx, child, container)
+                }
+                other => match ItemKind::from_element(other) {
+                    Some(kind) => self.read_item(ctx, child, kind, container, None),
+                    None => self.notice(
+                        ctx.loc(child),
+                        format!("unknown element <{other}> in <{}> is ignored", el.name),
                     ),
-                ),
-                other => self.notice(
-                    ctx.loc(child),
-                    format!("unknown element <{other}> in <files> is ignored"),
-                ),
+                },
             }
         }
     }
 
-    fn read_file_decl(&mut self, ctx: &FileCtx<'_>, el: &Element) {
+    fn read_file_decl(&mut self, ctx: &FileCtx<'_>, el: &Element, container: Option<&str>) {
         self.unknown_attrs(
             ctx,
             el,
@@ -89,7 +106,11 @@ impl Loader {
         );
         let loc = ctx.loc(el);
         let Some(name) = el.attr("name").filter(|n| !n.trim().is_empty()) else {
-            self.err(loc, None, "<file> has no 'name' (its destination)");
+            self.warn(
+                loc,
+                None,
+                "<file> has no 'name' (its destination); it is ignored",
+            );
             return;
         };
         let source = match el.attr("source") {
@@ -101,12 +122,16 @@ impl Loader {
             Some(m) => match u32::from_str_radix(m.trim(), 8) {
                 Ok(v) if v <= 0o7777 => Some(v),
                 _ => {
-                    self.err(
+                    // Rendered with another mode, a file meant to be 0600
+                    // could be read by anyone: it is not rendered at all.
+                    self.warn(
                         loc.clone(),
                         None,
-                        format!("<file name='{name}'>: mode must be octal like 0644, found '{m}'"),
+                        format!(
+                            "<file name='{name}'>: mode must be octal like 0644, found '{m}'; the file is not rendered"
+                        ),
                     );
-                    None
+                    return;
                 }
             },
         };
@@ -120,18 +145,26 @@ impl Loader {
             rm: self.bool_attr(ctx, el, "rm", None).unwrap_or(false),
             filelist: el.attr("filelist").map(str::to_string),
             name_from_variable: el.attr("name_type") == Some("SymLinkOption"),
+            container: container.map(str::to_string),
+            instance_mode: el.attr("instance_mode").map(str::to_string),
+            del_comment: el.attr("del_comment").map(str::to_string),
             loc,
         };
         let redefine = self.bool_attr(ctx, el, "redefine", None).unwrap_or(false);
-        match self.d.files.iter_mut().find(|f| f.name == decl.name) {
+        match self
+            .d
+            .files
+            .iter_mut()
+            .find(|f| f.name == decl.name && f.container == decl.container)
+        {
             Some(old) if redefine => *old = decl,
             Some(old) => {
                 let first = old.loc.clone();
-                self.err(
+                self.warn(
                     decl.loc,
                     None,
                     format!(
-                        "file '{}' is declared twice (first at {first}); use redefine=\"True\" to change it",
+                        "file '{}' is declared twice (first at {first}); this declaration is ignored (use redefine=\"True\" to change it)",
                         decl.name
                     ),
                 );

@@ -33,7 +33,11 @@ impl Loader {
                                 let full = self.resolve_ref(ctx.ns, var);
                                 self.d.separators.insert(full, sep.text.trim().to_string());
                             }
-                            None => self.err(ctx.loc(sep), None, "<separator> has no 'name'"),
+                            None => self.warn(
+                                ctx.loc(sep),
+                                None,
+                                "<separator> has no 'name'; it is ignored",
+                            ),
                         }
                     }
                 }
@@ -53,7 +57,15 @@ impl Loader {
         );
         let loc = ctx.loc(el);
         let Some(raw_name) = el.attr("name").filter(|n| !n.trim().is_empty()) else {
-            self.err(loc, None, "<family> has no 'name'");
+            let vars = declared_names(el);
+            self.warn(
+                loc,
+                None,
+                format!(
+                    "<family> has no 'name'; it is ignored with its variables ({})",
+                    vars.join(", ")
+                ),
+            );
             return;
         };
         let fname = match ctx.ns {
@@ -64,22 +76,27 @@ impl Loader {
             None => Mode::Normal,
             Some((_, Some(m))) => m,
             Some((m, None)) => {
-                self.err(
+                self.warn(
                     loc.clone(),
                     None,
-                    format!("family '{fname}': mode must be basic, normal or expert, found '{m}'"),
+                    format!(
+                        "family '{fname}': mode must be basic, normal or expert, found '{m}'; normal is used"
+                    ),
                 );
                 Mode::Normal
             }
         };
         let hidden = self.bool_attr(ctx, el, "hidden", None).unwrap_or(false);
-        let dynamic = el.attr("dynamic").map(|v| self.resolve_ref(ctx.ns, v));
+        let mut dynamic = el.attr("dynamic").map(|v| self.resolve_ref(ctx.ns, v));
         if dynamic.is_some() && !fname.contains(DYNAMIC_PLACEHOLDER) {
-            self.err(
+            self.warn(
                 loc.clone(),
                 None,
-                format!("dynamic family '{fname}' must hold {DYNAMIC_PLACEHOLDER} in its name"),
+                format!(
+                    "dynamic family '{fname}' must hold {DYNAMIC_PLACEHOLDER} in its name; it is read as an ordinary family"
+                ),
             );
+            dynamic = None;
         }
         let fam = self
             .d
@@ -107,6 +124,24 @@ impl Loader {
         for child in &el.children {
             if child.name == "variable" {
                 self.read_variable(ctx, child, &fname, raw_name, is_dynamic);
+            } else if child.name == "family" {
+                // Creole's DTD allows only <variable> in a <family>, so
+                // Creole keeps none of these variables either; they are
+                // named, not dropped silently.
+                let inner = child.attr("name").unwrap_or_default();
+                let vars = declared_names(child);
+                self.warn(
+                    ctx.loc(child),
+                    None,
+                    format!(
+                        "family '{inner}' is nested in family '{fname}' (a family holds only variables): it is ignored with its variables ({})",
+                        if vars.is_empty() {
+                            "none".to_string()
+                        } else {
+                            vars.join(", ")
+                        }
+                    ),
+                );
             } else {
                 self.notice(
                     ctx.loc(child),
@@ -148,7 +183,7 @@ impl Loader {
         );
         let loc = ctx.loc(el);
         let Some(raw) = el.attr("name").filter(|n| !n.trim().is_empty()) else {
-            self.err(loc, None, "<variable> has no 'name'");
+            self.warn(loc, None, "<variable> has no 'name'; it is ignored");
             return;
         };
         let name = Self::full_name(ctx.ns, raw_family, raw);
@@ -163,21 +198,23 @@ impl Loader {
                     "{DYNAMIC_PLACEHOLDER} may only appear in the names of a dynamic family's variables"
                 )
             };
-            self.err(loc.clone(), var, msg);
+            self.warn(loc.clone(), var, format!("{msg}; it is ignored"));
             return;
         }
+        // Why the declaration cannot be used as written: the variable is
+        // still declared (so what reads it finds it), but cannot be read.
+        let mut broken: Option<String> = None;
         let ty = match el.attr("type") {
             None => None,
             Some(t) => match VarType::from_name(t) {
                 Some(ty) => Some(ty),
                 None => {
                     let known: Vec<&str> = VarType::all().iter().map(|t| t.name()).collect();
-                    self.err(
-                        loc.clone(),
-                        var,
-                        format!("unknown type '{t}'; expected one of: {}", known.join(", ")),
-                    );
-                    return;
+                    broken = Some(format!(
+                        "unknown type '{t}'; expected one of: {}",
+                        known.join(", ")
+                    ));
+                    None
                 }
             },
         };
@@ -186,26 +223,39 @@ impl Loader {
             Some(m) => match Mode::from_name(m) {
                 Some(m) => Some(m),
                 None => {
-                    self.err(
+                    self.warn(
                         loc.clone(),
                         var,
-                        format!("mode must be basic, normal or expert, found '{m}'"),
+                        format!(
+                            "mode must be basic, normal or expert, found '{m}'; normal is used"
+                        ),
                     );
                     None
                 }
             },
         };
-        let b = |s: &mut Self, attr: &str| s.bool_attr(ctx, el, attr, var);
-        let mandatory = b(self, "mandatory");
-        let hidden = b(self, "hidden");
-        let multi = b(self, "multi");
-        let disabled = b(self, "disabled");
-        let auto_freeze = b(self, "auto_freeze");
-        let auto_save = b(self, "auto_save");
-        let redefine = b(self, "redefine").unwrap_or(false);
-        let exists = b(self, "exists").unwrap_or(true);
-        let remove_condition = b(self, "remove_condition").unwrap_or(false);
-        let remove_check = b(self, "remove_check").unwrap_or(false);
+        // A boolean that is neither True nor False breaks the variable
+        // (below): it is read as absent meanwhile.
+        let b = |attr: &str| el.attr(attr).and_then(super::parse_bool);
+        let mandatory = b("mandatory");
+        let hidden = b("hidden");
+        let multi = b("multi");
+        let disabled = b("disabled");
+        let auto_freeze = b("auto_freeze");
+        let auto_save = b("auto_save");
+        let redefine = b("redefine").unwrap_or(false);
+        let exists = b("exists").unwrap_or(true);
+        let remove_condition = b("remove_condition").unwrap_or(false);
+        let remove_check = b("remove_check").unwrap_or(false);
+        if let Some((attr, v)) = el
+            .attrs
+            .iter()
+            .find(|(k, v)| BOOL_ATTRS.contains(&k.as_str()) && super::parse_bool(v).is_none())
+        {
+            broken.get_or_insert(format!(
+                "attribute '{attr}' must be True or False, found '{v}'"
+            ));
+        }
         let mut values = Vec::new();
         for child in &el.children {
             if child.name == "value" {
@@ -229,10 +279,10 @@ impl Loader {
                     // package declared it; nothing to do otherwise.
                     return;
                 }
-                self.err(
+                self.warn(
                     loc,
                     var,
-                    "redefine=\"True\" but no earlier dictionary declares this variable",
+                    "redefine=\"True\" but no earlier dictionary declares this variable; the redefinition is ignored",
                 );
                 return;
             }
@@ -273,6 +323,9 @@ impl Loader {
             }
             if remove_check {
                 self.d.checks.retain(|c| c.target != name);
+            }
+            if let Some(why) = broken {
+                self.broken(loc, &[name], false, why);
             }
             return;
         }
@@ -318,12 +371,46 @@ impl Loader {
             template: None,
             loc,
         };
+        let vloc = v.loc.clone();
         self.d.variables.insert(name.clone(), v);
         if let Some(f) = self.d.families.get_mut(family) {
-            f.variables.push(name);
+            f.variables.push(name.clone());
+        }
+        if let Some(why) = broken {
+            self.broken(vloc, &[name], false, why);
         }
     }
+}
 
+/// The boolean attributes of a `<variable>`.
+const BOOL_ATTRS: &[&str] = &[
+    "mandatory",
+    "hidden",
+    "multi",
+    "disabled",
+    "auto_freeze",
+    "auto_save",
+    "redefine",
+    "exists",
+    "remove_condition",
+    "remove_check",
+];
+
+/// The names of the `<variable>`s an element holds, at any depth (what an
+/// ignored family takes with it).
+fn declared_names(el: &Element) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in &el.children {
+        match c.name.as_str() {
+            "variable" => out.extend(c.attr("name").map(str::to_string)),
+            "family" => out.extend(declared_names(c)),
+            _ => {}
+        }
+    }
+    out
+}
+
+impl Loader {
     /// `remove_condition`: drop the target from every condition declared so
     /// far; a condition left with no target goes.
     fn remove_conditions_on(&mut self, name: &str) {
@@ -337,10 +424,10 @@ impl Loader {
     pub(super) fn read_help(&mut self, ctx: &FileCtx<'_>, el: &Element) {
         for h in &el.children {
             let Some(name) = h.attr("name") else {
-                self.err(
+                self.warn(
                     ctx.loc(h),
                     None,
-                    format!("<{}> in <help> has no 'name'", h.name),
+                    format!("<{}> in <help> has no 'name'; it is ignored", h.name),
                 );
                 continue;
             };
@@ -371,7 +458,8 @@ mod tests {
     use std::path::Path;
     use std::sync::Arc;
 
-    use super::super::tests::{errs, ok};
+    use super::super::load_str;
+    use super::super::tests::{errs, ok, warns};
     use super::*;
 
     #[test]
@@ -389,14 +477,62 @@ mod tests {
 
     #[test]
     fn bad_type_names_the_variable_and_the_type() {
+        let out = load_str(
+            "<creole><variables><family name='f'><variable name='v' type='ipv9'/><variable name='w'/></family></variables></creole>",
+            "t.xml",
+        );
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        let w = out.warnings[0].to_string();
+        assert!(
+            w.starts_with("t.xml:1:37: variable 'v'") && w.contains("'ipv9'"),
+            "{w}"
+        );
+        // Still declared, but unreadable; its neighbour is not touched.
+        assert_eq!(out.dicos.broken.len(), 1);
+        assert_eq!(out.dicos.broken[0].variable, "v");
+        assert!(out.dicos.variables.contains_key("w"));
+    }
+
+    /// Only two declarations of one variable stop the load.
+    #[test]
+    fn declared_twice_is_fatal_redefining_nothing_is_not() {
         let e = errs(
-            "<creole><variables><family name='f'><variable name='v' type='ipv9'/></family></variables></creole>",
+            "<creole><variables><family name='f'><variable name='v'/>\n<variable name='v'/></family></variables></creole>",
+        );
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with("t.xml:2:1: variable 'v'") && e[0].contains("first at t.xml:1:"),
+            "{e:?}"
+        );
+        let w = warns(
+            "<creole><variables><family name='f'><variable name='v' redefine='True'/></family></variables></creole>",
         );
         assert!(
-            e[0].contains("variable 'v'") && e[0].contains("'ipv9'"),
-            "{}",
-            e[0]
+            w[0].contains("redefine") && w[0].contains("ignored"),
+            "{w:?}"
         );
+    }
+
+    /// A family holds only variables (Creole's DTD): a nested one is
+    /// named with every variable it takes with it.
+    #[test]
+    fn a_nested_family_is_a_warning_naming_its_variables() {
+        let out = load_str(
+            "<creole><variables><family name='outer'><variable name='a'/>
+               <family name='inner'><variable name='b'/><variable name='c'/></family>
+             </family></variables></creole>",
+            "t.xml",
+        );
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        let w: Vec<String> = out.warnings.iter().map(|e| e.to_string()).collect();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with("t.xml:2:16: family 'inner' is nested in family 'outer'")
+                && w[0].contains("(b, c)"),
+            "{w:?}"
+        );
+        assert!(out.dicos.variables.contains_key("a"));
+        assert!(!out.dicos.variables.contains_key("b"));
     }
 
     #[test]

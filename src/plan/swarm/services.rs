@@ -92,6 +92,10 @@ pub fn health_command(launch: &Launch) -> Option<String> {
 /// and the plain hash of a short password could be found again by
 /// hashing guesses), and mixed with the server, so two servers sharing a
 /// swarm never share one.
+///
+/// Swarm refuses a name longer than [`OBJECT_NAME_MAX`]: a longer one is
+/// cut to fit, its readable part shortened, and the whole of the service's
+/// and the secret's names mixed into its hash (so two cut names differ).
 pub fn secret_object(
     server: &str,
     service: &str,
@@ -104,7 +108,43 @@ pub fn secret_object(
     h.update([0]);
     h.update(key.seal(hash).as_bytes());
     let d = hex(&h.finalize());
-    format!("{service}-{secret}-{}", &d[..12])
+    let name = format!("{service}-{secret}-{}", &d[..12]);
+    if name.len() <= OBJECT_NAME_MAX {
+        return name;
+    }
+    let mut h = Sha256::new();
+    for part in [d.as_str(), service, secret] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    let d = hex(&h.finalize());
+    let mut head = format!("{service}-{secret}");
+    let mut cut = OBJECT_NAME_MAX - 13;
+    while !head.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    head.truncate(cut);
+    format!("{head}-{}", &d[..12])
+}
+
+/// The longest name Swarm takes for a secret or a config.
+pub const OBJECT_NAME_MAX: usize = 64;
+
+/// The owner Swarm gives a service's secret files, from its user
+/// (`conteneurX_user`), as the local secret files are given to the user a
+/// container runs as: the numeric uid and gid (`[0, 0]` for no user and
+/// `root`; `UID` alone: gid UID, as for a user the image does not list).
+/// `None` for a user or group *name*: Swarm mounts a secret under a number,
+/// and only the image's /etc/passwd knows the name's.
+pub fn secret_owner(user: &str) -> Option<[u32; 2]> {
+    let id = |s: &str| match s {
+        "" | "root" => Some(0),
+        n => n.parse::<u32>().ok(),
+    };
+    match user.split_once(':') {
+        Some((u, g)) => Some([id(u)?, id(g)?]),
+        None => id(user).map(|u| [u, u]),
+    }
 }
 
 /// The settings of an application that Swarm services do not take (yet),
@@ -125,6 +165,14 @@ pub fn unsupported(a: &App) -> Option<(&'static str, &'static str)> {
     }
     if !a.tmpfs.is_empty() {
         return Some(("tmpfs", not_yet));
+    }
+    if !a.secrets.is_empty() && secret_owner(&a.user).is_none() {
+        return Some((
+            "user",
+            "a container with secrets runs under a numeric user on the swarm (Swarm gives a \
+             secret file to a uid, and does not read the image's /etc/passwd): give it as UID or \
+             UID:GID (`id NAME` in the image says them)",
+        ));
     }
     None
 }
@@ -283,6 +331,8 @@ pub fn desired(
             constraints,
             networks: nets,
             secrets,
+            // Checked by `unsupported` above.
+            secret_owner: secret_owner(&l.app.user).filter(|o| *o != [0, 0]),
             configs: Vec::new(),
             ports: Vec::new(),
             start_first: true,
@@ -318,6 +368,7 @@ pub fn desired(
             constraints: vec![s.pin.clone()],
             networks: vec![FRONT_NETWORK.into()],
             secrets: Vec::new(),
+            secret_owner: None,
             configs: vec![FileRef {
                 object,
                 target: FRONT_CONF_PATH.into(),

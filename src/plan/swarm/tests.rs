@@ -429,3 +429,58 @@ fn the_local_engines_private_networks_are_left_to_the_local_plan() {
     let t = text(&d, &obs);
     assert!(!t.contains("remove"), "{t}");
 }
+
+#[test]
+fn a_secret_name_past_swarm_s_limit_is_cut_to_fit_and_stays_distinct() {
+    let key = LabelKey::default();
+    let hash = crate::template::context::secret_hash("s", "v");
+    let named = |service: &str, secret: &str| secret_object(SERVER, service, secret, &hash, &key);
+    // At the limit (64), kept as it reads: {service}-{secret}-{12 hex}.
+    let service = "a".repeat(OBJECT_NAME_MAX - 13 - 2);
+    let at = named(&service, "s");
+    assert_eq!(at.len(), OBJECT_NAME_MAX);
+    assert!(at.starts_with(&format!("{service}-s-")), "{at}");
+    // One past it: cut to 64, the same each time, and two names cut alike
+    // still differ.
+    let past = named(&format!("{service}b"), "s");
+    assert_eq!(past.len(), OBJECT_NAME_MAX, "{past}");
+    assert_eq!(past, named(&format!("{service}b"), "s"));
+    assert_ne!(past, named(&format!("{service}c"), "s"));
+    let long = named(&"w".repeat(60), &"t".repeat(60));
+    assert_eq!(long.len(), OBJECT_NAME_MAX, "{long}");
+    // Swarm's pattern: letters, digits and - _ . inside.
+    for n in [&at, &past, &long] {
+        assert!(
+            n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                && n.ends_with(|c: char| c.is_ascii_alphanumeric()),
+            "{n}"
+        );
+    }
+}
+
+#[test]
+fn secret_files_belong_to_the_services_numeric_user_and_a_user_name_is_refused() {
+    let owner = |user: &str| {
+        let mut l = with_secret(launch("db", "1.0", 8081), "s3cret-one");
+        l.app.user = user.into();
+        desired(&[l], &under_root(Path::new("/srv/test")), &settings())
+            .map(|d| d.services[0].secret_owner)
+    };
+    assert_eq!(owner(""), Ok(None));
+    assert_eq!(owner("root"), Ok(None));
+    assert_eq!(owner("0:0"), Ok(None));
+    assert_eq!(owner("100"), Ok(Some([100, 100])));
+    assert_eq!(owner("100:101"), Ok(Some([100, 101])));
+    for name in ["mysql", "100:www-data"] {
+        let e = owner(name).unwrap_err().to_string();
+        assert!(
+            e.contains("conteneur1_user") && e.contains("UID:GID"),
+            "{e}"
+        );
+    }
+    // Without secrets, a user name is the image's business.
+    let mut l = launch("db", "1.0", 8081);
+    l.app.user = "mysql".into();
+    assert!(desired(&[l], &under_root(Path::new("/srv/test")), &settings()).is_ok());
+}

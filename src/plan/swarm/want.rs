@@ -119,6 +119,10 @@ pub struct ServiceWant {
     pub networks: Vec<String>,
     #[serde(default)]
     pub secrets: Vec<FileRef>,
+    /// The uid and gid its secret files are given to (readable by that
+    /// user only), from [`super::secret_owner`]; `None`: root's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_owner: Option<[u32; 2]>,
     #[serde(default)]
     pub configs: Vec<FileRef>,
     #[serde(default)]
