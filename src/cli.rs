@@ -103,6 +103,11 @@ pub enum Command {
     Audit(crate::report::cli::AuditArgs),
     /// Print a container's logs, whatever its engine.
     Logs(crate::logs::LogsArgs),
+    /// Save each container's volumes and folders into an archive
+    /// (conteneur_backup_dir); --list shows the archives.
+    Backup(crate::backup::cli::BackupArgs),
+    /// Put a container's data back from an archive (checked first).
+    Restore(crate::backup::cli::RestoreArgs),
     /// Port forwarding of an LXC container, run by its hooks (internal).
     #[command(hide = true)]
     LxcForward(crate::backend::lxc::ForwardArgs),
@@ -224,6 +229,8 @@ pub fn run(cli: Cli) -> u8 {
         Command::Status(a) => crate::run::cli::cmd_status(&paths, a),
         Command::Genconfig(a) => crate::genconfig::cmd(&paths, a),
         Command::Export(a) => crate::export::cmd(&paths, a),
+        Command::Backup(a) => crate::backup::cli::cmd_backup(&paths, a),
+        Command::Restore(a) => crate::backup::cli::cmd_restore(&paths, a),
         Command::LxcForward(a) => Ok(crate::backend::lxc::forward_main(a)),
         Command::Drain(a) => crate::run::cli::cmd_drain(&paths, &a.job),
         Command::Watch(a) => crate::report::cli::cmd_watch(&paths, a),
@@ -262,6 +269,21 @@ fn audited(command: &Command) -> Option<crate::audit::Session> {
         }
         Command::Instance(_) => "instance",
         Command::Reconfigure(_) => "reconfigure",
+        // Listing the archives changes nothing.
+        Command::Backup(a) if a.list => return None,
+        Command::Backup(a) => {
+            changed.insert("containers".into(), serde_json::json!(a.names));
+            "backup"
+        }
+        // A dry run changes nothing.
+        Command::Restore(a) if a.dry_run => return None,
+        Command::Restore(a) => {
+            changed.insert("containers".into(), serde_json::json!([a.name]));
+            if let Some(archive) = &a.archive {
+                changed.insert("archive".into(), serde_json::json!(archive));
+            }
+            "restore"
+        }
         _ => return None,
     };
     Some(crate::audit::Session::begin(name, changed))
@@ -383,6 +405,7 @@ fn cmd_set(paths: &Paths, a: SetArgs) -> Result<u8, Failure> {
     // `lint` and `plan` refuse them.
     if let Some(p) = crate::plan::apps::lint(&cfg)
         .into_iter()
+        .chain(crate::backup::lint(&cfg))
         .find(|p| p.variable.as_deref() == Some(a.var.as_str()))
     {
         return Err(Failure {
@@ -422,6 +445,7 @@ fn cmd_lint(paths: &Paths, a: LintArgs) -> Result<u8, Failure> {
             problems.extend(crate::plan::lint_types(&cfg));
             problems.extend(crate::plan::lint_nested_mounts(&cfg));
             problems.extend(crate::plan::apps::lint(&cfg));
+            problems.extend(crate::backup::lint(&cfg));
         }
         Err(e) => problems.push(Problem {
             severity: Severity::Error,

@@ -54,6 +54,8 @@ struct Site {
     http_port: u16,
     db: String,
     volume: String,
+    /// WordPress's uploads (a volume copied paused by backups).
+    uploads: String,
     /// Tags this test pushed (removed from the local engine at the end).
     tags: Vec<String>,
 }
@@ -71,6 +73,7 @@ impl Site {
             http_port: free_port(),
             db: format!("{tag}db{pid}"),
             volume: format!("{tag}data{pid}"),
+            uploads: format!("{tag}up{pid}"),
             tags: Vec::new(),
         };
         site.clean_engine();
@@ -150,6 +153,11 @@ impl Site {
         self.set("conteneur1_port_out", &[&wp_port]);
         self.set("conteneur1_keep_path", &["oui"]);
         self.set(
+            "conteneur1_mountpoint_in",
+            &["/var/lib/wordpress/wp-content/uploads"],
+        );
+        self.set("conteneur1_mountpoint_out", &[&self.uploads]);
+        self.set(
             "conteneur1_health_path",
             &["/wordpress/wp-includes/images/blank.gif"],
         );
@@ -222,7 +230,15 @@ impl Site {
         for id in self.networks() {
             docker(&["network", "rm", &id]);
         }
-        docker(&["volume", "rm", "-f", &self.volume]);
+        // Its volumes, and those a restore kept under a dated name.
+        for v in [&self.volume, &self.uploads] {
+            let o = docker(&["volume", "ls", "-q", "--filter", &format!("name={v}")]);
+            for name in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                if name == v.as_str() || name.starts_with(&format!("{v}.before-restore-")) {
+                    docker(&["volume", "rm", "-f", name]);
+                }
+            }
+        }
     }
 
     /// Pushes `image:tag` again as `image:new` (a new tag of the same
@@ -609,6 +625,74 @@ fn wordpress_and_mariadb_as_one_application() {
     for (place, content) in &places {
         assert!(!content.contains(&secret), "the secret shows in {place}");
     }
+
+    // 8. Backups. The database is saved by its dump command while
+    // WordPress keeps serving (0 failed requests, each answer holding the
+    // post), WordPress's uploads copied while it is paused; the database's
+    // volume destroyed, the application configured again on a new empty
+    // one, and restored: the post is back.
+    site.set(
+        "conteneur2_backup_command",
+        &["mariadb-dump --all-databases --single-transaction"],
+    );
+    site.set("conteneur2_restore_command", &["mariadb"]);
+    let addr = format!("127.0.0.1:{}", site.http_port)
+        .parse()
+        .expect("an address");
+    let load = common::load::start(
+        addr,
+        "/wordpress/?rest_route=/wp/v2/posts",
+        20,
+        Duration::from_secs(120),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let said = site.ok(&["backup"]);
+    let tally = load.finish();
+    eprintln!(
+        "requests during the backup: {} in {:.1} s, {} failed",
+        tally.total,
+        tally.elapsed.as_secs_f64(),
+        tally.failed()
+    );
+    assert!(tally.total >= 3, "{tally}");
+    assert_eq!(
+        tally.failed(),
+        0,
+        "requests failed during the backup: {tally}"
+    );
+    assert!(
+        tally.by_body.keys().all(|b| b.contains(&title)),
+        "an answer without the post during the backup: {tally}"
+    );
+    assert!(
+        said.contains(&format!(
+            "{}: saved the output of its backup command",
+            site.db
+        )) && said.contains("wordpress: saved")
+            && said.contains("copied while it was paused"),
+        "{said}"
+    );
+    let list = site.ok(&["backup", "--list"]);
+    assert_eq!(
+        list.lines().filter(|l| l.contains(" ok ")).count(),
+        2,
+        "{list}"
+    );
+    // The database's volume destroyed.
+    site.set("nombre_conteneur", &["0"]);
+    site.ok(&["reconfigure", "--quiet"]);
+    let o = docker(&["volume", "rm", &site.volume]);
+    assert!(o.status.success(), "docker volume rm: {}", text(&o));
+    site.set("nombre_conteneur", &["2"]);
+    site.ok(&["reconfigure", "--quiet"]);
+    let r = http(&link, &jar, &[]);
+    assert!(
+        !r.body.contains(&title),
+        "the post survived the volume's removal"
+    );
+    let said = site.ok(&["restore", &site.db]);
+    assert!(said.contains("feeding the dump to `mariadb`"), "{said}");
+    wait_for(&link, &jar, &title, Duration::from_secs(60));
 }
 
 /// Runs `set` and returns the output (a refusal is exit code 3).

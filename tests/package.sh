@@ -258,6 +258,14 @@ check "reconfigure --if-instantiated: exit 0, nothing done on a server never ins
 run_root reconfigure
 check "reconfigure without the flag still refuses (exit $rc)" test "$rc" -ne 0
 
+say "backups: the EOLE schedule task"
+check "schedule dictionary in /usr/share/eole/creole/extra/schedule" \
+  in_root test -s /usr/share/eole/creole/extra/schedule/conteneur_backup.xml
+check "schedule script executable in /usr/share/eole/schedule/scripts" \
+  in_root test -x /usr/share/eole/schedule/scripts/conteneur_backup
+run_root /usr/share/eole/schedule/scripts/conteneur_backup
+check "the schedule script does nothing on a server never instantiated (exit $rc)" test "$rc" -eq 0
+
 say "man pages"
 run_root man -P cat conteneur-reconfigure
 sed -n '1,12s/^/    | /p' <<<"$out"
