@@ -58,10 +58,19 @@ cargo clippy --all-targets --locked -- -D warnings
 say "cargo test --no-run (compile while the services come up)"
 cargo test --locked --all-targets --no-run
 
+# The Debian package (release build, lintian, install/trigger/remove/purge
+# in a Debian 12 chroot) runs beside the tests: its build is CPU work, the
+# end-to-end tests mostly wait on the engine. Its output is shown after the
+# tests'.
+PACKAGE_LOG=$SETUP_LOG/package.log
+say "Debian package (tests/package.sh) in the background (log in $PACKAGE_LOG)"
+./tests/package.sh >"$PACKAGE_LOG" 2>&1 &
+PACKAGE_PID=$!
+trap 'kill "$SETUP_PID" "$PACKAGE_PID" 2>/dev/null || true' EXIT
+
 say "waiting for the set-up"
 setup_rc=0
 wait "$SETUP_PID" || setup_rc=$?
-trap - EXIT
 for f in services images chroot; do
   [ -f "$SETUP_LOG/$f.log" ] && { echo "-- $f:"; grep -v '^\s*$' "$SETUP_LOG/$f.log" | tail -n 40; }
 done
@@ -72,9 +81,15 @@ if [ "$setup_rc" -ne 0 ]; then
 fi
 
 say "cargo test"
-cargo test --locked --all-targets
+test_rc=0
+cargo test --locked --all-targets || test_rc=$?
 
-# The Debian package: release build, lintian, install/trigger/remove/purge
-# in a Debian 12 chroot (cached under /var/cache/conteneur-test).
-say "Debian package (tests/package.sh)"
-./tests/package.sh
+say "Debian package (tests/package.sh): its output"
+package_rc=0
+wait "$PACKAGE_PID" || package_rc=$?
+trap - EXIT
+cat "$PACKAGE_LOG"
+if [ "$test_rc" -ne 0 ] || [ "$package_rc" -ne 0 ]; then
+  echo "test.sh: cargo test exited $test_rc, tests/package.sh exited $package_rc" >&2
+  exit 1
+fi

@@ -49,8 +49,8 @@ for p in debootstrap lintian dpkg-dev; do
 done
 if [ "${#need[@]}" -gt 0 ]; then
   say "installing ${need[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${need[@]}" >/dev/null
 fi
 
 # Scratch space: the chroot, the small packages the test builds.
