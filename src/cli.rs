@@ -243,7 +243,11 @@ pub fn run(cli: Cli) -> u8 {
         Err(e) => {
             eprintln!("conteneur: {}", e.message);
             if quote_errors {
-                crate::audit::note("error", e.message);
+                // The first line only: what follows is what a hook or a
+                // backup command printed, which may quote anything (a
+                // password a hook traced with `set -x`).
+                let first = e.message.lines().next().unwrap_or_default();
+                crate::audit::note("error", first.to_string());
             }
             e.code
         }

@@ -103,6 +103,30 @@ fn unsafe_because(path: &Path) -> Option<String> {
     None
 }
 
+/// For a hook that is a symbolic link: why what it leads to may not be
+/// run as root. Its file is checked by [`unsafe_because`]; here, every
+/// folder above it, since whoever may write one of them may swap the file.
+fn unsafe_link(hook: &Path) -> Option<String> {
+    let is_link = std::fs::symlink_metadata(hook).is_ok_and(|m| m.file_type().is_symlink());
+    if !is_link {
+        return None;
+    }
+    let target = match std::fs::canonicalize(hook) {
+        Ok(t) => t,
+        Err(e) => return Some(format!("is a link that cannot be followed: {e}")),
+    };
+    for folder in target.ancestors().skip(1) {
+        if let Some(why) = unsafe_because(folder) {
+            return Some(format!(
+                "leads to {}, and its folder {} {why}",
+                target.display(),
+                folder.display()
+            ));
+        }
+    }
+    None
+}
+
 /// Refuses the hooks of every phase under `hooks_root` if any of them, or
 /// their folders, is not root's alone: another user could have put their
 /// code there, and it would run as root. Nothing has run when it refuses.
@@ -132,6 +156,9 @@ pub fn check(hooks_root: &Path) -> Result<(), HookError> {
         }
         for hook in list(&dir) {
             if let Some(why) = unsafe_because(&hook) {
+                return Err(refuse(phase, &hook, why));
+            }
+            if let Some(why) = unsafe_link(&hook) {
                 return Err(refuse(phase, &hook, why));
             }
         }
@@ -395,6 +422,18 @@ mod tests {
         nix::unistd::chown(&last, Some(nix::unistd::Uid::from_raw(0)), None).unwrap();
         mode(&last, 0o757);
         refused(&last, "writable by anyone");
+        // A hook that is a link to a root-owned file in a folder others
+        // may write: they could swap the file.
+        mode(&last, 0o755);
+        let elsewhere = root.path().join("elsewhere");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        script(&elsewhere, "run", "true");
+        mode(&elsewhere, 0o777);
+        let linked = post.join("20-linked");
+        std::os::unix::fs::symlink(elsewhere.join("run"), &linked).unwrap();
+        refused(&linked, "its folder");
+        mode(&elsewhere, 0o755);
+        std::fs::remove_file(&linked).unwrap();
         // A file that is not run (not executable, or a name run-parts
         // skips) is not looked at.
         mode(&last, 0o646);

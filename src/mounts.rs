@@ -426,10 +426,23 @@ pub fn swapped(pid: u32, source: &str, dest: &str) -> Option<String> {
     if !host.is_dir() {
         return None;
     }
-    let inside = Path::new("/proc")
-        .join(pid.to_string())
-        .join("root")
-        .join(dest.trim_start_matches('/'));
+    // `/proc/PID/root` enters the container's files, but an absolute link
+    // met on the way would be resolved against the host's `/`, not the
+    // container's (the engine resolved it inside the container when it
+    // mounted): a destination with a link on its path is not compared.
+    let mut inside = Path::new("/proc").join(pid.to_string()).join("root");
+    for part in Path::new(dest).components() {
+        match part {
+            std::path::Component::Normal(name) => {
+                inside.push(name);
+                if std::fs::symlink_metadata(&inside).ok()?.is_symlink() {
+                    return None;
+                }
+            }
+            std::path::Component::RootDir | std::path::Component::CurDir => {}
+            std::path::Component::ParentDir | std::path::Component::Prefix(_) => return None,
+        }
+    }
     let mounted = std::fs::metadata(&inside).ok()?;
     if (mounted.dev(), mounted.ino()) != (host.dev(), host.ino()) {
         return Some(format!(
@@ -452,6 +465,27 @@ mod tests {
             index: 1,
             path,
         }
+    }
+
+    /// A destination with a link on its path is not compared: through
+    /// `/proc/PID/root` an absolute link would be resolved against the
+    /// host's `/`, and a healthy container would be stopped.
+    #[test]
+    fn a_destination_through_a_link_is_not_compared() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("a");
+        let other = dir.path().join("b");
+        std::fs::create_dir_all(&source).unwrap();
+        std::fs::create_dir_all(&other).unwrap();
+        symlink(&other, dir.path().join("link")).unwrap();
+        let pid = std::process::id();
+        let source = source.to_str().unwrap();
+        let dest = dir.path().join("link");
+        assert_eq!(swapped(pid, source, dest.to_str().unwrap()), None);
+        // The folder itself, reached without a link, is its own.
+        assert_eq!(swapped(pid, source, source), None);
+        // Another folder reached without a link is a swap.
+        assert!(swapped(pid, source, other.to_str().unwrap()).is_some());
     }
 
     #[test]

@@ -243,7 +243,7 @@ fn backup_restore_retention_and_faults_on_the_real_engine() {
     let e = failed(site, &["backup", &name]);
     assert!(
         e.contains("conteneur1_backup_command")
-            && e.contains("exited with status 3: oops")
+            && e.contains("exited with status 3\n--- its error output ---\noops")
             && e.contains("the previous archives are intact"),
         "{e}"
     );

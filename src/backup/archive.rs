@@ -306,7 +306,13 @@ pub fn verify<R: Read>(r: R) -> Result<Manifest, ArchiveError> {
             manifest = Some(m);
             continue;
         }
-        if entry.header().entry_type().is_file() {
+        let kind = entry.header().entry_type();
+        if !restorable(kind) {
+            return Err(corrupt(format!(
+                "'{path}' is a {kind:?} member; conteneur restores only files, folders and symbolic links"
+            )));
+        }
+        if kind.is_file() {
             let mut h = Hashing {
                 inner: &mut entry,
                 hash: Sha256::new(),
@@ -342,6 +348,42 @@ pub fn verify<R: Read>(r: R) -> Result<Manifest, ArchiveError> {
     Ok(m)
 }
 
+/// The members a backup writes, and the only ones a restore accepts: a
+/// hard link, a device node or a FIFO from a crafted archive would reach
+/// outside the volume or make a device in it.
+fn restorable(kind: tar::EntryType) -> bool {
+    kind.is_file() || kind.is_dir() || kind.is_symlink()
+}
+
+/// Whether `target`'s folder, links followed, is inside `dest` (itself
+/// resolved): a member must never be written through a symbolic link an
+/// earlier member made (`x -> /etc`, then `x/cron.d/job`).
+fn inside(dest: &Path, target: &Path) -> Result<(), ArchiveError> {
+    if target == dest {
+        return Ok(());
+    }
+    // The nearest folder that exists: what is below it will be made as
+    // plain folders inside it.
+    let mut parent = target.parent().unwrap_or(target);
+    while !parent.exists() {
+        match parent.parent() {
+            Some(p) => parent = p,
+            None => break,
+        }
+    }
+    let real_dest = std::fs::canonicalize(dest)?;
+    let real = std::fs::canonicalize(parent)?;
+    if real.starts_with(&real_dest) {
+        Ok(())
+    } else {
+        Err(corrupt(format!(
+            "'{}' would be written through a symbolic link, to '{}'",
+            target.display(),
+            real.display()
+        )))
+    }
+}
+
 /// The part of `path` below `prefix/`, only plain names (no `..`, no
 /// root); None when `path` is not below it.
 fn below(path: &Path, prefix: &str) -> Option<PathBuf> {
@@ -372,7 +414,22 @@ pub fn extract<R: Read>(r: R, prefix: &str, dest: &Path) -> Result<u64, ArchiveE
             continue;
         };
         let target = dest.join(&rel);
-        if entry.header().entry_type().is_dir() {
+        let kind = entry.header().entry_type();
+        if !restorable(kind) {
+            return Err(corrupt(format!(
+                "'{}' is a {kind:?} member; conteneur restores only files, folders and symbolic links",
+                path.display()
+            )));
+        }
+        // Checked to stay inside `dest` before anything is made for it.
+        inside(dest, &target)?;
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        if std::fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink()) {
+            std::fs::remove_file(&target)?;
+        }
+        if kind.is_dir() {
             std::fs::create_dir_all(&target)?;
             dirs.push((target, entry.header().clone()));
             continue;
@@ -443,6 +500,41 @@ mod tests {
         let (files, bytes) = w.add_tree("volumes/data", dir).unwrap();
         assert_eq!((files, bytes), (2, 100_005));
         w.finish(manifest()).unwrap()
+    }
+
+    /// A crafted archive: a link to a folder outside, then a file through
+    /// it, and a hard link to a host file. Nothing is written outside.
+    #[test]
+    fn a_crafted_archive_writes_nothing_outside_its_folder() {
+        let outside = tempfile::tempdir().unwrap();
+        let link = |name: &str, kind: tar::EntryType, to: &Path| {
+            let mut b = tar::Builder::new(Vec::new());
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(kind);
+            h.set_size(0);
+            h.set_mode(0o777);
+            b.append_link(&mut h, name, to).unwrap();
+            let mut f = tar::Header::new_gnu();
+            f.set_size(4);
+            f.set_mode(0o644);
+            f.set_cksum();
+            b.append_data(&mut f, "volumes/data/x/evil", &b"evil"[..])
+                .unwrap();
+            zstd::encode_all(b.into_inner().unwrap().as_slice(), 1).unwrap()
+        };
+        for (kind, to) in [
+            (tar::EntryType::Symlink, outside.path().to_path_buf()),
+            (tar::EntryType::Link, outside.path().join("host-file")),
+        ] {
+            let dest = tempfile::tempdir().unwrap();
+            let bytes = link("volumes/data/x", kind, &to);
+            assert!(
+                extract(bytes.as_slice(), "volumes/data", dest.path()).is_err(),
+                "{kind:?}"
+            );
+            assert!(!outside.path().join("evil").exists(), "{kind:?}");
+            assert!(verify(bytes.as_slice()).is_err(), "{kind:?}");
+        }
     }
 
     #[test]

@@ -19,6 +19,14 @@ use crate::backend::{Backend, labels};
 /// How long a command run inside a container may take (a dump of a large
 /// database is long; a hung one is not waited for forever).
 const EXEC_LIMIT: Duration = Duration::from_secs(6 * 3600);
+/// A command that ran past [`EXEC_LIMIT`].
+fn over_limit() -> String {
+    format!(
+        "it did not finish within {} hours, and was given up",
+        EXEC_LIMIT.as_secs() / 3600
+    )
+}
+
 /// What is kept of a command's error output for its message.
 const STDERR_KEPT: usize = 4000;
 
@@ -150,20 +158,28 @@ impl Engine {
         let mut bytes = 0u64;
         let mut output = output;
         let mut write_error = None;
-        while let Some(item) = output.next().await {
-            match item.map_err(|e| engine_message(&e))? {
-                // After a failed write, read to the end anyway, so the
-                // command is not left blocked on a full pipe.
-                LogOutput::StdOut { message } if write_error.is_none() => {
-                    match out.write_all(&message).await {
-                        Ok(()) => bytes += message.len() as u64,
-                        Err(e) => write_error = Some(e),
+        // The engine's client bounds only the answer's headers: the stream
+        // itself is bounded here.
+        let pump = async {
+            while let Some(item) = output.next().await {
+                match item.map_err(|e| engine_message(&e))? {
+                    // After a failed write, read to the end anyway, so the
+                    // command is not left blocked on a full pipe.
+                    LogOutput::StdOut { message } if write_error.is_none() => {
+                        match out.write_all(&message).await {
+                            Ok(()) => bytes += message.len() as u64,
+                            Err(e) => write_error = Some(e),
+                        }
                     }
+                    LogOutput::StdErr { message } => keep_tail(&mut stderr, &message),
+                    _ => {}
                 }
-                LogOutput::StdErr { message } => keep_tail(&mut stderr, &message),
-                _ => {}
             }
-        }
+            Ok::<(), String>(())
+        };
+        tokio::time::timeout(EXEC_LIMIT, pump)
+            .await
+            .map_err(|_| over_limit())??;
         if let Some(e) = write_error {
             return Err(format!("writing its output failed: {e}"));
         }
@@ -205,7 +221,9 @@ impl Engine {
             }
             stderr
         };
-        let (fed, stderr) = tokio::join!(feed, drain);
+        let (fed, stderr) = tokio::time::timeout(EXEC_LIMIT, async { tokio::join!(feed, drain) })
+            .await
+            .map_err(|_| over_limit())?;
         let exit = self.exit(&exec, stderr, 0).await?;
         if exit.code == 0 {
             fed?;

@@ -485,10 +485,12 @@ pub async fn backup_one(
                 variable: cmd.variable.clone(),
                 command: cmd.text.clone(),
                 what: format!("exited with status {}", exit.code),
+                // On lines of their own: the audit trail keeps only an
+                // error's first line, never what a command printed.
                 stderr: if exit.stderr.is_empty() {
                     String::new()
                 } else {
-                    format!(": {}", exit.stderr)
+                    format!("\n--- its error output ---\n{}", exit.stderr)
                 },
             });
         }

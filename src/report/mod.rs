@@ -38,7 +38,11 @@ pub const PARALLEL_ASKS: usize = 32;
 /// The Redis target: its URL (never with a password) and the password.
 #[derive(Clone)]
 pub struct RedisTarget {
+    /// The URL as configured, to connect with: never shown (a hand-edited
+    /// config.eol may hold a password in it, which `set` would refuse).
     pub url: String,
+    /// The URL without its user and password: what messages show.
+    pub shown: String,
     pub password: Option<String>,
 }
 
@@ -46,7 +50,7 @@ impl std::fmt::Debug for RedisTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The password is a secret: never shown, even in a debug print.
         f.debug_struct("RedisTarget")
-            .field("url", &self.url)
+            .field("url", &self.shown)
             .field("password", &self.password.as_ref().map(|_| "<secret>"))
             .finish()
     }
@@ -63,6 +67,10 @@ pub struct Settings {
     pub textfile: Option<PathBuf>,
 }
 
+/// How long a round waits for what `status` looks at first (swapped host
+/// folders, git repositories).
+const LOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Settings {
     /// The report settings of `cfg`; the textfile folder is under the root
     /// of `paths`.
@@ -74,6 +82,7 @@ impl Settings {
             .max(1);
         let nonempty = |name: &str| cfg.first(name).filter(|v| !v.trim().is_empty());
         let redis = nonempty("conteneur_report_redis").map(|url| RedisTarget {
+            shown: crate::userinfo::public(&url),
             url,
             password: nonempty("conteneur_report_redis_password"),
         });
@@ -97,7 +106,7 @@ impl Settings {
 
     /// The lifetime of every Redis key: three intervals.
     pub fn ttl(&self) -> Duration {
-        self.interval * 3
+        self.interval.saturating_mul(3)
     }
 }
 
@@ -220,7 +229,32 @@ async fn collect_config(paths: &Paths, cfg: &Config, time: SystemTime) -> Snapsh
     };
     let mut backends = Backends::connect(&paths.state).await;
     let mut observed = backends.inspect().await;
-    let looked = crate::run::status::look(paths, cfg, &desired, &backends, &mut observed).await;
+    // A round must end well within the keys' lifetime: an unreachable git
+    // host (docker+git) is not waited for as a run waits for it.
+    let looked = match tokio::time::timeout(
+        LOOK_TIMEOUT,
+        crate::run::status::look(paths, cfg, &desired, &backends, &mut observed),
+    )
+    .await
+    {
+        Ok(looked) => looked,
+        Err(_) => crate::run::status::Looked {
+            notes: desired
+                .iter()
+                .filter(|d| d.backend == "docker+git")
+                .map(|d| {
+                    (
+                        d.name.clone(),
+                        format!(
+                            "its repository was not read within {} s",
+                            LOOK_TIMEOUT.as_secs()
+                        ),
+                    )
+                })
+                .collect(),
+            swapped: Vec::new(),
+        },
+    };
     let status = crate::run::status::gather_with(
         paths, cfg, &desired, &rendered, &backends, &observed, looked,
     )

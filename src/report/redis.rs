@@ -97,7 +97,7 @@ pub async fn push(
     match tokio::time::timeout(ROUND_TIMEOUT, push_inner(target, server, snap, ttl)).await {
         Ok(r) => r,
         Err(_) => Err(RedisError::Stalled {
-            url: target.url.clone(),
+            url: target.shown.clone(),
             seconds: ROUND_TIMEOUT.as_secs(),
         }),
     }
@@ -110,7 +110,7 @@ async fn push_inner(
     ttl: Duration,
 ) -> Result<usize, RedisError> {
     let fail = |e: redis::RedisError| RedisError::Failed {
-        url: target.url.clone(),
+        url: target.shown.clone(),
         message: message(&e),
     };
     let mut info = target.url.as_str().into_connection_info().map_err(fail)?;

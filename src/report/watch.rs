@@ -179,7 +179,7 @@ impl Watcher {
                     log,
                     "conteneur watch: a round every {} s; redis: {}; textfile: {}",
                     s.interval.as_secs(),
-                    s.redis.as_ref().map(|r| r.url.as_str()).unwrap_or("none"),
+                    s.redis.as_ref().map(|r| r.shown.as_str()).unwrap_or("none"),
                     s.textfile
                         .as_ref()
                         .map(|d| d.join(super::TEXTFILE).display().to_string())

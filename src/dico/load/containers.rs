@@ -35,14 +35,20 @@ impl Loader {
         self.unknown_attrs(ctx, el, &["name", "id", "group"]);
         let loc = ctx.loc(el);
         let Some(name) = el.attr("name").map(str::trim).filter(|n| !n.is_empty()) else {
-            self.err(loc, None, "<container> has no 'name'");
+            self.warn(
+                loc,
+                None,
+                "<container> has no 'name': it is left out, with what it holds",
+            );
             return;
         };
         if name == containers::ALL || name.contains(DYNAMIC_PLACEHOLDER) {
-            self.err(
+            self.warn(
                 loc,
                 None,
-                format!("'{name}' cannot be the name of a <container>"),
+                format!(
+                    "'{name}' cannot be the name of a <container>: it is left out, with what it holds"
+                ),
             );
             return;
         }
@@ -401,6 +407,25 @@ mod tests {
             ]
         );
         assert!(d.notices.is_empty(), "{:?}", d.notices);
+    }
+
+    #[test]
+    fn a_container_without_a_usable_name_is_left_out_with_a_warning() {
+        for c in ["<container id='12'/>", "<container name='all'/>"] {
+            let xml = format!(
+                "<creole><containers>{c}<container name='dns' id='51'/></containers></creole>"
+            );
+            let out = load_texts(&[("00_c.xml", COMMON), ("20_a.xml", &xml)]);
+            assert!(out.errors.is_empty(), "{c}: {:?}", out.errors);
+            assert!(
+                out.warnings
+                    .iter()
+                    .any(|w| w.to_string().contains("left out")),
+                "{c}: {:?}",
+                out.warnings
+            );
+            assert!(out.dicos.variables.contains_key("container_ip_dns"), "{c}");
+        }
     }
 
     #[test]
