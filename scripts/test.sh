@@ -45,8 +45,16 @@ setup() {
 say "set-up in the background: services, test images, the package's Debian root (logs in $SETUP_LOG)"
 setup &
 SETUP_PID=$!
-# If the checks below fail, do not leave the set-up running unseen.
-trap 'kill "$SETUP_PID" 2>/dev/null || true' EXIT
+# If the checks below fail, do not leave the set-up (or the package test)
+# running unseen: the background jobs and their children are stopped.
+stop_jobs() {
+  local p
+  for p in "$@"; do
+    pkill -TERM -P "$p" 2>/dev/null || true
+    kill "$p" 2>/dev/null || true
+  done
+}
+trap 'stop_jobs "$SETUP_PID"' EXIT
 
 # --- checks ----------------------------------------------------------------
 say "cargo fmt --check"
@@ -66,13 +74,16 @@ PACKAGE_LOG=$SETUP_LOG/package.log
 say "Debian package (tests/package.sh) in the background (log in $PACKAGE_LOG)"
 ./tests/package.sh >"$PACKAGE_LOG" 2>&1 &
 PACKAGE_PID=$!
-trap 'kill "$SETUP_PID" "$PACKAGE_PID" 2>/dev/null || true' EXIT
+trap 'stop_jobs "$SETUP_PID" "$PACKAGE_PID"' EXIT
 
 say "waiting for the set-up"
 setup_rc=0
 wait "$SETUP_PID" || setup_rc=$?
 for f in services images chroot; do
-  [ -f "$SETUP_LOG/$f.log" ] && { echo "-- $f:"; grep -v '^\s*$' "$SETUP_LOG/$f.log" | tail -n 40; }
+  if [ -s "$SETUP_LOG/$f.log" ]; then
+    echo "-- $f:"
+    grep -v '^\s*$' "$SETUP_LOG/$f.log" | tail -n 40 || true
+  fi
 done
 if [ "$setup_rc" -ne 0 ]; then
   cat "$SETUP_LOG/failed" >&2 2>/dev/null || true
