@@ -34,16 +34,6 @@ pub struct RestoreArgs {
     pub allow_image_change: bool,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure {
-            code: EXIT_SYSTEM,
-            message: format!("cannot start the async runtime: {e}"),
-        })
-}
-
 fn failure(e: BackupError) -> Failure {
     let code = match &e {
         BackupError::Config(_) | BackupError::Unknown { .. } => EXIT_INVALID_CONFIG,
@@ -95,7 +85,7 @@ pub fn cmd_backup(paths: &Paths, a: BackupArgs) -> Result<u8, Failure> {
         super::select(super::targets(&cfg, paths).map_err(failure)?, &a.names).map_err(failure)?;
     let _lock = lock(paths, "backup")?;
     let server = crate::run::server_id(paths);
-    let rt = runtime()?;
+    let rt = crate::run::cli::runtime()?;
     let r = rt.block_on(async {
         let engine = connect().await?;
         let mut failed = 0;
@@ -229,7 +219,7 @@ pub fn cmd_restore(paths: &Paths, a: RestoreArgs) -> Result<u8, Failure> {
         return Ok(0);
     }
     let server = crate::run::server_id(paths);
-    let rt = runtime()?;
+    let rt = crate::run::cli::runtime()?;
     rt.block_on(async {
         let engine = connect().await?;
         let mut log = |l: String| println!("{l}");

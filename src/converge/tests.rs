@@ -212,6 +212,29 @@ fn run(
     run_all(plan, std::slice::from_ref(l), set, s, sw)
 }
 
+/// A replace of `web` on the fake Docker engine whose switch refuses the
+/// switch itself or the drain, as told: its error and the engine's log.
+fn refused_replace(refuse: bool, refuse_drain: bool) -> (ConvergeError, Vec<String>) {
+    let log = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let mut set = Backends::new();
+    set.insert(Box::new(Fake::new(Kind::Docker, &log)));
+    let l = launch("docker");
+    let e = run(
+        &replace_step(Kind::Docker, Kind::Docker),
+        &l,
+        &set,
+        &settings(),
+        &LogSwitch {
+            log: log.clone(),
+            refuse,
+            refuse_drain,
+        },
+    )
+    .unwrap_err();
+    let log = log.lock().unwrap().clone();
+    (e, log)
+}
+
 /// Runs `plan` for the launch plans `ls`.
 fn run_all(
     plan: &Plan,
@@ -387,22 +410,7 @@ fn a_crash_loop_is_noticed_before_the_health_timeout() {
 
 #[test]
 fn a_drain_that_cannot_be_arranged_stops_the_run_before_the_switch() {
-    let log = std::sync::Arc::new(Mutex::new(Vec::new()));
-    let mut set = Backends::new();
-    set.insert(Box::new(Fake::new(Kind::Docker, &log)));
-    let l = launch("docker");
-    let e = run(
-        &replace_step(Kind::Docker, Kind::Docker),
-        &l,
-        &set,
-        &settings(),
-        &LogSwitch {
-            log: log.clone(),
-            refuse: false,
-            refuse_drain: true,
-        },
-    )
-    .unwrap_err();
+    let (e, log) = refused_replace(false, true);
     let text = e.to_string();
     assert!(
         text.contains("drain could not be arranged")
@@ -410,7 +418,6 @@ fn a_drain_that_cannot_be_arranged_stops_the_run_before_the_switch() {
             && text.contains("previous ones keep serving"),
         "{text}"
     );
-    let log = log.lock().unwrap();
     assert!(
         log.contains(&"will drain web.old.old".to_string()),
         "{log:?}"
@@ -428,24 +435,8 @@ fn a_drain_that_cannot_be_arranged_stops_the_run_before_the_switch() {
 
 #[test]
 fn a_refused_switch_removes_the_new_ones_and_keeps_the_old_ones() {
-    let log = std::sync::Arc::new(Mutex::new(Vec::new()));
-    let mut set = Backends::new();
-    set.insert(Box::new(Fake::new(Kind::Docker, &log)));
-    let l = launch("docker");
-    let e = run(
-        &replace_step(Kind::Docker, Kind::Docker),
-        &l,
-        &set,
-        &settings(),
-        &LogSwitch {
-            log: log.clone(),
-            refuse: true,
-            refuse_drain: false,
-        },
-    )
-    .unwrap_err();
+    let (e, log) = refused_replace(true, false);
     assert!(matches!(e, ConvergeError::Switch { .. }), "{e}");
-    let log = log.lock().unwrap();
     assert!(
         log.contains(&"docker remove web.next".to_string()),
         "{log:?}"
