@@ -499,6 +499,22 @@ impl Backend for LxcBackend {
         self.write_marker(id, &marker)
     }
 
+    /// Not started at boot any more (`lxc.start.auto = 0` in its
+    /// configuration); LXC containers join no private network.
+    async fn retire(&self, id: &str) -> Result<(), BackendError> {
+        let path = self.dir(id).join("config");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| err(id, "retire", format!("{}: {e}", path.display())))?;
+        let mut out: String = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("lxc.start.auto"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        out.push_str("lxc.start.auto = 0\n");
+        crate::backend::write_atomic(&path, out.as_bytes())
+            .map_err(|e| err(id, "retire", format!("{}: {e}", path.display())))
+    }
+
     async fn running(&self, id: &str) -> Result<bool, BackendError> {
         Ok(self.state(id).await? == "RUNNING")
     }

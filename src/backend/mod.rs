@@ -300,10 +300,10 @@ pub struct Observed {
     /// Where the git tags of docker+git containers point now:
     /// (repository, tag) → commit.
     pub sources: HashMap<(String, String), String>,
-    /// Replaced containers a drainer (`conteneur drain`, started by an
-    /// earlier run) still holds: id → when it stops them (text, for the
-    /// plan's cause). Read from conteneur's state folder, not the engine.
-    pub draining: BTreeMap<String, String>,
+    /// Replaced containers draining, as the drain journal says: id →
+    /// seconds left at the time of the snapshot (0: due). Read from
+    /// conteneur's state folder, not the engine.
+    pub draining: BTreeMap<String, u64>,
     /// Private networks (Docker's user-defined networks).
     pub networks: Vec<ObservedResource>,
     /// Named volumes.
@@ -474,6 +474,15 @@ pub trait Backend: Send + Sync {
             image,
             self.kind()
         )))
+    }
+    /// A replaced instance leaves service (the plan's rename-old step):
+    /// it no longer comes back by itself (restart policy `no`, no start at
+    /// boot) and no longer answers its network aliases, so that a reboot
+    /// during its drain brings back only the new version. It keeps running
+    /// for what it still serves.
+    async fn retire(&self, id: &str) -> Result<(), BackendError> {
+        let _ = id;
+        Ok(())
     }
     /// True for engines where a container cannot exist twice (a snap is
     /// installed once per system): a change is made in place by

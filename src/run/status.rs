@@ -97,9 +97,9 @@ impl Status {
             && self.files_not_applied.is_empty()
             && self.proxy_running
             && self.containers.iter().all(|c| {
-                c.desired == "running"
+                let draining = c.desired == "draining" && c.drift.is_none();
+                (draining || (c.desired == "running" && c.health == "healthy"))
                     && c.actual == "running"
-                    && c.health == "healthy"
                     && c.drift.is_none()
                     && c.trouble.is_none()
             })
@@ -248,6 +248,8 @@ pub async fn look(
     observed: &mut Observed,
 ) -> Looked {
     let server = super::server_id(paths);
+    // The drain journal: a draining instance is as wanted until it is due.
+    observed.draining = super::drain::draining(paths);
     let swapped = super::swapped::stop_swapped(backends, observed, &server, &paths.state).await;
     let notes = read_sources(desired, observed, &super::git_credentials(cfg)).await;
     Looked { notes, swapped }
@@ -380,7 +382,13 @@ pub async fn gather_with(
                     .cloned()
                     .unwrap_or_else(|| "remove: no longer configured".into()),
             ),
-            health: "unknown".into(),
+            // The drain journal's word (the plan leaves it until due).
+            health: match observed.draining.get(&c.id) {
+                Some(left) if c.is_old() && c.running && *left > 0 => {
+                    format!("draining, {left} s left")
+                }
+                _ => "unknown".into(),
+            },
             route: None,
             ports: c.host_ports().map(|p| p.display()),
             note: None,
