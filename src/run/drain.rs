@@ -5,7 +5,7 @@
 //! in nginx's old workers, open websockets, clients of `port_out`), then
 //! stopped (SIGTERM, its stop timeout, then killed) and removed.
 //!
-//! The retirements are kept in a journal, `STATE/drains.json`, written
+//! The retirements are kept in a journal, `STATE/drain/journal.json`, written
 //! atomically *before* nginx is switched: when it cannot be written, the
 //! run stops before the switch and the old containers keep serving. No
 //! process holds a drain: whoever comes next completes the retirements
@@ -35,10 +35,11 @@ use crate::backend::{Backends, Kind};
 use crate::converge::Draining;
 use crate::paths::Paths;
 
-/// The journal's file, under the state folder.
-pub const JOURNAL: &str = "drains.json";
-/// The folder of older releases' drain jobs, under the state folder.
-const LEGACY_DIR: &str = "drain";
+/// The journal's folder, under the state folder (older releases kept their
+/// jobs there too).
+const DIR: &str = "drain";
+/// The journal's file, in [`DIR`].
+pub const JOURNAL: &str = "journal.json";
 /// The journal's format.
 const FORMAT: u32 = 1;
 
@@ -84,7 +85,7 @@ pub fn now() -> u64 {
 }
 
 fn journal_path(paths: &Paths) -> PathBuf {
-    paths.state.join(JOURNAL)
+    paths.state.join(DIR).join(JOURNAL)
 }
 
 /// The journal as it is on disk; an unreadable one is an error (never
@@ -120,13 +121,13 @@ fn write(paths: &Paths, journal: &Journal) -> Result<(), String> {
 
 /// Older releases' jobs: (file, retirements).
 fn legacy(paths: &Paths) -> Vec<(PathBuf, Vec<Retirement>)> {
-    let Ok(entries) = std::fs::read_dir(paths.state.join(LEGACY_DIR)) else {
+    let Ok(entries) = std::fs::read_dir(paths.state.join(DIR)) else {
         return Vec::new();
     };
     let mut out = Vec::new();
     for e in entries.flatten() {
         let p = e.path();
-        if p.extension().is_none_or(|x| x != "json") {
+        if p.extension().is_none_or(|x| x != "json") || e.file_name() == JOURNAL {
             continue;
         }
         let Some(job) = std::fs::read(&p)
@@ -367,7 +368,7 @@ mod tests {
     #[test]
     fn an_unreadable_journal_stops_a_record() {
         let (_d, p) = paths();
-        std::fs::create_dir_all(&p.state).unwrap();
+        std::fs::create_dir_all(p.state.join(DIR)).unwrap();
         std::fs::write(path(&p), b"{not json").unwrap();
         let e = record(&p, &[draining("a")], Duration::from_secs(30)).unwrap_err();
         assert!(e.contains("not a drain journal"), "{e}");
@@ -385,7 +386,7 @@ mod tests {
     #[test]
     fn older_releases_jobs_are_read() {
         let (_d, p) = paths();
-        let dir = p.state.join(LEGACY_DIR);
+        let dir = p.state.join(DIR);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
             dir.join("1-2.json"),

@@ -376,12 +376,14 @@ pub async fn gather_with(
             id: Some(short_id(&c.id).to_string()),
             image: running_image(c),
             wanted: String::new(),
-            drift: Some(
-                drifts
-                    .get(&c.name)
-                    .cloned()
-                    .unwrap_or_else(|| "remove: no longer configured".into()),
-            ),
+            // A drain with time left is as wanted (the plan leaves it).
+            drift: match drifts.get(&c.name) {
+                Some(d) => Some(d.clone()),
+                None if c.is_old() && observed.draining.get(&c.id).is_some_and(|l| *l > 0) => {
+                    None
+                }
+                None => Some("remove: no longer configured".into()),
+            },
             // The drain journal's word (the plan leaves it until due).
             health: match observed.draining.get(&c.id) {
                 Some(left) if c.is_old() && c.running && *left > 0 => {
