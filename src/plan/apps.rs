@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::launch::{App, Launch};
 use super::{Action, PlanError, Step};
-use crate::backend::{Kind, Observed, ObservedResource, labels};
+use crate::plan::observed::{Kind, Observed, ObservedResource, labels};
 
 /// The engine's name of the private network `net` of server `server`:
 /// several roots (a demo, tests) share one engine, and each has its own
@@ -377,7 +377,7 @@ pub fn network_steps(
             return Err(PlanError::NetworkClash {
                 network: net.to_string(),
                 engine_name,
-                id: crate::backend::short_id(&foreign.id).to_string(),
+                id: crate::plan::observed::short_id(&foreign.id).to_string(),
             });
         }
         creates.push(Step {
@@ -580,7 +580,9 @@ mod tests {
         vec![wp, db]
     }
 
-    fn ours(mut c: crate::backend::ObservedContainer) -> crate::backend::ObservedContainer {
+    fn ours(
+        mut c: crate::plan::observed::ObservedContainer,
+    ) -> crate::plan::observed::ObservedContainer {
         c.labels.insert(labels::SERVER.into(), SERVER.into());
         c
     }
@@ -686,7 +688,7 @@ mod tests {
         let pair = pair();
         let mut observed = running_pair(&pair, &[], vec![network("wp")]);
         let mut old = ours(running(&pair[0], "oooo"));
-        old.name = crate::backend::old_name("wordpress", "oooo");
+        old.name = crate::plan::observed::old_name("wordpress", "oooo");
         observed.containers.push(old);
         observed
             .draining

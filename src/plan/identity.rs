@@ -11,11 +11,13 @@ use sha2::{Digest, Sha256};
 
 use super::launch::{self, Launch};
 use super::redact::{self, LabelKey};
-use crate::backend::{NEXT_SUFFIX, labels};
+use crate::plan::observed::{NEXT_SUFFIX, labels};
 
 /// The configured name of a replaced container draining (`NAME.old.ID`).
 pub fn old_base(name: &str) -> &str {
-    name.split(crate::backend::OLD_MARK).next().unwrap_or(name)
+    name.split(crate::plan::observed::OLD_MARK)
+        .next()
+        .unwrap_or(name)
 }
 
 /// The name a replacement container has until it is switched in.
@@ -109,7 +111,7 @@ mod tests {
     use super::super::tests::{images, launch, running};
     use super::super::{Options, reconcile};
     use super::*;
-    use crate::backend::Observed;
+    use crate::plan::observed::Observed;
 
     #[test]
     fn the_plan_label_holds_no_environment_value() {

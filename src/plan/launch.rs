@@ -191,6 +191,39 @@ impl LaunchFile {
     }
 }
 
+/// Docker-style size ("512m", "1g", "1024") in bytes; `None` when empty,
+/// not a size, or too large for 64 bits (the plan refuses those:
+/// [`crate::plan::check_type`]).
+pub fn parse_size(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    let (num, mult) = match s.char_indices().last()? {
+        (i, 'k' | 'K') => (&s[..i], 1024),
+        (i, 'm' | 'M') => (&s[..i], 1024 * 1024),
+        (i, 'g' | 'G') => (&s[..i], 1024 * 1024 * 1024),
+        _ => (s, 1),
+    };
+    num.parse::<i64>().ok()?.checked_mul(mult)
+}
+
+/// An LXC template name rather than an OCI image: no registry path.
+pub fn is_template(image: &str) -> bool {
+    !image.is_empty() && !image.contains(['/', ':', '.'])
+}
+
+/// A snap name as snapd takes it: lowercase letters, digits and dashes.
+pub fn valid_snap_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 40
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
 /// One docker container, `name:tag` of the demo image published on `port`
 /// (127.0.0.1) and probed there: the sample the unit tests of several
 /// modules start from, changing only what each is about.
@@ -224,5 +257,32 @@ pub(crate) fn sample(name: &str, tag: &str, port: u16) -> Launch {
         replicas: 1,
         placement: vec![],
         app: Default::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512m"), Some(512 * 1024 * 1024));
+        assert_eq!(parse_size("1G"), Some(1024 * 1024 * 1024));
+        assert_eq!(parse_size("100"), Some(100));
+        assert_eq!(parse_size(""), None);
+        assert_eq!(parse_size("x"), None);
+        assert_eq!(parse_size("99999999999999999g"), None);
+    }
+
+    #[test]
+    fn templates_and_snap_names() {
+        assert!(is_template("busybox"));
+        assert!(!is_template("localhost:5000/demo/web"));
+        assert!(!is_template("docker.io/library/nginx"));
+        assert!(valid_snap_name("rocketchat-server"));
+        assert!(!valid_snap_name("Rocket"));
+        assert!(!valid_snap_name("a/b"));
+        assert!(!valid_snap_name("-a"));
+        assert!(!valid_snap_name(""));
     }
 }

@@ -9,7 +9,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::launch;
-use crate::backend::{HostPorts, Kind, short_id};
+use crate::plan::observed::{HostPorts, Kind, short_id};
 
 /// What to do, and to which container, on which engine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -18,9 +18,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Backends, Kind};
+use crate::backend::Backends;
 use crate::converge::Draining;
 use crate::paths::Paths;
+use crate::plan::observed::Kind;
 
 /// The drainers' folder, under the state folder.
 pub const DRAIN_DIR: &str = "drain";

@@ -15,9 +15,10 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::{DockerBackend, engine_message};
-use crate::backend::{BackendError, Kind, ObservedResource, labels};
+use crate::backend::BackendError;
 use crate::plan::apps::{network_name, split_command};
 use crate::plan::launch::Launch;
+use crate::plan::observed::{Kind, ObservedResource, labels};
 
 const SECOND: i64 = 1_000_000_000;
 
@@ -280,7 +281,7 @@ impl DockerBackend {
             }) => Ok(()),
             Err(e) => Err(BackendError::Other(format!(
                 "removing the network {} failed: {}",
-                crate::backend::short_id(id),
+                crate::plan::observed::short_id(id),
                 engine_message(&e)
             ))),
         }

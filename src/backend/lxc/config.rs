@@ -137,7 +137,7 @@ pub fn render_config(launch: &Launch, input: &ConfigInput<'_>) -> Result<String,
         ));
     }
     if !launch.memory.is_empty() {
-        let bytes = crate::backend::docker::parse_size(&launch.memory)
+        let bytes = crate::plan::launch::parse_size(&launch.memory)
             .ok_or_else(|| format!("memory limit '{}' is not a size", launch.memory))?;
         out.push_str(&match input.cgroup {
             Cgroup::V2 => format!("lxc.cgroup2.memory.max = {bytes}\n"),

@@ -309,7 +309,7 @@ pub fn desired(
             })?,
             env: l.env.clone(),
             mounts,
-            memory: crate::backend::docker::parse_size(&l.memory),
+            memory: crate::plan::launch::parse_size(&l.memory),
             restart: restart_condition(&l.restart).to_string(),
             stop_grace: l.stop_timeout,
             // The admin's in-container check, else conteneur's probe.
