@@ -390,7 +390,7 @@ pub fn service(launch: &Launch, root: &Path) -> Service {
             lit(&format!("{host}:{}", m.container))
         })
         .collect();
-    let memory = launch.memory.trim();
+    let memory = launch.memory.text().trim();
     let app = &launch.app;
     let nonempty = |s: &str| (!s.is_empty()).then(|| lit(s));
     Service {
@@ -424,7 +424,9 @@ pub fn service(launch: &Launch, root: &Path) -> Service {
                 .collect(),
         ),
         user: nonempty(&app.user),
-        command: plan::apps::split_command(&app.command)
+        command: app
+            .command
+            .words()
             .ok()
             .filter(|w| !w.is_empty())
             .map(|w| w.iter().map(|s| lit(s)).collect()),
@@ -873,7 +875,7 @@ mod tests {
         l.ports.clear();
         assert!(healthcheck(&l).is_none());
         l.restart = "whatever".into();
-        l.memory = String::new();
+        l.memory = Default::default();
         let s = service(&l, Path::new("/"));
         assert_eq!(s.restart, "no");
         assert!(s.deploy.is_none());

@@ -298,7 +298,7 @@ pub fn create_body(
         host_config: Some(HostConfig {
             port_bindings: Some(port_bindings),
             binds: Some(binds),
-            memory: crate::plan::launch::parse_size(&launch.memory),
+            memory: launch.memory.bytes(),
             restart_policy: Some(RestartPolicy {
                 name: Some(restart_policy(&launch.restart)),
                 maximum_retry_count: None,

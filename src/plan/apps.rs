@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sha2::{Digest, Sha256};
 
-use super::launch::{App, Launch};
+use super::launch::{App, Command, Launch};
 use super::{Action, PlanError, Step};
 use crate::plan::observed::{Kind, Observed, ObservedResource, labels};
 
@@ -222,7 +222,7 @@ pub fn check_units(units: &[Unit<'_>]) -> Vec<PlanError> {
                 });
             }
         }
-        if let Err(reason) = split_command(&u.app.command) {
+        if let Err(reason) = u.app.command.words() {
             out.push(PlanError::AppSetting {
                 name: u.name.to_string(),
                 variable: format!("conteneur{}_command", u.index),
@@ -464,7 +464,7 @@ pub fn lint(cfg: &crate::config::Config) -> Vec<crate::config::Problem> {
         let app = App {
             networks: items(&p("networks")),
             depends_on: items(&p("depends_on")),
-            command: first(&p("command")).unwrap_or_default(),
+            command: first(&p("command")).map(Command::new).unwrap_or_default(),
             user: first(&p("user")).unwrap_or_default(),
             read_only: first(&p("read_only")).as_deref() == Some("oui"),
             tmpfs: items(&p("tmpfs")),

@@ -212,7 +212,7 @@ pub fn check_type(d: &Launch) -> Result<Kind, PlanError> {
         found,
     };
     // A size that does not fit in 64 bits used to become "no limit".
-    if !d.memory.is_empty() && super::launch::parse_size(&d.memory).is_none() {
+    if d.memory.is_invalid() {
         return Err(setting(
             "expected a memory limit such as 512m or 1g that counts in bytes on 64 bits",
             format!("'{}'", d.memory),

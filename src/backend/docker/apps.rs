@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 
 use super::{DockerBackend, engine_message};
 use crate::backend::BackendError;
-use crate::plan::apps::{network_name, split_command};
+use crate::plan::apps::network_name;
 use crate::plan::launch::Launch;
 use crate::plan::observed::{Kind, ObservedResource, labels};
 
@@ -47,9 +47,9 @@ fn endpoint(launch: &Launch) -> EndpointSettings {
 pub fn apply(body: &mut ContainerCreateBody, launch: &Launch, labels: &BTreeMap<String, String>) {
     let app = &launch.app;
     if !app.command.is_empty()
-        && let Ok(words) = split_command(&app.command)
+        && let Ok(words) = app.command.words()
     {
-        body.cmd = Some(words);
+        body.cmd = Some(words.to_vec());
     }
     if !app.user.is_empty() {
         body.user = Some(app.user.clone());
