@@ -667,20 +667,13 @@ pub fn to_text<T: Serialize>(file: &T) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-/// Writes `text` to `path` atomically (a temporary file beside it, renamed).
+/// Writes `text` to `path` atomically ([`crate::atomic`]), only readable by
+/// its owner (0600, as before: the file may name secrets).
 pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<(), ExportError> {
-    let err = |e: &dyn std::fmt::Display| ExportError::Write {
+    crate::atomic::write(path, text.as_bytes(), 0o600).map_err(|e| ExportError::Write {
         path: path.to_path_buf(),
         message: e.to_string(),
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| err(&e))?;
-    tmp.write_all(text.as_bytes()).map_err(|e| err(&e))?;
-    tmp.persist(path).map_err(|e| err(&e.error))?;
-    Ok(())
+    })
 }
 
 /// `conteneur export ...`

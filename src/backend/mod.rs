@@ -427,15 +427,12 @@ impl Backends {
     }
 }
 
-/// Sets `contents` as the file `path` atomically (a temporary file beside
-/// it, then a rename): a marker is never seen half-written.
+/// Sets `contents` as the marker file `path` ([`crate::atomic`]), only
+/// root's (0600), making its folder: a marker is never seen half-written.
 pub fn write_atomic(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| std::io::Error::other("a marker path has a parent folder"))?;
     crate::folders::create_dir_all(dir, crate::folders::PUBLIC)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, contents)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    crate::atomic::write(path, contents, 0o600)
 }
