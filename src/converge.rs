@@ -30,9 +30,10 @@ use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 
-use crate::backend::{Backend, BackendError, Backends, HostMount, HostPorts, Kind};
+use crate::backend::{Backend, BackendError, Backends, HostMount};
 use crate::mounts;
 use crate::plan::launch::{Health, Launch, MountKind};
+use crate::plan::observed::{HostPorts, Kind};
 use crate::plan::redact::LabelKey;
 use crate::plan::{Action, Plan, Step, mount_given};
 
@@ -327,7 +328,7 @@ fn kind_of(launch: &Launch) -> Kind {
 /// The image id a new container of `launch` records.
 fn image_id(launch: &Launch, images: &ImageIds) -> String {
     let kind = kind_of(launch);
-    if kind == Kind::Lxc && crate::backend::lxc::is_template(&launch.image) {
+    if kind == Kind::Lxc && crate::plan::launch::is_template(&launch.image) {
         return format!("template:{}", launch.image);
     }
     images
@@ -579,7 +580,8 @@ pub async fn converge_containers(
 /// A container an interrupted run left (`NAME.next`), or a replaced one
 /// whose drain was interrupted (`NAME.old.ID`).
 fn is_leftover(name: &str) -> bool {
-    name.ends_with(crate::backend::NEXT_SUFFIX) || name.contains(crate::backend::OLD_MARK)
+    name.ends_with(crate::plan::observed::NEXT_SUFFIX)
+        || name.contains(crate::plan::observed::OLD_MARK)
 }
 
 /// The engines a step works on.

@@ -390,7 +390,7 @@ pub fn service(launch: &Launch, root: &Path) -> Service {
             lit(&format!("{host}:{}", m.container))
         })
         .collect();
-    let memory = launch.memory.trim();
+    let memory = launch.memory.text().trim();
     let app = &launch.app;
     let nonempty = |s: &str| (!s.is_empty()).then(|| lit(s));
     Service {
@@ -424,7 +424,9 @@ pub fn service(launch: &Launch, root: &Path) -> Service {
                 .collect(),
         ),
         user: nonempty(&app.user),
-        command: plan::apps::split_command(&app.command)
+        command: app
+            .command
+            .words()
             .ok()
             .filter(|w| !w.is_empty())
             .map(|w| w.iter().map(|s| lit(s)).collect()),
@@ -665,20 +667,13 @@ pub fn to_text<T: Serialize>(file: &T) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-/// Writes `text` to `path` atomically (a temporary file beside it, renamed).
+/// Writes `text` to `path` atomically ([`crate::atomic`]), only readable by
+/// its owner (0600, as before: the file may name secrets).
 pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<(), ExportError> {
-    let err = |e: &dyn std::fmt::Display| ExportError::Write {
+    crate::atomic::write(path, text.as_bytes(), 0o600).map_err(|e| ExportError::Write {
         path: path.to_path_buf(),
         message: e.to_string(),
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| err(&e))?;
-    tmp.write_all(text.as_bytes()).map_err(|e| err(&e))?;
-    tmp.persist(path).map_err(|e| err(&e.error))?;
-    Ok(())
+    })
 }
 
 /// `conteneur export ...`
@@ -873,7 +868,7 @@ mod tests {
         l.ports.clear();
         assert!(healthcheck(&l).is_none());
         l.restart = "whatever".into();
-        l.memory = String::new();
+        l.memory = Default::default();
         let s = service(&l, Path::new("/"));
         assert_eq!(s.restart, "no");
         assert!(s.deploy.is_none());

@@ -355,7 +355,7 @@ pub fn stack_file(
         launches
             .iter()
             .find(|l| l.name == name)
-            .map(|l| l.memory.as_str())
+            .map(|l| l.memory.text())
     };
     let mut front_conf = None;
     for w in &desired.services {

@@ -14,6 +14,7 @@
 //! The one-page map, with which module may import which and where a new
 //! engine or plan step goes: `docs/architecture.md`.
 
+pub mod atomic;
 pub mod audit;
 pub mod backend;
 pub mod backup;

@@ -7,9 +7,10 @@ use std::io::Write;
 use clap::Args;
 
 use crate::backend::swarm::SwarmBackend;
-use crate::backend::{Backends, LogRequest, ObservedContainer};
+use crate::backend::{Backends, LogRequest};
 use crate::exit::{EXIT_PROBLEMS, EXIT_RUN_FAILED, EXIT_USAGE, Failure};
 use crate::paths::Paths;
+use crate::plan::observed::ObservedContainer;
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
@@ -110,7 +111,7 @@ async fn logs(paths: &Paths, a: &LogsArgs, request: &LogRequest) -> Result<u8, F
         && let Ok(o) = s.observe(&server).await
     {
         for svc in o.services.iter().filter(|svc| svc.is_ours(&server)) {
-            let conf = svc.labels.get(crate::backend::labels::NAME);
+            let conf = svc.labels.get(crate::plan::observed::labels::NAME);
             if conf.map(String::as_str) == Some(a.name.as_str()) || svc.name == a.name {
                 sources.push(Source::Service {
                     id: svc.id.clone(),
@@ -120,7 +121,7 @@ async fn logs(paths: &Paths, a: &LogsArgs, request: &LogRequest) -> Result<u8, F
         }
     }
     if sources.is_empty() {
-        let down: Vec<String> = crate::backend::Kind::ALL
+        let down: Vec<String> = crate::plan::observed::Kind::ALL
             .iter()
             .filter_map(|k| backends.unreachable(*k).map(|e| format!("{k}: {e}")))
             .collect();
@@ -210,7 +211,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::backend::{Kind, labels};
+    use crate::plan::observed::{Kind, labels};
 
     fn c(name: &str, conf: &str, server: &str) -> ObservedContainer {
         let mut l = BTreeMap::new();

@@ -120,7 +120,7 @@ fn launch_plan_parses_with_the_instanciers_types() {
     assert_eq!(rc.mounts[1].kind, MountKind::Volume);
     assert_eq!(rc.mounts[1].host, "rocketchat-config");
     assert_eq!(rc.env[1], "GREETING=it's a \"test\" $HOME `x`");
-    assert_eq!(rc.memory, "1g");
+    assert_eq!(rc.memory.text(), "1g");
     assert_eq!(rc.health.path.as_deref(), Some("/api/info"));
     assert_eq!(rc.health.port, Some(8080));
     assert!(rc.websocket && rc.publish);

@@ -19,10 +19,9 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
-use super::{
-    Backend, BackendError, HostMount, Kind, Observed, ObservedContainer, ObservedImage, Progress,
-};
+use super::{Backend, BackendError, HostMount, Progress};
 use crate::plan::launch::Launch;
+use crate::plan::observed::{Kind, Observed, ObservedContainer, ObservedImage};
 
 pub(crate) mod apps;
 pub mod cgroup;
@@ -251,23 +250,6 @@ pub(crate) fn engine_message(e: &bollard::errors::Error) -> String {
     }
 }
 
-/// Docker-style size ("512m", "1g", "1024") in bytes; `None` when empty,
-/// not a size, or too large for 64 bits (the plan refuses those:
-/// [`crate::plan::check_type`]).
-pub fn parse_size(s: &str) -> Option<i64> {
-    let s = s.trim();
-    if s.is_empty() {
-        return None;
-    }
-    let (num, mult) = match s.char_indices().last()? {
-        (i, 'k' | 'K') => (&s[..i], 1024),
-        (i, 'm' | 'M') => (&s[..i], 1024 * 1024),
-        (i, 'g' | 'G') => (&s[..i], 1024 * 1024 * 1024),
-        _ => (s, 1),
-    };
-    num.parse::<i64>().ok()?.checked_mul(mult)
-}
-
 fn restart_policy(name: &str) -> RestartPolicyNameEnum {
     match name {
         "always" => RestartPolicyNameEnum::ALWAYS,
@@ -316,7 +298,7 @@ pub fn create_body(
         host_config: Some(HostConfig {
             port_bindings: Some(port_bindings),
             binds: Some(binds),
-            memory: parse_size(&launch.memory),
+            memory: launch.memory.bytes(),
             restart_policy: Some(RestartPolicy {
                 name: Some(restart_policy(&launch.restart)),
                 maximum_retry_count: None,
@@ -467,7 +449,7 @@ impl Backend for DockerBackend {
             image: image.to_string(),
             tag: tag.to_string(),
             repository: labels
-                .get(super::labels::GIT_URL)
+                .get(crate::plan::observed::labels::GIT_URL)
                 .cloned()
                 .unwrap_or_default(),
             message,
@@ -780,16 +762,6 @@ pub(crate) async fn pump_logs(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("512m"), Some(512 * 1024 * 1024));
-        assert_eq!(parse_size("1G"), Some(1024 * 1024 * 1024));
-        assert_eq!(parse_size("100"), Some(100));
-        assert_eq!(parse_size(""), None);
-        assert_eq!(parse_size("x"), None);
-        assert_eq!(parse_size("99999999999999999g"), None);
-    }
 
     #[test]
     fn api_versions_from_the_ping_header() {

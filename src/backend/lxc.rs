@@ -77,13 +77,11 @@ pub use forward::{
     FORWARD_LOG, FORWARD_PID, FORWARD_TROUBLE, Forward, ForwardArgs, forward_main, parse_forward,
 };
 pub use marker::{MARKER, Marker, StartMode, lxc_name_for};
-pub use oci::{is_loopback_registry, is_template};
+pub use oci::is_loopback_registry;
 
-use super::{
-    Backend, BackendError, HostMount, Kind, Observed, ObservedContainer, ObservedImage, Progress,
-    labels,
-};
+use super::{Backend, BackendError, HostMount, Progress};
 use crate::plan::launch::Launch;
+use crate::plan::observed::{Kind, Observed, ObservedContainer, ObservedImage, labels};
 
 /// The environment variable that moves the LXC path (tests); by default
 /// LXC's own (`lxc-config lxc.lxcpath`), where `lxc-autostart` looks.
@@ -319,8 +317,9 @@ impl Backend for LxcBackend {
                 "create",
                 format!(
                     "the LXC names {0} and {0}{1} are both taken under {2}",
-                    name.strip_suffix(super::NEXT_SUFFIX).unwrap_or(name),
-                    super::NEXT_SUFFIX,
+                    name.strip_suffix(crate::plan::observed::NEXT_SUFFIX)
+                        .unwrap_or(name),
+                    crate::plan::observed::NEXT_SUFFIX,
                     self.lxcpath.display()
                 ),
             )
@@ -351,7 +350,7 @@ impl Backend for LxcBackend {
             .map_err(|e| err(name, "create", e.to_string()))?;
         let base_path = base.path().display().to_string();
         let path = self.path_arg();
-        let (start, made) = if is_template(&launch.image) {
+        let (start, made) = if crate::plan::launch::is_template(&launch.image) {
             let r = tool(
                 "lxc-create",
                 &[
@@ -511,7 +510,7 @@ impl Backend for LxcBackend {
             .map(|l| format!("{l}\n"))
             .collect();
         out.push_str("lxc.start.auto = 0\n");
-        crate::backend::write_atomic(&path, out.as_bytes())
+        crate::atomic::write(&path, out.as_bytes(), crate::atomic::mode_or(&path, 0o644))
             .map_err(|e| err(id, "retire", format!("{}: {e}", path.display())))
     }
 
@@ -549,9 +548,6 @@ mod tests {
 
     #[test]
     fn images_templates_and_names() {
-        assert!(is_template("busybox"));
-        assert!(!is_template("localhost:5000/demo/web"));
-        assert!(!is_template("docker.io/library/nginx"));
         assert!(is_loopback_registry("localhost:5000/demo/web"));
         assert!(is_loopback_registry("127.0.0.1:5000/x"));
         assert!(!is_loopback_registry("registry.example.org/x"));

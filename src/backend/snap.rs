@@ -38,8 +38,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::net::UnixStream;
 
-use super::{Backend, BackendError, HostMount, Kind, Observed, ObservedContainer, Progress};
+use super::{Backend, BackendError, HostMount, Progress};
 use crate::plan::launch::Launch;
+use crate::plan::observed::{Kind, Observed, ObservedContainer};
 
 /// snapd's socket.
 pub const DEFAULT_SOCKET: &str = "/run/snapd.socket";
@@ -73,17 +74,6 @@ pub fn tag_request(tag: &str) -> (&'static str, String) {
     } else {
         ("channel", tag.to_string())
     }
-}
-
-/// A snap name as snapd takes it: lowercase letters, digits and dashes.
-pub fn valid_snap_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 40
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
 }
 
 /// A snap as `GET /v2/snaps` lists it (the fields conteneur reads).
@@ -467,7 +457,7 @@ impl Backend for SnapBackend {
         labels: &BTreeMap<String, String>,
     ) -> Result<String, BackendError> {
         let snap = launch.image.as_str();
-        if !valid_snap_name(snap) {
+        if !crate::plan::launch::valid_snap_name(snap) {
             return Err(err(name, "create", format!("'{snap}' is not a snap name")));
         }
         let (key, value) = tag_request(&launch.tag);
@@ -661,14 +651,5 @@ mod tests {
         assert_eq!(tag_request("42"), ("revision", "42".into()));
         assert_eq!(tag_request("stable"), ("channel", "stable".into()));
         assert_eq!(tag_request("2.0/edge"), ("channel", "2.0/edge".into()));
-    }
-
-    #[test]
-    fn snap_names() {
-        assert!(valid_snap_name("rocketchat-server"));
-        assert!(!valid_snap_name("Rocket"));
-        assert!(!valid_snap_name("a/b"));
-        assert!(!valid_snap_name("-a"));
-        assert!(!valid_snap_name(""));
     }
 }

@@ -23,8 +23,9 @@ use bollard::query_parameters::{
     UpdateServiceOptions,
 };
 
+use super::BackendError;
 use super::docker::{DockerBackend, engine_message};
-use super::{BackendError, labels};
+use crate::plan::observed::labels;
 use crate::plan::swarm::{
     Desired, ObservedObject, ObservedService, ServiceWant, SwarmAction, SwarmObserved, UpdateState,
 };

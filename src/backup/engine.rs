@@ -13,8 +13,9 @@ use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::backend::Backend;
 use crate::backend::docker::{DockerBackend, engine_message};
-use crate::backend::{Backend, labels};
+use crate::plan::observed::labels;
 
 /// How long a command run inside a container may take (a dump of a large
 /// database is long; a hung one is not waited for forever).

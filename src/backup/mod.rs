@@ -182,7 +182,7 @@ pub enum BackupError {
 }
 
 fn short(id: &str) -> &str {
-    crate::backend::short_id(id)
+    crate::plan::observed::short_id(id)
 }
 
 /// The configured containers, with their kept data and commands, as a run
@@ -363,7 +363,8 @@ pub async fn backup_one(
     if t.kept.is_empty() && t.backup_command.is_none() {
         return Ok(Outcome::Nothing);
     }
-    if crate::backend::Kind::of_type(&t.backend) != Some(crate::backend::Kind::Docker) {
+    if crate::plan::observed::Kind::of_type(&t.backend) != Some(crate::plan::observed::Kind::Docker)
+    {
         return Err(BackupError::NotDocker {
             name: t.name.clone(),
             backend: t.backend.clone(),

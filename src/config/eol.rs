@@ -46,11 +46,10 @@
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::fmt::Write as _;
-use std::fs::{self, File, Permissions};
-use std::io::{self, Write as _};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
@@ -59,6 +58,7 @@ use nix::fcntl::{Flock, FlockArg};
 use serde_json::{Map, Value};
 
 use super::ini;
+use crate::atomic::Staged;
 
 /// The key under which EOLE records the version that wrote the file. It is not a variable.
 pub const VERSION_KEY: &str = "___version___";
@@ -495,7 +495,7 @@ impl EolFile {
                 lock_for: lock.target.clone(),
             });
         }
-        let file_name = self.path.file_name().ok_or_else(|| EolError::InvalidPath {
+        self.path.file_name().ok_or_else(|| EolError::InvalidPath {
             path: self.path.clone(),
             reason: "this path has no file name, it cannot be saved",
         })?;
@@ -524,29 +524,22 @@ impl EolFile {
             return Ok(());
         }
 
-        let tmp = write_temp(dir, file_name, &new, current_meta.as_ref())?;
+        let tmp = write_temp(&self.path, &new, current_meta.as_ref())?;
         if let Some(old) = &current {
             let bak_path = with_suffix(&self.path, ".bak");
-            let bak_name = with_suffix(Path::new(file_name), ".bak");
-            let bak = write_temp(dir, bak_name.as_os_str(), old, current_meta.as_ref())?;
+            let bak = write_temp(&bak_path, old, current_meta.as_ref())?;
             fail_point("backup")
-                .map_err(|error| rename_error(&bak_path, error))
-                .and_then(|()| {
-                    bak.persist(&bak_path)
-                        .map(drop)
-                        .map_err(|e| rename_error(&bak_path, e.error))
-                })?;
+                .and_then(|()| bak.persist(&bak_path))
+                .map_err(|error| rename_error(&bak_path, error))?;
         }
-        fail_point("replace").map_err(|error| rename_error(&self.path, error))?;
-        tmp.persist(&self.path)
-            .map_err(|e| rename_error(&self.path, e.error))?;
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|error| EolError::Io {
-                op: "flush to disk the folder",
-                path: dir.to_path_buf(),
-                error,
-            })
+        fail_point("replace")
+            .and_then(|()| tmp.persist(&self.path))
+            .map_err(|error| rename_error(&self.path, error))?;
+        crate::atomic::sync_folder(dir).map_err(|error| EolError::Io {
+            op: "flush to disk the folder",
+            path: dir.to_path_buf(),
+            error,
+        })
     }
 
     /// Interprets an entry as a simple or multi variable.
@@ -771,26 +764,20 @@ impl EolLock {
 // Saving helpers
 // ---------------------------------------------------------------------------------------------
 
-/// Writes `bytes` to a new hidden temporary file in `dir`, flushes it to disk and sets mode
-/// 0600. The file is removed if this fails or if the returned handle is dropped unpersisted.
+/// Writes `bytes` to a new hidden temporary file beside `target` ([`Staged`]), mode 0600,
+/// flushed to disk. The file is removed if this fails or if the returned handle is dropped
+/// unpersisted.
 fn write_temp(
-    dir: &Path,
-    name: &std::ffi::OsStr,
+    target: &Path,
     bytes: &[u8],
     like: Option<&fs::Metadata>,
-) -> Result<tempfile::NamedTempFile, EolError> {
-    let mut prefix = OsString::from(".");
-    prefix.push(name);
-    prefix.push(".");
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&prefix)
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|error| EolError::Io {
-            op: "create a temporary file in",
-            path: dir.to_path_buf(),
-            error,
-        })?;
+) -> Result<Staged, EolError> {
+    let dir = parent_dir(target);
+    let mut tmp = Staged::beside(target, FILE_MODE).map_err(|error| EolError::Io {
+        op: "create a temporary file in",
+        path: dir.to_path_buf(),
+        error,
+    })?;
     let io_err = |op: &'static str, path: &Path| {
         let path = path.to_path_buf();
         move |error| EolError::Io { op, path, error }
@@ -799,16 +786,13 @@ fn write_temp(
     fail_point("write")
         .and_then(|()| tmp.write_all(bytes))
         .map_err(io_err("write", &tmp_path))?;
-    tmp.as_file()
-        .set_permissions(Permissions::from_mode(FILE_MODE))
-        .map_err(io_err("set the permissions of", &tmp_path))?;
     if let Some(meta) = like {
         // Keep the replaced file's owner and group. Best effort: only root may give a file
         // away, and a file we cannot chown is still a correct file.
-        let _ = std::os::unix::fs::fchown(tmp.as_file(), Some(meta.uid()), Some(meta.gid()));
+        let _ = std::os::unix::fs::fchown(tmp.file(), Some(meta.uid()), Some(meta.gid()));
     }
     fail_point("sync")
-        .and_then(|()| tmp.as_file().sync_all())
+        .and_then(|()| tmp.sync())
         .map_err(io_err("flush to disk", &tmp_path))?;
     Ok(tmp)
 }

@@ -346,7 +346,7 @@ pub fn next_wave<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::Kind;
+    use crate::plan::observed::Kind;
 
     fn step(name: &str) -> Step {
         Step {

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use futures_util::stream::{self, StreamExt};
 
 use super::{ConvergeError, ImageIds, Settings};
-use crate::backend::{BackendError, Backends, Kind, Progress, git, labels};
+use crate::backend::{BackendError, Backends, Progress, git};
+use crate::plan::observed::{Kind, labels};
 use crate::plan::{Action, Plan};
 
 /// What a pull or a build brought: (engine, `image:tag`, image id).

@@ -41,8 +41,9 @@ use std::sync::Mutex;
 use super::{
     ContainerFailure, ImageIds, Routes, Settings, apps, image_id, replace_in_place, wait_healthy,
 };
-use crate::backend::{Backend, Backends, HostPorts, Kind, labels, old_name};
+use crate::backend::{Backend, Backends};
 use crate::plan::launch::{Health, Launch};
+use crate::plan::observed::{HostPorts, Kind, labels, old_name};
 use crate::plan::{Action, Plan, Strategy, container_labels, direct_ports, next_name};
 
 /// A replaced container handed over to drain.

@@ -4,7 +4,8 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use super::*;
-use crate::backend::{NoProgress, Observed, Progress};
+use crate::backend::{NoProgress, Progress};
+use crate::plan::observed::Observed;
 use crate::plan::{Options, Strategy, reconcile};
 
 /// An engine that records what it is asked, and fails `start` when told.

@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sha2::{Digest, Sha256};
 
-use super::launch::{App, Launch};
+use super::launch::{App, Command, Launch};
 use super::{Action, PlanError, Step};
-use crate::backend::{Kind, Observed, ObservedResource, labels};
+use crate::plan::observed::{Kind, Observed, ObservedResource, labels};
 
 /// The engine's name of the private network `net` of server `server`:
 /// several roots (a demo, tests) share one engine, and each has its own
@@ -222,7 +222,7 @@ pub fn check_units(units: &[Unit<'_>]) -> Vec<PlanError> {
                 });
             }
         }
-        if let Err(reason) = split_command(&u.app.command) {
+        if let Err(reason) = u.app.command.words() {
             out.push(PlanError::AppSetting {
                 name: u.name.to_string(),
                 variable: format!("conteneur{}_command", u.index),
@@ -388,7 +388,7 @@ pub fn network_steps(
             return Err(PlanError::NetworkClash {
                 network: net.to_string(),
                 engine_name,
-                id: crate::backend::short_id(&foreign.id).to_string(),
+                id: crate::plan::observed::short_id(&foreign.id).to_string(),
             });
         }
         creates.push(Step {
@@ -475,7 +475,7 @@ pub fn lint(cfg: &crate::config::Config) -> Vec<crate::config::Problem> {
         let app = App {
             networks: items(&p("networks")),
             depends_on: items(&p("depends_on")),
-            command: first(&p("command")).unwrap_or_default(),
+            command: first(&p("command")).map(Command::new).unwrap_or_default(),
             user: first(&p("user")).unwrap_or_default(),
             read_only: first(&p("read_only")).as_deref() == Some("oui"),
             tmpfs: items(&p("tmpfs")),
@@ -591,7 +591,9 @@ mod tests {
         vec![wp, db]
     }
 
-    fn ours(mut c: crate::backend::ObservedContainer) -> crate::backend::ObservedContainer {
+    fn ours(
+        mut c: crate::plan::observed::ObservedContainer,
+    ) -> crate::plan::observed::ObservedContainer {
         c.labels.insert(labels::SERVER.into(), SERVER.into());
         c
     }
@@ -697,7 +699,7 @@ mod tests {
         let pair = pair();
         let mut observed = running_pair(&pair, &[], vec![network("wp")]);
         let mut old = ours(running(&pair[0], "oooo"));
-        old.name = crate::backend::old_name("wordpress", "oooo");
+        old.name = crate::plan::observed::old_name("wordpress", "oooo");
         observed.containers.push(old);
         observed.draining.insert("oooo".into(), 25);
         // wordpress moves off the network while its old instance drains on

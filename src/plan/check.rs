@@ -5,7 +5,7 @@
 //! and never look at the engines, unlike [`super::reconcile`].
 
 use super::launch::Launch;
-use crate::backend::Kind;
+use crate::plan::observed::Kind;
 
 /// Why no plan can be made. Nothing has been changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -212,7 +212,7 @@ pub fn check_type(d: &Launch) -> Result<Kind, PlanError> {
         found,
     };
     // A size that does not fit in 64 bits used to become "no limit".
-    if !d.memory.is_empty() && crate::backend::docker::parse_size(&d.memory).is_none() {
+    if d.memory.is_invalid() {
         return Err(setting(
             "expected a memory limit such as 512m or 1g that counts in bytes on 64 bits",
             format!("'{}'", d.memory),
@@ -226,7 +226,7 @@ pub fn check_type(d: &Launch) -> Result<Kind, PlanError> {
             ));
         }
         "snap" => {
-            if !crate::backend::snap::valid_snap_name(&d.image) {
+            if !super::launch::valid_snap_name(&d.image) {
                 return Err(setting(
                     "expected a snap name in conteneurX_url (lowercase letters, digits, '-')",
                     format!("'{}'", d.image),
@@ -286,8 +286,8 @@ mod tests {
     use super::super::tests::{launch, on};
     use super::super::{Options, reconcile};
     use super::*;
-    use crate::backend::Observed;
     use crate::plan::launch::{Mount, MountKind};
+    use crate::plan::observed::Observed;
 
     #[test]
     fn system_mounts_and_unsupported_types_are_refused() {

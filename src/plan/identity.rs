@@ -11,11 +11,13 @@ use sha2::{Digest, Sha256};
 
 use super::launch::{self, Launch};
 use super::redact::{self, LabelKey};
-use crate::backend::{NEXT_SUFFIX, labels};
+use crate::plan::observed::{NEXT_SUFFIX, labels};
 
 /// The configured name of a replaced container draining (`NAME.old.ID`).
 pub fn old_base(name: &str) -> &str {
-    name.split(crate::backend::OLD_MARK).next().unwrap_or(name)
+    name.split(crate::plan::observed::OLD_MARK)
+        .next()
+        .unwrap_or(name)
 }
 
 /// The name a replacement container has until it is switched in.
@@ -109,7 +111,7 @@ mod tests {
     use super::super::tests::{images, launch, running};
     use super::super::{Options, reconcile};
     use super::*;
-    use crate::backend::Observed;
+    use crate::plan::observed::Observed;
 
     #[test]
     fn the_plan_label_holds_no_environment_value() {
@@ -147,5 +149,38 @@ mod tests {
             plan_hash(&a, &opts.label_key),
             plan_hash(&launch("a", "1.0"), &opts.label_key)
         );
+    }
+
+    /// The plan label's text and hash of a launch with a memory limit and a
+    /// command, as conteneur wrote them before these fields were typed: a
+    /// changed form would make every container look changed after an
+    /// upgrade (and be replaced for nothing).
+    #[test]
+    fn the_plan_text_and_hash_keep_their_form() {
+        let mut a = launch("db", "10.11");
+        a.memory = "512m".into();
+        a.app.command = "mariadbd --skip-name-resolve 'a b'".into();
+        let key = LabelKey::default();
+        assert_eq!(
+            plan_text(&a, &key),
+            r#"{"name":"db","index":1,"backend":"docker","image":"localhost:5000/demo/web","tag":"10.11","repository":"","ports":[{"container":80,"host":8080,"address":"127.0.0.1"}],"mounts":[],"env":[],"memory":"512m","restart":"unless-stopped","stop_timeout":10,"health":{"path":null,"port":8080},"publish":true,"websocket":false,"labels":{},"app":{"command":"mariadbd --skip-name-resolve 'a b'"}}"#
+        );
+        assert_eq!(
+            plan_hash(&a, &key),
+            "6ee4528348886bee8b7166cc95a3a5784f1156018bc7dce2d413b403e2979dfb"
+        );
+        // Neither set: an empty memory text, no command at all.
+        let b = launch("db", "10.11");
+        assert_eq!(
+            plan_text(&b, &key),
+            r#"{"name":"db","index":1,"backend":"docker","image":"localhost:5000/demo/web","tag":"10.11","repository":"","ports":[{"container":80,"host":8080,"address":"127.0.0.1"}],"mounts":[],"env":[],"memory":"","restart":"unless-stopped","stop_timeout":10,"health":{"path":null,"port":8080},"publish":true,"websocket":false,"labels":{}}"#
+        );
+        assert_eq!(
+            plan_hash(&b, &key),
+            "ef62d23bdf53fce715054dc75433df7612659bce8e0646d71c03c8fabf0a5eb1"
+        );
+        // The label's text reads back as the same launch.
+        let back: Launch = serde_json::from_str(&plan_text(&a, &key)).unwrap();
+        assert_eq!(back, a);
     }
 }

@@ -6,8 +6,9 @@
 //! refused: a typo in an admin's template must not be silently ignored.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,7 +42,7 @@ pub struct Launch {
     pub env: Vec<String>,
     /// Docker-style size (512m, 1g); empty: no limit.
     #[serde(default)]
-    pub memory: String,
+    pub memory: Memory,
     /// no, always, unless-stopped, on-failure.
     pub restart: String,
     /// Seconds given to stop before the container is killed.
@@ -88,10 +89,10 @@ pub struct App {
     /// Containers that must be healthy before this one starts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
-    /// The command as the admin wrote it (split by
-    /// [`crate::plan::apps::split_command`]); empty: the image's.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub command: String,
+    /// The command as the admin wrote it, and its words; empty: the
+    /// image's.
+    #[serde(default, skip_serializing_if = "Command::is_empty")]
+    pub command: Command,
     /// The user it runs as; empty: the image's.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub user: String,
@@ -114,6 +115,147 @@ pub struct App {
 impl App {
     pub fn is_default(&self) -> bool {
         *self == App::default()
+    }
+}
+
+/// A memory limit: the text as the template wrote it (`512m`, `1g`), which
+/// the plan label keeps unchanged (its hash covers it), and the bytes it
+/// means, parsed once when the launch is read ([`parse_size`]). Empty: no
+/// limit. A text that is no size is refused by the plan's checks
+/// ([`crate::plan::check_type`]), so backends only read [`Self::bytes`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Memory {
+    text: String,
+    bytes: Option<i64>,
+}
+
+impl Memory {
+    pub fn new(text: impl Into<String>) -> Memory {
+        let text = text.into();
+        Memory {
+            bytes: parse_size(&text),
+            text,
+        }
+    }
+
+    /// The text as written (the label's form).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// No limit asked.
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    /// The limit in bytes; None when there is none, or when the text is
+    /// not a size (see [`Self::is_invalid`]).
+    pub fn bytes(&self) -> Option<i64> {
+        self.bytes
+    }
+
+    /// A limit is written that is no size on 64 bits.
+    pub fn is_invalid(&self) -> bool {
+        !self.text.is_empty() && self.bytes.is_none()
+    }
+}
+
+impl From<&str> for Memory {
+    fn from(text: &str) -> Memory {
+        Memory::new(text)
+    }
+}
+
+impl fmt::Display for Memory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+// As a plain string, exactly as before it was typed: the plan label and
+// its hash must not change with the version of conteneur.
+impl Serialize for Memory {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Memory {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Memory, D::Error> {
+        String::deserialize(d).map(Memory::new)
+    }
+}
+
+/// A container's command (`conteneurX_command`): the text as the admin
+/// wrote it, which the plan label keeps unchanged, and its words, split
+/// once when the launch is read ([`crate::plan::apps::split_command`]).
+/// A text that cannot be split is refused by the plan's checks, so
+/// backends only read [`Self::words`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    text: String,
+    words: Result<Vec<String>, String>,
+}
+
+impl Default for Command {
+    fn default() -> Command {
+        Command {
+            text: String::new(),
+            words: Ok(Vec::new()),
+        }
+    }
+}
+
+impl Command {
+    pub fn new(text: impl Into<String>) -> Command {
+        let text = text.into();
+        Command {
+            words: super::apps::split_command(&text),
+            text,
+        }
+    }
+
+    /// The text as written (the label's form).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// No command: the image's runs.
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    /// Its words (none when empty), or why it cannot be split.
+    pub fn words(&self) -> Result<&[String], &str> {
+        match &self.words {
+            Ok(w) => Ok(w),
+            Err(why) => Err(why),
+        }
+    }
+}
+
+impl From<&str> for Command {
+    fn from(text: &str) -> Command {
+        Command::new(text)
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+// As a plain string, exactly as before it was typed (see [`Memory`]).
+impl Serialize for Command {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Command {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Command, D::Error> {
+        String::deserialize(d).map(Command::new)
     }
 }
 
@@ -191,6 +333,39 @@ impl LaunchFile {
     }
 }
 
+/// Docker-style size ("512m", "1g", "1024") in bytes; `None` when empty,
+/// not a size, or too large for 64 bits (the plan refuses those:
+/// [`crate::plan::check_type`]).
+pub fn parse_size(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    let (num, mult) = match s.char_indices().last()? {
+        (i, 'k' | 'K') => (&s[..i], 1024),
+        (i, 'm' | 'M') => (&s[..i], 1024 * 1024),
+        (i, 'g' | 'G') => (&s[..i], 1024 * 1024 * 1024),
+        _ => (s, 1),
+    };
+    num.parse::<i64>().ok()?.checked_mul(mult)
+}
+
+/// An LXC template name rather than an OCI image: no registry path.
+pub fn is_template(image: &str) -> bool {
+    !image.is_empty() && !image.contains(['/', ':', '.'])
+}
+
+/// A snap name as snapd takes it: lowercase letters, digits and dashes.
+pub fn valid_snap_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 40
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
 /// One docker container, `name:tag` of the demo image published on `port`
 /// (127.0.0.1) and probed there: the sample the unit tests of several
 /// modules start from, changing only what each is about.
@@ -210,7 +385,7 @@ pub(crate) fn sample(name: &str, tag: &str, port: u16) -> Launch {
         }],
         mounts: vec![],
         env: vec![],
-        memory: String::new(),
+        memory: Memory::default(),
         restart: "unless-stopped".into(),
         stop_timeout: 10,
         health: Health {
@@ -224,5 +399,57 @@ pub(crate) fn sample(name: &str, tag: &str, port: u16) -> Launch {
         replicas: 1,
         placement: vec![],
         app: Default::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512m"), Some(512 * 1024 * 1024));
+        assert_eq!(parse_size("1G"), Some(1024 * 1024 * 1024));
+        assert_eq!(parse_size("100"), Some(100));
+        assert_eq!(parse_size(""), None);
+        assert_eq!(parse_size("x"), None);
+        assert_eq!(parse_size("99999999999999999g"), None);
+    }
+
+    #[test]
+    fn templates_and_snap_names() {
+        assert!(is_template("busybox"));
+        assert!(!is_template("localhost:5000/demo/web"));
+        assert!(!is_template("docker.io/library/nginx"));
+        assert!(valid_snap_name("rocketchat-server"));
+        assert!(!valid_snap_name("Rocket"));
+        assert!(!valid_snap_name("a/b"));
+        assert!(!valid_snap_name("-a"));
+        assert!(!valid_snap_name(""));
+    }
+
+    #[test]
+    fn memory_and_command_are_parsed_once_and_written_as_read() {
+        let m: Memory = serde_json::from_str(r#"" 512m""#).unwrap();
+        assert_eq!(m.bytes(), Some(512 * 1024 * 1024));
+        assert_eq!(m.text(), " 512m");
+        assert!(!m.is_invalid());
+        assert_eq!(serde_json::to_string(&m).unwrap(), r#"" 512m""#);
+        let bad = Memory::new("lots");
+        assert!(bad.is_invalid() && bad.bytes().is_none());
+        assert!(!Memory::default().is_invalid() && Memory::default().is_empty());
+
+        let c: Command = serde_json::from_str(r#""mariadbd --skip-name-resolve 'a b'""#).unwrap();
+        assert_eq!(
+            c.words().unwrap(),
+            ["mariadbd", "--skip-name-resolve", "a b"]
+        );
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            r#""mariadbd --skip-name-resolve 'a b'""#
+        );
+        assert!(Command::new("echo 'x").words().is_err());
+        assert_eq!(Command::default().words().unwrap(), [] as [String; 0]);
+        assert!(App::default().command.is_empty());
     }
 }

@@ -14,6 +14,7 @@ pub mod apps;
 mod check;
 mod identity;
 pub mod launch;
+pub mod observed;
 mod reconciler;
 pub mod redact;
 mod step;

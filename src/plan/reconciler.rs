@@ -14,7 +14,7 @@ use super::identity::{describe_change, old_base, plan_hash};
 use super::launch::{Launch, MountKind};
 use super::redact::LabelKey;
 use super::step::{Action, Plan, Step, Strategy, short_commit};
-use crate::backend::{HostPorts, Kind, Observed, ObservedContainer, labels, short_id};
+use crate::plan::observed::{HostPorts, Kind, Observed, ObservedContainer, labels, short_id};
 
 /// Choices the admin makes for a run.
 #[derive(Debug, Clone, Default)]
@@ -45,7 +45,7 @@ pub fn is_moving_tag(tag: &str) -> bool {
 fn image_need(d: &Launch, kind: Kind) -> Option<String> {
     match kind {
         Kind::Snap => None,
-        Kind::Lxc if crate::backend::lxc::is_template(&d.image) => None,
+        Kind::Lxc if super::launch::is_template(&d.image) => None,
         _ => Some(format!("{}:{}", d.image, d.tag)),
     }
 }

@@ -10,7 +10,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::launch;
-use crate::backend::{HostPorts, Kind, short_id};
+use crate::plan::observed::{HostPorts, Kind, short_id};
 
 /// What to do, and to which container, on which engine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -257,7 +257,7 @@ impl Phase {
     /// as `conteneur plan` says it.
     fn describe(self, name: &str, old_id: &str, strategy: Strategy, grace: u64) -> String {
         let routed = strategy.switched();
-        let old = crate::backend::old_name(name, old_id);
+        let old = super::observed::old_name(name, old_id);
         let next = super::identity::next_name(name);
         match self {
             Phase::StopFirst => format!(

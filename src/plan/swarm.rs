@@ -1,7 +1,7 @@
 //! The Swarm side of the plan (`conteneur_orchestrator` = `swarm`): what
 //! the docker containers must be as Swarm services, against one snapshot
 //! of the swarm, as steps with their causes. Pure, like [`super::reconcile`]:
-//! the backend ([`crate::backend::swarm`]) turns a [`ServiceWant`] into the
+//! the swarm backend (`backend/swarm.rs`) turns a [`ServiceWant`] into the
 //! engine's service spec and acts; nothing here talks to an engine.
 //!
 //! What a container becomes (docs/swarm.md says why):

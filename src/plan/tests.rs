@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::container_labels;
 use super::launch::{self, Launch};
 use super::redact::LabelKey;
-use crate::backend::{HostPorts, Kind, ObservedContainer, ObservedImage, labels};
+use crate::plan::observed::{HostPorts, Kind, ObservedContainer, ObservedImage, labels};
 
 pub(crate) fn launch(name: &str, tag: &str) -> Launch {
     launch::sample(name, tag, 8080)

@@ -3,8 +3,7 @@
 //! and putting the old ones back when nginx refuses the new.
 
 use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use super::error::ProxyError;
@@ -25,34 +24,13 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, ProxyError> {
     }
 }
 
-/// Writes `content` to `path` through a temporary file in the same folder
-/// and a rename, so that no reader ever sees a half-written file. An
-/// existing file keeps its permissions; a new one is 0644 (nginx's workers
-/// and the admin read it).
+/// Writes `content` to `path` atomically ([`crate::atomic`]), making its
+/// folder, so that no reader ever sees a half-written file. An existing
+/// file keeps its permissions; a new one is 0644 (nginx's workers and the
+/// admin read it).
 pub fn write_atomic(path: &Path, content: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    crate::folders::create_dir_all(dir, crate::folders::PUBLIC)?;
-    let mode = match fs::metadata(path) {
-        Ok(m) => m.permissions().mode() & 0o7777,
-        Err(_) => 0o644,
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".conteneur-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    tmp.write_all(content)?;
-    tmp.as_file()
-        .set_permissions(fs::Permissions::from_mode(mode))?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    // The rename is durable once the folder is synced too.
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    crate::folders::create_dir_all(crate::atomic::folder_of(path), crate::folders::PUBLIC)?;
+    crate::atomic::write(path, content, crate::atomic::mode_or(path, 0o644))
 }
 
 /// Removes `path`; a missing file is fine.
@@ -125,6 +103,8 @@ pub fn swap(changes: &[Change]) -> Result<Backup, ProxyError> {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     #[test]

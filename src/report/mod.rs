@@ -19,9 +19,10 @@ use std::time::{Duration, SystemTime};
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
-use crate::backend::{Backends, Kind, ObservedContainer, short_id};
+use crate::backend::Backends;
 use crate::config::Config;
 use crate::paths::Paths;
+use crate::plan::observed::{Kind, ObservedContainer, short_id};
 
 /// node_exporter's textfile folder on Debian (prometheus-node-exporter).
 pub const DEBIAN_TEXTFILE_DIR: &str = "var/lib/prometheus/node-exporter";

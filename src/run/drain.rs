@@ -31,9 +31,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Backends, Kind};
+use crate::backend::Backends;
 use crate::converge::Draining;
 use crate::paths::Paths;
+use crate::plan::observed::Kind;
 
 /// The journal's folder, under the state folder (older releases kept their
 /// jobs there too).
@@ -116,7 +117,11 @@ fn write(paths: &Paths, journal: &Journal) -> Result<(), String> {
         };
     }
     let text = serde_json::to_vec_pretty(journal).map_err(|e| e.to_string())?;
-    crate::backend::write_atomic(&path, &text).map_err(|e| format!("{}: {e}", path.display()))
+    // Names and ids only: root's, but nothing secret in it.
+    let dir = crate::atomic::folder_of(&path);
+    crate::folders::create_dir_all(dir, crate::folders::PUBLIC)
+        .and_then(|()| crate::atomic::write(&path, &text, 0o644))
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Older releases' jobs: (file, retirements).

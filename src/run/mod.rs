@@ -23,12 +23,13 @@ use std::time::Duration;
 use nix::fcntl::{Flock, FlockArg};
 
 use crate::backend::git::GitError;
-use crate::backend::{BackendError, Backends, Observed, Progress};
+use crate::backend::{BackendError, Backends, Progress};
 use crate::config::{Config, ConfigError, InvalidValues};
 use crate::converge::{self, ConvergeError, Report, Settings};
 use crate::hooks::{self, HookError};
 use crate::paths::Paths;
 use crate::plan::launch::{Launch, LaunchFile, MountKind};
+use crate::plan::observed::Observed;
 use crate::plan::{self, Plan, PlanError};
 use crate::proxy::{self, ProxyError};
 use crate::template::{self, TemplateErrors};
@@ -667,7 +668,7 @@ pub async fn run(
         .iter()
         .filter_map(|d| {
             let reference = format!("{}:{}", d.image, d.tag);
-            let kind = crate::backend::Kind::of_type(&d.backend)?;
+            let kind = crate::plan::observed::Kind::of_type(&d.backend)?;
             let id = images.ids.get(&(kind, reference.clone()))?;
             Some((reference, id.clone()))
         })
@@ -704,7 +705,7 @@ fn drained_ids(plan: &plan::Plan, removed: &[String]) -> Vec<String> {
         .iter()
         .filter_map(|s| match &s.action {
             plan::Action::Remove { name, id, .. }
-                if name.contains(crate::backend::OLD_MARK) && removed.contains(name) =>
+                if name.contains(crate::plan::observed::OLD_MARK) && removed.contains(name) =>
             {
                 Some(id.clone())
             }
@@ -835,7 +836,7 @@ impl Progress for LineProgress {
     fn done(&self, image: &str, result: &Result<String, BackendError>) {
         match result {
             Ok(id) if id.is_empty() => {}
-            Ok(id) => eprintln!("ready: {image} ({})", crate::backend::short_id(id)),
+            Ok(id) => eprintln!("ready: {image} ({})", crate::plan::observed::short_id(id)),
             Err(e) => eprintln!("failed: {e}"),
         }
     }
@@ -878,9 +879,10 @@ impl Progress for BarProgress {
     fn done(&self, image: &str, result: &Result<String, BackendError>) {
         if let Some(b) = self.bar(image) {
             match result {
-                Ok(id) => {
-                    b.finish_with_message(format!("ready ({})", crate::backend::short_id(id)))
-                }
+                Ok(id) => b.finish_with_message(format!(
+                    "ready ({})",
+                    crate::plan::observed::short_id(id)
+                )),
                 Err(e) => b.abandon_with_message(format!("failed: {e}")),
             }
         }

@@ -6,10 +6,11 @@ use std::time::Duration;
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
-use crate::backend::{Backends, Kind, Observed, ObservedContainer, short_id};
+use crate::backend::Backends;
 use crate::config::Config;
 use crate::paths::Paths;
 use crate::plan::launch::Launch;
+use crate::plan::observed::{Kind, Observed, ObservedContainer, short_id};
 use crate::plan::{self, Action};
 use crate::proxy;
 use crate::template::{Action as TemplateAction, Rendered};
@@ -435,7 +436,7 @@ async fn read_sources(
             Err(e) => {
                 let built = observed
                     .image(Kind::Docker, &format!("{}:{}", d.image, d.tag))
-                    .and_then(|i| i.labels.get(crate::backend::labels::GIT_COMMIT))
+                    .and_then(|i| i.labels.get(crate::plan::observed::labels::GIT_COMMIT))
                     .cloned();
                 notes.insert(
                     d.name.clone(),
@@ -465,7 +466,7 @@ fn running_image(c: &ObservedContainer) -> String {
         return c.image.clone();
     }
     c.labels
-        .get(crate::backend::labels::PLAN)
+        .get(crate::plan::observed::labels::PLAN)
         .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
         .and_then(|v| {
             Some(format!(

@@ -10,7 +10,8 @@
 
 use std::path::Path;
 
-use crate::backend::{Backends, Observed, short_id};
+use crate::backend::Backends;
+use crate::plan::observed::{Observed, short_id};
 
 /// Stops the running containers of `server` whose bind mounts were swapped;
 /// one line per container, saying what was found and whether it stopped.

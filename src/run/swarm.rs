@@ -12,11 +12,12 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use crate::backend::BackendError;
 use crate::backend::swarm::{Outcome, ServiceStatus, SwarmBackend, front_image_ref};
-use crate::backend::{BackendError, Kind};
 use crate::config::Config;
 use crate::paths::Paths;
 use crate::plan::launch::{Launch, MountKind};
+use crate::plan::observed::Kind;
 use crate::plan::redact::LabelKey;
 use crate::plan::swarm::{self as plan, Desired, FRONT, SwarmAction, SwarmObserved, SwarmPlan};
 
@@ -329,7 +330,7 @@ pub fn status_text(list: &[ServiceStatus]) -> String {
         for n in &s.nodes {
             out.push_str(&format!(
                 "    node {} ({} {}, {}): {} running\n",
-                crate::backend::short_id(&n.node),
+                crate::plan::observed::short_id(&n.node),
                 n.hostname,
                 n.role,
                 n.availability,

@@ -14,13 +14,13 @@
 //!   first write, so a declaration mistake writes nothing.
 
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::unistd::{Gid, Group, Uid, User};
 
 use super::{Action, Rendered, TemplateError};
+use crate::atomic::Staged;
 
 /// What a write pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -217,35 +217,24 @@ fn write_one(r: &Rendered, content: &[u8], own: Ownership) -> Result<bool, Templ
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io("read", path)(e)),
     }
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".conteneur-")
-        .suffix(".tmp")
-        .tempfile_in(parent)
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => TemplateError::NoParent {
-                path: path.clone(),
-                parent: parent.to_path_buf(),
-            },
-            _ => io("create a temporary file beside", path)(e),
-        })?;
+    let mut tmp = Staged::beside(path, r.mode).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => TemplateError::NoParent {
+            path: path.clone(),
+            parent: parent.to_path_buf(),
+        },
+        _ => io("create a temporary file beside", path)(e),
+    })?;
     tmp.write_all(content)
         .map_err(io("write a temporary file for", path))?;
-    let file = tmp.as_file();
-    file.set_permissions(fs::Permissions::from_mode(r.mode))
-        .map_err(io("set the mode of", path))?;
     if own.uid.is_some() || own.gid.is_some() {
-        nix::unistd::fchown(file, own.uid, own.gid).map_err(|e| TemplateError::Io {
+        nix::unistd::fchown(tmp.file(), own.uid, own.gid).map_err(|e| TemplateError::Io {
             action: "set the owner of",
             path: path.clone(),
             cause: e.into(),
         })?;
     }
-    file.sync_all().map_err(io("sync", path))?;
-    tmp.persist(path).map_err(|e| TemplateError::Io {
-        action: "replace",
-        path: path.clone(),
-        cause: e.error,
-    })?;
+    tmp.sync().map_err(io("sync", path))?;
+    tmp.persist(path).map_err(io("replace", path))?;
     sync_dir(parent);
     Ok(true)
 }
@@ -267,7 +256,5 @@ fn remove_one(path: &Path) -> Result<bool, TemplateError> {
 /// Makes a rename or removal durable. Best effort: some filesystems refuse
 /// to fsync a folder, and the rename itself already happened.
 fn sync_dir(dir: &Path) {
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
+    let _ = crate::atomic::sync_folder(dir);
 }

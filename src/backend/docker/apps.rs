@@ -15,9 +15,10 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::{DockerBackend, engine_message};
-use crate::backend::{BackendError, Kind, ObservedResource, labels};
-use crate::plan::apps::{network_name, split_command};
+use crate::backend::BackendError;
+use crate::plan::apps::network_name;
 use crate::plan::launch::Launch;
+use crate::plan::observed::{Kind, ObservedResource, labels};
 
 const SECOND: i64 = 1_000_000_000;
 
@@ -46,9 +47,9 @@ fn endpoint(launch: &Launch) -> EndpointSettings {
 pub fn apply(body: &mut ContainerCreateBody, launch: &Launch, labels: &BTreeMap<String, String>) {
     let app = &launch.app;
     if !app.command.is_empty()
-        && let Ok(words) = split_command(&app.command)
+        && let Ok(words) = app.command.words()
     {
-        body.cmd = Some(words);
+        body.cmd = Some(words.to_vec());
     }
     if !app.user.is_empty() {
         body.user = Some(app.user.clone());
@@ -332,7 +333,7 @@ impl DockerBackend {
             }) => Ok(()),
             Err(e) => Err(BackendError::Other(format!(
                 "removing the network {} failed: {}",
-                crate::backend::short_id(id),
+                crate::plan::observed::short_id(id),
                 engine_message(&e)
             ))),
         }

@@ -137,7 +137,9 @@ pub fn render_config(launch: &Launch, input: &ConfigInput<'_>) -> Result<String,
         ));
     }
     if !launch.memory.is_empty() {
-        let bytes = crate::backend::docker::parse_size(&launch.memory)
+        let bytes = launch
+            .memory
+            .bytes()
             .ok_or_else(|| format!("memory limit '{}' is not a size", launch.memory))?;
         out.push_str(&match input.cgroup {
             Cgroup::V2 => format!("lxc.cgroup2.memory.max = {bytes}\n"),
@@ -227,7 +229,7 @@ mod tests {
         let mut l = launch();
         l.restart = "no".into();
         l.ports.clear();
-        l.memory.clear();
+        l.memory = Default::default();
         let text = render_config(&l, &input(&[], Cgroup::V2)).unwrap();
         assert!(text.contains("lxc.start.auto = 0\n"), "{text}");
         assert!(

@@ -46,11 +46,11 @@ pub enum StartMode {
 /// `NAME.2` … `NAME.9`.
 pub fn lxc_name_for(name: &str, taken: impl Fn(&str) -> bool) -> Option<String> {
     let base = name
-        .strip_suffix(crate::backend::NEXT_SUFFIX)
+        .strip_suffix(crate::plan::observed::NEXT_SUFFIX)
         .unwrap_or(name);
     [
         base.to_string(),
-        format!("{base}{}", crate::backend::NEXT_SUFFIX),
+        format!("{base}{}", crate::plan::observed::NEXT_SUFFIX),
     ]
     .into_iter()
     .chain((2..10).map(|n| format!("{base}.{n}")))

@@ -13,11 +13,7 @@ use tokio::process::Command;
 
 use super::{LxcBackend, TOOL_TIMEOUT};
 use crate::backend::{BackendError, Progress};
-
-/// An LXC template name rather than an OCI image: no registry path.
-pub fn is_template(image: &str) -> bool {
-    !image.is_empty() && !image.contains(['/', ':', '.'])
-}
+use crate::plan::launch::is_template;
 
 /// A registry on this machine, read over plain HTTP as Docker does.
 pub fn is_loopback_registry(image: &str) -> bool {

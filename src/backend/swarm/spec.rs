@@ -204,7 +204,7 @@ pub fn service_spec(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::labels;
+    use crate::plan::observed::labels;
     use crate::plan::swarm::FileRef;
 
     #[test]

@@ -3,6 +3,8 @@
 
 use super::*;
 use serde_json::json;
+use std::fs::Permissions;
+use std::os::unix::fs::PermissionsExt;
 
 fn p() -> PathBuf {
     PathBuf::from("/etc/eole/config.eol")

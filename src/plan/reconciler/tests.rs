@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use super::super::next_name;
 use super::super::tests::{images, launch, on, running};
 use super::*;
-use crate::backend::ObservedImage;
 use crate::plan::launch::Mount;
+use crate::plan::observed::ObservedImage;
 
 #[test]
 fn fresh_server_pulls_once_per_tag_then_creates() {
@@ -62,7 +62,7 @@ fn host_ports_are_shown_and_a_container_holding_port_out_is_moved_once() {
 fn a_draining_container_is_left_to_its_drainer_and_removed_when_it_died() {
     let a = launch("a", "1.0");
     let mut old = running(&a, "oooo");
-    old.name = crate::backend::old_name("a", "oooo");
+    old.name = crate::plan::observed::old_name("a", "oooo");
     let mut observed = Observed {
         containers: vec![running(&a, "aaaa"), old],
         images: images(&["localhost:5000/demo/web:1.0"]),

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::SPEC_LABEL;
 use super::want::ServiceWant;
-use crate::backend::labels;
+use crate::plan::observed::labels;
 
 /// The state of a service's last update, as Swarm reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -10,7 +10,7 @@ use super::observed::SwarmObserved;
 use super::services::SwarmPlanError;
 use super::step::{SwarmAction, SwarmPlan, SwarmStep};
 use super::want::{Desired, ServiceWant};
-use crate::backend::labels;
+use crate::plan::observed::labels;
 use crate::plan::redact::{self, LabelKey};
 
 /// What changed between two specs of a service, for the step's cause.

@@ -300,16 +300,19 @@ pub fn desired(
             name: l.name.clone(),
             image: format!("{}:{}", l.image, l.tag),
             replicas: l.replicas,
-            command: crate::plan::apps::split_command(&l.app.command).map_err(|why| {
-                SwarmPlanError::Unsupported {
+            command: l
+                .app
+                .command
+                .words()
+                .map(<[String]>::to_vec)
+                .map_err(|why| SwarmPlanError::Unsupported {
                     name: l.name.clone(),
                     variable: format!("conteneur{}_command", l.index),
-                    why,
-                }
-            })?,
+                    why: why.to_string(),
+                })?,
             env: l.env.clone(),
             mounts,
-            memory: crate::backend::docker::parse_size(&l.memory),
+            memory: l.memory.bytes(),
             restart: restart_condition(&l.restart).to_string(),
             stop_grace: l.stop_timeout,
             // The admin's in-container check, else conteneur's probe.

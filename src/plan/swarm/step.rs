@@ -90,7 +90,7 @@ impl SwarmPlan {
 
 impl fmt::Display for SwarmAction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let short = |id: &str| crate::backend::short_id(id).to_string();
+        let short = |id: &str| crate::plan::observed::short_id(id).to_string();
         let (verb, what) = match self {
             SwarmAction::CreateNetwork { name } => ("create", format!("network {name} (overlay)")),
             SwarmAction::CreateSecret { name, .. } => ("create", format!("secret {name}")),

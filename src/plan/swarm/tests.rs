@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::*;
-use crate::backend::labels;
 use crate::plan::launch::{Launch, Mount, MountKind, SecretRef};
+use crate::plan::observed::labels;
 use crate::plan::redact::LabelKey;
 
 const SERVER: &str = "/srv/test";

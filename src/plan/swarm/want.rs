@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::SPEC_LABEL;
-use crate::backend::labels;
+use crate::plan::observed::labels;
 use crate::plan::redact::{self, LabelKey};
 
 /// How the services are reached on their networks.
