@@ -17,6 +17,7 @@ pub mod git;
 pub mod lxc;
 pub mod snap;
 pub mod swarm;
+pub mod vm;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
