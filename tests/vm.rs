@@ -171,6 +171,31 @@ async fn a_vm_boots_from_its_overlay_answers_and_leaves_nothing_behind() {
     // Stopped by us: not one to bring back.
     assert!(engine.revive().await.unwrap().is_empty());
 
+    // Started again, then its QEMU dies (a reboot, a crash): the record says
+    // it should run, and the next run's revive starts it again.
+    engine.start(&id).await.unwrap();
+    let pid = engine.state(&id).unwrap().pid.unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let t2 = Instant::now();
+    while engine.running(&id).await.unwrap() {
+        assert!(
+            t2.elapsed() < Duration::from_secs(5),
+            "QEMU outlived SIGKILL"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let revived = engine.revive().await.unwrap();
+    assert_eq!(revived.len(), 1, "{revived:?}");
+    assert_eq!(revived[0].0, format!("{name}.old.x"));
+    assert!(revived[0].1.is_ok(), "{revived:?}");
+    let again = engine.state(&id).unwrap();
+    assert!(engine.running(&id).await.unwrap());
+    assert_ne!(again.pid, Some(pid));
+
     engine.remove(&id).await.unwrap();
     assert!(
         !vm_dir.exists(),

@@ -192,7 +192,7 @@ pub fn sniff_bytes(head: &[u8], len: u64) -> Result<DiskFormat, String> {
     if len == 0 {
         return Err("it is empty".into());
     }
-    if len % 512 != 0 {
+    if !len.is_multiple_of(512) {
         return Err(format!(
             "its size ({len} bytes) is not a whole number of 512-byte sectors"
         ));
