@@ -139,6 +139,27 @@ async fn a_vm_boots_from_its_overlay_answers_and_leaves_nothing_behind() {
         console.contains("conteneur-vm: httpd on port 80"),
         "{console}"
     );
+    eprintln!(
+        "vm {name}: KVM probe: {}",
+        std::fs::read_to_string(state.join("vm/kvm-probe.json")).unwrap_or_default()
+    );
+    // Its log, as `conteneur logs` reads it, and the engine's snapshot.
+    let seen = std::sync::Mutex::new(Vec::new());
+    let sink = |_: bool, b: &[u8]| seen.lock().unwrap().extend_from_slice(b);
+    let request = conteneur::backend::LogRequest {
+        tail: Some(1),
+        ..Default::default()
+    };
+    engine.logs(&id, &request, &sink).await.unwrap();
+    let last = String::from_utf8(seen.into_inner().unwrap()).unwrap();
+    assert_eq!(last.trim_end(), "conteneur-vm: httpd on port 80");
+    // The plan has no `vm` kind yet: the snapshot carries the kind it is given.
+    let observed = engine.observe(conteneur::backend::Kind::Lxc).unwrap();
+    let c = observed.containers.iter().find(|c| c.id == id).unwrap();
+    assert!(
+        c.running && c.name == name && c.conf_name() == Some(name.as_str()),
+        "{c:?}"
+    );
 
     // The record is the truth: listed under its name, renamed in place.
     let listed = engine.list().unwrap();

@@ -53,7 +53,11 @@ use futures_util::StreamExt;
 use tokio::process::Command;
 
 use super::docker::DockerBackend;
-use super::{Backend, BackendError, HostMount, Progress};
+use super::lxc::console;
+use super::{
+    Backend, BackendError, HostMount, Kind, LogRequest, LogSink, Observed, ObservedContainer,
+    Progress,
+};
 use crate::plan::launch::Launch;
 pub use image::{DiskFormat, GuestImage};
 pub use qemu::{Accel, AccelChoice, Forward, Tools};
@@ -564,6 +568,51 @@ impl VmEngine {
         }
         st.name = name.to_string();
         state::write(&self.files(id).state(), &st).map_err(|m| err(name, "rename", m))
+    }
+
+    /// The VMs as an engine snapshot, each tagged `kind` (the `vm` kind, once
+    /// the plan knows it). No images are listed: a VM's image is always
+    /// prepared (a pull the registry answers at once, and the cache).
+    pub fn observe(&self, kind: Kind) -> Result<Observed, BackendError> {
+        let mut o = Observed::default();
+        for st in self.list()? {
+            let running = Self::is_running(&st);
+            let word = match (running, st.want_running) {
+                (true, _) => "running",
+                (false, true) => "exited",
+                (false, false) => "created",
+            };
+            o.containers.push(ObservedContainer {
+                backend: kind,
+                id: st.id,
+                name: st.name,
+                labels: st.labels,
+                running,
+                state: word.into(),
+                image: st.image,
+                image_id: st.image_id,
+            });
+        }
+        Ok(o)
+    }
+
+    /// Sends VM `id`'s serial console (its last `tail` lines) to `sink`,
+    /// and what it writes next with `follow`, until it stops. The console
+    /// has no timestamps: `since` cannot apply.
+    pub async fn logs(
+        &self,
+        id: &str,
+        request: &LogRequest,
+        sink: LogSink<'_>,
+    ) -> Result<(), BackendError> {
+        let path = self.console(id);
+        let io = |e: std::io::Error| err(id, "logs", format!("{}: {e}", path.display()));
+        let mut offset = console::read_all(&path, request.tail, sink).map_err(io)?;
+        while request.follow && self.running(id).await.unwrap_or(false) {
+            tokio::time::sleep(console::FOLLOW_POLL).await;
+            offset = console::read_new(&path, offset, sink).map_err(io)?;
+        }
+        Ok(())
     }
 
     /// Starts again every VM that should run and does not (after a reboot,

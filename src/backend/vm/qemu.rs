@@ -177,7 +177,7 @@ async fn run_probe(tools: &Tools, cache: &Path) -> (bool, String) {
         "-drive",
     ])
     .arg(format!(
-        "file={},format=raw,if=ide,readonly=on",
+        "file={},format=raw,if=ide,snapshot=on",
         disk.display()
     ))
     .stdin(Stdio::null())
