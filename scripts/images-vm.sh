@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the two small guest images of the `vm` type's tests and demo from
 # Debian 12 packages (no Docker Hub here) and pushes them to the loopback
-# registry as REG/vm/web:1.0 and REG/vm/web:2.0 (docs/vm.md, "Images").
+# registry as REG/vm/web:1.0 and REG/vm/web:2.0 (docs/vm.md, "Images"), and
+# REG/vm/broken:1.0, which boots and never answers (its command line says
+# `conteneur.silent`: no httpd), for failed health checks.
 #
 # Each is a containerDisk (KubeVirt's convention: a container image holding
 # the disk under /disk/) with our additions for a direct kernel boot:
@@ -26,7 +28,7 @@ cd "$(dirname "$0")/.."
 REG=${1:-localhost:5000}
 CACHE=${CONTENEUR_TEST_CACHE:-/var/cache/conteneur-test}
 # Bump when the initramfs recipe below changes.
-RECIPE=v1
+RECIPE=v2
 BUSYBOX=/bin/busybox
 
 die() { echo "images-vm.sh: $*" >&2; exit 1; }
@@ -39,7 +41,7 @@ in_registry() {
   curl -fsS "http://${REG/localhost/127.0.0.1}/v2/$1/manifests/$2" \
     -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' >/dev/null 2>&1
 }
-if in_registry vm/web 1.0 && in_registry vm/web 2.0; then
+if in_registry vm/web 1.0 && in_registry vm/web 2.0 && in_registry vm/broken 1.0; then
   exit 0
 fi
 
@@ -115,6 +117,11 @@ ip link set eth0 up
 ip addr add 10.0.2.15/24 dev eth0
 ip route add default via 10.0.2.2
 acpid -c /etc/acpi -l /dev/null
+case " $(cat /proc/cmdline) " in
+  *" conteneur.silent "*)
+    echo "conteneur-vm: silent, no httpd"
+    while :; do sleep 3600; done ;;
+esac
 echo "conteneur-vm: httpd on port 80"
 exec httpd -f -p 80 -h /www
 SH
@@ -130,24 +137,28 @@ SH
   echo >&2 "images-vm.sh: kernel and initramfs of $kpkg $kver cached in $BOOT"
 fi
 
-# tag page-text
+# name tag page-text [extra kernel arguments]
 build() {
-  local tag=$1 text=$2 ref="$REG/vm/web:$1"
-  in_registry vm/web "$tag" && return 0
-  local d=$WORK/image-$tag
+  local name=$1 tag=$2 text=$3 extra=${4:-} ref="$REG/$1:$2"
+  in_registry "$name" "$tag" && return 0
+  local d=$WORK/image-${name//\//-}-$tag
   mkdir -p "$d/disk" "$d/www/health"
   printf '%s\n' "$text" >"$d/www/index.html"
   echo ok >"$d/www/health/index.html"
   mke2fs -q -t ext2 -L vm-web -d "$d/www" "$d/disk/disk.img" 4M >/dev/null
-  cp "$BOOT/vmlinuz" "$BOOT/initrd.img" "$BOOT/cmdline" "$d/disk/"
+  cp "$BOOT/vmlinuz" "$BOOT/initrd.img" "$d/disk/"
+  echo "$(cat "$BOOT/cmdline")${extra:+ $extra}" >"$d/disk/cmdline"
   tar -C "$d" -c disk | docker import --change 'LABEL fr.eole.conteneur.containerdisk=1' - "$ref" >/dev/null
   docker push "$ref" >/dev/null
   rm -rf "$d"
   echo "images-vm.sh: built and pushed $ref"
 }
-build 1.0 "vm 1.0" &
+build vm/web 1.0 "vm 1.0" &
 b1=$!
-build 2.0 "vm 2.0" &
+build vm/web 2.0 "vm 2.0" &
 b2=$!
+build vm/broken 1.0 "broken" conteneur.silent &
+b3=$!
 wait "$b1" || die "building $REG/vm/web:1.0 failed"
 wait "$b2" || die "building $REG/vm/web:2.0 failed"
+wait "$b3" || die "building $REG/vm/broken:1.0 failed"
