@@ -36,6 +36,7 @@
 //! that dies between two runs is started again by the next run, not at once:
 //! there is no supervisor process (and no state held by one).
 
+mod backend;
 pub mod image;
 pub mod qemu;
 pub mod state;
@@ -59,6 +60,7 @@ use super::{
     Progress,
 };
 use crate::plan::launch::Launch;
+pub use backend::VmBackend;
 pub use image::{DiskFormat, GuestImage};
 pub use qemu::{Accel, AccelChoice, Forward, Tools};
 pub use state::VmState;
@@ -116,6 +118,13 @@ impl VmSpec {
             mounts: mounts.to_vec(),
         }
     }
+}
+
+/// `vm/images/tags/<hash>.json`: the id an image reference was prepared as.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct TagRecord {
+    reference: String,
+    id: String,
 }
 
 /// The `vm` engine of one state folder.
@@ -196,7 +205,47 @@ impl VmEngine {
         self.extract(&reference, &id)
             .await
             .map_err(|m| BackendError::pull(image, tag, m))?;
+        self.remember(&reference, &id)
+            .map_err(|m| BackendError::pull(image, tag, m))?;
         Ok(id)
+    }
+
+    /// The file that says which image id `reference` was last prepared as.
+    fn tag_file(&self, reference: &str) -> PathBuf {
+        use sha2::Digest;
+        let hash = sha2::Sha256::digest(reference.as_bytes());
+        let hex: String = hash.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        self.dir.join("images/tags").join(format!("{hex}.json"))
+    }
+
+    fn remember(&self, reference: &str, image_id: &str) -> Result<(), String> {
+        let path = self.tag_file(reference);
+        let text = serde_json::to_vec(&TagRecord {
+            reference: reference.to_string(),
+            id: image_id.to_string(),
+        })
+        .map_err(|e| e.to_string())?;
+        crate::backend::write_atomic(&path, &text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// The prepared images whose disk is in the cache: `image:tag` → id.
+    pub fn images(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        let Ok(entries) = std::fs::read_dir(self.dir.join("images/tags")) else {
+            return out;
+        };
+        for entry in entries.flatten() {
+            let Some(t) = std::fs::read(entry.path())
+                .ok()
+                .and_then(|b| serde_json::from_slice::<TagRecord>(&b).ok())
+            else {
+                continue;
+            };
+            if self.image_dir(&t.id).is_dir() {
+                out.insert(t.reference, t.id);
+            }
+        }
+        out
     }
 
     /// Extracts `/disk/` of the local image `reference` (id `image_id`)
@@ -571,10 +620,19 @@ impl VmEngine {
     }
 
     /// The VMs as an engine snapshot, each tagged `kind` (the `vm` kind, once
-    /// the plan knows it). No images are listed: a VM's image is always
-    /// prepared (a pull the registry answers at once, and the cache).
+    /// the plan knows it), with the images whose disk is in the cache.
     pub fn observe(&self, kind: Kind) -> Result<Observed, BackendError> {
         let mut o = Observed::default();
+        for (reference, id) in self.images() {
+            o.add_image(
+                kind,
+                reference,
+                super::ObservedImage {
+                    id,
+                    labels: BTreeMap::new(),
+                },
+            );
+        }
         for st in self.list()? {
             let running = Self::is_running(&st);
             let word = match (running, st.want_running) {
