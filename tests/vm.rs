@@ -63,19 +63,36 @@ fn labels(name: &str) -> BTreeMap<String, String> {
     ])
 }
 
-/// Is any process's command line holding `needle`?
-fn process_with(needle: &str) -> bool {
+/// The processes whose command line holds `needle` (an argument).
+fn pids_with(needle: &str) -> Vec<i32> {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .bytes()
-                .all(|b| b.is_ascii_digit())
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == needle.as_bytes()))
         })
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .any(|c| c.split(|b| *b == 0).any(|a| a == needle.as_bytes()))
+        .collect()
+}
+
+fn process_with(needle: &str) -> bool {
+    !pids_with(needle).is_empty()
+}
+
+/// Kills a VM's QEMU when the test ends before removing it (a failed
+/// assertion): QEMU is a daemon of its own and would outlive the test.
+struct Reaper(String);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for pid in pids_with(&self.0) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
 }
 
 fn files_named(dir: &Path, name: &str) -> usize {
@@ -106,6 +123,7 @@ async fn a_vm_boots_from_its_overlay_answers_and_leaves_nothing_behind() {
     engine.start(&id).await.unwrap();
     let started = t0.elapsed();
     let st = engine.state(&id).unwrap();
+    let _reaper = Reaper(st.uuid.clone());
     assert!(st.want_running && st.pid.is_some(), "{st:?}");
     assert!(process_with(&st.uuid), "QEMU runs with the VM's uuid");
     let page = loop {
@@ -331,6 +349,7 @@ async fn faults_are_clear_errors_and_change_nothing() {
         .create(&name, &spec("1.0", port, ""), &labels(&name))
         .await
         .unwrap();
+    let _reaper = Reaper(kvm.state(&id).unwrap().uuid);
     match kvm.start(&id).await {
         Err(BackendError::Unavailable { message, .. }) => {
             assert!(message.starts_with("KVM refused: "), "{message}")
