@@ -58,7 +58,7 @@
 //! drives a container's life.
 
 mod config;
-mod console;
+pub(crate) mod console;
 mod forward;
 mod marker;
 mod oci;

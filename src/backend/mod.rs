@@ -20,6 +20,7 @@ pub mod git;
 pub mod lxc;
 pub mod snap;
 pub mod swarm;
+pub mod vm;
 
 use std::collections::BTreeMap;
 
