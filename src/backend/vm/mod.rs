@@ -55,10 +55,8 @@ use tokio::process::Command;
 
 use super::docker::DockerBackend;
 use super::lxc::console;
-use super::{
-    Backend, BackendError, HostMount, Kind, LogRequest, LogSink, Observed, ObservedContainer,
-    Progress,
-};
+use super::{Backend, BackendError, HostMount, LogRequest, LogSink, Progress};
+use crate::plan::observed::{Kind, Observed, ObservedContainer, ObservedImage};
 use crate::plan::launch::Launch;
 pub use backend::VmBackend;
 pub use image::{DiskFormat, GuestImage};
@@ -98,7 +96,7 @@ impl VmSpec {
         VmSpec {
             image: launch.image.clone(),
             tag: launch.tag.clone(),
-            memory: launch.memory.clone(),
+            memory: launch.memory.text().to_string(),
             cpus: cpus.max(1),
             ports: launch
                 .ports
@@ -627,7 +625,7 @@ impl VmEngine {
             o.add_image(
                 kind,
                 reference,
-                super::ObservedImage {
+                ObservedImage {
                     id,
                     labels: BTreeMap::new(),
                 },

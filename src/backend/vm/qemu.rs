@@ -257,7 +257,7 @@ pub fn memory_mib(size: &str) -> Result<u64, String> {
     if size.trim().is_empty() {
         return Ok(DEFAULT_MEMORY_MIB);
     }
-    let bytes = crate::backend::docker::parse_size(size)
+    let bytes = crate::plan::launch::parse_size(size)
         .ok_or_else(|| format!("memory '{size}' is not a size (such as 256m or 1g)"))?;
     let mib = u64::try_from(bytes).unwrap_or(0) / (1024 * 1024);
     if mib < 32 {
