@@ -1,38 +1,41 @@
-//! The replace protocol, step by step (kamal-proxy's and Dokku's):
+//! The replace protocol (kamal-proxy's and Dokku's), as the plan spells it
+//! out: each replace carries its [`Strategy`], whose phases this module
+//! carries out in their order, deciding nothing. For the usual one
+//! (`beside`: nginx routes to the container):
 //!
-//! 1. the new instance is created beside the old one, on host ports of its
-//!    own (127.0.0.1, chosen here: see [`PortPool`]), so both run at once;
-//! 2. it is started and waited for until healthy (a crash loop is told
-//!    apart from a slow start);
-//! 3. nginx is switched to it, once for the whole run ([`super::Switch`]);
-//! 4. the old one is renamed `NAME.old.ID` and handed back to the caller to
-//!    drain: stopped and removed once its grace period is over;
-//! 5. the new one takes the name.
+//! 1. `create-next`: the new instance is created beside the old one, on
+//!    host ports of its own (127.0.0.1, chosen here: see [`PortPool`]), so
+//!    both run at once;
+//! 2. `wait-healthy`: it is started and waited for until healthy (a crash
+//!    loop is told apart from a slow start);
+//! 3. `switch`: nginx is switched to it, once for the whole run
+//!    ([`super::Switch`]), after the drains are in the journal;
+//! 4. `rename-old`: the old one becomes `NAME.old.ID` and is retired
+//!    ([`Backend::retire`]: restart policy `no`, no network alias);
+//! 5. `rename-next`: the new one takes the name;
+//! 6. `retire-old`: the old one drains; the caller's journal says until
+//!    when, and whoever comes next stops and removes it.
 //!
 //! A failure before 3 never touches the old instance: it goes on serving
 //! behind the routes nginx already has, so a failed update costs no request.
-//! The one exception is a container made by an older conteneur, which holds
-//! `port_out` itself: it is stopped once the new one is healthy and before
-//! the switch (nginx needs `port_out`), once.
-//!
-//! A container nginx does not route to (no `port_out`: a database on a
-//! private network) has nothing to switch: once its new instance is healthy
-//! the old one is stopped and removed within its wave ([`settle`]), so the
-//! containers that depend on it start against the new one alone. When it
-//! keeps data in folders or volumes it is stopped *before* its new instance
-//! starts: two database servers on one data folder cannot both run (the
-//! second waits for the first one's file locks and never gets healthy).
+//! `take-ports` (a container made by an older conteneur, which holds
+//! `port_out` itself) stops the old one once the new one is healthy and
+//! before the switch (nginx needs `port_out`). `in-wave` (no `port_out`:
+//! nothing to switch) stops and removes the old one within its wave
+//! ([`settle`]), so the containers that depend on it start against the new
+//! one alone; `stop-first` (no `port_out`, and data in folders or volumes
+//! that two instances cannot share) stops the old one before the new one
+//! is created, and starts it again when the new one does not come up.
+//! `in-place` (snap) changes the container itself and reverts it on
+//! failure.
 //!
 //! Network aliases during the overlap: the new instance joins its networks
 //! with the container's name as alias from its creation (Docker sets
 //! aliases when a container connects, not later), so for the short overlap
 //! both instances answer the name and Docker's DNS picks either, as nginx
-//! does between old and new workers. Both are healthy versions of the same
-//! service; giving the alias only once the old one left would instead make
-//! the name answer nothing for a moment, and need a reconnect (a second
-//! network change) of a running container. A routed container keeps its
-//! alias while it drains too: its clients on the network may still reach
-//! the old version until the grace period ends.
+//! does between old and new workers; at `rename-old` the old one loses the
+//! alias (it joins its networks again without it) and keeps draining what
+//! its clients already opened.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
