@@ -20,6 +20,7 @@ mod step;
 pub mod swarm;
 #[cfg(test)]
 pub(crate) mod tests;
+pub mod upgrade;
 
 pub use check::{
     PlanError, check_mount, check_nested_mounts, check_type, lint_nested_mounts, lint_types,

@@ -485,6 +485,7 @@ pub fn plan_options(
         pull_moving: pull,
         allow_system_mounts: allow_system_mounts(cfg),
         label_key: label_key.clone(),
+        new_defaults: cfg.first("conteneur_new_defaults").as_deref() == Some("oui"),
     }
 }
 
