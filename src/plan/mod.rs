@@ -21,6 +21,7 @@ pub mod swarm;
 #[cfg(test)]
 pub(crate) mod tests;
 pub mod upgrade;
+mod volumes;
 
 pub use check::{
     PlanError, check_mount, check_nested_mounts, check_type, lint_nested_mounts, lint_types,

@@ -31,6 +31,8 @@ pub struct Options {
     /// Apply the defaults a newer conteneur brings to containers made by
     /// an older one (`conteneur_new_defaults`; see [`upgrade`]).
     pub new_defaults: bool,
+    /// Use named volumes without conteneur's label (`conteneur_adopt_volumes`).
+    pub adopt_volumes: bool,
 }
 
 /// Tags that move: pulling them again may bring another image.
@@ -92,6 +94,7 @@ pub fn reconcile(
     }
     super::check::check_nested_mounts(desired)?;
     apps::check(desired)?;
+    super::volumes::check(desired, observed, server, opts.adopt_volumes)?;
     let (network_creates, network_removes) = apps::network_steps(desired, observed, server)?;
     let kind_of = |d: &Launch| kinds.get(d.name.as_str()).copied().unwrap_or(Kind::Docker);
 

@@ -97,9 +97,13 @@ pub fn format_of(labels: &BTreeMap<String, String>) -> u32 {
 /// an older format kept in clear are sealed as the current label seals
 /// them (never shown). None when the label is missing or not a plan.
 pub fn label_plan(labels: &BTreeMap<String, String>, key: &LabelKey) -> Option<Launch> {
-    let text = labels.get(crate::backend::labels::PLAN)?;
-    let l: Launch = serde_json::from_str(text).ok()?;
-    Some(redact::redacted(&l, key))
+    Some(redact::redacted(&label_plan_unsealed(labels)?, key))
+}
+
+/// The launch plan a container's label holds, as it is (its values may be
+/// in clear in format 1: only for what holds no value, mounts and names).
+pub fn label_plan_unsealed(labels: &BTreeMap<String, String>) -> Option<Launch> {
+    serde_json::from_str(labels.get(crate::backend::labels::PLAN)?).ok()
 }
 
 /// What the container's labels say against its launch plan now.

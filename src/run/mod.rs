@@ -486,6 +486,7 @@ pub fn plan_options(
         allow_system_mounts: allow_system_mounts(cfg),
         label_key: label_key.clone(),
         new_defaults: cfg.first("conteneur_new_defaults").as_deref() == Some("oui"),
+        adopt_volumes: cfg.first("conteneur_adopt_volumes").as_deref() == Some("oui"),
     }
 }
 
