@@ -13,6 +13,7 @@
 pub mod apps;
 mod check;
 mod identity;
+mod kept;
 pub mod launch;
 mod reconciler;
 pub mod redact;

@@ -319,7 +319,12 @@ pub fn reconcile(
                 notes.push(upgrade::new_defaults_text(&pending, false));
                 None
             }
-            upgrade::Verdict::Changed(cause) => Some(cause),
+            upgrade::Verdict::Changed(cause) => Some(super::kept::with_secret_warning(
+                cause,
+                &c.labels,
+                d,
+                &opts.label_key,
+            )),
         };
         if host_ports.is_none() && !d.ports.is_empty() && kind != Kind::Snap {
             // Made before host ports: a format difference, not a change;
