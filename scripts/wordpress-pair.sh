@@ -34,7 +34,13 @@ wordpress_pair() {
   C set "conteneur${w}_port_in" 80
   C set "conteneur${w}_port_out" "$port"
   C set "conteneur${w}_keep_path" oui
-  C set "conteneur${w}_health_path" /wordpress/wp-includes/images/blank.gif
+  # Healthy only when WordPress reaches its database: PHP opens the
+  # connection with WordPress's own settings (a static file would answer
+  # while every page says "Database Error", e.g. after a secret changed that
+  # the database, initialised with the old value, still refuses).
+  C set "conteneur${w}_health_command" \
+    "php -r \"include '/etc/wordpress/config-default.php'; mysqli_report(MYSQLI_REPORT_OFF); exit(@mysqli_connect(DB_HOST, DB_USER, DB_PASSWORD, DB_NAME) ? 0 : 1);\""
+  C set "conteneur${w}_health_interval" 1
   C set "conteneur${w}_networks" wp
   C set "conteneur${w}_depends_on" "$db"
   C set "conteneur${w}_secrets" "$secret"

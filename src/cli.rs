@@ -99,6 +99,9 @@ pub enum Command {
     Watch(crate::report::cli::WatchArgs),
     /// Print the containers' state as Prometheus metrics.
     Metrics,
+    /// List the releases kept (each successful instance/reconfigure), with
+    /// what changed from one to the next.
+    Releases,
     /// Print the audit trail: who changed what, when.
     Audit(crate::report::cli::AuditArgs),
     /// Print a container's logs, whatever its engine.
@@ -240,6 +243,13 @@ pub fn run(cli: Cli) -> u8 {
         Command::Watch(a) => crate::report::cli::cmd_watch(&paths, a),
         Command::Metrics => crate::report::cli::cmd_metrics(&paths),
         Command::Audit(a) => crate::report::cli::cmd_audit(&paths, a),
+        Command::Releases => {
+            print!(
+                "{}",
+                crate::run::release::text(&crate::run::release::list(&paths))
+            );
+            Ok(0)
+        }
         Command::Logs(a) => crate::logs::cmd_logs(&paths, a),
     };
     let code = match r {

@@ -24,6 +24,9 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 
 const WP_IMAGE: &str = "localhost:5000/apps/wordpress";
+/// WordPress's health check, as scripts/wordpress-pair.sh sets it: PHP
+/// opens the database connection with WordPress's own settings.
+const WP_HEALTH: &str = "php -r \"include '/etc/wordpress/config-default.php'; mysqli_report(MYSQLI_REPORT_OFF); exit(@mysqli_connect(DB_HOST, DB_USER, DB_PASSWORD, DB_NAME) ? 0 : 1);\"";
 const DB_IMAGE: &str = "localhost:5000/apps/mariadb";
 
 /// Fails (never skips) when the engine, the registry or the images are
@@ -157,10 +160,10 @@ impl Site {
             &["/var/lib/wordpress/wp-content/uploads"],
         );
         self.set("conteneur1_mountpoint_out", &[&self.uploads]);
-        self.set(
-            "conteneur1_health_path",
-            &["/wordpress/wp-includes/images/blank.gif"],
-        );
+        // Healthy only when WordPress reaches its database (a static file
+        // answers even when every page says "Database Error").
+        self.set("conteneur1_health_command", &[WP_HEALTH]);
+        self.set("conteneur1_health_interval", &["1"]);
         self.set("conteneur1_networks", &["wp"]);
         self.set("conteneur1_depends_on", &[&self.db]);
         self.set("conteneur1_secrets", &["db_password"]);
@@ -693,6 +696,26 @@ fn wordpress_and_mariadb_as_one_application() {
     let said = site.ok(&["restore", &site.db]);
     assert!(said.contains("feeding the dump to `mariadb`"), "{said}");
     wait_for(&link, &jar, &title, Duration::from_secs(60));
+
+    // 9. A new database password: the database initialised with the old
+    // one keeps it, and plan says so before anything happens (never the
+    // value).
+    let rotated = "a-rotated-password-4821";
+    site.ok(&["set", "conteneur_secret_value", rotated]);
+    let said = site.ok(&["plan"]);
+    for name in [site.db.as_str(), "wordpress"] {
+        let line = said
+            .lines()
+            .find(|l| l.starts_with("replace") && l.contains(&format!(" {name} (")))
+            .unwrap_or_else(|| panic!("no replace of {name}:\n{said}"));
+        assert!(
+            line.contains("WARNING: secret db_password changed")
+                && line.contains("a database initialised with the old value keeps it"),
+            "{said}"
+        );
+    }
+    assert!(said.contains(&site.volume), "{said}");
+    assert!(!said.contains(rotated), "{said}");
 }
 
 /// Runs `set` and returns the output (a refusal is exit code 3).

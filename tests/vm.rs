@@ -172,10 +172,15 @@ async fn a_vm_boots_from_its_overlay_answers_and_leaves_nothing_behind() {
     let last = String::from_utf8(seen.into_inner().unwrap()).unwrap();
     assert_eq!(last.trim_end(), "conteneur-vm: httpd on port 80");
     // The plan has no `vm` kind yet: the snapshot carries the kind it is given.
-    let observed = engine.observe(conteneur::plan::observed::Kind::Lxc).unwrap();
+    let observed = engine
+        .observe(conteneur::plan::observed::Kind::Lxc)
+        .unwrap();
     assert_eq!(
         observed
-            .image(conteneur::plan::observed::Kind::Lxc, &format!("{IMAGE}:1.0"))
+            .image(
+                conteneur::plan::observed::Kind::Lxc,
+                &format!("{IMAGE}:1.0")
+            )
             .map(|i| i.id.as_str()),
         Some(image_id.as_str()),
         "the prepared image is listed"

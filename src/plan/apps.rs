@@ -38,6 +38,10 @@ fn resource_labels(server: &str, key: &str, name: &str) -> BTreeMap<String, Stri
         (labels::MANAGED, "true"),
         (labels::SERVER, server),
         (key, name),
+        (
+            super::upgrade::FORMAT_LABEL,
+            &super::upgrade::format_value(),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -61,6 +61,23 @@ pub enum PlanError {
         to: Kind,
         volume: String,
     },
+    #[error(
+        "container '{name}': the volume '{volume}' belongs to another server, the one under --root {root} \
+         (its data is that server's: a database there was initialised with that server's passwords); \
+         conteneur never uses another root's volume: choose another volume name (conteneurX_mountpoint_out) \
+         here, or remove the volume from that server first (docker volume rm {volume}, its data is lost)"
+    )]
+    VolumeOtherRoot {
+        name: String,
+        volume: String,
+        root: String,
+    },
+    #[error(
+        "container '{name}': the volume '{volume}' exists and was not created by conteneur for this server; \
+         its data is not known to be this server's: set conteneur_adopt_volumes to oui to use it as it is, \
+         or choose another volume name (conteneurX_mountpoint_out)"
+    )]
+    VolumeNotOurs { name: String, volume: String },
     #[error("container '{name}': {variable}: {why}")]
     AppSetting {
         name: String,

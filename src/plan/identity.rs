@@ -103,6 +103,10 @@ pub fn container_labels(
     l.insert(labels::PLAN_HASH.into(), plan_hash(launch, key));
     l.insert(labels::PLAN.into(), plan_text(launch, key));
     l.insert(labels::IMAGE_ID.into(), image_id.to_string());
+    l.insert(
+        super::upgrade::FORMAT_LABEL.into(),
+        super::upgrade::format_value(),
+    );
     l
 }
 

@@ -13,6 +13,7 @@
 pub mod apps;
 mod check;
 mod identity;
+mod kept;
 pub mod launch;
 pub mod observed;
 mod reconciler;
@@ -21,6 +22,8 @@ mod step;
 pub mod swarm;
 #[cfg(test)]
 pub(crate) mod tests;
+pub mod upgrade;
+mod volumes;
 
 pub use check::{
     PlanError, check_mount, check_nested_mounts, check_type, lint_nested_mounts, lint_types,

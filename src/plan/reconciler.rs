@@ -10,10 +10,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::apps;
 use super::check::{PlanError, check_mount, check_type};
-use super::identity::{describe_change, old_base, plan_hash};
+use super::identity::old_base;
 use super::launch::{Launch, MountKind};
 use super::redact::LabelKey;
 use super::step::{Action, Plan, Step, Strategy, short_commit};
+use super::upgrade;
 use crate::plan::observed::{HostPorts, Kind, Observed, ObservedContainer, labels, short_id};
 
 /// Choices the admin makes for a run.
@@ -30,6 +31,11 @@ pub struct Options {
     /// How long a retired instance drains (`conteneur_drain_grace`), in
     /// seconds: said in the plan's retire-old steps.
     pub drain_grace: u64,
+    /// Apply the defaults a newer conteneur brings to containers made by
+    /// an older one (`conteneur_new_defaults`; see [`upgrade`]).
+    pub new_defaults: bool,
+    /// Use named volumes without conteneur's label (`conteneur_adopt_volumes`).
+    pub adopt_volumes: bool,
 }
 
 /// Tags that move: pulling them again may bring another image.
@@ -91,6 +97,7 @@ pub fn reconcile(
     }
     super::check::check_nested_mounts(desired)?;
     apps::check(desired)?;
+    super::volumes::check(desired, observed, server, opts.adopt_volumes)?;
     let (network_creates, network_removes) = apps::network_steps(desired, observed, server)?;
     let kind_of = |d: &Launch| kinds.get(d.name.as_str()).copied().unwrap_or(Kind::Docker);
 
@@ -223,7 +230,6 @@ pub fn reconcile(
     // Each container after the ones it depends on.
     for d in apps::start_order(desired) {
         let kind = kind_of(d);
-        let hash = plan_hash(d, &opts.label_key);
         // Someone else's container holding the name (or the snap) on the
         // engine it must run on.
         let foreign = observed.containers.iter().find(|c| {
@@ -313,12 +319,28 @@ pub fn reconcile(
                 .is_some_and(|id| c.labels.get(labels::IMAGE_ID).is_some_and(|old| old != id));
         let rebuilt = reference.as_ref().is_some_and(|r| built.contains(r));
         let host_ports = c.host_ports();
-        let cause = if c.plan_hash() != Some(hash.as_str()) {
-            Some(describe_change(
-                c.labels.get(labels::PLAN).map(String::as_str),
+        // What the labels say, whatever conteneur wrote them.
+        let mut notes = Vec::new();
+        let plan_cause = match upgrade::compare(&c.labels, d, &opts.label_key, opts.new_defaults) {
+            upgrade::Verdict::Same => None,
+            upgrade::Verdict::NewDefaults(pending) => {
+                notes.push(upgrade::new_defaults_text(&pending, false));
+                None
+            }
+            upgrade::Verdict::Changed(cause) => Some(super::kept::with_secret_warning(
+                cause,
+                &c.labels,
                 d,
                 &opts.label_key,
-            ))
+            )),
+        };
+        if host_ports.is_none() && !d.ports.is_empty() && kind != Kind::Snap {
+            // Made before host ports: a format difference, not a change;
+            // its next replace moves it behind nginx's forward.
+            notes.push("it holds its ports itself (made by an older conteneur)".to_string());
+        }
+        let cause = if plan_cause.is_some() {
+            plan_cause
         } else if rebuilt {
             Some(format!(
                 "its image {} is built again",
@@ -329,12 +351,6 @@ pub fn reconcile(
                 "the image {} changed",
                 reference.clone().unwrap_or_default()
             ))
-        } else if host_ports.is_none() && !d.ports.is_empty() && kind != Kind::Snap {
-            Some(
-                "it holds its ports itself (made by an older conteneur): \
-                 replaced once so that nginx forwards them"
-                    .to_string(),
-            )
         } else if let Some(net) = apps::missing_network(d, observed, server)
             && c.backend == kind
         {
@@ -378,7 +394,7 @@ pub fn reconcile(
                     backend: c.backend,
                     ports: host_ports.unwrap_or_else(|| direct_ports(d)),
                 },
-                cause: format!("unchanged but {}", c.state),
+                cause: with_notes(format!("unchanged but {}", c.state), &notes),
             },
             None => Step {
                 action: Action::Leave {
@@ -387,7 +403,7 @@ pub fn reconcile(
                     backend: c.backend,
                     ports: host_ports.unwrap_or_else(|| direct_ports(d)),
                 },
-                cause: "unchanged".into(),
+                cause: with_notes("unchanged".into(), &notes),
             },
         });
     }
@@ -433,6 +449,14 @@ pub fn strategy(d: &Launch, old_kind: Kind, kind: Kind, old_routed: bool) -> Str
     } else {
         Strategy::InWave
     }
+}
+
+/// A leave's or start's cause with what the admin should know (`; `).
+fn with_notes(cause: String, notes: &[String]) -> String {
+    std::iter::once(cause)
+        .chain(notes.iter().cloned())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The engines the desired containers run on.

@@ -83,17 +83,31 @@ pub fn env_name(entry: &str) -> &str {
     entry.split_once('=').map_or(entry, |(n, _)| n)
 }
 
+/// Whether `value` is already a sealed value (as a label holds it).
+pub fn is_sealed(value: &str) -> bool {
+    value.starts_with(SEALED)
+}
+
 /// `launch` as its label keeps it: every environment value and secret
-/// hash sealed.
+/// hash sealed. A value already sealed is kept as it is, so a plan read
+/// back from a label can be redacted again.
 pub fn redacted(launch: &Launch, key: &LabelKey) -> Launch {
     let mut l = launch.clone();
     l.env = sealed_env(&l.env, key);
     // A secret's hash is sealed too: the hash of a short password could
     // be found again by hashing guesses, the keyed one cannot.
     for s in &mut l.app.secrets {
-        s.hash = s.hash.as_deref().map(|h| key.seal(h));
+        s.hash = s.hash.as_deref().map(|h| seal_once(h, key));
     }
     l
+}
+
+fn seal_once(value: &str, key: &LabelKey) -> String {
+    if is_sealed(value) {
+        value.to_string()
+    } else {
+        key.seal(value)
+    }
 }
 
 /// Environment entries `NAME=value` with each value sealed (a swarm
@@ -101,8 +115,8 @@ pub fn redacted(launch: &Launch, key: &LabelKey) -> Launch {
 pub fn sealed_env(env: &[String], key: &LabelKey) -> Vec<String> {
     env.iter()
         .map(|e| match e.split_once('=') {
-            Some((name, value)) => format!("{name}={}", key.seal(value)),
-            None => key.seal(e),
+            Some((name, value)) => format!("{name}={}", seal_once(value, key)),
+            None => seal_once(e, key),
         })
         .collect()
 }

@@ -37,6 +37,7 @@ use crate::template::{self, TemplateErrors};
 pub mod cli;
 pub mod drain;
 pub mod label_key;
+pub mod release;
 pub mod status;
 pub mod swapped;
 pub mod swarm;
@@ -489,6 +490,8 @@ pub fn plan_options(
         allow_system_mounts: allow_system_mounts(cfg),
         label_key: label_key.clone(),
         drain_grace: number(cfg, "conteneur_drain_grace", 30),
+        new_defaults: cfg.first("conteneur_new_defaults").as_deref() == Some("oui"),
+        adopt_volumes: cfg.first("conteneur_adopt_volumes").as_deref() == Some("oui"),
     }
 }
 
@@ -670,7 +673,7 @@ pub async fn run(
     {
         return Err(RunError::RolledBack(r.rolled_back.clone()));
     }
-    let images = desired
+    let images: std::collections::BTreeMap<String, String> = desired
         .iter()
         .filter_map(|d| {
             let reference = format!("{}:{}", d.image, d.tag);
@@ -679,6 +682,22 @@ pub async fn run(
             Some((reference, id.clone()))
         })
         .collect();
+    // A release of what is in place now (conteneur releases).
+    let kept = number(&cfg, "conteneur_releases_kept", release::DEFAULT_KEPT);
+    if let Err(e) = release::record(
+        paths,
+        mode.name(),
+        release::values(&cfg, &settings.label_key),
+        images.clone(),
+        release::files_hash(&rendered),
+        kept,
+    ) {
+        let _ = writeln!(
+            log,
+            "warning: the release could not be recorded under {}: {e}",
+            release::dir(paths).display()
+        );
+    }
     crate::timing::mark("run done");
     Ok(RunReport {
         plan,

@@ -175,11 +175,11 @@ impl DockerBackend {
                     BackendError::Other(format!("listing networks failed: {}", engine_message(&e)))
                 })
         };
+        // Every volume, labelled or not: the plan refuses another root's
+        // and, unless adopted, one without conteneur's label.
         let volumes = async {
             self.docker
-                .list_volumes(Some(ListVolumesOptions {
-                    filters: Some(filter.clone()),
-                }))
+                .list_volumes(Some(ListVolumesOptions { filters: None }))
                 .await
                 .map_err(|e| {
                     BackendError::Other(format!("listing volumes failed: {}", engine_message(&e)))

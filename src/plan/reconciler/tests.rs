@@ -23,7 +23,7 @@ fn fresh_server_pulls_once_per_tag_then_creates() {
 }
 
 #[test]
-fn host_ports_are_shown_and_a_container_holding_port_out_is_moved_once() {
+fn host_ports_are_shown_and_a_container_holding_port_out_is_left_until_its_next_replace() {
     let a = launch("a", "1.0");
     let mut legacy = running(&a, "aaaa");
     let images = images(&["localhost:5000/demo/web:1.0"]);
@@ -40,12 +40,19 @@ fn host_ports_are_shown_and_a_container_holding_port_out_is_moved_once() {
         images,
         ..Default::default()
     };
+    // An upgrade alone changes nothing: left, saying so.
     let plan = reconcile(std::slice::from_ref(&a), &observed, &Options::default()).unwrap();
     let text = plan.to_string();
     assert!(
-        text.contains("replace  a (aaaa)") && text.contains("holds its ports itself"),
+        text.contains("leave    a (aaaa)") && text.contains("holds its ports itself"),
         "{text}"
     );
+    // A real change replaces it, from the ports it holds.
+    let b = launch("a", "2.0");
+    let mut observed = observed;
+    observed.images = super::super::tests::images(&["localhost:5000/demo/web:2.0"]);
+    let plan = reconcile(std::slice::from_ref(&b), &observed, &Options::default()).unwrap();
+    let text = plan.to_string();
     assert!(
         matches!(
             &plan.steps[0].action,
