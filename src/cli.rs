@@ -99,9 +99,12 @@ pub enum Command {
     Watch(crate::report::cli::WatchArgs),
     /// Print the containers' state as Prometheus metrics.
     Metrics,
-    /// List the releases kept (each successful instance/reconfigure), with
-    /// what changed from one to the next.
+    /// List the releases kept (each successful instance/reconfigure/rollback),
+    /// with what changed from one to the next.
     Releases,
+    /// Put back a release's values (default: the one before the newest;
+    /// passwords changed since are kept) and reconfigure.
+    Rollback(crate::run::cli::RollbackArgs),
     /// Print the audit trail: who changed what, when.
     Audit(crate::report::cli::AuditArgs),
     /// Print a container's logs, whatever its engine.
@@ -251,6 +254,7 @@ pub fn run(cli: Cli) -> u8 {
             Ok(0)
         }
         Command::Logs(a) => crate::logs::cmd_logs(&paths, a),
+        Command::Rollback(a) => crate::run::cli::cmd_rollback(&paths, a),
     };
     let code = match r {
         Ok(code) => code,
@@ -287,6 +291,7 @@ fn audited(command: &Command) -> Option<crate::audit::Session> {
         }
         Command::Instance(_) => "instance",
         Command::Reconfigure(_) => "reconfigure",
+        Command::Rollback(_) => "rollback",
         // Listing the archives changes nothing.
         Command::Backup(a) if a.list => return None,
         Command::Backup(a) => {

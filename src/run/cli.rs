@@ -2,8 +2,11 @@
 
 use clap::Args;
 
+use super::rollback::RollbackError;
 use super::{Mode, Options, RunError, prepare, run};
-use crate::exit::{EXIT_INVALID_CONFIG, EXIT_LOCKED, EXIT_RUN_FAILED, EXIT_SYSTEM, Failure};
+use crate::exit::{
+    EXIT_INVALID_CONFIG, EXIT_LOCKED, EXIT_REFUSED, EXIT_RUN_FAILED, EXIT_SYSTEM, Failure,
+};
 use crate::paths::Paths;
 
 #[derive(Debug, Args)]
@@ -14,6 +17,21 @@ pub struct PlanArgs {
     /// Plan pulls of moving tags (latest…) too.
     #[arg(long)]
     pub pull: bool,
+    /// What `rollback N` would do: the plan against release N's values
+    /// (config.eol is not changed).
+    #[arg(long, value_name = "N")]
+    pub release: Option<u64>,
+}
+
+/// `rollback`: a release's values back, then a reconfigure.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The release (`conteneur releases`); default: the one before the
+    /// newest.
+    pub release: Option<u64>,
+    /// No progress bars.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -95,7 +113,18 @@ pub fn cmd_plan(paths: &Paths, a: PlanArgs) -> Result<u8, Failure> {
         quiet: true,
         stop_swapped: false,
     };
-    let prepared = rt.block_on(prepare(paths, &opts)).map_err(failure)?;
+    let prepared = match a.release {
+        Some(n) => {
+            let (restored, prepared) = rt
+                .block_on(super::rollback::plan(paths, n, &opts))
+                .map_err(rollback_failure)?;
+            if !a.json {
+                print!("{}", restored.text());
+            }
+            prepared
+        }
+        None => rt.block_on(prepare(paths, &opts)).map_err(failure)?,
+    };
     let swarm = prepared.swarm.as_ref().map(|s| &s.plan);
     if a.json {
         let mut value = serde_json::to_value(&prepared.plan).unwrap_or_default();
@@ -115,6 +144,39 @@ pub fn cmd_plan(paths: &Paths, a: PlanArgs) -> Result<u8, Failure> {
     Ok(0)
 }
 
+fn rollback_failure(e: RollbackError) -> Failure {
+    match e {
+        RollbackError::Run(e) => failure(e),
+        RollbackError::Value { .. } => Failure {
+            code: EXIT_INVALID_CONFIG,
+            message: e.to_string(),
+        },
+        e => Failure {
+            code: EXIT_REFUSED,
+            message: e.to_string(),
+        },
+    }
+}
+
+/// `conteneur rollback [N]`: see [`super::rollback`].
+pub fn cmd_rollback(paths: &Paths, a: RollbackArgs) -> Result<u8, Failure> {
+    let rt = runtime()?;
+    let opts = Options {
+        pull: false,
+        quiet: a.quiet,
+        stop_swapped: true,
+    };
+    let mut out = std::io::stdout();
+    let (restored, report) = rt
+        .block_on(super::rollback::rollback(paths, a.release, &opts, &mut out))
+        .map_err(rollback_failure)?;
+    crate::audit::note("release", restored.number);
+    crate::audit::note("variables", restored.changed.clone());
+    crate::audit::note("secrets_kept", restored.secrets_kept.clone());
+    summary(Mode::Rollback(restored.number), &report);
+    Ok(0)
+}
+
 pub fn cmd_run(paths: &Paths, mode: Mode, a: RunArgs) -> Result<u8, Failure> {
     let rt = runtime()?;
     let opts = Options {
@@ -126,7 +188,13 @@ pub fn cmd_run(paths: &Paths, mode: Mode, a: RunArgs) -> Result<u8, Failure> {
     let report = rt
         .block_on(run(paths, mode, &opts, &mut out))
         .map_err(failure)?;
-    audit_run(&report);
+    summary(mode, &report);
+    Ok(0)
+}
+
+/// What a run did: into the audit trail, and one line (two under swarm).
+fn summary(mode: Mode, report: &super::RunReport) {
+    audit_run(report);
     let c = &report.converged;
     println!(
         "{}: {} created, {} replaced, {} started, {} removed, {} unchanged; {} file(s) rewritten; nginx {}",
@@ -155,7 +223,6 @@ pub fn cmd_run(paths: &Paths, mode: Mode, a: RunArgs) -> Result<u8, Failure> {
             }
         );
     }
-    Ok(0)
 }
 
 /// What a run changed, for the audit trail: the plan's steps (those that

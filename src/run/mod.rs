@@ -38,6 +38,7 @@ pub mod cli;
 pub mod drain;
 pub mod label_key;
 pub mod release;
+pub mod rollback;
 pub mod status;
 pub mod swapped;
 pub mod swarm;
@@ -45,11 +46,14 @@ pub mod swarm;
 /// Where the templates render the launch plans, under the state folder.
 pub const LAUNCH_FILE: &str = "launch.json";
 
-/// `instance` (first configuration) or `reconfigure`.
+/// `instance` (first configuration), `reconfigure`, or `rollback` (a
+/// reconfigure with a release's values: [`rollback`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Instance,
     Reconfigure,
+    /// To the release of this number.
+    Rollback(u64),
 }
 
 impl Mode {
@@ -57,6 +61,16 @@ impl Mode {
         match self {
             Mode::Instance => "instance",
             Mode::Reconfigure => "reconfigure",
+            Mode::Rollback(_) => "rollback",
+        }
+    }
+
+    /// The argument the hooks receive: EOLE's hooks know only `instance`
+    /// and `reconfigure`, and a rollback is a reconfigure.
+    fn hook_arg(self) -> &'static str {
+        match self {
+            Mode::Instance => "instance",
+            Mode::Reconfigure | Mode::Rollback(_) => "reconfigure",
         }
     }
 }
@@ -326,7 +340,16 @@ pub struct Prepared {
 
 /// Loads, checks, renders in memory, snapshots the engine and plans.
 pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError> {
-    let cfg = Config::load(paths)?;
+    prepare_with(Config::load(paths)?, paths, opts).await
+}
+
+/// [`prepare`] with a configuration already loaded (a rollback's: a
+/// release's values, not saved yet).
+pub async fn prepare_with(
+    cfg: Config,
+    paths: &Paths,
+    opts: &Options,
+) -> Result<Prepared, RunError> {
     let (rendered, desired) = desired(&cfg, paths)?;
     crate::timing::mark("configuration loaded and rendered");
     // Under swarm the docker containers are the swarm's; the local engines
@@ -512,9 +535,21 @@ pub async fn run(
 ) -> Result<RunReport, RunError> {
     let _lock = RunLock::acquire(paths, mode.name())?;
     crate::timing::mark("run lock taken");
-    if mode == Mode::Reconfigure && !paths.instance_marker.exists() {
+    if mode != Mode::Instance && !paths.instance_marker.exists() {
         return Err(RunError::NotInstantiated);
     }
+    let prepared = prepare(paths, opts).await?;
+    execute(paths, mode, opts, prepared, log).await
+}
+
+/// A run once prepared, under the run lock its caller holds.
+pub(crate) async fn execute(
+    paths: &Paths,
+    mode: Mode,
+    opts: &Options,
+    prepared: Prepared,
+    log: &mut dyn Write,
+) -> Result<RunReport, RunError> {
     let Prepared {
         mut cfg,
         rendered,
@@ -524,7 +559,7 @@ pub async fn run(
         backends,
         swarm,
         label_key,
-    } = prepare(paths, opts).await?;
+    } = prepared;
     crate::timing::mark("planned");
     // The first run keeps the key its plan was made with.
     label_key.store(paths)?;
@@ -534,7 +569,7 @@ pub async fn run(
     if let Some(s) = &swarm {
         let _ = write!(log, "{}", s.plan);
     }
-    let arg = mode.name();
+    let arg = mode.hook_arg();
     let root = paths.root.display().to_string();
     let env = [("CONTENEUR_ROOT", root.as_str())];
     let hook_timeout =
@@ -691,6 +726,10 @@ pub async fn run(
         images.clone(),
         release::files_hash(&rendered),
         kept,
+        match mode {
+            Mode::Rollback(n) => Some(n),
+            _ => None,
+        },
     ) {
         let _ = writeln!(
             log,

@@ -23,13 +23,24 @@ use crate::plan::redact::LabelKey;
 /// How many releases are kept when `conteneur_releases_kept` is unset.
 pub const DEFAULT_KEPT: u64 = 5;
 
+/// The format of the release files this conteneur writes, and the only one
+/// `rollback` reads (a file without one is of the first format).
+pub const FORMAT: u64 = 1;
+
+fn first_format() -> u64 {
+    1
+}
+
 /// One release.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Release {
+    #[serde(default = "first_format")]
+    pub format: u64,
     pub number: u64,
     /// RFC 3339, UTC.
     pub time: String,
-    /// instance or reconfigure.
+    /// instance, reconfigure or rollback (then `rolled_back_to` names the
+    /// release whose values it restored).
     pub command: String,
     pub uid: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -40,6 +51,8 @@ pub struct Release {
     pub images: BTreeMap<String, String>,
     /// SHA-256 of the rendered files (destination and content).
     pub files: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_back_to: Option<u64>,
 }
 
 /// The releases folder.
@@ -47,7 +60,8 @@ pub fn dir(paths: &Paths) -> PathBuf {
     paths.state.join("releases")
 }
 
-fn file(dir: &Path, number: u64) -> PathBuf {
+/// The file of release `number` in the releases folder `dir`.
+pub fn file(dir: &Path, number: u64) -> PathBuf {
     dir.join(format!("{number:06}.json"))
 }
 
@@ -110,6 +124,7 @@ pub fn record(
     images: BTreeMap<String, String>,
     files: String,
     kept: u64,
+    rolled_back_to: Option<u64>,
 ) -> std::io::Result<Release> {
     let dir = dir(paths);
     std::fs::DirBuilder::new()
@@ -118,6 +133,7 @@ pub fn record(
         .create(&dir)?;
     let all = list(paths);
     let release = Release {
+        format: FORMAT,
         number: all.last().map_or(1, |r| r.number + 1),
         time: crate::audit::rfc3339(std::time::SystemTime::now()),
         command: command.to_string(),
@@ -126,6 +142,7 @@ pub fn record(
         values,
         images,
         files,
+        rolled_back_to,
     };
     let text = serde_json::to_vec_pretty(&release).map_err(std::io::Error::other)?;
     crate::backend::write_atomic(&file(&dir, release.number), &text)?;
@@ -182,8 +199,12 @@ pub fn text(releases: &[Release]) -> String {
             Some(u) => format!("uid {} (sudo {u})", r.uid),
             None => format!("uid {}", r.uid),
         };
+        let to = match r.rolled_back_to {
+            Some(n) => format!("to release {n}: "),
+            None => String::new(),
+        };
         out.push_str(&format!(
-            "{:>4}  {}  {:<11} {}  {}\n",
+            "{:>4}  {}  {:<11} {}  {to}{}\n",
             r.number,
             r.time,
             r.command,
@@ -236,6 +257,7 @@ mod tests {
                 img("sha256:aa"),
                 "f".into(),
                 3,
+                None,
             )
             .unwrap();
             assert_eq!(r.number, i as u64 + 1);
