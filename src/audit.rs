@@ -1,6 +1,6 @@
 //! The audit trail: one JSON line per command that changes the server
-//! (`set`, `instance`, `reconfigure`, and `backup`, `restore`, `rollback`
-//! when they are wired), appended to `ROOT/var/log/conteneur/audit.log`
+//! (`set`, `instance`, `reconfigure`, `rollback`, `backup`, `restore`),
+//! appended to `ROOT/var/log/conteneur/audit.log`
 //! (0640) and sent to syslog (or the journal, which reads the same
 //! socket) when there is one.
 //!

@@ -129,8 +129,10 @@ fn a_rollback_under_load_serves_the_old_version_without_a_pull() {
         get("conteneur_secret_value"),
         "a-rotated-secret-of-the-test"
     );
-    // config.eol saved through the config module: its .bak is there.
-    assert!(site.path("etc/eole/config.eol.bak").exists());
+    // config.eol saved through the config module: its .bak holds the
+    // file as it was before the rollback.
+    let bak = std::fs::read_to_string(site.path("etc/eole/config.eol.bak")).unwrap();
+    assert!(bak.contains("\"2.0\""), "{bak}");
 
     // No pull: none in the plan, none on the engine, the same image.
     assert!(

@@ -146,7 +146,7 @@ pub fn cmd_plan(paths: &Paths, a: PlanArgs) -> Result<u8, Failure> {
 
 fn rollback_failure(e: RollbackError) -> Failure {
     match e {
-        RollbackError::Run(e) => failure(e),
+        RollbackError::Run(e) => failure(*e),
         RollbackError::Value { .. } => Failure {
             code: EXIT_INVALID_CONFIG,
             message: e.to_string(),

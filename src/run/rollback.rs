@@ -56,20 +56,26 @@ pub enum RollbackError {
     #[error("{path}: not a release of conteneur's ({message}); nothing was changed")]
     Unreadable { path: PathBuf, message: String },
     #[error("release {number}: {error}; config.eol was not changed")]
-    Value { number: u64, error: SetError },
+    Value { number: u64, error: Box<SetError> },
     #[error(transparent)]
-    Run(#[from] RunError),
+    Run(#[from] Box<RunError>),
+}
+
+impl From<RunError> for RollbackError {
+    fn from(e: RunError) -> Self {
+        RollbackError::Run(Box::new(e))
+    }
 }
 
 impl From<crate::config::ConfigError> for RollbackError {
     fn from(e: crate::config::ConfigError) -> Self {
-        RollbackError::Run(RunError::Config(e))
+        RollbackError::Run(Box::new(RunError::Config(e)))
     }
 }
 
 impl From<crate::config::EolError> for RollbackError {
     fn from(e: crate::config::EolError) -> Self {
-        RollbackError::Run(RunError::Config(e.into()))
+        RollbackError::Run(Box::new(RunError::Config(e.into())))
     }
 }
 
@@ -245,7 +251,7 @@ pub fn restore(
     if let Some((_, error)) = failing.into_iter().next() {
         return Err(RollbackError::Value {
             number: release.number,
-            error,
+            error: Box::new(error),
         });
     }
     out.unknown = release
@@ -299,6 +305,7 @@ pub async fn rollback(
     log: &mut dyn Write,
 ) -> Result<(Restored, RunReport), RollbackError> {
     let _lock = RunLock::acquire(paths, "rollback")?;
+    crate::timing::mark("run lock taken");
     if !paths.instance_marker.exists() {
         return Err(RunError::NotInstantiated.into());
     }
@@ -422,5 +429,38 @@ mod tests {
         // A file of the first releases (no format) is of format 1.
         std::fs::write(&path, text.replace("\"format\": 1,", "")).unwrap();
         assert_eq!(pick(&p, None).unwrap().number, 1);
+    }
+
+    /// Never remove an image a kept release uses: conteneur removes no
+    /// image at all (docs/releases.md). A call that would, anywhere in the
+    /// sources, fails this test (the patterns are spelled in pieces so
+    /// that this file does not match itself).
+    #[test]
+    fn no_code_removes_an_image() {
+        let patterns = [
+            concat!("remove", "_image"),
+            concat!("prune", "_images"),
+            concat!("delete", "_image"),
+            concat!("\"rm", "i\""),
+            concat!("\"image\", ", "\"rm\""),
+            concat!("image ", "prune"),
+            concat!("skopeo ", "delete"),
+        ];
+        let mut found = Vec::new();
+        let mut todo = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
+        while let Some(dir) = todo.pop() {
+            for e in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = e.path();
+                if path.is_dir() {
+                    todo.push(path);
+                } else if path.extension().is_some_and(|x| x == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for p in patterns.iter().filter(|p| text.contains(*p)) {
+                        found.push(format!("{}: {p}", path.display()));
+                    }
+                }
+            }
+        }
+        assert!(found.is_empty(), "{found:?}");
     }
 }
