@@ -4,13 +4,16 @@
 # measures and shows the figures). Not part of CI: it wants a quiet machine.
 #
 # N containers (default 10) of localhost:5000/demo/web (busybox httpd; tags
-# 1.0 and 2.0 answer "web 1.0" and "web 2.0") are instantiated. Then,
-# BENCH_RUNS times (default 5):
+# 1.0 and 2.0 answer "web 1.0" and "web 2.0") are instantiated, the first
+# half on 1.0, the others on 2.0. Then, BENCH_RUNS times (default 6), on
+# the first container in odd runs (1.0 -> 2.0 -> 1.0) and on the last in
+# even runs (2.0 -> 1.0 -> 2.0), so that both commands go both ways (a
+# replace towards one tag is not quite as fast as towards the other):
 #
-#   - reconfigure: `set conteneur1_tag 2.0` (not timed), then `reconfigure`
+#   - reconfigure: `set conteneurX_tag` (not timed), then `reconfigure`
 #     (timed): one container replaced, N-1 left;
-#   - rollback: `rollback` (timed): back to the release before (tag 1.0),
-#     the same replace; the image is local, so no pull.
+#   - rollback: `rollback` (timed): back to the release before, the same
+#     replace; the image is local, so no pull.
 #
 # Between two timed commands the replaced container's drain is completed
 # (grace 1 s, then `conteneur drain`, not timed), as the package's timer
@@ -23,7 +26,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
-RUNS=${BENCH_RUNS:-5}
+RUNS=${BENCH_RUNS:-6}
 N=${BENCH_N:-10}
 RATE=${BENCH_RATE:-50}
 BIN_GIVEN=${BIN:-}
@@ -32,7 +35,7 @@ IMAGE=localhost:5000/demo/web
 OUT=$REPO/target/bench-results/rollback
 mkdir -p "$OUT"
 CSV=$OUT/results.csv
-echo "command,n,run,wall_s,requests,failed,answers" >"$CSV"
+echo "command,n,run,to,wall_s,requests,failed,answers" >"$CSV"
 
 say() { printf '\n== %s\n' "$*" >&2; }
 die() { echo "bench-rollback.sh: $*" >&2; exit 1; }
@@ -116,12 +119,13 @@ http=$((base + N))
 
 C() { "$BIN" --root "$root" "$@" >/dev/null; }
 
-# Times CMD... under the loop; one CSV line. Args: NAME RUN CMD...
+# Times CMD... under the loop on container X; one CSV line.
+# Args: NAME RUN X TO CMD...
 measure() {
-  local name=$1 run=$2; shift 2
+  local name=$1 run=$2 x=$3 to=$4; shift 4
   local stop=$WORK/stop t0 t1 wall
   rm -f "$stop" "$WORK/load.json"
-  python3 "$WORK/load.py" "http://127.0.0.1:$http/$PREFIX-1/" "$RATE" "$stop" "$WORK/load.json" &
+  python3 "$WORK/load.py" "http://127.0.0.1:$http/$PREFIX-$x/" "$RATE" "$stop" "$WORK/load.json" &
   local pid=$!
   sleep 0.5
   t0=$(now)
@@ -132,11 +136,11 @@ measure() {
   wait "$pid"
   grep -q '^ *pull' "$WORK/out.txt" && die "$name pulled an image: $(cat "$WORK/out.txt")"
   wall=$(python3 -c "print(f'{($t1 - $t0) / 1e9:.3f}')")
-  python3 - "$WORK/load.json" "$name" "$N" "$run" "$wall" >>"$CSV" <<'PY'
+  python3 - "$WORK/load.json" "$name" "$N" "$run" "$to" "$wall" >>"$CSV" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 ans = " ".join(f"{k}:{v}" for k, v in sorted(d["answers"].items())).replace(",", ";")
-print(f"{sys.argv[2]},{sys.argv[3]},{sys.argv[4]},{sys.argv[5]},{d['requests']},{d['failed']},{ans}")
+print(f"{sys.argv[2]},{sys.argv[3]},{sys.argv[4]},{sys.argv[5]},{sys.argv[6]},{d['requests']},{d['failed']},{ans}")
 PY
   tail -1 "$CSV" >&2
 }
@@ -159,18 +163,19 @@ C set nombre_conteneur "$N"
 for i in $(seq 1 "$N"); do
   C set "conteneur${i}_name" "$PREFIX-$i"
   C set "conteneur${i}_url" "$IMAGE"
-  C set "conteneur${i}_tag" 1.0
+  if [ "$i" -le $((N / 2)) ]; then C set "conteneur${i}_tag" 1.0; else C set "conteneur${i}_tag" 2.0; fi
   C set "conteneur${i}_port_in" 80
   C set "conteneur${i}_port_out" "$((base + i - 1))"
   C set "conteneur${i}_health_path" /health/
 done
 "$BIN" --root "$root" instance --quiet >/dev/null
 for run in $(seq 1 "$RUNS"); do
-  C set conteneur1_tag 2.0
-  measure reconfigure "$run" "$BIN" --root "$root" reconfigure --quiet
+  if [ $((run % 2)) = 1 ]; then x=1 from=1.0 to=2.0; else x=$N from=2.0 to=1.0; fi
+  C set "conteneur${x}_tag" "$to"
+  measure reconfigure "$run" "$x" "$to" "$BIN" --root "$root" reconfigure --quiet
   drained
-  measure rollback "$run" "$BIN" --root "$root" rollback --quiet
-  [ "$("$BIN" --root "$root" get conteneur1_tag)" = 1.0 ] || die "rollback did not restore tag 1.0"
+  measure rollback "$run" "$x" "$from" "$BIN" --root "$root" rollback --quiet
+  [ "$("$BIN" --root "$root" get "conteneur${x}_tag")" = "$from" ] || die "rollback did not restore tag $from"
   drained
 done
 "$BIN" --root "$root" releases >"$OUT/releases.txt"
@@ -178,11 +183,14 @@ done
 python3 - "$CSV" >"$OUT/summary.md" <<'PY'
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
-print("| N | command | runs | wall (median) | wall (min … max) | failed (all runs) | requests |")
-print("|---:|---|---:|---:|---:|---:|---:|")
+print("| N | command | to tag | runs | wall (median) | wall (min … max) | failed (all runs) | requests |")
+print("|---:|---|---|---:|---:|---:|---:|---:|")
 for cmd in ["reconfigure", "rollback"]:
-    rs = [r for r in rows if r["command"] == cmd]
-    w = [float(r["wall_s"]) for r in rs]
-    print(f"| {rs[0]['n']} | {cmd} | {len(rs)} | {statistics.median(w):.3f} s | {min(w):.3f} … {max(w):.3f} s | {sum(int(r['failed']) for r in rs)} | {sum(int(r['requests']) for r in rs)} |")
+    for to in ["2.0", "1.0", "both"]:
+        rs = [r for r in rows if r["command"] == cmd and (to == "both" or r["to"] == to)]
+        if not rs:
+            continue
+        w = [float(r["wall_s"]) for r in rs]
+        print(f"| {rs[0]['n']} | {cmd} | {to} | {len(rs)} | {statistics.median(w):.3f} s | {min(w):.3f} … {max(w):.3f} s | {sum(int(r['failed']) for r in rs)} | {sum(int(r['requests']) for r in rs)} |")
 PY
 cat "$OUT/summary.md"
