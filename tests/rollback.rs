@@ -156,6 +156,7 @@ fn a_rollback_under_load_serves_the_old_version_without_a_pull() {
     let pulls = String::from_utf8_lossy(&events.stdout);
     assert!(!pulls.contains("demo/web"), "pulled: {pulls}");
     assert_eq!(image_id(&site), before);
+    assert!(!said.contains("on the engine now"), "{said}");
 
     // Three releases, the last a rollback to the first; the audit trail
     // has it.

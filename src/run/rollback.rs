@@ -91,6 +91,9 @@ pub struct Restored {
     pub secrets_kept: Vec<String>,
     /// Variables of the release the dictionaries no longer know.
     pub unknown: Vec<String>,
+    /// Images whose tag names another image than the release ran:
+    /// (`image:tag`, the release's id, the id now).
+    pub images_moved: Vec<(String, String, String)>,
 }
 
 impl Restored {
@@ -107,6 +110,14 @@ impl Restored {
                 "rollback: password {name} changed since release {}: kept as it is now \
                  (a release never stores a password's value; set it by hand if the old one is wanted)\n",
                 self.number
+            ));
+        }
+        for (image, then, now) in &self.images_moved {
+            out.push_str(&format!(
+                "rollback: {image} is image {} on the engine now; release {} ran {}\n",
+                crate::plan::observed::short_id(now),
+                self.number,
+                crate::plan::observed::short_id(then)
             ));
         }
         if !self.unknown.is_empty() {
@@ -280,6 +291,30 @@ pub fn restore(
     Ok(out)
 }
 
+/// The images of the release whose tag names another image on the engine
+/// now (rebuilt or pulled again since): said, not refused.
+fn moved(release: &Release, prepared: &Prepared) -> Vec<(String, String, String)> {
+    let now: BTreeMap<String, String> = prepared
+        .observed
+        .image_ids()
+        .into_iter()
+        .map(|((_, reference), id)| (reference, id))
+        .collect();
+    let mut out: Vec<_> = prepared
+        .desired
+        .iter()
+        .map(|d| format!("{}:{}", d.image, d.tag))
+        .filter_map(|r| {
+            let then = release.images.get(&r)?;
+            let id = now.get(&r)?;
+            (id != then).then(|| (r, then.clone(), id.clone()))
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// `plan --release N`: the configuration a rollback to N would run, in
 /// memory only, planned as a run plans it.
 pub async fn plan(
@@ -290,8 +325,9 @@ pub async fn plan(
     let release = read(paths, number, &release::list(paths))?;
     let mut cfg = Config::load(paths)?;
     let key = super::label_key::load(paths)?.key;
-    let restored = restore(&mut cfg, &release, &key)?;
+    let mut restored = restore(&mut cfg, &release, &key)?;
     let prepared = super::prepare_with(cfg, paths, opts).await?;
+    restored.images_moved = moved(&release, &prepared);
     Ok((restored, prepared))
 }
 
@@ -313,8 +349,9 @@ pub async fn rollback(
     let eol_lock = EolLock::acquire(&paths.config, true)?;
     let mut cfg = Config::load(paths)?;
     let key = super::label_key::load(paths)?.key;
-    let restored = restore(&mut cfg, &release, &key)?;
+    let mut restored = restore(&mut cfg, &release, &key)?;
     let mut prepared = super::prepare_with(cfg, paths, opts).await?;
+    restored.images_moved = moved(&release, &prepared);
     let _ = write!(log, "{}", restored.text());
     if prepared.cfg.is_dirty() {
         prepared.cfg.save(paths, Some(&eol_lock))?;
