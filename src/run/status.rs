@@ -237,6 +237,9 @@ pub async fn gather(
 pub struct Looked {
     pub notes: HashMap<String, String>,
     pub swapped: Vec<String>,
+    /// Health already found (container → health), not probed again: the
+    /// reporter's quicker look (`report::probe`).
+    pub health: HashMap<String, String>,
 }
 
 /// See [`Looked`].
@@ -250,7 +253,11 @@ pub async fn look(
     let server = super::server_id(paths);
     let swapped = super::swapped::stop_swapped(backends, observed, &server, &paths.state).await;
     let notes = read_sources(desired, observed, &super::git_credentials(cfg)).await;
-    Looked { notes, swapped }
+    Looked {
+        notes,
+        swapped,
+        health: HashMap::new(),
+    }
 }
 
 /// [`gather`] from engines already connected and a snapshot already taken
@@ -265,7 +272,11 @@ pub async fn gather_with(
     observed: &Observed,
     looked: Looked,
 ) -> Status {
-    let Looked { notes, swapped } = looked;
+    let Looked {
+        notes,
+        swapped,
+        health: known,
+    } = looked;
     let server = super::server_id(paths);
     let files_not_applied = files_not_applied(paths, cfg, rendered);
     let mut problems = Vec::new();
@@ -318,8 +329,12 @@ pub async fn gather_with(
     // Every probe at once, with a bound; `buffered` keeps the order.
     let found: Vec<Option<&ObservedContainer>> =
         desired.iter().map(|d| find(observed, &server, d)).collect();
+    let known = &known;
     let healths: Vec<String> = stream::iter(desired.iter().zip(&found))
         .map(|(d, c)| async move {
+            if let Some(h) = known.get(&d.name) {
+                return h.clone();
+            }
             match c {
                 // An in-container check: the engine's word.
                 Some(c) if c.running && d.health.command.is_some() => {
@@ -412,7 +427,7 @@ pub async fn gather_with(
 /// run reads them, into `observed`. A repository that cannot be read does
 /// not fail the status: its container is compared with the commit its
 /// image was built from, and a note says why (container → note).
-async fn read_sources(
+pub(crate) async fn read_sources(
     desired: &[Launch],
     observed: &mut Observed,
     cred: &crate::converge::GitCredentials,
