@@ -170,7 +170,9 @@ fn find<'a>(observed: &'a Observed, server: &str, d: &Launch) -> Option<&'a Obse
     let mut mine: Vec<&ObservedContainer> = observed
         .containers
         .iter()
-        .filter(|c| c.is_ours(server) && c.name == d.name)
+        // The name first: it is cheap, and rules out all but one or two
+        // (200 containers: 40 000 label lookups a status otherwise).
+        .filter(|c| c.name == d.name && c.is_ours(server))
         .collect();
     mine.sort_by_key(|c| Some(c.backend) != kind);
     mine.first().copied()
@@ -374,12 +376,12 @@ pub async fn gather_with(
             trouble: c.and_then(|c| backends.get(c.backend)?.trouble(&c.id)),
         });
     }
-    for c in observed.containers.iter().filter(|c| {
-        c.is_ours(&server)
-            && !desired
-                .iter()
-                .any(|d| d.name == c.name && find(observed, &server, d) == Some(*c))
-    }) {
+    // Ours, and the container of no configured one.
+    for c in observed
+        .containers
+        .iter()
+        .filter(|c| c.is_ours(&server) && !found.contains(&Some(*c)))
+    {
         containers.push(ContainerStatus {
             name: c.name.clone(),
             backend: c.backend.name().to_string(),
