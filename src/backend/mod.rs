@@ -74,6 +74,16 @@ pub struct Binds {
     pub mounts: Vec<(String, String)>,
 }
 
+/// What the engine keeps of one container ([`Backend::record`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Record {
+    pub live: Liveness,
+    pub binds: Option<Binds>,
+    /// Its addresses on the engine's networks, reachable from the host
+    /// (none when the engine does not say).
+    pub addresses: Vec<std::net::IpAddr>,
+}
+
 /// How a backend failed, with what the engine said.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum BackendError {
@@ -271,6 +281,17 @@ pub trait Backend: Send + Sync {
     async fn binds(&self, id: &str) -> Result<Option<Binds>, BackendError> {
         let _ = id;
         Ok(None)
+    }
+    /// [`Backend::liveness`] and [`Backend::binds`] together, with the
+    /// container's addresses when the engine knows them: the reporter asks
+    /// them of every container at each round, and an engine that answers
+    /// from one record overrides this to ask once.
+    async fn record(&self, id: &str) -> Result<Record, BackendError> {
+        Ok(Record {
+            live: self.liveness(id).await?,
+            binds: self.binds(id).await?,
+            addresses: Vec::new(),
+        })
     }
     /// The engine's health status of the container's in-container check
     /// (`starting`, `healthy`, `unhealthy`) and the last check's output;
