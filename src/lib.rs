@@ -24,7 +24,6 @@ pub mod converge;
 pub mod dico;
 pub mod exit;
 pub mod export;
-pub mod export_stack;
 pub mod folders;
 pub mod genconfig;
 pub mod hooks;

@@ -33,8 +33,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Serialize;
 
+use super::{ExportError, Ordered, bind_host, check_binds, desired, lit, to_text, write_atomic};
 use crate::exit::{EXIT_INVALID_CONFIG, EXIT_SYSTEM, Failure};
-use crate::export::{ExportError, Ordered, lit, to_text, write_atomic};
 use crate::paths::Paths;
 use crate::plan::launch::Launch;
 use crate::plan::swarm::{self as swarm, Desired, Endpoint, FRONT, ServiceWant};
@@ -424,7 +424,7 @@ pub fn cmd(paths: &Paths, a: StackArgs) -> Result<u8, Failure> {
             message: other.to_string(),
         },
     };
-    let (cfg, launches) = crate::export::desired(paths).map_err(invalid)?;
+    let (cfg, launches) = desired(paths).map_err(invalid)?;
     let (left_out, docker) = crate::run::swarm::split(launches);
     // Each service is named NAME_SERVICE by `docker stack deploy`.
     let too_long: Vec<String> = docker
@@ -456,17 +456,11 @@ pub fn cmd(paths: &Paths, a: StackArgs) -> Result<u8, Failure> {
             message: e.to_string(),
         })?;
     // Bind mounts checked and placed as `export compose` does.
-    crate::export::check_binds(&docker, paths, crate::run::allow_system_mounts(&cfg)).map_err(
-        |e| Failure {
-            code: EXIT_INVALID_CONFIG,
-            message: format!("{e}\nnothing was exported"),
-        },
-    )?;
-    let bind = |_: &Launch, host: &str| {
-        crate::export::bind_host(&paths.root, host)
-            .display()
-            .to_string()
-    };
+    check_binds(&docker, paths, crate::run::allow_system_mounts(&cfg)).map_err(|e| Failure {
+        code: EXIT_INVALID_CONFIG,
+        message: format!("{e}\nnothing was exported"),
+    })?;
+    let bind = |_: &Launch, host: &str| bind_host(&paths.root, host).display().to_string();
     let desired = swarm::desired(&docker, &bind, &settings).map_err(|e| Failure {
         code: EXIT_INVALID_CONFIG,
         message: format!("{e}\nnothing was exported"),
