@@ -467,7 +467,7 @@ pub fn compose_file(launches: &[Launch], paths: &Paths, label_key: &LabelKey) ->
 /// Docker containers, and builds the file.
 pub fn export(paths: &Paths, docker_only: bool) -> Result<ComposeFile, ExportError> {
     let (cfg, launches) = desired(paths)?;
-    let allow_system = crate::run::allow_system_mounts(&cfg);
+    let allow_system = crate::plan::desired::allow_system_mounts(&cfg);
     let (docker, other): (Vec<Launch>, Vec<Launch>) =
         launches.into_iter().partition(|l| l.backend == "docker");
     if !other.is_empty() && !docker_only {

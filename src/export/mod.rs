@@ -51,7 +51,7 @@ pub enum ExportError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("{0}\nnothing was exported")]
-    Desired(#[from] crate::run::DesiredError),
+    Desired(#[from] crate::plan::desired::DesiredError),
     #[error(
         "{} cannot be written as compose services (compose runs Docker containers only): {}; \
          use --docker-only to leave them out",
@@ -114,7 +114,7 @@ pub fn bind_host(root: &Path, host: &str) -> PathBuf {
 /// checks them before changing anything (values, templates, the plan file).
 pub fn desired(paths: &Paths) -> Result<(Config, Vec<Launch>), ExportError> {
     let cfg = Config::load(paths)?;
-    let (_, launches) = crate::run::desired(&cfg, paths)?;
+    let (_, launches) = crate::plan::desired::desired(&cfg, paths)?;
     Ok((cfg, launches))
 }
 
@@ -127,7 +127,7 @@ pub(crate) fn check_binds(
     paths: &Paths,
     allow_system: bool,
 ) -> Result<(), ExportError> {
-    crate::run::resolve_binds(&paths.root, docker, allow_system)
+    crate::plan::desired::resolve_binds(&paths.root, docker, allow_system)
         .map_err(|e| ExportError::Mount(e.into()))
 }
 

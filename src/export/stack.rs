@@ -443,7 +443,7 @@ pub fn cmd(paths: &Paths, a: StackArgs) -> Result<u8, Failure> {
             ),
         });
     }
-    let server = crate::run::server_id(paths);
+    let server = crate::paths::server_id(paths);
     // The server's label key: the secrets' names are those a swarm run of
     // conteneur creates (they hash the value's hash sealed under it).
     let key = crate::run::label_key::load(paths).map_err(|e| Failure {
@@ -456,7 +456,12 @@ pub fn cmd(paths: &Paths, a: StackArgs) -> Result<u8, Failure> {
             message: e.to_string(),
         })?;
     // Bind mounts checked and placed as `export compose` does.
-    check_binds(&docker, paths, crate::run::allow_system_mounts(&cfg)).map_err(|e| Failure {
+    check_binds(
+        &docker,
+        paths,
+        crate::plan::desired::allow_system_mounts(&cfg),
+    )
+    .map_err(|e| Failure {
         code: EXIT_INVALID_CONFIG,
         message: format!("{e}\nnothing was exported"),
     })?;

@@ -213,11 +213,12 @@ fn engine_words(backends: &Backends) -> BTreeMap<String, Option<String>> {
 async fn collect_config(paths: &Paths, cfg: &Config, time: SystemTime) -> Snapshot {
     // As `status`: what the configuration wants now; if it cannot be
     // rendered, what the last run wrote (and the reason, said).
-    let (rendered, desired, render_problem) = match crate::run::desired(cfg, paths) {
+    let (rendered, desired, render_problem) = match crate::plan::desired::desired(cfg, paths) {
         Ok((r, d)) => (r, d, None),
         Err(e) => (
             Vec::new(),
-            crate::run::read_launch(&crate::run::launch_path(paths)).unwrap_or_default(),
+            crate::plan::desired::read_launch(&crate::plan::desired::launch_path(paths))
+                .unwrap_or_default(),
             Some(e.to_string()),
         ),
     };
@@ -260,7 +261,7 @@ async fn collect_config(paths: &Paths, cfg: &Config, time: SystemTime) -> Snapsh
         paths, cfg, &desired, &rendered, &backends, &observed, looked,
     )
     .await;
-    let server = crate::run::server_id(paths);
+    let server = crate::paths::server_id(paths);
     // The engine's own container for each status line with an id.
     let mine: HashMap<(String, String), &ObservedContainer> = observed
         .containers
