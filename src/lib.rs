@@ -31,6 +31,7 @@ pub mod export;
 pub mod folders;
 pub mod genconfig;
 pub mod hooks;
+pub mod label_key;
 pub mod logs;
 pub mod mounts;
 pub mod paths;

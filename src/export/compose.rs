@@ -477,8 +477,8 @@ pub fn export(paths: &Paths, docker_only: bool) -> Result<ComposeFile, ExportErr
     }
     check_binds(&docker, paths, allow_system)?;
     // The secret files a run wrote are in folders named with the key.
-    let key = crate::run::label_key::load(paths).map_err(|e| ExportError::Write {
-        path: crate::run::label_key::path(paths),
+    let key = crate::label_key::load(paths).map_err(|e| ExportError::Write {
+        path: crate::label_key::path(paths),
         message: e.to_string(),
     })?;
     Ok(compose_file(&docker, paths, &key.key))

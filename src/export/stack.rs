@@ -446,7 +446,7 @@ pub fn cmd(paths: &Paths, a: StackArgs) -> Result<u8, Failure> {
     let server = crate::paths::server_id(paths);
     // The server's label key: the secrets' names are those a swarm run of
     // conteneur creates (they hash the value's hash sealed under it).
-    let key = crate::run::label_key::load(paths).map_err(|e| Failure {
+    let key = crate::label_key::load(paths).map_err(|e| Failure {
         code: EXIT_SYSTEM,
         message: e.to_string(),
     })?;
@@ -485,7 +485,7 @@ pub fn cmd(paths: &Paths, a: StackArgs) -> Result<u8, Failure> {
                     .map(|s| format!("'{}' of '{}'", s.secret, s.service))
                     .collect::<Vec<_>>()
                     .join(", "),
-                crate::run::label_key::path(paths).display()
+                crate::label_key::path(paths).display()
             ),
         });
     }

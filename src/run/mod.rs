@@ -27,6 +27,7 @@ use crate::backend::{BackendError, Backends, Progress};
 use crate::config::{Config, ConfigError};
 use crate::converge::{self, ConvergeError, Report, Settings};
 use crate::hooks::{self, HookError};
+use crate::label_key;
 use crate::paths::Paths;
 use crate::paths::server_id;
 use crate::plan::desired::{
@@ -40,7 +41,6 @@ use crate::template;
 
 pub mod cli;
 pub mod drain;
-pub mod label_key;
 pub mod status;
 pub mod swapped;
 pub mod swarm;
@@ -113,6 +113,15 @@ pub enum RunError {
     Proxy(ProxyError),
     #[error("{path}: {message}")]
     Io { path: PathBuf, message: String },
+}
+
+impl From<label_key::KeyError> for RunError {
+    fn from(e: label_key::KeyError) -> RunError {
+        RunError::Io {
+            path: e.path,
+            message: e.message,
+        }
+    }
 }
 
 /// What a failed convergence means for the web front, which was not
