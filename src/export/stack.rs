@@ -34,6 +34,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{ExportError, Ordered, bind_host, check_binds, desired, lit, to_text, write_atomic};
+use crate::backend::swarm::front_image_ref;
 use crate::exit::{EXIT_INVALID_CONFIG, EXIT_SYSTEM, Failure};
 use crate::paths::Paths;
 use crate::plan::launch::Launch;
@@ -425,7 +426,7 @@ pub fn cmd(paths: &Paths, a: StackArgs) -> Result<u8, Failure> {
         },
     };
     let (cfg, launches) = desired(paths).map_err(invalid)?;
-    let (left_out, docker) = crate::run::swarm::split(launches);
+    let (left_out, docker) = swarm::split(launches);
     // Each service is named NAME_SERVICE by `docker stack deploy`.
     let too_long: Vec<String> = docker
         .iter()
@@ -450,11 +451,15 @@ pub fn cmd(paths: &Paths, a: StackArgs) -> Result<u8, Failure> {
         code: EXIT_SYSTEM,
         message: e.to_string(),
     })?;
-    let settings = crate::run::swarm::settings(&cfg, &server, PIN.into(), &docker, &key.key)
-        .map_err(|e| Failure {
+    let front_image = if swarm::needs_front(&docker) {
+        front_image_ref().map_err(|e| Failure {
             code: EXIT_SYSTEM,
             message: e.to_string(),
-        })?;
+        })?
+    } else {
+        String::new()
+    };
+    let settings = swarm::settings(&cfg, &server, PIN.into(), front_image, &key.key);
     // Bind mounts checked and placed as `export compose` does.
     check_binds(
         &docker,

@@ -225,7 +225,7 @@ async fn collect_config(paths: &Paths, cfg: &Config, time: SystemTime) -> Snapsh
     // Under swarm the docker containers are services: reported apart.
     let on_swarm = crate::run::swarm::is_swarm(cfg);
     let desired = if on_swarm {
-        crate::run::swarm::split(desired).0
+        crate::plan::swarm::split(desired).0
     } else {
         desired
     };

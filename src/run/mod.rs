@@ -293,7 +293,7 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
     // Under swarm the docker containers are the swarm's; the local engines
     // keep the others (and lose the docker ones, which move).
     let (desired, on_swarm) = if swarm::is_swarm(&cfg) {
-        swarm::split(desired)
+        plan::swarm::split(desired)
     } else {
         (desired, Vec::new())
     };
