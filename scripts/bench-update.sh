@@ -12,9 +12,10 @@
 #   - conteneur: `set conteneur1_tag` (not timed), then `reconfigure`; the
 #     loop goes through nginx (http://127.0.0.1:HTTP/NAME/), and a second
 #     one, the same, straight to port_out (127.0.0.1:PORT, nginx's stream
-#     forward). Replaced containers drain in the background (conteneur
-#     drain, grace conteneur_drain_grace, 30 s): reconfigure does not wait
-#     for the old container's stop.
+#     forward). Replaced containers drain afterwards (the drain journal,
+#     grace conteneur_drain_grace, 30 s; completed by `conteneur drain`,
+#     which this script runs between runs as the package's timer would):
+#     reconfigure does not wait for the old container's stop.
 #   - docker-compose: the same `set`, `conteneur export compose` again (not
 #     timed), then `docker-compose -p P -f F up -d`; compose has no proxy:
 #     the loop goes to port_out, which the container publishes itself.

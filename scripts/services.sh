@@ -30,6 +30,36 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 mkdir -p "$STATE"
 
+# QEMU for the `vm` type (tests/vm.rs, scripts/images-vm.sh): Debian 12's
+# qemu-system-x86 (7.2). Some images of this machine's kind carry a
+# qemu-utils 10.0 backport that `Breaks: qemu-system-common (<< 1:8.0)`;
+# apt then refuses 7.2. We downgrade qemu-utils to the version of
+# qemu-system-x86 apt would install (--allow-downgrades, that exact version
+# named): qemu-img and the emulator then come from one QEMU release, apt's
+# database stays true (unlike unpacking the .debs with dpkg -x), and the
+# machine is what a bare Debian 12 gets. Nothing here runs when
+# qemu-system-x86_64 and qemu-img are present.
+if ! command -v qemu-system-x86_64 >/dev/null 2>&1 || ! command -v qemu-img >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "services.sh: run as root to install qemu-system-x86" >&2
+    exit 1
+  fi
+  cand=$(apt-cache policy qemu-system-x86 | awk '$1 == "Candidate:" { print $2 }')
+  if [ -z "$cand" ] || [ "$cand" = "(none)" ]; then
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    cand=$(apt-cache policy qemu-system-x86 | awk '$1 == "Candidate:" { print $2 }')
+  fi
+  qemu=(qemu-system-x86 qemu-utils)
+  have=$(dpkg-query -W -f '${Version}' qemu-utils 2>/dev/null || true)
+  if [ -n "$have" ] && [ -n "$cand" ] && dpkg --compare-versions "$have" gt "$cand"; then
+    echo "services.sh: qemu-utils $have is newer than qemu-system-x86 $cand and breaks it: downgrading qemu-utils to $cand" >&2
+    qemu=(qemu-system-x86 "qemu-utils=$cand")
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+      --no-install-recommends --allow-downgrades "${qemu[@]}" >/dev/null
+  command -v qemu-system-x86_64 >/dev/null 2>&1 || { echo "services.sh: qemu-system-x86_64 is still missing after apt-get" >&2; exit 1; }
+fi
+
 # Docker engine (Debian's docker.io, API 1.41).
 if ! docker version >/dev/null 2>&1; then
   nohup dockerd >"$STATE/dockerd.log" 2>&1 &

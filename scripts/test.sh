@@ -28,7 +28,8 @@ fi
 # The real services the end-to-end tests drive: the Docker engine, a
 # registry on 127.0.0.1:5000, nginx (scripts/services.sh installs and starts
 # them; it is the one step that runs apt-get on the host), then, side by
-# side: the small test images built locally (no Docker Hub here), the real
+# side: the small test images built locally (no Docker Hub here; the guest
+# images of tests/vm.rs from Debian's kernel and busybox), the real
 # applications of tests/apps.rs (MariaDB, WordPress, from Debian 12
 # packages), and the Debian 12 root of tests/package.sh. All are cached after
 # the first run.
@@ -36,7 +37,7 @@ SETUP_LOG=$(mktemp -d /tmp/conteneur-setup.XXXXXX)
 setup() {
   ./scripts/services.sh >"$SETUP_LOG/services.log" 2>&1 || { echo "services.sh failed" >"$SETUP_LOG/failed"; return 1; }
   local rc=0
-  { ./scripts/images.sh && ./scripts/images-apps.sh; } >"$SETUP_LOG/images.log" 2>&1 &
+  { ./scripts/images.sh && ./scripts/images-vm.sh && ./scripts/images-apps.sh; } >"$SETUP_LOG/images.log" 2>&1 &
   local images=$!
   ./tests/package.sh --prepare-chroot >"$SETUP_LOG/chroot.log" 2>&1 || { echo "the package's Debian root failed" >>"$SETUP_LOG/failed"; rc=1; }
   wait "$images" || { echo "the test images failed" >>"$SETUP_LOG/failed"; rc=1; }

@@ -111,16 +111,17 @@ pub enum Command {
     /// Port forwarding of an LXC container, run by its hooks (internal).
     #[command(hide = true)]
     LxcForward(crate::backend::lxc::ForwardArgs),
-    /// Stops replaced containers once their grace period is over, started
-    /// by a run (internal).
-    #[command(hide = true)]
+    /// Stops and removes the replaced containers whose drain is over (the
+    /// drain journal); what conteneur-drain.timer runs every 15 s.
     Drain(DrainArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct DrainArgs {
-    /// The job file the run wrote.
-    pub job: PathBuf,
+    /// A job file of an older conteneur's detached drainer: ignored (its
+    /// jobs are read with the journal).
+    #[arg(hide = true)]
+    pub job: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -232,7 +233,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Backup(a) => crate::backup::cli::cmd_backup(&paths, a),
         Command::Restore(a) => crate::backup::cli::cmd_restore(&paths, a),
         Command::LxcForward(a) => Ok(crate::backend::lxc::forward_main(a)),
-        Command::Drain(a) => crate::run::cli::cmd_drain(&paths, &a.job),
+        Command::Drain(_) => crate::run::cli::cmd_drain(&paths),
         Command::Watch(a) => crate::report::cli::cmd_watch(&paths, a),
         Command::Metrics => crate::report::cli::cmd_metrics(&paths),
         Command::Audit(a) => crate::report::cli::cmd_audit(&paths, a),

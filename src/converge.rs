@@ -427,7 +427,7 @@ pub async fn converge_containers(
         .collect();
     let outcomes = apps::in_waves(
         jobs,
-        &apps::dependencies(desired),
+        &apps::dependencies(plan),
         parallel,
         |step| async move {
             let name = step.action.container().unwrap_or_default();

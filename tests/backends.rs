@@ -430,10 +430,13 @@ fn no_failed_request(loads: [common::load::Load; 2], versions: &[&str]) {
     }
 }
 
-/// Waits (bounded) until the drained container is gone.
-fn drained(gone: impl Fn() -> bool) {
+/// Waits (bounded) until the drained container is gone, running
+/// `conteneur drain` meanwhile, as `conteneur-drain.timer` does on a
+/// server (no systemd here: the test is the timer).
+fn drained(site: &Site, gone: impl Fn() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while !gone() {
+        let _ = site.cmd(&["drain"]).output();
         assert!(
             std::time::Instant::now() < deadline,
             "the replaced container is still there 30 s after the run"
@@ -473,7 +476,7 @@ fn switching_docker_lxc_docker_keeps_the_route_and_the_data() {
     let out = site.run_ok("reconfigure");
     no_failed_request(loads, &["notes 1.0"]);
     assert!(out.contains("1 replaced"), "{out}");
-    drained(|| !site.docker_exists("notes"));
+    drained(&site, || !site.docker_exists("notes"));
     assert!(site.lxc("notes").is_some());
     assert_eq!(get(&site.url("notes")).unwrap().trim(), "notes 1.0");
     assert_eq!(get(&page).unwrap(), "kept\n");
@@ -486,7 +489,7 @@ fn switching_docker_lxc_docker_keeps_the_route_and_the_data() {
     let out = site.run_ok("reconfigure");
     no_failed_request(loads, &["notes 1.0"]);
     assert!(out.contains("1 replaced"), "{out}");
-    drained(|| site.lxc("notes").is_none());
+    drained(&site, || site.lxc("notes").is_none());
     assert!(site.docker_exists("notes"));
     assert_eq!(get(&site.url("notes")).unwrap().trim(), "notes 1.0");
     assert_eq!(get(&page).unwrap(), "kept\n");

@@ -1,7 +1,7 @@
 //! End-to-end tests of what becomes of replaced containers, against the
 //! real Docker engine, the loopback registry and a private nginx: the
-//! drainer's job, the leftovers of a drainer that died, and stops that
-//! take long. Each test has its own root, ports and names; the site's
+//! drain journal, a reboot during a drain, drains completed when due, and
+//! stops that take long. Each test has its own root, ports and names; the site's
 //! guard removes its containers and stops its nginx even when it fails.
 
 mod common;
@@ -64,13 +64,13 @@ fn job_files(dir: &std::path::Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// A drain job that cannot be written (its folder full) stops the run
+/// A drain journal that cannot be written (its folder full) stops the run
 /// before nginx is switched: the old container keeps serving, with no
 /// failed request, the new one goes, and no temporary file is left. (It
 /// used to switch, exit 0, and leave `NAME.old.ID` running with no drainer
 /// and a 0-byte `.tmp`.)
 #[test]
-fn a_drain_job_that_cannot_be_written_stops_the_run_before_the_switch() {
+fn a_drain_journal_that_cannot_be_written_stops_the_run_before_the_switch() {
     let site = Site::new("dr3");
     site.set("nombre_conteneur", &["1"]);
     let port = free_port();
@@ -121,21 +121,6 @@ fn a_drain_job_that_cannot_be_written_stops_the_run_before_the_switch() {
     );
 }
 
-/// The pid in the one drain job under `site`'s state folder.
-fn drainer_pid(site: &Site) -> u32 {
-    let dir = site.path("var/lib/conteneur/drain");
-    let jobs: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    assert_eq!(jobs.len(), 1, "{jobs:?}");
-    let job: serde_json::Value = serde_json::from_slice(&std::fs::read(&jobs[0]).unwrap()).unwrap();
-    let pid = job["pid"].as_u64().expect("the drainer's pid in its job");
-    u32::try_from(pid).unwrap()
-}
-
 /// The names of this site's containers, as the engine lists them.
 fn names(site: &Site) -> Vec<String> {
     let out = site.docker(&[
@@ -152,40 +137,169 @@ fn names(site: &Site) -> Vec<String> {
         .collect()
 }
 
-/// A replaced container whose drainer died (killed) is a leftover the next
-/// run removes: it says so in its count ("1 removed"), not "0 removed".
+/// `docker inspect --format FORMAT NAME` of this site, trimmed.
+fn inspect(site: &Site, format: &str, name: &str) -> String {
+    let out = site.docker(&["inspect", "--format", format, name]);
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Removes a test's network when it ends (its containers go first).
+struct NetworkGuard<'a>(&'a Site, String);
+
+impl Drop for NetworkGuard<'_> {
+    fn drop(&mut self) {
+        self.0.clean_engine();
+        self.0.docker(&["network", "rm", &self.1]);
+    }
+}
+
+/// A drain survives a reboot: no process holds it (the journal on disk
+/// does), the replaced instance is retired at rename (restart policy `no`,
+/// no network alias), so a reboot during the grace period brings back only
+/// the new version, by its route and by its name on the application's
+/// network; `status` shows the drain (exit 0) before, the leftover after,
+/// and the next run removes it. There is no drainer process to kill: the
+/// journal is the drain. The reboot is the engine's: every container of
+/// this root killed, then those whose restart policy brings them back at
+/// boot started again (a real reboot of the test machine is not possible).
 #[test]
-fn a_leftover_whose_drainer_died_is_removed_and_counted() {
+fn a_reboot_during_a_drain_brings_back_only_the_new_version() {
     let site = Site::new("dr1");
     site.set("nombre_conteneur", &["1"]);
     site.container(1, "web", "web", "1.0", free_port());
+    site.set("conteneur1_networks", &["front"]);
     site.set("conteneur_drain_grace", &["600"]);
     site.run_ok("instance");
     site.set("conteneur1_tag", &["2.0"]);
-    site.run_ok("reconfigure");
-    let pid = drainer_pid(&site);
+    let text = site.run_ok("reconfigure");
+    assert!(text.contains("drain journal"), "{text}");
+    let journal = site.path("var/lib/conteneur/drain/journal.json");
+    assert!(journal.exists(), "the drain is in the journal");
     let old: Vec<String> = names(&site)
         .into_iter()
         .filter(|n| n.contains(".old."))
         .collect();
     assert_eq!(old.len(), 1, "one replaced container drains: {old:?}");
-    // The drainer dies; its container is now a leftover.
-    let killed = std::process::Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let t0 = Instant::now();
-    while std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty()) {
-        assert!(t0.elapsed() < Duration::from_secs(10), "the drainer lives");
-        std::thread::sleep(Duration::from_millis(50));
+    let old = &old[0];
+
+    // During the grace period: as wanted, and said.
+    let out = site.cmd(&["status"]).output().unwrap();
+    let status = common::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{status}");
+    assert!(
+        status.contains("draining") && status.contains(" s left"),
+        "{status}"
+    );
+    // Retired: never restarted, and not its name on the network any more.
+    assert_eq!(
+        inspect(&site, "{{.HostConfig.RestartPolicy.Name}}", old),
+        "no"
+    );
+    let aliases = inspect(
+        &site,
+        "{{range .NetworkSettings.Networks}}{{.Aliases}}{{end}}",
+        old,
+    );
+    assert!(!aliases.contains(&site.name("web")), "{aliases}");
+    let network = inspect(
+        &site,
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}",
+        &site.name("web"),
+    );
+    assert!(network.starts_with("conteneur-"), "{network}");
+    let _network = NetworkGuard(&site, network.clone());
+
+    // The reboot.
+    let all = names(&site);
+    for n in &all {
+        site.docker(&["kill", n]);
     }
+    for n in &all {
+        let policy = inspect(&site, "{{.HostConfig.RestartPolicy.Name}}", n);
+        if policy != "no" && !policy.is_empty() {
+            let out = site.docker(&["start", n]);
+            assert!(out.status.success(), "{}", common::text(&out));
+        }
+    }
+    assert_eq!(inspect(&site, "{{.State.Running}}", old), "false");
+    // Only the new version answers: through nginx…
+    let t0 = Instant::now();
+    loop {
+        let page = common::get(&site.url("web")).unwrap_or_else(|e| e);
+        if page.contains("web 2.0") {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "{page}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // …and by its name on the application's network: Docker's DNS gives
+    // the new instance's address alone (a Debian image for getent: the
+    // static busybox of the demo images cannot resolve names).
+    let out = site.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        &network,
+        "--entrypoint",
+        "getent",
+        "localhost:5000/apps/mariadb:10.11",
+        "ahostsv4",
+        &site.name("web"),
+    ]);
+    let found: std::collections::BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect();
+    let new_ip = inspect(
+        &site,
+        &format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}"),
+        &site.name("web"),
+    );
+    assert_eq!(
+        found.into_iter().collect::<Vec<_>>(),
+        vec![new_ip.clone()],
+        "{} on {network}: {}",
+        site.name("web"),
+        common::text(&out)
+    );
+
+    // The leftover is said, and the next run removes it.
+    let out = site.cmd(&["status"]).output().unwrap();
+    let status = common::text(&out);
+    assert_eq!(out.status.code(), Some(8), "{status}");
+    assert!(status.contains("left over"), "{status}");
     let text = site.run_ok("reconfigure");
     assert!(
         text.contains("0 created, 0 replaced, 0 started, 1 removed, 1 unchanged"),
         "{text}"
     );
     assert_eq!(names(&site), vec![site.name("web")]);
+    assert!(!journal.exists(), "the journal is empty");
+}
+
+/// `status --repair` (what `conteneur-drain.timer` runs, as `conteneur
+/// drain`) completes a drain that is due: the replaced instance stops and
+/// goes, and the journal empties; before it is due, nothing happens.
+#[test]
+fn a_due_drain_is_completed_by_status_repair() {
+    let site = Site::new("dr4");
+    site.set("nombre_conteneur", &["1"]);
+    site.container(1, "web", "web", "1.0", free_port());
+    site.set("conteneur_drain_grace", &["3"]);
+    site.run_ok("instance");
+    site.set("conteneur1_tag", &["2.0"]);
+    site.run_ok("reconfigure");
+    assert_eq!(names(&site).len(), 2, "{:?}", names(&site));
+    let out = site.cmd(&["drain"]).output().unwrap();
+    assert!(out.status.success(), "{}", common::text(&out));
+    assert_eq!(names(&site).len(), 2, "not due yet: {:?}", names(&site));
+    std::thread::sleep(Duration::from_secs(4));
+    let out = site.cmd(&["status", "--repair"]).output().unwrap();
+    let text = common::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("drained: 1"), "{text}");
+    assert_eq!(names(&site), vec![site.name("web")]);
+    assert!(!site.path("var/lib/conteneur/drain/journal.json").exists());
 }
 
 /// A stop that takes longer than the client's usual bound on a request

@@ -403,9 +403,12 @@ fn twenty_tag_changes_under_load_fail_no_request() {
         assert!(t.rate() >= 50.0, "{t}");
         assert!(t.by_body.len() == 2, "both versions answered: {t}");
     }
-    // The replaced ones are gone once drained (grace 1 s).
+    // The replaced ones are gone once drained (grace 1 s) by `conteneur
+    // drain`, which conteneur-drain.timer runs on a server (no systemd
+    // here: the test is the timer).
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
+        let _ = site.cmd(&["drain"]).output();
         let out = docker(&[
             "ps",
             "-aq",
@@ -512,6 +515,24 @@ fn an_open_websocket_drains_for_the_grace_period_then_gets_a_close_frame() {
     let begin = Instant::now();
     site.run_ok("reconfigure");
     let switched = begin.elapsed();
+    // What conteneur-drain.timer does on a server (no systemd here: the
+    // test is the timer): `conteneur drain` about every second until the
+    // drain is done.
+    let timer = {
+        let bin = assert_cmd::cargo::cargo_bin("conteneur");
+        let root = site.path("");
+        std::thread::spawn(move || {
+            for _ in 0..(grace + 10) {
+                std::thread::sleep(Duration::from_secs(1));
+                let _ = std::process::Command::new(&bin)
+                    .arg("--root")
+                    .arg(&root)
+                    .arg("drain")
+                    .env_remove("DOCKER_HOST")
+                    .output();
+            }
+        })
+    };
     // New websockets reach the new version at once.
     let (mut new, first) = ws_open(&site, "ws");
     assert_eq!(first, "ws 2.0");
@@ -544,6 +565,7 @@ fn an_open_websocket_drains_for_the_grace_period_then_gets_a_close_frame() {
     new.send(tungstenite::Message::Ping(Vec::new().into()))
         .unwrap();
     let _ = new.close(None);
+    let _ = timer.join();
 }
 
 #[test]

@@ -595,6 +595,10 @@ impl Backend for DockerBackend {
             .map_err(|e| self.container_err(id, "rename", e))
     }
 
+    async fn retire(&self, id: &str) -> Result<(), BackendError> {
+        self.retire_instance(id).await
+    }
+
     async fn running(&self, id: &str) -> Result<bool, BackendError> {
         let c = self.inspect_one(id).await?;
         Ok(c.state.and_then(|s| s.running).unwrap_or(false))

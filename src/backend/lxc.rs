@@ -58,7 +58,7 @@
 //! drives a container's life.
 
 mod config;
-mod console;
+pub(crate) mod console;
 mod forward;
 mod marker;
 mod oci;
@@ -496,6 +496,22 @@ impl Backend for LxcBackend {
             .ok_or_else(|| err(id, "rename", "its conteneur marker is missing"))?;
         marker.name = name.to_string();
         self.write_marker(id, &marker)
+    }
+
+    /// Not started at boot any more (`lxc.start.auto = 0` in its
+    /// configuration); LXC containers join no private network.
+    async fn retire(&self, id: &str) -> Result<(), BackendError> {
+        let path = self.dir(id).join("config");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| err(id, "retire", format!("{}: {e}", path.display())))?;
+        let mut out: String = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("lxc.start.auto"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        out.push_str("lxc.start.auto = 0\n");
+        crate::atomic::write(&path, out.as_bytes(), crate::atomic::mode_or(&path, 0o644))
+            .map_err(|e| err(id, "retire", format!("{}: {e}", path.display())))
     }
 
     async fn running(&self, id: &str) -> Result<bool, BackendError> {

@@ -20,6 +20,7 @@ pub mod git;
 pub mod lxc;
 pub mod snap;
 pub mod swarm;
+pub mod vm;
 
 use std::collections::BTreeMap;
 
@@ -202,6 +203,15 @@ pub trait Backend: Send + Sync {
             image,
             self.kind()
         )))
+    }
+    /// A replaced instance leaves service (the plan's rename-old step):
+    /// it no longer comes back by itself (restart policy `no`, no start at
+    /// boot) and no longer answers its network aliases, so that a reboot
+    /// during its drain brings back only the new version. It keeps running
+    /// for what it still serves.
+    async fn retire(&self, id: &str) -> Result<(), BackendError> {
+        let _ = id;
+        Ok(())
     }
     /// True for engines where a container cannot exist twice (a snap is
     /// installed once per system): a change is made in place by

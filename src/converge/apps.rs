@@ -35,11 +35,11 @@ pub async fn mounts(
     Ok(mounts)
 }
 
-/// Each container's dependencies.
-pub fn dependencies(desired: &[Launch]) -> HashMap<&str, &[String]> {
-    desired
+/// Each container's dependencies, as the plan's waves give them.
+pub fn dependencies(plan: &Plan) -> HashMap<&str, &[String]> {
+    plan.after
         .iter()
-        .map(|l| (l.name.as_str(), l.app.depends_on.as_slice()))
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
         .collect()
 }
 

@@ -1,38 +1,41 @@
-//! The replace protocol, step by step (kamal-proxy's and Dokku's):
+//! The replace protocol (kamal-proxy's and Dokku's), as the plan spells it
+//! out: each replace carries its [`Strategy`], whose phases this module
+//! carries out in their order, deciding nothing. For the usual one
+//! (`beside`: nginx routes to the container):
 //!
-//! 1. the new instance is created beside the old one, on host ports of its
-//!    own (127.0.0.1, chosen here: see [`PortPool`]), so both run at once;
-//! 2. it is started and waited for until healthy (a crash loop is told
-//!    apart from a slow start);
-//! 3. nginx is switched to it, once for the whole run ([`super::Switch`]);
-//! 4. the old one is renamed `NAME.old.ID` and handed back to the caller to
-//!    drain: stopped and removed once its grace period is over;
-//! 5. the new one takes the name.
+//! 1. `create-next`: the new instance is created beside the old one, on
+//!    host ports of its own (127.0.0.1, chosen here: see [`PortPool`]), so
+//!    both run at once;
+//! 2. `wait-healthy`: it is started and waited for until healthy (a crash
+//!    loop is told apart from a slow start);
+//! 3. `switch`: nginx is switched to it, once for the whole run
+//!    ([`super::Switch`]), after the drains are in the journal;
+//! 4. `rename-old`: the old one becomes `NAME.old.ID` and is retired
+//!    ([`Backend::retire`]: restart policy `no`, no network alias);
+//! 5. `rename-next`: the new one takes the name;
+//! 6. `retire-old`: the old one drains; the caller's journal says until
+//!    when, and whoever comes next stops and removes it.
 //!
 //! A failure before 3 never touches the old instance: it goes on serving
 //! behind the routes nginx already has, so a failed update costs no request.
-//! The one exception is a container made by an older conteneur, which holds
-//! `port_out` itself: it is stopped once the new one is healthy and before
-//! the switch (nginx needs `port_out`), once.
-//!
-//! A container nginx does not route to (no `port_out`: a database on a
-//! private network) has nothing to switch: once its new instance is healthy
-//! the old one is stopped and removed within its wave ([`settle`]), so the
-//! containers that depend on it start against the new one alone. When it
-//! keeps data in folders or volumes it is stopped *before* its new instance
-//! starts: two database servers on one data folder cannot both run (the
-//! second waits for the first one's file locks and never gets healthy).
+//! `take-ports` (a container made by an older conteneur, which holds
+//! `port_out` itself) stops the old one once the new one is healthy and
+//! before the switch (nginx needs `port_out`). `in-wave` (no `port_out`:
+//! nothing to switch) stops and removes the old one within its wave
+//! ([`settle`]), so the containers that depend on it start against the new
+//! one alone; `stop-first` (no `port_out`, and data in folders or volumes
+//! that two instances cannot share) stops the old one before the new one
+//! is created, and starts it again when the new one does not come up.
+//! `in-place` (snap) changes the container itself and reverts it on
+//! failure.
 //!
 //! Network aliases during the overlap: the new instance joins its networks
 //! with the container's name as alias from its creation (Docker sets
 //! aliases when a container connects, not later), so for the short overlap
 //! both instances answer the name and Docker's DNS picks either, as nginx
-//! does between old and new workers. Both are healthy versions of the same
-//! service; giving the alias only once the old one left would instead make
-//! the name answer nothing for a moment, and need a reconnect (a second
-//! network change) of a running container. A routed container keeps its
-//! alias while it drains too: its clients on the network may still reach
-//! the old version until the grace period ends.
+//! does between old and new workers; at `rename-old` the old one loses the
+//! alias (it joins its networks again without it) and keeps draining what
+//! its clients already opened.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -44,7 +47,7 @@ use super::{
 use crate::backend::{Backend, Backends};
 use crate::plan::launch::{Health, Launch};
 use crate::plan::observed::{HostPorts, Kind, labels, old_name};
-use crate::plan::{Action, Plan, container_labels, direct_ports, next_name};
+use crate::plan::{Action, Plan, Strategy, container_labels, direct_ports, next_name};
 
 /// A replaced container handed over to drain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,8 +171,10 @@ pub struct Old {
     pub backend: Kind,
     pub id: String,
     pub stop_timeout: u32,
-    /// It held `port_out` itself and was stopped before the switch.
+    /// It was stopped already (stop-first, or stop-old before the switch).
     pub stopped: bool,
+    /// The plan's strategy for this replace.
+    pub strategy: Strategy,
 }
 
 /// A container whose new (or restarted) instance is up and healthy.
@@ -245,79 +250,80 @@ pub async fn up(
             old_backend,
             backend,
             old_health,
-            old_ports,
+            strategy,
             ..
         } => {
+            // The plan chose the strategy, and so these steps
+            // (`Strategy::phases`): this carries them out in order.
             let old = engine(*old_backend, true)?;
             let new = engine(*backend, true)?;
-            if old_backend == backend && new.in_place() {
-                // snap: changed in place (see replace_in_place); it listens
-                // on port_out itself.
-                let l = instance_labels(launch, ctx.images, settings, &direct_ports(launch));
-                replace_in_place(name, old_id, old_health.as_ref(), launch, &l, new, settings)
-                    .await?;
-                return Ok(Up {
-                    name: name.to_string(),
-                    kind: UpKind::Replaced,
-                    backend: *backend,
-                    id: old_id.clone(),
-                    ports: direct_ports(launch),
-                    temp_name: None,
-                    old: None,
-                });
-            }
             let next = next_name(name);
-            if launch.ports.is_empty() && !launch.mounts.is_empty() {
-                // Its data cannot be shared with a second instance (see the
-                // module docs): the old one stops first.
-                let was = Was {
-                    backend: old,
-                    kind: *old_backend,
-                    id: old_id,
-                    health: old_health.as_ref(),
-                };
-                return replace_exclusive(name, &next, launch, was, new, ctx)
-                    .await
-                    .map(|(id, stopped_old)| Up {
-                        name: name.to_string(),
-                        kind: UpKind::Replaced,
-                        backend: *backend,
-                        id,
-                        ports: HostPorts::default(),
-                        temp_name: Some(next.clone()),
-                        old: Some(stopped_old),
-                    });
-            }
-            let (id, ports) = create_healthy(name, &next, launch, new, ctx, true).await?;
-            let mut stopped = false;
-            if old_ports.is_none() && !launch.ports.is_empty() {
-                // An older conteneur's container holds port_out: it must
-                // let it go before nginx can take it.
-                if let Err(e) = old.stop(old_id, launch.stop_timeout).await {
-                    let _ = new.stop(&id, 1).await;
-                    let _ = new.remove(&id).await;
-                    return Err(fail(
-                        name,
-                        format!("stopping the previous container failed: {e}"),
-                        true,
-                    ));
-                }
-                stopped = true;
-            }
-            Ok(Up {
+            let replaced = |id: String, ports: HostPorts, stopped: bool, temp: bool| Up {
                 name: name.to_string(),
                 kind: UpKind::Replaced,
                 backend: *backend,
                 id,
                 ports,
-                temp_name: Some(next),
+                temp_name: temp.then(|| next.clone()),
                 old: Some(Old {
                     backend: *old_backend,
                     id: old_id.clone(),
                     stop_timeout: launch.stop_timeout,
                     stopped,
+                    strategy: *strategy,
                 }),
-            })
+            };
+            match strategy {
+                Strategy::InPlace => {
+                    // update, wait-healthy (snap: it listens on port_out
+                    // itself).
+                    let l = instance_labels(launch, ctx.images, settings, &direct_ports(launch));
+                    replace_in_place(name, old_id, old_health.as_ref(), launch, &l, new, settings)
+                        .await?;
+                    Ok(Up {
+                        name: name.to_string(),
+                        kind: UpKind::Replaced,
+                        backend: *backend,
+                        id: old_id.clone(),
+                        ports: direct_ports(launch),
+                        temp_name: None,
+                        old: None,
+                    })
+                }
+                Strategy::StopFirst => {
+                    // stop-first, create-next, wait-healthy (remove-old
+                    // and rename-next in `settle`).
+                    let was = Was {
+                        backend: old,
+                        id: old_id,
+                        health: old_health.as_ref(),
+                    };
+                    let id = replace_exclusive(name, &next, launch, was, new, ctx).await?;
+                    Ok(replaced(id, HostPorts::default(), true, true))
+                }
+                Strategy::Beside | Strategy::InWave => {
+                    // create-next, wait-healthy (the rest after the switch,
+                    // or in `settle` for in-wave).
+                    let (id, ports) = create_healthy(name, &next, launch, new, ctx, true).await?;
+                    Ok(replaced(id, ports, false, true))
+                }
+                Strategy::TakePorts => {
+                    // create-next, wait-healthy, stop-old: an older
+                    // conteneur's container holds port_out, which nginx
+                    // takes at the switch.
+                    let (id, ports) = create_healthy(name, &next, launch, new, ctx, true).await?;
+                    if let Err(e) = old.stop(old_id, launch.stop_timeout).await {
+                        let _ = new.stop(&id, 1).await;
+                        let _ = new.remove(&id).await;
+                        return Err(fail(
+                            name,
+                            format!("stopping the previous container failed: {e}"),
+                            true,
+                        ));
+                    }
+                    Ok(replaced(id, ports, true, true))
+                }
+            }
         }
         _ => Err(fail(
             name,
@@ -381,7 +387,6 @@ async fn create_healthy(
 /// The instance being replaced, for [`replace_exclusive`].
 struct Was<'a> {
     backend: &'a dyn Backend,
-    kind: Kind,
     id: &'a str,
     health: Option<&'a Health>,
 }
@@ -390,7 +395,7 @@ struct Was<'a> {
 /// a second instance cannot share: the old one stops, then the new one is
 /// created (`next`), started and waited for; when it does not come up it
 /// goes, and the old one is started again and waited for. Returns the new
-/// instance's id and the old one, stopped, for [`finish`] to remove.
+/// instance's id (the old one, stopped, is removed by [`settle`]).
 async fn replace_exclusive(
     name: &str,
     next: &str,
@@ -398,7 +403,7 @@ async fn replace_exclusive(
     was: Was<'_>,
     new: &dyn Backend,
     ctx: &Ctx<'_>,
-) -> Result<(String, Old), ContainerFailure> {
+) -> Result<String, ContainerFailure> {
     if let Err(e) = was.backend.stop(was.id, launch.stop_timeout).await {
         return Err(fail(
             name,
@@ -407,15 +412,7 @@ async fn replace_exclusive(
         ));
     }
     match create_healthy(name, next, launch, new, ctx, true).await {
-        Ok((id, _)) => Ok((
-            id,
-            Old {
-                backend: was.kind,
-                id: was.id.to_string(),
-                stop_timeout: launch.stop_timeout,
-                stopped: true,
-            },
-        )),
+        Ok((id, _)) => Ok(id),
         Err(mut f) => {
             // Back to the old one, and wait until it serves again, so that
             // the run ends with the service up.
@@ -447,8 +444,8 @@ pub async fn settle(
     launch: Option<&Launch>,
     ctx: &Ctx<'_>,
 ) -> Result<Waved, ContainerFailure> {
-    let routed = launch.is_some_and(|l| !l.ports.is_empty());
-    let Some(old) = up.old.clone().filter(|_| !routed) else {
+    let _ = launch;
+    let Some(old) = up.old.clone().filter(|o| !o.strategy.switched()) else {
         return Ok(Waved::Up(up));
     };
     if !old.stopped {
@@ -547,6 +544,7 @@ pub fn to_drain(up: &Up) -> Option<Draining> {
 pub async fn finish(up: Up, backends: &Backends) -> Result<Finished, ContainerFailure> {
     let name = up.name.clone();
     let mut draining = None;
+    let mut retire_failed = None;
     if let Some(old) = &up.old {
         let b = backends
             .require(old.backend)
@@ -560,6 +558,9 @@ pub async fn finish(up: Up, backends: &Backends) -> Result<Finished, ContainerFa
                 )
             })?;
         } else {
+            // rename-old: out of the name's way, and out of service for
+            // good (a reboot during its drain brings back only the new
+            // one).
             let drain_name = old_name(&name, &old.id);
             b.rename(&old.id, &drain_name).await.map_err(|e| {
                 fail(
@@ -568,6 +569,17 @@ pub async fn finish(up: Up, backends: &Backends) -> Result<Finished, ContainerFa
                     false,
                 )
             })?;
+            // Reported once the new one has its name.
+            retire_failed = b.retire(&old.id).await.err().map(|e| {
+                fail(
+                    &name,
+                    format!(
+                        "the new container serves, but the previous one ({drain_name}) could not \
+                         be retired, so a reboot would start it again: {e}"
+                    ),
+                    false,
+                )
+            });
             draining = Some(Draining {
                 backend: old.backend,
                 id: old.id.clone(),
@@ -587,6 +599,9 @@ pub async fn finish(up: Up, backends: &Backends) -> Result<Finished, ContainerFa
                 false,
             )
         })?;
+    }
+    if let Some(f) = retire_failed {
+        return Err(f);
     }
     Ok(Finished {
         name,

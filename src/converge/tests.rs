@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::*;
 use crate::backend::{NoProgress, Progress};
 use crate::plan::observed::Observed;
-use crate::plan::{Options, reconcile};
+use crate::plan::{Options, Strategy, reconcile};
 
 /// An engine that records what it is asked, and fails `start` when told.
 struct Fake {
@@ -139,9 +139,15 @@ fn replace_step(old: Kind, new: Kind) -> Plan {
                 backend: new,
                 old_health: None,
                 old_ports: Some(HostPorts([(8080, 40000)].into())),
+                strategy: if old == Kind::Snap && new == Kind::Snap {
+                    Strategy::InPlace
+                } else {
+                    Strategy::Beside
+                },
             },
             cause: "test".into(),
         }],
+        ..Plan::default()
     }
 }
 
@@ -455,8 +461,14 @@ fn a_container_holding_port_out_is_stopped_after_the_new_one_is_healthy() {
     set.insert(Box::new(Fake::new(Kind::Docker, &log)));
     let l = launch("docker");
     let mut plan = replace_step(Kind::Docker, Kind::Docker);
-    if let Action::Replace { old_ports, .. } = &mut plan.steps[0].action {
+    if let Action::Replace {
+        old_ports,
+        strategy,
+        ..
+    } = &mut plan.steps[0].action
+    {
         *old_ports = None;
+        *strategy = crate::plan::strategy(&l, Kind::Docker, Kind::Docker, false);
     }
     let report = run(&plan, &l, &set, &settings(), &switch(&log)).unwrap();
     let log = log.lock().unwrap();
@@ -544,6 +556,7 @@ fn replace_pair(data: bool) -> Vec<String> {
     }
     let mut web = launch("docker");
     web.app.depends_on = vec!["db".into()];
+    let (w, d) = (web.clone(), db.clone());
     let step = |name: &str, old_ports: HostPorts| Step {
         action: Action::Replace {
             name: name.into(),
@@ -552,6 +565,12 @@ fn replace_pair(data: bool) -> Vec<String> {
             backend: Kind::Docker,
             old_health: None,
             old_ports: Some(old_ports),
+            strategy: crate::plan::strategy(
+                if name == "db" { &d } else { &w },
+                Kind::Docker,
+                Kind::Docker,
+                true,
+            ),
         },
         cause: "test".into(),
     };
@@ -562,6 +581,8 @@ fn replace_pair(data: bool) -> Vec<String> {
             step("web", HostPorts([(8080, 40000)].into())),
             step("db", HostPorts::default()),
         ],
+        after: crate::plan::apps::waits(&[web.clone(), db.clone()]),
+        ..Plan::default()
     };
     run_all(&plan, &[web, db], &set, &settings(), &switch(&log)).unwrap();
     let log = log.lock().unwrap();

@@ -305,6 +305,17 @@ pub fn check(desired: &[Launch]) -> Result<(), PlanError> {
 
 /// The containers in start order: each after the ones it depends on, else
 /// in configuration order. Assumes [`check`] passed (no cycle).
+/// The waves, as the plan gives them to the executor: each container →
+/// the containers it depends on (`depends_on`), whose steps end (healthy)
+/// before its own starts.
+pub fn waits(desired: &[Launch]) -> BTreeMap<String, Vec<String>> {
+    desired
+        .iter()
+        .filter(|l| !l.app.depends_on.is_empty())
+        .map(|l| (l.name.clone(), l.app.depends_on.clone()))
+        .collect()
+}
+
 pub fn start_order(desired: &[Launch]) -> Vec<&Launch> {
     let by_name: HashMap<&str, &Launch> = desired.iter().map(|l| (l.name.as_str(), l)).collect();
     let mut done: HashSet<&str> = HashSet::new();
@@ -640,7 +651,7 @@ mod tests {
                  pull localhost:5000/apps/mariadb:10.11 for docker not present on this server\n\
                  create network wp ({wp}) on docker used by wordpress, db\n\
                  create db on docker not running yet\n\
-                 create wordpress on docker not running yet"
+                 create wordpress on docker not running yet [after db]"
             )
         );
         let json = serde_json::to_value(&plan).unwrap();
@@ -690,9 +701,7 @@ mod tests {
         let mut old = ours(running(&pair[0], "oooo"));
         old.name = crate::plan::observed::old_name("wordpress", "oooo");
         observed.containers.push(old);
-        observed
-            .draining
-            .insert("oooo".into(), "10:00:00 UTC".into());
+        observed.draining.insert("oooo".into(), 25);
         // wordpress moves off the network while its old instance drains on
         // it: the network stays until the drainer stopped it.
         let mut moved = pair.clone();
@@ -727,6 +736,12 @@ mod tests {
         assert_eq!(
             text(&plan),
             "replace db (dddd) on docker tag 10.11 → 10.11b\n\
+             (in-wave):\n\
+             1. create-next db.next\n\
+             2. wait-healthy started, healthy (else removed, and the old one as it was)\n\
+             3. stop-old db (dddd) stops\n\
+             4. remove-old db (dddd) goes\n\
+             5. rename-next db.next → db\n\
              leave wordpress (wwww) on docker unchanged [ports 8080→38080]"
         );
         // A network deleted behind conteneur's back: created again, and
@@ -808,7 +823,16 @@ mod tests {
             ..Default::default()
         };
         let plan = reconcile(&p[1..], &observed, &opts()).unwrap();
-        assert_eq!(text(&plan), "replace db (dddd) on docker secrets changed");
+        assert_eq!(
+            text(&plan),
+            "replace db (dddd) on docker secrets changed\n\
+             (in-wave):\n\
+             1. create-next db.next\n\
+             2. wait-healthy started, healthy (else removed, and the old one as it was)\n\
+             3. stop-old db (dddd) stops\n\
+             4. remove-old db (dddd) goes\n\
+             5. rename-next db.next → db"
+        );
         // A lone container's plan is what it was before applications.
         let lone = launch("a", "1.0");
         assert!(!super::super::plan_text(&lone, &key).contains("\"app\""));

@@ -28,5 +28,5 @@ pub use check::{
     mount_given,
 };
 pub use identity::{container_labels, next_name, old_base, plan_hash, plan_text};
-pub use reconciler::{Options, direct_ports, is_moving_tag, kinds_needed, reconcile};
-pub use step::{Action, Plan, Step};
+pub use reconciler::{Options, direct_ports, is_moving_tag, kinds_needed, reconcile, strategy};
+pub use step::{Action, Phase, Plan, Step, Strategy};

@@ -238,10 +238,10 @@ pub struct Observed {
     /// Where the git tags of docker+git containers point now:
     /// (repository, tag) → commit.
     pub sources: HashMap<(String, String), String>,
-    /// Replaced containers a drainer (`conteneur drain`, started by an
-    /// earlier run) still holds: id → when it stops them (text, for the
-    /// plan's cause). Read from conteneur's state folder, not the engine.
-    pub draining: BTreeMap<String, String>,
+    /// Replaced containers draining, as the drain journal says: id →
+    /// seconds left at the time of the snapshot (0: due). Read from
+    /// conteneur's state folder, not the engine.
+    pub draining: BTreeMap<String, u64>,
     /// Private networks (Docker's user-defined networks).
     pub networks: Vec<ObservedResource>,
     /// Named volumes.

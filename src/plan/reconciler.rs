@@ -13,7 +13,7 @@ use super::check::{PlanError, check_mount, check_type};
 use super::identity::{describe_change, old_base, plan_hash};
 use super::launch::{Launch, MountKind};
 use super::redact::LabelKey;
-use super::step::{Action, Plan, Step, short_commit};
+use super::step::{Action, Plan, Step, Strategy, short_commit};
 use crate::plan::observed::{HostPorts, Kind, Observed, ObservedContainer, labels, short_id};
 
 /// Choices the admin makes for a run.
@@ -27,6 +27,9 @@ pub struct Options {
     pub allow_system_mounts: bool,
     /// The key environment values are sealed with in the plan label.
     pub label_key: LabelKey,
+    /// How long a retired instance drains (`conteneur_drain_grace`), in
+    /// seconds: said in the plan's retire-old steps.
+    pub drain_grace: u64,
 }
 
 /// Tags that move: pulling them again may bring another image.
@@ -157,9 +160,10 @@ pub fn reconcile(
         });
     }
 
-    // Replaced containers draining: a drainer started by an earlier run
-    // stops them when their grace period ends; those it no longer holds
-    // (interrupted) go now.
+    // Replaced containers draining: the drain journal says until when
+    // (see `run::drain`); those it does not hold (an interrupted run),
+    // those whose grace period is over and those no longer running (a
+    // reboot stopped them: their restart policy is `no`) go now.
     for c in observed
         .containers
         .iter()
@@ -168,29 +172,33 @@ pub fn reconcile(
         // A container no longer configured has nothing to drain to: its
         // replaced instance goes now too (and leaves its networks free).
         let configured = desired.iter().any(|d| d.name == old_base(&c.name));
-        steps.push(match observed.draining.get(&c.id).filter(|_| configured) {
-            Some(until) => Step {
+        let left = observed.draining.get(&c.id).copied();
+        let remove = |cause: String| Step {
+            action: Action::Remove {
+                name: c.name.clone(),
+                id: c.id.clone(),
+                backend: c.backend,
+            },
+            cause,
+        };
+        steps.push(match left {
+            _ if !configured => remove("replaced, and no longer in the configuration".into()),
+            None => remove(
+                "replaced, left over by an interrupted drain (not in the drain journal)".into(),
+            ),
+            Some(0) => remove("replaced, left over: its drain is over".into()),
+            Some(_) if !c.running => remove(format!(
+                "replaced, left over: {} before its drain ended",
+                c.state
+            )),
+            Some(left) => Step {
                 action: Action::Leave {
                     name: c.name.clone(),
                     id: c.id.clone(),
                     backend: c.backend,
                     ports: c.host_ports().unwrap_or_default(),
                 },
-                cause: format!(
-                    "replaced, draining until {until} (then stopped by `conteneur drain`)"
-                ),
-            },
-            None => Step {
-                action: Action::Remove {
-                    name: c.name.clone(),
-                    id: c.id.clone(),
-                    backend: c.backend,
-                },
-                cause: if configured {
-                    "replaced, left over by an interrupted drain".into()
-                } else {
-                    "replaced, and no longer in the configuration".into()
-                },
+                cause: format!("replaced, draining, {left} s left (drain journal)"),
             },
         });
     }
@@ -358,6 +366,7 @@ pub fn reconcile(
                     old_backend: c.backend,
                     backend: kind,
                     old_health: old_launch.map(|l| l.health),
+                    strategy: strategy(d, c.backend, kind, host_ports.is_some()),
                     old_ports: host_ports,
                 },
                 cause,
@@ -398,7 +407,32 @@ pub fn reconcile(
         });
     }
     steps.extend(network_removes);
-    Ok(Plan { steps })
+    Ok(Plan {
+        steps,
+        after: apps::waits(desired),
+        drain_grace: opts.drain_grace,
+    })
+}
+
+/// How a changed container is replaced (see [`Strategy`]): in place on an
+/// engine that changes containers in place; else, when nginx routes to it,
+/// beside the old instance and switched (the old one stopping before the
+/// switch when it holds `port_out` itself: `old_routed` false); else within
+/// its wave, the old instance first when it keeps data.
+pub fn strategy(d: &Launch, old_kind: Kind, kind: Kind, old_routed: bool) -> Strategy {
+    if old_kind == kind && kind == Kind::Snap {
+        Strategy::InPlace
+    } else if !d.ports.is_empty() {
+        if old_routed {
+            Strategy::Beside
+        } else {
+            Strategy::TakePorts
+        }
+    } else if !d.mounts.is_empty() {
+        Strategy::StopFirst
+    } else {
+        Strategy::InWave
+    }
 }
 
 /// The engines the desired containers run on.
@@ -418,5 +452,7 @@ pub fn direct_ports(d: &Launch) -> HostPorts {
     HostPorts(d.ports.iter().map(|p| (p.host, p.host)).collect())
 }
 
+#[cfg(test)]
+mod strategies;
 #[cfg(test)]
 mod tests;

@@ -42,6 +42,10 @@ pub struct StatusArgs {
     /// Print the status as JSON.
     #[arg(long)]
     pub json: bool,
+    /// First complete what is due: the replaced containers whose drain is
+    /// over are stopped and removed (as `conteneur drain` does).
+    #[arg(long)]
+    pub repair: bool,
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
@@ -66,15 +70,22 @@ fn failure(e: RunError) -> Failure {
     }
 }
 
-/// `conteneur drain JOB` (see [`super::drain`]).
-pub fn cmd_drain(paths: &Paths, job: &std::path::Path) -> Result<u8, Failure> {
+/// `conteneur drain`: completes the drains that are due (see
+/// [`super::drain`]); what `conteneur-drain.timer` runs.
+pub fn cmd_drain(paths: &Paths) -> Result<u8, Failure> {
     let rt = runtime()?;
-    rt.block_on(super::drain::drain_main(paths, job))
-        .map_err(|message| Failure {
-            code: EXIT_SYSTEM,
+    match rt.block_on(super::drain::drain_main(paths)) {
+        Ok(said) => {
+            if !said.is_empty() {
+                println!("{said}");
+            }
+            Ok(0)
+        }
+        Err(message) => Err(Failure {
+            code: EXIT_RUN_FAILED,
             message,
-        })?;
-    Ok(0)
+        }),
+    }
 }
 
 pub fn cmd_plan(paths: &Paths, a: PlanArgs) -> Result<u8, Failure> {
@@ -199,6 +210,13 @@ pub fn cmd_reconfigure(paths: &Paths, a: ReconfigureArgs) -> Result<u8, Failure>
 
 pub fn cmd_status(paths: &Paths, a: StatusArgs) -> Result<u8, Failure> {
     let rt = runtime()?;
+    if a.repair {
+        match rt.block_on(super::drain::drain_main(paths)) {
+            Ok(said) if !said.is_empty() => eprintln!("{said}"),
+            Ok(_) => {}
+            Err(e) => eprintln!("conteneur: {e}"),
+        }
+    }
     let cfg = crate::config::Config::load(paths).map_err(Failure::from)?;
     // What the configuration wants now; if it cannot be rendered, what the
     // last run wrote.

@@ -424,6 +424,7 @@ pub fn plan_options(
         pull_moving: pull,
         allow_system_mounts: allow_system_mounts(cfg),
         label_key: label_key.clone(),
+        drain_grace: number(cfg, "conteneur_drain_grace", 30),
     }
 }
 
@@ -524,7 +525,7 @@ pub async fn run(
         changed: std::sync::atomic::AtomicBool::new(false),
         retired: std::sync::Mutex::new(Vec::new()),
         grace,
-        drain_job: std::sync::Mutex::new(None),
+        recorded: std::sync::Mutex::new(Vec::new()),
     };
     // Always: the switch also publishes a site that changed alone.
     let converged = converge::converge_containers(
@@ -537,10 +538,31 @@ pub async fn run(
         &switch,
     )
     .await;
+    let recorded = switch
+        .recorded
+        .lock()
+        .map(|d| d.clone())
+        .unwrap_or_default();
+    match &converged {
+        // No switch: the instances recorded to drain still serve.
+        Err(converge::ConvergeError::Switch { .. }) => {
+            if let Err(e) = drain::forget(paths, &recorded) {
+                eprintln!("conteneur: {e}");
+            }
+        }
+        // The plan removed instances whose drain was over (or
+        // interrupted): out of the journal.
+        Ok(report) => {
+            let gone = drained_ids(&plan, &report.removed);
+            if let Err(e) = drain::forget(paths, &gone) {
+                eprintln!("conteneur: {e}");
+            }
+        }
+        Err(_) => {}
+    }
     // Replaced containers drain even when another container failed.
     let draining = switch.retired.lock().map(|d| d.clone()).unwrap_or_default();
-    let job = switch.drain_job.lock().ok().and_then(|mut j| j.take());
-    match drain::hand_over(paths, &backends, &draining, grace, job.as_deref()).await {
+    match drain::hand_over(paths, &backends, &draining, grace).await {
         Ok(said) if !said.is_empty() => {
             let _ = writeln!(log, "{said}");
         }
@@ -610,8 +632,24 @@ struct ProxySwitch<'a> {
     retired: std::sync::Mutex<Vec<converge::Draining>>,
     /// `conteneur_drain_grace`.
     grace: Duration,
-    /// The drain job written before the switch ([`drain::prepare`]).
-    drain_job: std::sync::Mutex<Option<PathBuf>>,
+    /// The instances recorded in the drain journal before the switch.
+    recorded: std::sync::Mutex<Vec<String>>,
+}
+
+/// The ids of the replaced instances (`NAME.old.ID`) the plan removed and
+/// the run did remove.
+fn drained_ids(plan: &plan::Plan, removed: &[String]) -> Vec<String> {
+    plan.steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            plan::Action::Remove { name, id, .. }
+                if name.contains(crate::plan::observed::OLD_MARK) && removed.contains(name) =>
+            {
+                Some(id.clone())
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// Where nginx sends each configured port: the routes the executor gives,
@@ -665,9 +703,9 @@ impl converge::Switch for ProxySwitch<'_> {
     }
 
     fn before_switch(&self, draining: &[converge::Draining]) -> Result<(), String> {
-        let job = drain::prepare(self.paths, draining, self.grace)?;
-        if let Ok(mut j) = self.drain_job.lock() {
-            *j = job;
+        drain::record(self.paths, draining, self.grace)?;
+        if let Ok(mut r) = self.recorded.lock() {
+            r.extend(draining.iter().map(|d| d.id.clone()));
         }
         Ok(())
     }

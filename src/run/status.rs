@@ -98,9 +98,9 @@ impl Status {
             && self.files_not_applied.is_empty()
             && self.proxy_running
             && self.containers.iter().all(|c| {
-                c.desired == "running"
+                let draining = c.desired == "draining" && c.drift.is_none();
+                (draining || (c.desired == "running" && c.health == "healthy"))
                     && c.actual == "running"
-                    && c.health == "healthy"
                     && c.drift.is_none()
                     && c.trouble.is_none()
             })
@@ -249,6 +249,8 @@ pub async fn look(
     observed: &mut Observed,
 ) -> Looked {
     let server = super::server_id(paths);
+    // The drain journal: a draining instance is as wanted until it is due.
+    observed.draining = super::drain::draining(paths);
     let swapped = super::swapped::stop_swapped(backends, observed, &server, &paths.state).await;
     let notes = read_sources(desired, observed, &super::git_credentials(cfg)).await;
     Looked { notes, swapped }
@@ -375,13 +377,19 @@ pub async fn gather_with(
             id: Some(short_id(&c.id).to_string()),
             image: running_image(c),
             wanted: String::new(),
-            drift: Some(
-                drifts
-                    .get(&c.name)
-                    .cloned()
-                    .unwrap_or_else(|| "remove: no longer configured".into()),
-            ),
-            health: "unknown".into(),
+            // A drain with time left is as wanted (the plan leaves it).
+            drift: match drifts.get(&c.name) {
+                Some(d) => Some(d.clone()),
+                None if c.is_old() && observed.draining.get(&c.id).is_some_and(|l| *l > 0) => None,
+                None => Some("remove: no longer configured".into()),
+            },
+            // The drain journal's word (the plan leaves it until due).
+            health: match observed.draining.get(&c.id) {
+                Some(left) if c.is_old() && c.running && *left > 0 => {
+                    format!("draining, {left} s left")
+                }
+                _ => "unknown".into(),
+            },
             route: None,
             ports: c.host_ports().map(|p| p.display()),
             note: None,

@@ -231,6 +231,58 @@ impl DockerBackend {
         Ok(())
     }
 
+    /// [`Backend::retire`]: restart policy `no`, and each user-defined
+    /// network joined again without aliases (Docker sets aliases when a
+    /// container connects, never later).
+    pub(super) async fn retire_instance(&self, id: &str) -> Result<(), BackendError> {
+        use bollard::models::{ContainerUpdateBody, NetworkDisconnectRequest};
+        self.docker
+            .update_container(
+                id,
+                ContainerUpdateBody {
+                    restart_policy: Some(bollard::models::RestartPolicy {
+                        name: Some(bollard::models::RestartPolicyNameEnum::NO),
+                        maximum_retry_count: None,
+                    }),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| self.container_err(id, "retire (restart policy no)", e))?;
+        let c = self.inspect_one(id).await?;
+        let nets = c
+            .network_settings
+            .and_then(|n| n.networks)
+            .unwrap_or_default();
+        for (net, ep) in nets {
+            let aliased = ep.aliases.as_ref().is_some_and(|a| !a.is_empty());
+            if !aliased || matches!(net.as_str(), "bridge" | "host" | "none") {
+                continue;
+            }
+            self.docker
+                .disconnect_network(
+                    &net,
+                    NetworkDisconnectRequest {
+                        container: id.to_string(),
+                        force: Some(false),
+                    },
+                )
+                .await
+                .map_err(|e| self.container_err(id, "retire (leaving a network)", e))?;
+            self.docker
+                .connect_network(
+                    &net,
+                    NetworkConnectRequest {
+                        container: id.to_string(),
+                        endpoint_config: Some(EndpointSettings::default()),
+                    },
+                )
+                .await
+                .map_err(|e| self.container_err(id, "retire (joining a network again)", e))?;
+        }
+        Ok(())
+    }
+
     pub(super) async fn health_of(
         &self,
         id: &str,

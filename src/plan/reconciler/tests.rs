@@ -75,13 +75,11 @@ fn a_draining_container_is_left_to_its_drainer_and_removed_when_it_died() {
         "{text}"
     );
     assert!(text.contains("leave    a (aaaa)"), "{text}");
-    observed
-        .draining
-        .insert("oooo".into(), "10:00:00 UTC".into());
+    observed.draining.insert("oooo".into(), 25);
     let plan = reconcile(std::slice::from_ref(&a), &observed, &Options::default()).unwrap();
     let text = plan.to_string();
     assert!(plan.is_noop(), "{text}");
-    assert!(text.contains("draining until 10:00:00 UTC"), "{text}");
+    assert!(text.contains("draining, 25 s left"), "{text}");
 }
 
 #[test]
