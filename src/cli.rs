@@ -199,6 +199,7 @@ pub fn eole_alias(args: Vec<OsString>) -> Vec<OsString> {
 
 /// The binary's entry point.
 pub fn main() -> ExitCode {
+    crate::timing::mark("started");
     let args = eole_alias(std::env::args_os().collect());
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
@@ -208,7 +209,9 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    ExitCode::from(run(cli))
+    let code = run(cli);
+    crate::timing::mark("exit");
+    ExitCode::from(code)
 }
 
 /// Runs a parsed command and returns its exit code.

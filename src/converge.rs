@@ -444,6 +444,7 @@ pub async fn converge_containers(
         },
     )
     .await;
+    crate::timing::mark("new instances up and healthy");
     let mut failures = Vec::new();
     let mut ups = Vec::new();
     let mut done = Vec::new();
@@ -482,6 +483,7 @@ pub async fn converge_containers(
         });
     }
     report.switched = true;
+    crate::timing::mark("nginx switched");
 
     // 5. The replaced ones leave the way: renamed to drain (or stopped at
     //    once, without a grace period, when asked), the new ones take
@@ -491,6 +493,7 @@ pub async fn converge_containers(
         .buffer_unordered(parallel)
         .collect()
         .await;
+    crate::timing::mark("renamed and retired");
     for f in done.into_iter().chain(finished) {
         match f {
             Ok(f) => {

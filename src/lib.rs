@@ -40,4 +40,5 @@ pub mod proxy;
 pub mod report;
 pub mod run;
 pub mod template;
+pub mod timing;
 pub mod userinfo;

@@ -360,10 +360,14 @@ async fn create_healthy(
         .create(engine_name, &instance, &mounts, &l)
         .await
         .map_err(|e| fail(name, e.to_string(), restored))?;
+    crate::timing::mark(&format!("{engine_name} created"));
     let started = match apps::own_secrets(b, &id, launch, settings).await {
         Err(e) => Err(e),
         Ok(()) => match b.start(&id).await {
-            Ok(()) => wait_healthy(b, &id, &instance.health, settings.health_timeout).await,
+            Ok(()) => {
+                crate::timing::mark(&format!("{engine_name} started"));
+                wait_healthy(b, &id, &instance.health, settings.health_timeout).await
+            }
             Err(e) => Err(e.to_string()),
         },
     };
@@ -544,7 +548,7 @@ pub fn to_drain(up: &Up) -> Option<Draining> {
 pub async fn finish(up: Up, backends: &Backends) -> Result<Finished, ContainerFailure> {
     let name = up.name.clone();
     let mut draining = None;
-    let mut retire_failed = None;
+    let mut retiring = None;
     if let Some(old) = &up.old {
         let b = backends
             .require(old.backend)
@@ -569,17 +573,7 @@ pub async fn finish(up: Up, backends: &Backends) -> Result<Finished, ContainerFa
                     false,
                 )
             })?;
-            // Reported once the new one has its name.
-            retire_failed = b.retire(&old.id).await.err().map(|e| {
-                fail(
-                    &name,
-                    format!(
-                        "the new container serves, but the previous one ({drain_name}) could not \
-                         be retired, so a reboot would start it again: {e}"
-                    ),
-                    false,
-                )
-            });
+            retiring = Some((b, old.id.clone(), drain_name.clone()));
             draining = Some(Draining {
                 backend: old.backend,
                 id: old.id.clone(),
@@ -588,7 +582,12 @@ pub async fn finish(up: Up, backends: &Backends) -> Result<Finished, ContainerFa
             });
         }
     }
-    if let Some(temp) = &up.temp_name {
+    // rename-next, and the old one retired at the same time (they touch
+    // two different containers).
+    let rename_next = async {
+        let Some(temp) = &up.temp_name else {
+            return Ok(());
+        };
         let b = backends
             .require(up.backend)
             .map_err(|e| fail(&name, e.to_string(), false))?;
@@ -598,8 +597,23 @@ pub async fn finish(up: Up, backends: &Backends) -> Result<Finished, ContainerFa
                 format!("the new container serves as '{temp}', but renaming it failed: {e}"),
                 false,
             )
-        })?;
-    }
+        })
+    };
+    let retire = async {
+        let (b, id, drain_name) = retiring.as_ref()?;
+        b.retire(id).await.err().map(|e| {
+            fail(
+                &name,
+                format!(
+                    "the new container serves, but the previous one ({drain_name}) could not \
+                     be retired, so a reboot would start it again: {e}"
+                ),
+                false,
+            )
+        })
+    };
+    let (renamed, retire_failed) = tokio::join!(rename_next, retire);
+    renamed?;
     if let Some(f) = retire_failed {
         return Err(f);
     }

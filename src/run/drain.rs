@@ -268,10 +268,18 @@ pub async fn complete_due(
 async fn stop_all(backends: &Backends, todo: &[Retirement]) -> Vec<(String, String)> {
     let stops = todo.iter().map(|c| async move {
         let b = backends.require(c.backend).map_err(|e| e.to_string())?;
-        if !b.running(&c.id).await.unwrap_or(false) {
+        match b.running(&c.id).await {
+            // Gone already (removed by a run): nothing left to do. Were the
+            // engine only unreachable, a container still there would be a
+            // leftover the next run's plan removes.
+            Err(_) => return Ok(()),
             // Stopped already (a reboot): only removed.
-        } else if let Err(e) = b.stop(&c.id, c.stop_timeout).await {
-            return Err(format!("stopping {}: {e}", c.name));
+            Ok(false) => {}
+            Ok(true) => {
+                if let Err(e) = b.stop(&c.id, c.stop_timeout).await {
+                    return Err(format!("stopping {}: {e}", c.name));
+                }
+            }
         }
         b.remove(&c.id)
             .await

@@ -290,6 +290,7 @@ pub struct Prepared {
 pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError> {
     let cfg = Config::load(paths)?;
     let (rendered, desired) = desired(&cfg, paths)?;
+    crate::timing::mark("configuration loaded and rendered");
     // Under swarm the docker containers are the swarm's; the local engines
     // keep the others (and lose the docker ones, which move).
     let (desired, on_swarm) = if swarm::is_swarm(&cfg) {
@@ -338,6 +339,7 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
         }
     };
     let ((backends, mut observed), leftovers) = tokio::join!(engines, leftovers);
+    crate::timing::mark("engines connected and listed");
     if let Some(checked) = mounts_checked {
         // A running container handed another folder than it was given
         // since: stopped, and the run goes no further.
@@ -444,6 +446,7 @@ pub async fn run(
     log: &mut dyn Write,
 ) -> Result<RunReport, RunError> {
     let _lock = RunLock::acquire(paths, mode.name())?;
+    crate::timing::mark("run lock taken");
     if mode == Mode::Reconfigure && !paths.instance_marker.exists() {
         return Err(RunError::NotInstantiated);
     }
@@ -457,6 +460,7 @@ pub async fn run(
         swarm,
         label_key,
     } = prepare(paths, opts).await?;
+    crate::timing::mark("planned");
     // The first run keeps the key its plan was made with.
     label_key.store(paths)?;
     if swarm.is_none() || !plan.steps.is_empty() {
@@ -498,6 +502,7 @@ pub async fn run(
     )
     .await
     .map_err(RunError::Converge)?;
+    crate::timing::mark("images present");
 
     hooks::run_phase(&paths.hooks, "preservice", arg, &env, hook_timeout)?;
     hooks::run_phase(&paths.hooks, "pretemplate", arg, &env, hook_timeout)?;
@@ -528,6 +533,7 @@ pub async fn run(
         recorded: std::sync::Mutex::new(Vec::new()),
     };
     // Always: the switch also publishes a site that changed alone.
+    crate::timing::mark("files written, hooks run");
     let converged = converge::converge_containers(
         &plan,
         &desired,
@@ -611,6 +617,7 @@ pub async fn run(
             Some((reference, id.clone()))
         })
         .collect();
+    crate::timing::mark("run done");
     Ok(RunReport {
         plan,
         converged,
