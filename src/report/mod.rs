@@ -195,7 +195,7 @@ pub async fn collect_kept(
     kept: &mut Option<Prepared>,
 ) -> (Snapshot, Option<Settings>) {
     let time = SystemTime::now();
-    let server = crate::run::server_id(paths);
+    let server = crate::paths::server_id(paths);
     // The configuration is read (when it changed) while the engines are
     // asked: one is work for this process, the other waiting for theirs.
     let reading = async {

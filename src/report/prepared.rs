@@ -93,17 +93,18 @@ impl Prepared {
     pub fn read(paths: &Paths) -> Result<Prepared, String> {
         let stamp = Stamp::of(paths);
         let cfg = Config::load(paths).map_err(|e| e.to_string())?;
-        let (rendered, desired, render_problem) = match crate::run::desired(&cfg, paths) {
+        let (rendered, desired, render_problem) = match crate::plan::desired::desired(&cfg, paths) {
             Ok((r, d)) => (r, d, None),
             Err(e) => (
                 Vec::new(),
-                crate::run::read_launch(&crate::run::launch_path(paths)).unwrap_or_default(),
+                crate::plan::desired::read_launch(&crate::plan::desired::launch_path(paths))
+                    .unwrap_or_default(),
                 Some(e.to_string()),
             ),
         };
         let on_swarm = crate::run::swarm::is_swarm(&cfg);
         let desired = if on_swarm {
-            crate::run::swarm::split(desired).0
+            crate::plan::swarm::split(desired).0
         } else {
             desired
         };
