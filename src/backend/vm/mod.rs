@@ -603,6 +603,14 @@ impl VmEngine {
             .map_err(|e| err(id, "remove", format!("{}: {e}", files.dir.display())))
     }
 
+    /// VM `id` leaves service (a replace's old instance while it drains):
+    /// it keeps running, but [`Self::revive`] no longer brings it back.
+    pub fn retire(&self, id: &str) -> Result<(), BackendError> {
+        let mut st = self.state(id)?;
+        st.restart = "no".into();
+        state::write(&self.files(id).state(), &st).map_err(|m| err(&st.name, "retire", m))
+    }
+
     /// Gives VM `id` the engine name `name` (its id and files stay).
     pub async fn rename(&self, id: &str, name: &str) -> Result<(), BackendError> {
         let mut st = self.state(id)?;
