@@ -191,7 +191,10 @@ fn a_reboot_during_a_drain_brings_back_only_the_new_version() {
         "{status}"
     );
     // Retired: never restarted, and not its name on the network any more.
-    assert_eq!(inspect(&site, "{{.HostConfig.RestartPolicy.Name}}", old), "no");
+    assert_eq!(
+        inspect(&site, "{{.HostConfig.RestartPolicy.Name}}", old),
+        "no"
+    );
     let aliases = inspect(
         &site,
         "{{range .NetworkSettings.Networks}}{{.Aliases}}{{end}}",

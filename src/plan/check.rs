@@ -415,7 +415,10 @@ mod tests {
         assert_eq!(check_type(&v).unwrap(), Kind::Vm);
         v.env = vec!["A=1".into()];
         let e = check_type(&v).unwrap_err().to_string();
-        assert!(e.contains("container 'guest'") && e.contains("'A=1'"), "{e}");
+        assert!(
+            e.contains("container 'guest'") && e.contains("'A=1'"),
+            "{e}"
+        );
         v.env.clear();
         v.mounts = vec![Mount {
             container: "/data".into(),

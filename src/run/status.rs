@@ -380,9 +380,7 @@ pub async fn gather_with(
             // A drain with time left is as wanted (the plan leaves it).
             drift: match drifts.get(&c.name) {
                 Some(d) => Some(d.clone()),
-                None if c.is_old() && observed.draining.get(&c.id).is_some_and(|l| *l > 0) => {
-                    None
-                }
+                None if c.is_old() && observed.draining.get(&c.id).is_some_and(|l| *l > 0) => None,
                 None => Some("remove: no longer configured".into()),
             },
             // The drain journal's word (the plan leaves it until due).
