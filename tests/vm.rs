@@ -443,6 +443,9 @@ fn a_vm_container_is_published_replaced_without_failures_and_removed() {
     site.set("conteneur1_health_path", &["/health/"]);
     // A TCG boot takes 6–15 s, more on a loaded machine.
     site.set("conteneur_health_timeout", &["150"]);
+    // The disk is read through a container the shared engine creates: on a
+    // busy engine that alone has taken a minute here.
+    site.set("conteneur_pull_timeout", &["300"]);
     let long = |what: &str| {
         let out = site
             .cmd(&[what, "--quiet"])
