@@ -18,7 +18,8 @@
 #     (wall time from the start of reconfigure); then `nombre_conteneur 0`
 #     and a reconfigure (not timed) remove the VM;
 #   - bare: `qemu-img create` of the overlay (not timed), then the saved
-#     command started and GET / on its forwarded port polled every 50 ms
+#     command started and GET / on its forwarded port (the warm-up
+#     instance's own host port) polled every 50 ms
 #     until 200; then QEMU killed.
 #
 # Output: target/bench-results/vm/{results.csv,summary.md}.
@@ -101,6 +102,9 @@ STATE=$(ls "$ROOT"/var/lib/conteneur/vm/*/state.json | head -1)
 QPID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' "$STATE")
 cp "/proc/$QPID/cmdline" "$WORK/qemu.argv"
 VMDIR=$(dirname "$STATE")
+# The instance's own host port (nginx forwards port_out to it).
+BARE_PORT=$(tr '\0' '\n' <"$WORK/qemu.argv" | sed -n 's/.*hostfwd=tcp:127\.0\.0\.1:\([0-9]*\)-.*/\1/p' | head -1)
+[ -n "$BARE_PORT" ] || die "no port forward in the saved QEMU command line"
 read -r BACKING FORMAT < <(qemu-img info --output=json -U "$VMDIR/overlay.qcow2" | python3 -c '
 import json,sys; i=json.load(sys.stdin); print(i["backing-filename"], i.get("backing-filename-format","raw"))')
 C set nombre_conteneur 0
@@ -125,7 +129,7 @@ for run in $(seq 1 "$RUNS"); do
   t0=$(now)
   xargs -0 -a "$WORK/qemu.argv" sh -c 'exec "$@"' qemu
   BARE_PID=$(cat "$VMDIR/qemu.pid")
-  first_200 "http://127.0.0.1:$PORT/"
+  first_200 "http://127.0.0.1:$BARE_PORT/"
   t1=$(now)
   echo "bare,$run,$(python3 -c "print(round($t1-$t0,3))")" | tee -a "$CSV" >&2
   kill -9 "$BARE_PID"
