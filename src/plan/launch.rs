@@ -25,7 +25,7 @@ pub struct Launch {
     pub name: String,
     /// Its index X in `conteneurX_*`.
     pub index: u32,
-    /// docker, docker+git, lxc, snap, snapcraft or vagrant.
+    /// docker, docker+git, lxc, snap, vm, snapcraft or vagrant.
     pub backend: String,
     /// The image (for docker: with its registry, e.g. localhost:5000/demo/web).
     pub image: String,
