@@ -330,6 +330,7 @@ pub fn create_body(
             port_bindings: Some(port_bindings),
             binds: Some(binds),
             memory: launch.memory.bytes(),
+            nano_cpus: launch.cpus.map(|c| i64::from(c) * 1_000_000_000),
             restart_policy: Some(RestartPolicy {
                 name: Some(restart_policy(&launch.restart)),
                 maximum_retry_count: None,

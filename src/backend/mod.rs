@@ -223,6 +223,12 @@ pub trait Backend: Send + Sync {
         let _ = id;
         Ok(())
     }
+    /// Starts again the containers that should run and do not, for engines
+    /// that no supervisor brings back (VMs after a reboot). Each failure by
+    /// container name (empty: the engine could not be listed).
+    async fn revive(&self) -> Vec<(String, BackendError)> {
+        Vec::new()
+    }
     /// True for engines where a container cannot exist twice (a snap is
     /// installed once per system): a change is made in place by
     /// [`Self::update`], and undone by [`Self::revert`].
@@ -386,14 +392,21 @@ impl Backends {
     }
 
     /// Connects to every engine of this machine (`state` is conteneur's
-    /// state folder, where the LXC image cache and the snap markers live).
+    /// state folder, where the LXC image cache, the snap markers and the
+    /// VMs live), VMs on KVM where it works ([`vm::AccelChoice::Auto`]).
     pub async fn connect(state: &std::path::Path) -> Backends {
+        Self::connect_with(state, vm::AccelChoice::Auto).await
+    }
+
+    /// As [`Self::connect`], VMs started on `accel` (`conteneur_vm_accel`).
+    pub async fn connect_with(state: &std::path::Path, accel: vm::AccelChoice) -> Backends {
         // Each engine is asked at once: the LXC probe runs two tools, and
         // none of them needs another's answer.
-        let (docker, lxc, snap) = tokio::join!(
+        let (docker, lxc, snap, qemu) = tokio::join!(
             docker::DockerBackend::connect(),
             lxc::LxcBackend::detect(state),
             snap::SnapBackend::connect(state),
+            vm::VmEngine::connect(state, accel),
         );
         let mut set = Backends::new();
         match docker {
@@ -408,7 +421,23 @@ impl Backends {
             Ok(b) => set.insert(Box::new(b)),
             Err(e) => set.set_unreachable(Kind::Snap, e),
         }
+        match qemu {
+            Ok(engine) => set.insert(Box::new(vm::VmBackend::new(engine, Kind::Vm))),
+            Err(e) => set.set_unreachable(Kind::Vm, e),
+        }
         set
+    }
+
+    /// Starts again what should run and does not, on every engine without
+    /// a supervisor of its own (VMs after a reboot: [`Backend::revive`]).
+    /// A run calls it once, before its snapshot. Each failure, by engine
+    /// and container name.
+    pub async fn revive(&self) -> Vec<(Kind, String, BackendError)> {
+        let mut out = Vec::new();
+        for (kind, b) in &self.backends {
+            out.extend(b.revive().await.into_iter().map(|(n, e)| (*kind, n, e)));
+        }
+        out
     }
 
     pub fn get(&self, kind: Kind) -> Option<&dyn Backend> {

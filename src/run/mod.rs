@@ -326,8 +326,16 @@ pub async fn prepare(paths: &Paths, opts: &Options) -> Result<Prepared, RunError
     let label_key = label_key::load(paths)?;
     // The engines' snapshot and, off the swarm, what this server left on
     // one: independent questions, asked together.
+    let accel = vm_accel(&cfg);
     let engines = async {
-        let mut backends = Backends::connect(&paths.state).await;
+        let mut backends = Backends::connect_with(&paths.state, accel).await;
+        // A run (not `plan`, which only says) first brings back what should
+        // run and no supervisor restarts: VMs after a reboot.
+        if opts.stop_swapped {
+            for (kind, name, e) in backends.revive().await {
+                eprintln!("conteneur: {kind} '{name}' could not be started again: {e}");
+            }
+        }
         let observed = backends.inspect().await;
         (backends, observed)
     };
@@ -412,6 +420,14 @@ pub(crate) async fn read_sources<'a>(
     )
     .await;
     todo.into_iter().zip(commits).collect()
+}
+
+/// `conteneur_vm_accel`: how VMs run (the dictionary's check refuses any
+/// other word; unset: auto).
+pub fn vm_accel(cfg: &Config) -> crate::backend::vm::AccelChoice {
+    cfg.first("conteneur_vm_accel")
+        .and_then(|t| crate::backend::vm::AccelChoice::parse(t.trim()))
+        .unwrap_or_default()
 }
 
 /// The planner's settings for this server (`pull`: pull moving tags again;
