@@ -22,7 +22,8 @@
 # BENCH_JOBS (cargo -j, default 1), BENCH_PROFILE (release or debug,
 # default release), BENCH_PORT_BASE (first host port, default 21000),
 # BENCH_KEEP=1 (leave the containers and the root for more measurements;
-# the script prints how to remove them).
+# the script prints how to remove them), BENCH_WATCH_SECONDS (default 0:
+# skipped; 600 for the issue's 10 minutes of `watch`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -122,3 +123,23 @@ hyperfine -N --warmup 1 --runs "$runs" \
   -n "conteneur watch --once" "$bin --root $root watch --once" \
   -n "docker stats --no-stream" "docker stats --no-stream $ids"
 /usr/bin/time -f "watch --once: %e s, %M KB max RSS, %U s user, %S s system" "$bin" --root "$root" watch --once
+
+# The reporter's cost over time: `conteneur watch` at its default interval
+# (15 s) for BENCH_WATCH_SECONDS, its CPU from /proc/PID/stat (utime +
+# stime) and its memory (VmHWM, VmRSS).
+watch_secs=${BENCH_WATCH_SECONDS:-0}
+if [ "$watch_secs" -gt 0 ]; then
+  say "conteneur watch for $watch_secs s (interval 15 s)"
+  "$bin" --root "$root" watch >"$out/watch-run.log" 2>&1 &
+  wpid=$!
+  sleep 1
+  tck=$(getconf CLK_TCK)
+  t0=$(awk '{print $14+$15}' "/proc/$wpid/stat"); s0=$(date +%s.%N)
+  sleep "$watch_secs"
+  t1=$(awk '{print $14+$15}' "/proc/$wpid/stat"); s1=$(date +%s.%N)
+  mem=$(grep -E 'VmHWM|VmRSS' "/proc/$wpid/status" | tr -s ' \t' ' ' | tr '\n' ' ')
+  kill "$wpid"; wait "$wpid" 2>/dev/null || true
+  awk -v t="$((t1 - t0))" -v hz="$tck" -v s0="$s0" -v s1="$s1" -v mem="$mem" \
+    'BEGIN { printf "watch: %.2f s of CPU over %.0f s: %.3f %% of one core; %s\n", t/hz, s1-s0, t/hz*100/(s1-s0), mem }' \
+    | tee "$out/watch-cost.txt"
+fi

@@ -210,7 +210,11 @@ for n in $SIZES; do
     C set conteneur1_tag "$tag"
     measure conteneur "$n" "$run" "web $tag" \
       "nginx=http://127.0.0.1:$http/$PREFIX-1/ port_out=http://127.0.0.1:$base/" \
-      "$BIN" --root "$root" reconfigure --quiet
+      env CONTENEUR_TIMINGS=1 "$BIN" --root "$root" reconfigure --quiet
+    # Where the time went (src/timing.rs), for BENCHMARKS.md's breakdown.
+    grep '^timing:' "$WORK/out.txt" >"$OUT/timings-$n-$run.txt" || true
+    # What conteneur-drain.timer does on a server: the replaced container
+    # goes once its drain is over (here, with no systemd, at the next run).
   done
 
   say "$n containers: docker-compose"

@@ -100,10 +100,11 @@ impl Staged {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn listing(dir: &Path) -> Vec<String> {
+    /// The names in `dir`, sorted (to see that no temporary file is left).
+    pub(crate) fn listing(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -6,10 +6,14 @@
 //! them), [`plan`] compares what is wanted with one snapshot of the engines
 //! and decides the steps, [`converge`] carries them out on the engines
 //! ([`backend`]) and nginx ([`proxy`]), and [`hooks`] runs EOLE's hook
-//! folders. [`run`] is `instance`/`reconfigure`/`status` around them;
-//! [`report`], [`audit`] and [`logs`] read what it reads; the command line
-//! sits on top ([`cli`]). Every path is resolved through [`paths`], so a
-//! whole server can live under a root.
+//! folders. [`plan`] owns the vocabulary both sides speak (the launch
+//! plans, the engines' snapshot, the labels): the backends import it, it
+//! imports no backend. [`run`] is `instance`/`reconfigure`/`status` around
+//! them; [`report`], [`audit`] and [`logs`] read what it reads; [`export`]
+//! writes the same launch plans as compose and stack files; the command
+//! line sits on top ([`cli`]). Every path is resolved through [`paths`], so
+//! a whole server can live under a root, and every file replaced whole is
+//! written through [`atomic`].
 //!
 //! The one-page map, with which module may import which and where a new
 //! engine or plan step goes: `docs/architecture.md`.
@@ -24,10 +28,10 @@ pub mod converge;
 pub mod dico;
 pub mod exit;
 pub mod export;
-pub mod export_stack;
 pub mod folders;
 pub mod genconfig;
 pub mod hooks;
+pub mod label_key;
 pub mod logs;
 pub mod mounts;
 pub mod paths;

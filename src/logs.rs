@@ -98,7 +98,7 @@ pub fn cmd_logs(paths: &Paths, a: LogsArgs) -> Result<u8, Failure> {
 }
 
 async fn logs(paths: &Paths, a: &LogsArgs, request: &LogRequest) -> Result<u8, Failure> {
-    let server = crate::run::server_id(paths);
+    let server = crate::paths::server_id(paths);
     let mut backends = Backends::connect(&paths.state).await;
     let observed = backends.inspect().await;
     let mut sources: Vec<Source> = pick(&observed.containers, &server, &a.name, a.old)

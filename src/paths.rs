@@ -64,3 +64,12 @@ impl Default for Paths {
         Paths::new(Path::new("/"))
     }
 }
+
+/// This server's identity on the engine: its root folder, made absolute.
+/// Containers of other roots sharing the engine are never touched.
+pub fn server_id(paths: &Paths) -> String {
+    std::fs::canonicalize(&paths.root)
+        .unwrap_or_else(|_| paths.root.clone())
+        .display()
+        .to_string()
+}

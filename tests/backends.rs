@@ -405,6 +405,86 @@ fn lxc_never_touches_a_container_that_is_not_ours() {
     );
 }
 
+/// `conteneur logs` of an LXC container is its console log; with `--old`,
+/// the replaced one still draining too, each line after its name.
+#[test]
+fn lxc_logs_are_the_console_log_and_old_adds_the_draining_one() {
+    let site = Site::new("lg");
+    site.set("nombre_conteneur", &["1"]);
+    site.container(
+        1,
+        "web",
+        "lxc",
+        "localhost:5000/demo/web",
+        "1.0",
+        free_port(),
+    );
+    site.run_ok("instance");
+    // What the container writes on its console.
+    let say = |short: &str, line: &str| {
+        let lxc = site.lxc(short).expect("the LXC container");
+        let out = run(
+            "lxc-attach",
+            &[
+                "-n",
+                &lxc,
+                "--",
+                "/bin/sh",
+                "-c",
+                &format!("echo {line} > /dev/console"),
+            ],
+        );
+        assert!(out.status.success(), "{}", text(&out));
+    };
+    let logs = |args: &[&str]| {
+        let name = site.name("web");
+        let mut all = vec!["logs", name.as_str()];
+        all.extend_from_slice(args);
+        let out = site.cmd(&all).output().unwrap();
+        assert!(out.status.success(), "logs {args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    say("web", "first-line-1.0");
+    say("web", "second-line-1.0");
+    // A console's lines end as a terminal's: CR LF (`lines` takes both).
+    let all = logs(&[]);
+    let lines: Vec<&str> = all.lines().collect();
+    assert_eq!(lines, ["first-line-1.0", "second-line-1.0"], "{all}");
+    let last = logs(&["--tail", "1"]);
+    assert_eq!(last.lines().collect::<Vec<_>>(), ["second-line-1.0"]);
+
+    // Replaced, the old one left to drain: only with --old, named.
+    site.set("conteneur_drain_grace", &["20"]);
+    site.set("conteneur1_tag", &["2.0"]);
+    let out = site.run_ok("reconfigure");
+    assert!(out.contains("1 replaced"), "{out}");
+    say("web", "line-2.0");
+    let now = logs(&[]);
+    assert!(now.contains("line-2.0") && !now.contains("1.0"), "{now}");
+    let with_old = logs(&["--old"]);
+    let old = format!("{}.old.", site.name("web"));
+    let lines: Vec<&str> = with_old.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&old) && l.ends_with("| second-line-1.0")),
+        "{with_old}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| *l == format!("{} | line-2.0", site.name("web"))),
+        "{with_old}"
+    );
+    // The draining one's lines come first: they are the older.
+    let first_old = lines.iter().position(|l| l.starts_with(&old)).unwrap();
+    let first_new = lines
+        .iter()
+        .position(|l| l.ends_with("| line-2.0"))
+        .unwrap();
+    assert!(first_old < first_new, "{with_old}");
+}
+
 /// Loops through nginx and on port_out, 60 requests a second each.
 fn under_load(site: &Site, short: &str, port_out: u16) -> [common::load::Load; 2] {
     let at = |p: u16| std::net::SocketAddr::from(([127, 0, 0, 1], p));
@@ -435,7 +515,9 @@ fn no_failed_request(loads: [common::load::Load; 2], versions: &[&str]) {
 /// server (no systemd here: the test is the timer).
 fn drained(site: &Site, gone: impl Fn() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !gone() {
+    // Renamed at once; gone once the drain journal no longer holds it.
+    let journal = site.path("var/lib/conteneur/drain/journal.json");
+    while !gone() || journal.exists() {
         let _ = site.cmd(&["drain"]).output();
         assert!(
             std::time::Instant::now() < deadline,

@@ -103,7 +103,7 @@ fn bad_values_are_refused_and_change_nothing() {
         ),
         (
             &["set", "conteneur2_type", "podman"],
-            "not one of: docker, docker+git, lxc, snap, snapcraft, vagrant",
+            "not one of: docker, docker+git, lxc, snap, vm, snapcraft, vagrant",
         ),
         (
             &["set", "conteneur1_mountpoint_in", "relative/path"],

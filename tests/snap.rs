@@ -6,7 +6,8 @@
 //! documented REST API for what conteneur uses: `GET /v2/system-info`,
 //! `GET /v2/snaps[/NAME]`, `POST /v2/snaps/NAME` (install, refresh, revert,
 //! remove; channel or revision), `GET /v2/apps?select=service`,
-//! `POST /v2/apps` (start, stop), the `sync`/`async`/`error` envelopes,
+//! `POST /v2/apps` (start, stop), `GET /v2/logs` (a JSON text sequence of
+//! what the services wrote), the `sync`/`async`/`error` envelopes,
 //! and asynchronous changes polled by id through `GET /v2/changes/ID`
 //! (each stays `Doing` for a few polls before it is `Done` or `Error`).
 //! Its one snap, `hello-web`, really serves HTTP on its port while its
@@ -136,10 +137,38 @@ struct State {
     next_change: u32,
     /// Every request, as "METHOD path action", for the assertions.
     log: Vec<String>,
+    /// What the snaps' services wrote (snap, RFC 3339 time, line), served
+    /// by `GET /v2/logs`.
+    journal: Vec<(String, String, String)>,
 }
 
 impl State {
+    /// A service of `snap` started: its first line in the journal.
+    fn started(&mut self, snap: &str) {
+        let Some(i) = self.installed.get(snap) else {
+            return;
+        };
+        let line = format!("started revision {}", i.revision.number);
+        let time = humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string();
+        self.journal.push((snap.to_string(), time, line));
+    }
+
     fn apply(&mut self, effect: Effect) -> Result<(), String> {
+        let started = match &effect {
+            Effect::Install(snap, ..)
+            | Effect::Refresh(snap, ..)
+            | Effect::Revert(snap)
+            | Effect::Services(snap, true) => Some(snap.clone()),
+            _ => None,
+        };
+        self.apply_effect(effect)?;
+        if let Some(snap) = started {
+            self.started(&snap);
+        }
+        Ok(())
+    }
+
+    fn apply_effect(&mut self, effect: Effect) -> Result<(), String> {
         match effect {
             Effect::Install(snap, rev, channel) => {
                 let port = self.ports[&snap];
@@ -306,6 +335,39 @@ fn handle(state: &Mutex<State>, method: &str, uri: &str, body: &[u8]) -> (u16, V
                 _ => error(400, "", "cannot do that"),
             }
         }
+        // snapd's journal of a snap's services: a JSON text sequence.
+        ("GET", "/v2/logs") => {
+            let arg = |k: &str| {
+                query
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix(&format!("{k}=")[..]))
+                    .map(str::to_string)
+            };
+            let Some(name) = arg("names") else {
+                return error(400, "", "no names");
+            };
+            if !s.installed.contains_key(&name) {
+                return error(404, "snap-not-found", "snap not found");
+            }
+            let lines: Vec<&(String, String, String)> =
+                s.journal.iter().filter(|(n, ..)| *n == name).collect();
+            let n = arg("n").and_then(|n| n.parse::<i64>().ok()).unwrap_or(10);
+            let from = if n < 0 {
+                0
+            } else {
+                lines.len().saturating_sub(n as usize)
+            };
+            let mut text = String::new();
+            for (snap, time, line) in &lines[from..] {
+                text.push('\x1e');
+                text.push_str(
+                    &json!({"timestamp": time, "message": line, "sid": format!("{snap}.daemon"), "pid": "42"})
+                        .to_string(),
+                );
+                text.push('\n');
+            }
+            (200, Value::String(text))
+        }
         ("GET", "/v2/apps") => {
             let only = query
                 .split('&')
@@ -444,11 +506,16 @@ impl StandIn {
                                 })
                                 .await
                                 .unwrap();
+                                // The journal is a JSON text sequence.
+                                let (kind, body) = match v {
+                                    Value::String(seq) => ("application/json-seq", seq),
+                                    v => ("application/json", v.to_string()),
+                                };
                                 Ok::<_, hyper::Error>(
                                     hyper::Response::builder()
                                         .status(code)
-                                        .header("Content-Type", "application/json")
-                                        .body(Full::new(Bytes::from(v.to_string())))
+                                        .header("Content-Type", kind)
+                                        .body(Full::new(Bytes::from(body)))
                                         .unwrap(),
                                 )
                             }
@@ -604,6 +671,31 @@ fn snap_against_a_stand_in_for_snapd() {
             .take_log()
             .iter()
             .any(|l| l == "POST /v2/snaps/hello-web refresh")
+    );
+
+    // `logs` is snapd's journal of the snap's services (GET /v2/logs):
+    // every line, or the last ones.
+    let logs = |args: &[&str]| {
+        let mut all = vec!["logs", "hello"];
+        all.extend_from_slice(args);
+        let out = site.cmd(&all).output().unwrap();
+        assert!(out.status.success(), "logs {args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let all = logs(&[]);
+    let lines: Vec<&str> = all.lines().collect();
+    assert!(
+        lines.first() == Some(&"started revision 10")
+            && lines.last() == Some(&"started revision 11"),
+        "{all}"
+    );
+    assert_eq!(logs(&["--tail", "1"]), "started revision 11\n");
+    assert_eq!(logs(&["--since", "1h"]), all);
+    assert!(
+        snapd
+            .take_log()
+            .iter()
+            .any(|l| l == "GET /v2/logs?names=hello-web&n=1"),
     );
 
     // A revision whose service never answers: reverted, the old one serves.

@@ -91,6 +91,38 @@ fn instance_two_services_one_with_three_replicas_then_scale_1_3_1() {
     let st = status_of(&site, "web");
     assert!(st.contains("3/3 running"), "{st}");
     assert!(st.contains("manager, active): 3 running"), "{st}");
+
+    // `logs web` is what every task of the service wrote on its output.
+    let tasks = swarm.manager().docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        "label=com.docker.swarm.service.name=web",
+    ]);
+    let tasks: Vec<&str> = tasks.split_whitespace().collect();
+    assert_eq!(tasks.len(), 3, "{tasks:?}");
+    for (i, id) in tasks.iter().enumerate() {
+        swarm.manager().docker(&[
+            "exec",
+            id,
+            "/bin/sh",
+            "-c",
+            &format!("echo task-line-{i} > /proc/1/fd/1"),
+        ]);
+    }
+    // The engine gathers the tasks' logs for the service: a moment.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let logs = site.ok(&["logs", "web"]);
+        if (0..3).all(|i| logs.contains(&format!("task-line-{i}\n"))) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the service's logs lack a task's line: {logs}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
     assert!(site.root.path().join("srv/notes").is_dir());
     let pinned = swarm.manager().docker(&[
         "service",

@@ -100,7 +100,7 @@ fn plan_against(commit: &str, new_defaults: bool) -> plan::Plan {
     paths.templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
     paths.config = dir.join("config.eol");
     let cfg = Config::load(&paths).unwrap();
-    let (_, desired) = conteneur::run::desired(&cfg, &paths).unwrap();
+    let (_, desired) = conteneur::plan::desired::desired(&cfg, &paths).unwrap();
     // The old release's key, when it had one (60d4e92 kept values in
     // clear: any key seals them alike on both sides).
     let key = std::fs::read_to_string(dir.join("label.key"))

@@ -2,8 +2,9 @@
 //! registry and QEMU (TCG on these machines: their KVM only emulates):
 //! `localhost:5000/vm/web:1.0`, built by scripts/images-vm.sh, is pulled,
 //! extracted, booted from an overlay, answers on its forwarded port, is
-//! shut down over ACPI and removed without a trace. One boot for the whole
-//! file; the faults need none.
+//! shut down over ACPI and removed without a trace (one boot; the faults
+//! need none). Then `conteneurX_type = vm` through the real binary, a
+//! private nginx and the same replace as every engine (three boots).
 
 mod common;
 
@@ -11,6 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::site::Site;
 use common::{docker, free_port, get, require_docker, text};
 use conteneur::backend::vm::{AccelChoice, Forward, VmEngine, VmSpec};
 use conteneur::backend::{BackendError, NoProgress};
@@ -171,16 +173,11 @@ async fn a_vm_boots_from_its_overlay_answers_and_leaves_nothing_behind() {
     engine.logs(&id, &request, &sink).await.unwrap();
     let last = String::from_utf8(seen.into_inner().unwrap()).unwrap();
     assert_eq!(last.trim_end(), "conteneur-vm: httpd on port 80");
-    // The plan has no `vm` kind yet: the snapshot carries the kind it is given.
-    let observed = engine
-        .observe(conteneur::plan::observed::Kind::Lxc)
-        .unwrap();
+    // The engine's snapshot, with the kind it is given.
+    let observed = engine.observe(conteneur::plan::observed::Kind::Vm).unwrap();
     assert_eq!(
         observed
-            .image(
-                conteneur::plan::observed::Kind::Lxc,
-                &format!("{IMAGE}:1.0")
-            )
+            .image(conteneur::plan::observed::Kind::Vm, &format!("{IMAGE}:1.0"))
             .map(|i| i.id.as_str()),
         Some(image_id.as_str()),
         "the prepared image is listed"
@@ -385,4 +382,169 @@ async fn faults_are_clear_errors_and_change_nothing() {
         "{e}"
     );
     assert!(engine.list().unwrap().is_empty(), "nothing was left behind");
+}
+
+/// Kills every QEMU whose command line mentions `root` (a VM's under a
+/// test's root) when the test ends, passed or not.
+struct RootReaper(String);
+
+impl RootReaper {
+    fn pids(&self) -> Vec<i32> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                    let c = String::from_utf8_lossy(&c);
+                    c.starts_with("qemu-system") || c.contains("/qemu-system")
+                }) && std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&self.0))
+            })
+            .collect()
+    }
+}
+
+impl Drop for RootReaper {
+    fn drop(&mut self) {
+        for pid in self.pids() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+fn local(port: u16) -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// `conteneurX_type = vm` end to end, through the real binary, the private
+/// nginx and the replace every engine goes through: `instance` publishes
+/// `/NAME/`; a guest that never answers (vm/broken) is rolled back by the
+/// health timeout with 0 failed requests and 1.0 still serving; the tag
+/// change 1.0 → 2.0 under a request loop fails 0 requests; `nombre_conteneur
+/// 0` leaves no QEMU and no overlay. Three TCG boots, 256 MB each.
+#[test]
+fn a_vm_container_is_published_replaced_without_failures_and_removed() {
+    require_images();
+    let site = Site::new("vm");
+    let root = site.root.path().display().to_string();
+    let reaper = RootReaper(root.clone());
+    let state = site.path("var/lib/conteneur/vm");
+    let port = free_port();
+    site.set("nombre_conteneur", &["1"]);
+    site.container(1, "guest", "web", "1.0", port);
+    site.set("conteneur1_type", &["vm"]);
+    site.set("conteneur1_url", &[IMAGE]);
+    site.set("conteneur1_memory", &["256m"]);
+    site.set("conteneur1_cpus", &["1"]);
+    site.set("conteneur1_health_path", &["/health/"]);
+    // A TCG boot takes 6–15 s, more on a loaded machine.
+    site.set("conteneur_health_timeout", &["150"]);
+    // The disk is read through a container the shared engine creates: on a
+    // busy engine that alone has taken a minute here.
+    site.set("conteneur_pull_timeout", &["300"]);
+    let long = |what: &str| {
+        let out = site
+            .cmd(&[what, "--quiet"])
+            .timeout(Duration::from_secs(400))
+            .output()
+            .unwrap();
+        (out.status.success(), text(&out))
+    };
+
+    // instance: the VM boots, nginx publishes /NAME/ and port_out.
+    let t0 = Instant::now();
+    let (ok, out) = long("instance");
+    assert!(ok, "instance: {out}");
+    eprintln!(
+        "vm instance: {:.1} s to a healthy, published VM",
+        t0.elapsed().as_secs_f64()
+    );
+    let page = get(&site.url("guest")).unwrap();
+    assert!(page.contains("vm 1.0"), "{page}");
+    assert!(
+        get(&format!("http://127.0.0.1:{port}/"))
+            .unwrap()
+            .contains("vm 1.0")
+    );
+    assert_eq!(files_named(&state, "overlay.qcow2"), 1);
+    let status = site.cmd(&["status"]).output().unwrap();
+    assert!(
+        status.status.success() && text(&status).contains(&site.name("guest")),
+        "{}",
+        text(&status)
+    );
+    // Nothing changed: nothing to do.
+    let plan = site.cmd(&["plan"]).output().unwrap();
+    assert!(plan.status.success(), "{}", text(&plan));
+    assert!(
+        !text(&plan).contains("replace") && !text(&plan).contains("create"),
+        "{}",
+        text(&plan)
+    );
+    let path = format!("/{}/", site.name("guest"));
+
+    // A guest that never answers: rolled back at the health timeout, the
+    // old VM serving throughout.
+    site.set("conteneur_health_timeout", &["20"]);
+    site.set("conteneur1_url", &["localhost:5000/vm/broken"]);
+    let load = common::load::start(local(site.http_port), &path, 20, Duration::from_secs(300));
+    std::thread::sleep(Duration::from_millis(300));
+    let (ok, out) = long("reconfigure");
+    std::thread::sleep(Duration::from_millis(300));
+    let t = load.finish();
+    assert!(!ok, "a guest that never answers must fail the run: {out}");
+    assert!(out.contains(&site.name("guest")), "{out}");
+    assert_eq!(t.failed(), 0, "{t}");
+    assert!(t.only(&["vm 1.0"]), "{t}");
+    assert!(get(&site.url("guest")).unwrap().contains("vm 1.0"));
+    assert_eq!(
+        files_named(&state, "overlay.qcow2"),
+        1,
+        "the broken VM was removed"
+    );
+
+    // The tag change under load: 0 failed requests.
+    site.set("conteneur_health_timeout", &["150"]);
+    site.set("conteneur1_url", &[IMAGE]);
+    site.set("conteneur1_tag", &["2.0"]);
+    let load = common::load::start(local(site.http_port), &path, 20, Duration::from_secs(300));
+    std::thread::sleep(Duration::from_millis(300));
+    let t1 = Instant::now();
+    let (ok, out) = long("reconfigure");
+    let took = t1.elapsed();
+    std::thread::sleep(Duration::from_millis(300));
+    let t = load.finish();
+    assert!(ok, "reconfigure: {out}");
+    eprintln!("vm 1.0 → 2.0: {:.1} s; {t}", took.as_secs_f64());
+    assert_eq!(t.failed(), 0, "{t}");
+    assert!(t.only(&["vm 1.0", "vm 2.0"]), "{t}");
+    assert!(get(&site.url("guest")).unwrap().contains("vm 2.0"));
+    assert_eq!(
+        files_named(&state, "overlay.qcow2"),
+        1,
+        "the old VM was drained and removed"
+    );
+
+    // nombre_conteneur 0: no QEMU, no overlay.
+    site.set("nombre_conteneur", &["0"]);
+    let (ok, out) = long("reconfigure");
+    assert!(ok, "reconfigure: {out}");
+    assert!(
+        reaper.pids().is_empty(),
+        "a QEMU is left: {:?}",
+        reaper.pids()
+    );
+    assert_eq!(files_named(&state, "overlay.qcow2"), 0);
+    assert!(
+        std::fs::read_dir(&state)
+            .unwrap()
+            .flatten()
+            .all(|e| e.file_name() == "images" || e.path().is_file()),
+        "no VM folder is left: {:?}",
+        common::files(&state)
+    );
 }

@@ -250,6 +250,37 @@ pub(crate) fn engine_message(e: &bollard::errors::Error) -> String {
     }
 }
 
+/// What [`Backend::liveness`] says, from the engine's record.
+fn liveness_of(c: &bollard::models::ContainerInspectResponse) -> super::Liveness {
+    let state = c.state.as_ref();
+    super::Liveness {
+        running: state.and_then(|s| s.running).unwrap_or(false),
+        restarting: state.and_then(|s| s.restarting).unwrap_or(false),
+        restarts: c
+            .restart_count
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or(0),
+        started_at: state.and_then(|s| s.started_at.clone()).unwrap_or_default(),
+    }
+}
+
+/// What [`Backend::binds`] says, from the engine's record.
+fn binds_of(c: bollard::models::ContainerInspectResponse) -> Option<super::Binds> {
+    let state = c.state.unwrap_or_default();
+    let pid = state.pid.and_then(|p| u32::try_from(p).ok()).unwrap_or(0);
+    if !state.running.unwrap_or(false) || pid == 0 {
+        return None;
+    }
+    let mounts = c
+        .mounts
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| m.typ.as_deref() == Some("bind"))
+        .filter_map(|m| Some((m.source?, m.destination?)))
+        .collect();
+    Some(super::Binds { pid, mounts })
+}
+
 fn restart_policy(name: &str) -> RestartPolicyNameEnum {
     match name {
         "always" => RestartPolicyNameEnum::ALWAYS,
@@ -299,6 +330,7 @@ pub fn create_body(
             port_bindings: Some(port_bindings),
             binds: Some(binds),
             memory: launch.memory.bytes(),
+            nano_cpus: launch.cpus.map(|c| i64::from(c) * 1_000_000_000),
             restart_policy: Some(RestartPolicy {
                 name: Some(restart_policy(&launch.restart)),
                 maximum_retry_count: None,
@@ -605,16 +637,25 @@ impl Backend for DockerBackend {
     }
 
     async fn liveness(&self, id: &str) -> Result<super::Liveness, BackendError> {
+        Ok(liveness_of(&self.inspect_one(id).await?))
+    }
+
+    async fn record(&self, id: &str) -> Result<super::Record, BackendError> {
         let c = self.inspect_one(id).await?;
-        let state = c.state.unwrap_or_default();
-        Ok(super::Liveness {
-            running: state.running.unwrap_or(false),
-            restarting: state.restarting.unwrap_or(false),
-            restarts: c
-                .restart_count
-                .and_then(|n| u64::try_from(n).ok())
-                .unwrap_or(0),
-            started_at: state.started_at.unwrap_or_default(),
+        let addresses = c
+            .network_settings
+            .as_ref()
+            .and_then(|n| n.networks.as_ref())
+            .map(|n| {
+                n.values()
+                    .filter_map(|e| e.ip_address.as_deref()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(super::Record {
+            live: liveness_of(&c),
+            binds: binds_of(c),
+            addresses,
         })
     }
 
@@ -623,20 +664,7 @@ impl Backend for DockerBackend {
     }
 
     async fn binds(&self, id: &str) -> Result<Option<super::Binds>, BackendError> {
-        let c = self.inspect_one(id).await?;
-        let state = c.state.unwrap_or_default();
-        let pid = state.pid.and_then(|p| u32::try_from(p).ok()).unwrap_or(0);
-        if !state.running.unwrap_or(false) || pid == 0 {
-            return Ok(None);
-        }
-        let mounts = c
-            .mounts
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|m| m.typ.as_deref() == Some("bind"))
-            .filter_map(|m| Some((m.source?, m.destination?)))
-            .collect();
-        Ok(Some(super::Binds { pid, mounts }))
+        Ok(binds_of(self.inspect_one(id).await?))
     }
 
     async fn logs(

@@ -74,6 +74,16 @@ pub struct Binds {
     pub mounts: Vec<(String, String)>,
 }
 
+/// What the engine keeps of one container ([`Backend::record`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Record {
+    pub live: Liveness,
+    pub binds: Option<Binds>,
+    /// Its addresses on the engine's networks, reachable from the host
+    /// (none when the engine does not say).
+    pub addresses: Vec<std::net::IpAddr>,
+}
+
 /// How a backend failed, with what the engine said.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum BackendError {
@@ -213,6 +223,12 @@ pub trait Backend: Send + Sync {
         let _ = id;
         Ok(())
     }
+    /// Starts again the containers that should run and do not, for engines
+    /// that no supervisor brings back (VMs after a reboot). Each failure by
+    /// container name (empty: the engine could not be listed).
+    async fn revive(&self) -> Vec<(String, BackendError)> {
+        Vec::new()
+    }
     /// True for engines where a container cannot exist twice (a snap is
     /// installed once per system): a change is made in place by
     /// [`Self::update`], and undone by [`Self::revert`].
@@ -271,6 +287,17 @@ pub trait Backend: Send + Sync {
     async fn binds(&self, id: &str) -> Result<Option<Binds>, BackendError> {
         let _ = id;
         Ok(None)
+    }
+    /// [`Backend::liveness`] and [`Backend::binds`] together, with the
+    /// container's addresses when the engine knows them: the reporter asks
+    /// them of every container at each round, and an engine that answers
+    /// from one record overrides this to ask once.
+    async fn record(&self, id: &str) -> Result<Record, BackendError> {
+        Ok(Record {
+            live: self.liveness(id).await?,
+            binds: self.binds(id).await?,
+            addresses: Vec::new(),
+        })
     }
     /// The engine's health status of the container's in-container check
     /// (`starting`, `healthy`, `unhealthy`) and the last check's output;
@@ -365,14 +392,21 @@ impl Backends {
     }
 
     /// Connects to every engine of this machine (`state` is conteneur's
-    /// state folder, where the LXC image cache and the snap markers live).
+    /// state folder, where the LXC image cache, the snap markers and the
+    /// VMs live), VMs on KVM where it works ([`vm::AccelChoice::Auto`]).
     pub async fn connect(state: &std::path::Path) -> Backends {
+        Self::connect_with(state, vm::AccelChoice::Auto).await
+    }
+
+    /// As [`Self::connect`], VMs started on `accel` (`conteneur_vm_accel`).
+    pub async fn connect_with(state: &std::path::Path, accel: vm::AccelChoice) -> Backends {
         // Each engine is asked at once: the LXC probe runs two tools, and
         // none of them needs another's answer.
-        let (docker, lxc, snap) = tokio::join!(
+        let (docker, lxc, snap, qemu) = tokio::join!(
             docker::DockerBackend::connect(),
             lxc::LxcBackend::detect(state),
             snap::SnapBackend::connect(state),
+            vm::VmEngine::connect(state, accel),
         );
         let mut set = Backends::new();
         match docker {
@@ -387,7 +421,23 @@ impl Backends {
             Ok(b) => set.insert(Box::new(b)),
             Err(e) => set.set_unreachable(Kind::Snap, e),
         }
+        match qemu {
+            Ok(engine) => set.insert(Box::new(vm::VmBackend::new(engine, Kind::Vm))),
+            Err(e) => set.set_unreachable(Kind::Vm, e),
+        }
         set
+    }
+
+    /// Starts again what should run and does not, on every engine without
+    /// a supervisor of its own (VMs after a reboot: [`Backend::revive`]).
+    /// A run calls it once, before its snapshot. Each failure, by engine
+    /// and container name.
+    pub async fn revive(&self) -> Vec<(Kind, String, BackendError)> {
+        let mut out = Vec::new();
+        for (kind, b) in &self.backends {
+            out.extend(b.revive().await.into_iter().map(|(n, e)| (*kind, n, e)));
+        }
+        out
     }
 
     pub fn get(&self, kind: Kind) -> Option<&dyn Backend> {

@@ -27,6 +27,8 @@
 //! answers on `port_out` is the snap's business; it is checked like any
 //! other container's.
 
+mod logs;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -546,42 +548,67 @@ impl Backend for SnapBackend {
         request: &super::LogRequest,
         sink: super::LogSink<'_>,
     ) -> Result<(), BackendError> {
-        use tokio::io::AsyncReadExt;
+        // snapd's own API, as `snap logs` (which may not be installed).
         let fail = |m: String| BackendError::Container {
             name: id.to_string(),
             action: "logs",
             message: m,
         };
-        let n = request
-            .tail
-            .map(|n| n.to_string())
-            .unwrap_or_else(|| "all".into());
-        let mut cmd = tokio::process::Command::new("snap");
-        cmd.arg("logs").arg(format!("-n={n}"));
-        if request.follow {
-            cmd.arg("-f");
+        let path = logs::path(id, request);
+        let stream = UnixStream::connect(&self.socket).await.map_err(|e| {
+            fail(format!(
+                "cannot reach snapd at {} ({e}); snapd needs systemd",
+                self.socket.display()
+            ))
+        })?;
+        let io = hyper_util::rt::TokioIo::new(stream);
+        let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(io)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let conn = tokio::spawn(conn);
+        let req = hyper::Request::builder()
+            .method(Method::GET)
+            .uri(&path)
+            .header(hyper::header::HOST, "localhost")
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| fail(e.to_string()))?;
+        let resp = tokio::time::timeout(Duration::from_secs(60), sender.send_request(req))
+            .await
+            .map_err(|_| fail(format!("no answer to {path} within 60 s")))?
+            .map_err(|e| fail(e.to_string()))?;
+        let status = resp.status();
+        let mut body = resp.into_body();
+        if !status.is_success() {
+            let bytes = tokio::time::timeout(Duration::from_secs(60), body.collect())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            conn.abort();
+            let message = serde_json::from_slice::<Value>(&bytes)
+                .ok()
+                .and_then(|v| v["result"]["message"].as_str().map(str::to_string))
+                .unwrap_or_else(|| status.to_string());
+            return Err(fail(format!("snapd: {message}")));
         }
-        let mut child = cmd
-            .arg(id)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| fail(format!("cannot run snap logs: {e}")))?;
-        if let Some(mut out) = child.stdout.take() {
-            let mut buf = vec![0u8; 8192];
-            loop {
-                match out.read(&mut buf).await {
-                    Ok(0) => break,
-                    Ok(k) => sink(false, &buf[..k]),
-                    Err(e) => return Err(fail(e.to_string())),
-                }
+        let mut buf = Vec::new();
+        let send = |lines: Vec<logs::Line>| {
+            for l in lines.into_iter().filter(|l| logs::keep(l, request.since)) {
+                sink(false, format!("{}\n", l.message).as_bytes());
+            }
+        };
+        // Without --follow the answer ends; with it, until snapd ends it
+        // (or the command is stopped).
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| fail(e.to_string()))?;
+            if let Ok(data) = frame.into_data() {
+                buf.extend_from_slice(&data);
+                send(logs::take(&mut buf, false));
             }
         }
-        let status = child.wait().await.map_err(|e| fail(e.to_string()))?;
-        if !status.success() {
-            return Err(fail(format!("snap logs {id} exited with {status}")));
-        }
+        send(logs::take(&mut buf, true));
+        conn.abort();
         Ok(())
     }
 

@@ -84,7 +84,7 @@ pub fn cmd_backup(paths: &Paths, a: BackupArgs) -> Result<u8, Failure> {
     let targets =
         super::select(super::targets(&cfg, paths).map_err(failure)?, &a.names).map_err(failure)?;
     let _lock = lock(paths, "backup")?;
-    let server = crate::run::server_id(paths);
+    let server = crate::paths::server_id(paths);
     let rt = crate::run::cli::runtime()?;
     let r = rt.block_on(async {
         let engine = connect().await?;
@@ -218,7 +218,7 @@ pub fn cmd_restore(paths: &Paths, a: RestoreArgs) -> Result<u8, Failure> {
         }
         return Ok(0);
     }
-    let server = crate::run::server_id(paths);
+    let server = crate::paths::server_id(paths);
     let rt = crate::run::cli::runtime()?;
     rt.block_on(async {
         let engine = connect().await?;

@@ -188,9 +188,9 @@ fn short(id: &str) -> &str {
 /// The configured containers, with their kept data and commands, as a run
 /// would see them (values checked, templates rendered in memory).
 pub fn targets(cfg: &Config, paths: &Paths) -> Result<Vec<Target>, BackupError> {
-    let (_, launches) =
-        crate::run::desired(cfg, paths).map_err(|e| BackupError::Config(e.to_string()))?;
-    let allow = crate::run::allow_system_mounts(cfg);
+    let (_, launches) = crate::plan::desired::desired(cfg, paths)
+        .map_err(|e| BackupError::Config(e.to_string()))?;
+    let allow = crate::plan::desired::allow_system_mounts(cfg);
     launches
         .iter()
         .map(|l| target(cfg, paths, l, allow))

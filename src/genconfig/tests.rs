@@ -262,6 +262,7 @@ fn enums_are_choice_lists() {
             "docker+git",
             "lxc",
             "snap",
+            "vm",
             "snapcraft",
             "vagrant"
         ]

@@ -165,6 +165,7 @@ fn refused_settings(u: &Unit<'_>, kind: Kind) -> Option<(&'static str, String)> 
         Kind::Lxc => {
             "an LXC container has only its own loopback here: it cannot join a private network"
         }
+        Kind::Vm => "a VM has only QEMU's user network here: it cannot join a private network",
         _ => "a snap runs on the host's network: it cannot join a private network",
     };
     let a = u.app;

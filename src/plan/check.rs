@@ -205,12 +205,23 @@ pub fn mount_given<'a>(launch: &'a Launch, host: &'a str) -> crate::mounts::Give
 /// The hint given for a type conteneur cannot run.
 fn unsupported_hint(backend: &str) -> String {
     match backend {
-        "snapcraft" | "vagrant" => {
-            ": it cannot be built on this system; choose docker, docker+git, lxc or snap".into()
+        "snapcraft" => {
+            ": it cannot be built on this system; choose docker, docker+git, lxc, snap or vm".into()
         }
-        _ => " by this version of conteneur; choose docker, docker+git, lxc or snap".into(),
+        "vagrant" => VAGRANT_REFUSED.into(),
+        _ => " by this version of conteneur; choose docker, docker+git, lxc, snap or vm".into(),
     }
 }
+
+/// Why `vagrant` is refused, and what to do instead (docs/vm.md, "Vagrant
+/// boxes"): vagrant-libvirt brings up a box through a management network
+/// (a host bridge, dnsmasq and NAT on a private range) and provisions it
+/// over SSH; without both, which is the only way it runs here, a box is
+/// just its disk, and that the `vm` type runs.
+pub const VAGRANT_REFUSED: &str = ": vagrant-libvirt needs a management network (a host bridge, \
+     dnsmasq and NAT on a private range) and provisions boxes over SSH, which conteneur does not \
+     set up; a box's disk runs as conteneurX_type vm: put its box.img under /disk/ of a container \
+     image (see docs/vm.md, \"Vagrant boxes\")";
 
 /// Checks one container's type and the settings its engine cannot take.
 /// Pure; [`super::reconcile`] calls it for every container before planning.
@@ -235,12 +246,35 @@ pub fn check_type(d: &Launch) -> Result<Kind, PlanError> {
             format!("'{}'", d.memory),
         ));
     }
+    if let Some(n) = d.cpus
+        && matches!(kind, Kind::Lxc | Kind::Snap)
+    {
+        return Err(setting(
+            "takes no CPU count (conteneurX_cpus is for docker and vm): expected it empty",
+            format!("'{n}'"),
+        ));
+    }
     match d.backend.as_str() {
         "docker+git" if d.repository.trim().is_empty() => {
             return Err(setting(
                 "is built from a git repository: expected its URL in conteneurX_repository",
                 "none".into(),
             ));
+        }
+        "vm" => {
+            if let Some(m) = d.mounts.first() {
+                return Err(setting(
+                    "cannot share host folders or volumes yet (a VM keeps its data on its disk): \
+                     expected no mount",
+                    format!("'{}'", m.container),
+                ));
+            }
+            if let Some(e) = d.env.first() {
+                return Err(setting(
+                    "takes no environment (its guest is configured through its disk): expected none",
+                    format!("'{e}'"),
+                ));
+            }
         }
         "snap" => {
             if !super::launch::valid_snap_name(&d.image) {
@@ -377,16 +411,38 @@ mod tests {
 
     #[test]
     fn snapcraft_and_vagrant_name_the_container() {
-        for t in ["snapcraft", "vagrant"] {
-            let v = on(launch("legacy", "1"), t);
-            let e = check_type(&v).unwrap_err();
-            assert_eq!(
-                e.to_string(),
-                format!(
-                    "container 'legacy': type '{t}' is not supported yet: it cannot be built on this system; \
-                     choose docker, docker+git, lxc or snap"
-                )
-            );
-        }
+        let v = on(launch("legacy", "1"), "snapcraft");
+        assert_eq!(
+            check_type(&v).unwrap_err().to_string(),
+            "container 'legacy': type 'snapcraft' is not supported yet: it cannot be built on this \
+             system; choose docker, docker+git, lxc, snap or vm"
+        );
+        let v = on(launch("legacy", "1"), "vagrant");
+        let e = check_type(&v).unwrap_err().to_string();
+        assert!(
+            e.starts_with("container 'legacy': type 'vagrant' is not supported yet: vagrant-libvirt needs a management network")
+                && e.contains("runs as conteneurX_type vm"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_vm_is_a_type_without_mounts_or_environment() {
+        let mut v = on(launch("guest", "1.0"), "vm");
+        assert_eq!(check_type(&v).unwrap(), Kind::Vm);
+        v.env = vec!["A=1".into()];
+        let e = check_type(&v).unwrap_err().to_string();
+        assert!(
+            e.contains("container 'guest'") && e.contains("'A=1'"),
+            "{e}"
+        );
+        v.env.clear();
+        v.mounts = vec![Mount {
+            container: "/data".into(),
+            host: "/srv/data".into(),
+            kind: MountKind::Bind,
+        }];
+        let e = check_type(&v).unwrap_err().to_string();
+        assert!(e.contains("host folders") && e.contains("'/data'"), "{e}");
     }
 }

@@ -25,7 +25,7 @@ pub struct Launch {
     pub name: String,
     /// Its index X in `conteneurX_*`.
     pub index: u32,
-    /// docker, docker+git, lxc, snap, snapcraft or vagrant.
+    /// docker, docker+git, lxc, snap, vm, snapcraft or vagrant.
     pub backend: String,
     /// The image (for docker: with its registry, e.g. localhost:5000/demo/web).
     pub image: String,
@@ -43,6 +43,11 @@ pub struct Launch {
     /// Docker-style size (512m, 1g); empty: no limit.
     #[serde(default)]
     pub memory: Memory,
+    /// CPUs it may use (`conteneurX_cpus`; a VM's virtual CPUs); None:
+    /// unset (a VM gets one, a container no limit). Left out of the text
+    /// when unset, so the plan hash of existing containers does not change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<u32>,
     /// no, always, unless-stopped, on-failure.
     pub restart: String,
     /// Seconds given to stop before the container is killed.
@@ -386,6 +391,7 @@ pub(crate) fn sample(name: &str, tag: &str, port: u16) -> Launch {
         mounts: vec![],
         env: vec![],
         memory: Memory::default(),
+        cpus: None,
         restart: "unless-stopped".into(),
         stop_timeout: 10,
         health: Health {

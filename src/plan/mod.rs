@@ -12,6 +12,7 @@
 
 pub mod apps;
 mod check;
+pub mod desired;
 mod identity;
 mod kept;
 pub mod launch;

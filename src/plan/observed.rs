@@ -103,23 +103,26 @@ impl HostPorts {
 }
 
 /// The engine a container runs on. `docker+git` runs on Docker (only its
-/// image is made differently); snapcraft and vagrant have none yet.
+/// image is made differently); `vm` on QEMU ([`crate::backend::vm`]);
+/// snapcraft and vagrant have none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Docker,
     Lxc,
     Snap,
+    Vm,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Docker, Kind::Lxc, Kind::Snap];
+    pub const ALL: [Kind; 4] = [Kind::Docker, Kind::Lxc, Kind::Snap, Kind::Vm];
 
     pub fn name(self) -> &'static str {
         match self {
             Kind::Docker => "docker",
             Kind::Lxc => "lxc",
             Kind::Snap => "snap",
+            Kind::Vm => "vm",
         }
     }
 
@@ -130,6 +133,7 @@ impl Kind {
             "docker" | "docker+git" => Some(Kind::Docker),
             "lxc" => Some(Kind::Lxc),
             "snap" => Some(Kind::Snap),
+            "vm" => Some(Kind::Vm),
             _ => None,
         }
     }

@@ -34,6 +34,11 @@
 //! (one snapshot of the swarm), [`step`] (the steps and their text form)
 //! and [`reconciler`] (the decisions: [`reconcile`]).
 
+use crate::config::Config;
+use crate::plan::launch::Launch;
+use crate::plan::observed::Kind;
+use crate::plan::redact::LabelKey;
+
 mod observed;
 mod reconciler;
 mod services;
@@ -62,6 +67,47 @@ pub const SPEC_LABEL: &str = "fr.eole.conteneur.swarm-spec";
 pub const OWNER_LABEL: &str = "fr.eole.conteneur.name";
 /// Where the front's nginx reads its configuration.
 pub const FRONT_CONF_PATH: &str = "/etc/nginx/nginx.conf";
+
+/// The launches the swarm runs (docker types) and those the local engines
+/// keep (lxc, snap, and the types refused anyway): `(local, swarm)`.
+pub fn split(launches: Vec<Launch>) -> (Vec<Launch>, Vec<Launch>) {
+    launches
+        .into_iter()
+        .partition(|l| Kind::of_type(&l.backend) != Some(Kind::Docker))
+}
+
+/// Whether the swarm needs its front: some container publishes a port.
+pub fn needs_front(launches: &[Launch]) -> bool {
+    launches.iter().any(|l| !l.ports.is_empty())
+}
+
+/// The swarm settings of the configuration; `pin` is the constraint that
+/// keeps bind mounts and the front on conteneur's node, `front_image` the
+/// front's image (empty when no container needs the front:
+/// [`needs_front`]).
+pub fn settings(
+    cfg: &Config,
+    server: &str,
+    pin: String,
+    front_image: String,
+    label_key: &LabelKey,
+) -> Settings {
+    let number = |name: &str, default: u64| -> u64 {
+        cfg.first(name)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default)
+    };
+    Settings {
+        server: server.to_string(),
+        update_delay: number("conteneur_swarm_update_delay", 5),
+        monitor: number("conteneur_swarm_monitor", 5).max(1),
+        endpoint: Endpoint::parse(&cfg.first("conteneur_swarm_endpoint").unwrap_or_default()),
+        start_period: number("conteneur_health_timeout", 30).max(1),
+        pin,
+        front_image,
+        label_key: label_key.clone(),
+    }
+}
 
 #[cfg(test)]
 mod tests;

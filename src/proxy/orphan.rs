@@ -89,7 +89,10 @@ fn pids() -> Vec<u32> {
 /// The nginx processes that are not masters and whose master is gone,
 /// holding a file under `prefix` or a socket listening on one of `ports`.
 pub fn find(prefix: Option<&Path>, ports: &BTreeSet<u16>) -> Vec<Orphan> {
-    let sockets = listening_inodes(ports);
+    // The listening sockets are read only when there is an orphan to look
+    // at: reading the kernel's tables costs milliseconds at every status
+    // and reporter round, and orphans are rare.
+    let mut sockets: Option<HashMap<u64, u16>> = None;
     let mut out = Vec::new();
     for pid in pids() {
         if !nginx::is_nginx_executable(pid) {
@@ -105,6 +108,7 @@ pub fn find(prefix: Option<&Path>, ports: &BTreeSet<u16>) -> Vec<Orphan> {
             Some((state, ppid)) if state != 'Z' && !nginx::master_alive(ppid) => {}
             _ => continue,
         }
+        let sockets = sockets.get_or_insert_with(|| listening_inodes(ports));
         let mut holds = BTreeSet::new();
         if let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) {
             for fd in fds.filter_map(|e| e.ok()) {

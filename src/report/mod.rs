@@ -9,6 +9,8 @@
 
 pub mod cli;
 pub mod metrics;
+pub mod prepared;
+pub mod probe;
 pub mod redis;
 pub mod watch;
 
@@ -19,10 +21,12 @@ use std::time::{Duration, SystemTime};
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
-use crate::backend::Backends;
+use crate::backend::{Backends, Binds, Record, Usage};
 use crate::config::Config;
 use crate::paths::Paths;
-use crate::plan::observed::{Kind, ObservedContainer, short_id};
+use crate::plan::launch::Launch;
+use crate::plan::observed::{Kind, Observed, ObservedContainer, short_id};
+use prepared::Prepared;
 
 /// node_exporter's textfile folder on Debian (prometheus-node-exporter).
 pub const DEBIAN_TEXTFILE_DIR: &str = "var/lib/prometheus/node-exporter";
@@ -177,25 +181,74 @@ pub fn split_image(image: &str) -> (String, String) {
 
 /// Takes the state of every container of the configuration in `paths`,
 /// on every engine. Never fails: what could not be read is said in
-/// [`Snapshot::problem`] and [`Snapshot::engines`].
-pub async fn collect(paths: &Paths) -> (Snapshot, Option<Config>) {
+/// [`Snapshot::problem`] and [`Snapshot::engines`]. The settings are None
+/// when the configuration cannot be read.
+pub async fn collect(paths: &Paths) -> (Snapshot, Option<Settings>) {
+    collect_kept(paths, &mut None).await
+}
+
+/// [`collect`], keeping what was read from the configuration's files in
+/// `kept` for the next round, and reading them again only when they
+/// changed (`conteneur watch`).
+pub async fn collect_kept(
+    paths: &Paths,
+    kept: &mut Option<Prepared>,
+) -> (Snapshot, Option<Settings>) {
     let time = SystemTime::now();
-    let cfg = match Config::load(paths) {
-        Ok(c) => c,
-        Err(e) => {
-            let mut s = Snapshot {
-                problem: Some(e.to_string()),
+    let server = crate::paths::server_id(paths);
+    // The configuration is read (when it changed) while the engines are
+    // asked: one is work for this process, the other waiting for theirs.
+    let reading = async {
+        if kept.as_ref().is_some_and(|p| p.fresh(paths)) {
+            return None;
+        }
+        // Dropped first: two configurations are never held at once.
+        *kept = None;
+        let p = paths.clone();
+        Some(
+            tokio::task::spawn_blocking(move || Prepared::read(&p))
+                .await
+                .unwrap_or_else(|e| Err(format!("the configuration could not be read: {e}"))),
+        )
+    };
+    let engines = async {
+        let mut backends = Backends::connect(&paths.state).await;
+        let observed = backends.inspect().await;
+        (backends, observed)
+    };
+    let (read, (backends, observed)) = tokio::join!(reading, engines);
+    match read {
+        Some(Ok(p)) => *kept = Some(p),
+        Some(Err(problem)) => {
+            let s = Snapshot {
+                problem: Some(problem),
                 time: Some(time),
+                // The engines are still worth a word.
+                engines: engine_words(&backends),
                 ..Snapshot::default()
             };
-            // The engines are still worth a word.
-            let backends = Backends::connect(&paths.state).await;
-            s.engines = engine_words(&backends);
             return (s, None);
         }
+        None => {}
+    }
+    let Some(prepared) = kept.as_ref() else {
+        return (Snapshot::default(), None);
     };
-    let snap = collect_config(paths, &cfg, time).await;
-    (snap, Some(cfg))
+    let settings = Settings::from_config(&prepared.cfg, paths);
+    let engines = Engines {
+        backends,
+        observed,
+        server,
+    };
+    let snap = collect_config(paths, prepared, engines, time).await;
+    (snap, Some(settings))
+}
+
+/// What the engines said at the start of a round.
+struct Engines {
+    backends: Backends,
+    observed: Observed,
+    server: String,
 }
 
 fn engine_words(backends: &Backends) -> BTreeMap<String, Option<String>> {
@@ -210,57 +263,157 @@ fn engine_words(backends: &Backends) -> BTreeMap<String, Option<String>> {
         .collect()
 }
 
-async fn collect_config(paths: &Paths, cfg: &Config, time: SystemTime) -> Snapshot {
-    // As `status`: what the configuration wants now; if it cannot be
-    // rendered, what the last run wrote (and the reason, said).
-    let (rendered, desired, render_problem) = match crate::run::desired(cfg, paths) {
-        Ok((r, d)) => (r, d, None),
-        Err(e) => (
-            Vec::new(),
-            crate::run::read_launch(&crate::run::launch_path(paths)).unwrap_or_default(),
-            Some(e.to_string()),
-        ),
-    };
-    // Under swarm the docker containers are services: reported apart.
-    let on_swarm = crate::run::swarm::is_swarm(cfg);
-    let desired = if on_swarm {
-        crate::run::swarm::split(desired).0
-    } else {
-        desired
-    };
-    let mut backends = Backends::connect(&paths.state).await;
-    let mut observed = backends.inspect().await;
+/// What the engine says of one container of ours beyond its listing.
+#[derive(Default)]
+struct Asked {
+    record: Option<Record>,
+    usage: Option<Usage>,
+    /// Its health by the quicker probe ([`probe::quick_health`]), when
+    /// that can tell.
+    health: Option<String>,
+}
+
+/// The record (restarts, bind mounts, addresses) and the usage of every
+/// container of ours, asked together, each bounded, and the quicker probe
+/// of each as soon as its record is in: (engine, id) → answers.
+async fn ask_all(
+    backends: &Backends,
+    observed: &Observed,
+    server: &str,
+    desired: &[Launch],
+) -> HashMap<(Kind, String), Asked> {
+    stream::iter(observed.containers.iter().filter(|c| c.is_ours(server)))
+        .map(|o| async move {
+            let key = (o.backend, o.id.clone());
+            let Some(b) = backends.get(o.backend) else {
+                return (key, Asked::default());
+            };
+            // What it must run, when it runs on the engine it must.
+            let wanted = desired
+                .iter()
+                .find(|d| d.name == o.name && Kind::of_type(&d.backend) == Some(o.backend));
+            let record = tokio::time::timeout(ASK_TIMEOUT, b.record(&o.id));
+            let usage = async {
+                if o.running {
+                    tokio::time::timeout(ASK_TIMEOUT, b.usage(&o.id))
+                        .await
+                        .ok()
+                        .and_then(Result::ok)
+                        .flatten()
+                } else {
+                    None
+                }
+            };
+            let (record, usage) = tokio::join!(record, usage);
+            let record = record.ok().and_then(Result::ok);
+            let health = match (&record, wanted) {
+                (Some(r), Some(d)) if o.running && r.live.running => {
+                    probe::quick_health(d, &r.addresses).await
+                }
+                _ => None,
+            };
+            (
+                key,
+                Asked {
+                    record,
+                    usage,
+                    health,
+                },
+            )
+        })
+        .buffer_unordered(PARALLEL_ASKS)
+        .collect()
+        .await
+}
+
+/// What `status` looks at first (swapped host folders, git repositories),
+/// from the records already asked, and the quicker TCP probes
+/// ([`probe::quick_health`]) of the containers whose addresses are known.
+async fn look(
+    paths: &Paths,
+    prepared: &Prepared,
+    backends: &Backends,
+    observed: &mut Observed,
+    asked: &HashMap<(Kind, String), Asked>,
+    server: &str,
+) -> crate::run::status::Looked {
+    let binds: HashMap<String, Binds> = asked
+        .iter()
+        .filter_map(|((_, id), a)| Some((id.clone(), a.record.as_ref()?.binds.clone()?)))
+        .collect();
+    let swapped =
+        crate::run::swapped::stop_swapped_with(backends, observed, server, &paths.state, &binds)
+            .await;
+    let desired = &prepared.desired;
     // A round must end well within the keys' lifetime: an unreachable git
     // host (docker+git) is not waited for as a run waits for it.
-    let looked = match tokio::time::timeout(
+    let cred = crate::run::git_credentials(&prepared.cfg);
+    let notes = match tokio::time::timeout(
         LOOK_TIMEOUT,
-        crate::run::status::look(paths, cfg, &desired, &backends, &mut observed),
+        crate::run::status::read_sources(desired, observed, &cred),
     )
     .await
     {
-        Ok(looked) => looked,
-        Err(_) => crate::run::status::Looked {
-            notes: desired
-                .iter()
-                .filter(|d| d.backend == "docker+git")
-                .map(|d| {
-                    (
-                        d.name.clone(),
-                        format!(
-                            "its repository was not read within {} s",
-                            LOOK_TIMEOUT.as_secs()
-                        ),
-                    )
-                })
-                .collect(),
-            swapped: Vec::new(),
-        },
+        Ok(notes) => notes,
+        Err(_) => desired
+            .iter()
+            .filter(|d| d.backend == "docker+git")
+            .map(|d| {
+                (
+                    d.name.clone(),
+                    format!(
+                        "its repository was not read within {} s",
+                        LOOK_TIMEOUT.as_secs()
+                    ),
+                )
+            })
+            .collect(),
     };
+    // The quicker probes' answers, for the container each `d` finds.
+    let health: HashMap<String, String> = desired
+        .iter()
+        .filter_map(|d| {
+            let kind = Kind::of_type(&d.backend)?;
+            let o = observed
+                .containers
+                .iter()
+                .find(|c| c.backend == kind && c.name == d.name && c.is_ours(server))?;
+            let h = asked.get(&(kind, o.id.clone()))?.health.clone()?;
+            Some((d.name.clone(), h))
+        })
+        .collect();
+    crate::run::status::Looked {
+        notes,
+        swapped,
+        health,
+    }
+}
+
+async fn collect_config(
+    paths: &Paths,
+    prepared: &Prepared,
+    engines: Engines,
+    time: SystemTime,
+) -> Snapshot {
+    let Prepared {
+        cfg,
+        rendered,
+        desired,
+        on_swarm,
+        render_problem,
+        ..
+    } = prepared;
+    let Engines {
+        backends,
+        mut observed,
+        server,
+    } = engines;
+    let asked = ask_all(&backends, &observed, &server, desired).await;
+    let looked = look(paths, prepared, &backends, &mut observed, &asked, &server).await;
     let status = crate::run::status::gather_with(
-        paths, cfg, &desired, &rendered, &backends, &observed, looked,
+        paths, cfg, desired, rendered, &backends, &observed, looked,
     )
     .await;
-    let server = crate::run::server_id(paths);
     // The engine's own container for each status line with an id.
     let mine: HashMap<(String, String), &ObservedContainer> = observed
         .containers
@@ -273,46 +426,14 @@ async fn collect_config(paths: &Paths, cfg: &Config, time: SystemTime) -> Snapsh
             )
         })
         .collect();
-    let backends = &backends;
-    let asked: Vec<(
-        Option<crate::backend::Liveness>,
-        Option<crate::backend::Usage>,
-    )> = stream::iter(status.containers.iter())
-        .map(|c| {
-            let found =
-                c.id.as_ref()
-                    .and_then(|id| mine.get(&(c.backend.clone(), id.clone())).copied());
-            async move {
-                let Some(o) = found else {
-                    return (None, None);
-                };
-                let Some(b) = backends.get(o.backend) else {
-                    return (None, None);
-                };
-                let live = tokio::time::timeout(ASK_TIMEOUT, b.liveness(&o.id));
-                let usage = async {
-                    if o.running {
-                        tokio::time::timeout(ASK_TIMEOUT, b.usage(&o.id))
-                            .await
-                            .ok()
-                            .and_then(Result::ok)
-                            .flatten()
-                    } else {
-                        None
-                    }
-                };
-                let (live, usage) = tokio::join!(live, usage);
-                (live.ok().and_then(Result::ok), usage)
-            }
-        })
-        .buffered(PARALLEL_ASKS)
-        .collect()
-        .await;
     let mut containers = Vec::new();
-    for (c, (live, usage)) in status.containers.iter().zip(asked) {
+    for c in &status.containers {
         let found =
             c.id.as_ref()
                 .and_then(|id| mine.get(&(c.backend.clone(), id.clone())).copied());
+        let asked = found.and_then(|o| asked.get(&(o.backend, o.id.clone())));
+        let live = asked.and_then(|a| a.record.as_ref()).map(|r| &r.live);
+        let usage = asked.and_then(|a| a.usage.as_ref());
         let (image, tag) = split_image(&c.image);
         containers.push(ContainerReport {
             name: c.name.clone(),
@@ -328,15 +449,15 @@ async fn collect_config(paths: &Paths, cfg: &Config, time: SystemTime) -> Snapsh
             tag,
             image_id: found.map(|o| o.image_id.clone()).unwrap_or_default(),
             drift: c.drift.clone(),
-            cpu_seconds: usage.as_ref().map(|u| u.cpu_seconds),
+            cpu_seconds: usage.map(|u| u.cpu_seconds),
             cpu_percent: None,
-            memory_bytes: usage.as_ref().map(|u| u.memory_bytes),
-            processes: usage.as_ref().and_then(|u| u.processes),
+            memory_bytes: usage.map(|u| u.memory_bytes),
+            processes: usage.and_then(|u| u.processes),
             replicas: None,
         });
     }
     let mut problems: Vec<String> = status.engine.iter().cloned().collect();
-    if on_swarm {
+    if *on_swarm {
         match crate::run::swarm::status(paths).await.0 {
             Ok(list) => {
                 for s in list {
@@ -365,7 +486,7 @@ async fn collect_config(paths: &Paths, cfg: &Config, time: SystemTime) -> Snapsh
         }
     }
     if let Some(e) = render_problem {
-        problems.push(e);
+        problems.push(e.clone());
     }
     Snapshot {
         containers,

@@ -63,6 +63,9 @@ pub struct Watcher {
     /// The settings of the last configuration read (kept when it cannot
     /// be read).
     settings: Option<Settings>,
+    /// The configuration and what it wants, kept while its files do not
+    /// change.
+    kept: Option<super::prepared::Prepared>,
 }
 
 impl Watcher {
@@ -72,15 +75,16 @@ impl Watcher {
             previous: HashMap::new(),
             outages: Outages::default(),
             settings: None,
+            kept: None,
         }
     }
 
     /// One round: state, then every target. Failures go to `log`, once per
     /// outage.
     pub async fn round(&mut self, log: &mut dyn Write) -> Round {
-        let (mut snap, cfg) = super::collect(&self.paths).await;
-        let settings = match &cfg {
-            Some(cfg) => Settings::from_config(cfg, &self.paths),
+        let (mut snap, read) = super::collect_kept(&self.paths, &mut self.kept).await;
+        let settings = match read {
+            Some(settings) => settings,
             None => self.settings.clone().unwrap_or_else(|| Settings {
                 interval: Duration::from_secs(super::DEFAULT_INTERVAL),
                 server: "localhost".into(),

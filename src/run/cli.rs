@@ -297,7 +297,7 @@ pub fn cmd_status(paths: &Paths, a: StatusArgs) -> Result<u8, Failure> {
     // Under swarm the docker containers are services: shown apart.
     let on_swarm = super::swarm::is_swarm(&cfg);
     let desired = if on_swarm {
-        super::swarm::split(desired).0
+        crate::plan::swarm::split(desired).0
     } else {
         desired
     };

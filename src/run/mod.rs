@@ -24,27 +24,28 @@ use nix::fcntl::{Flock, FlockArg};
 
 use crate::backend::git::GitError;
 use crate::backend::{BackendError, Backends, Progress};
-use crate::config::{Config, ConfigError, InvalidValues};
+use crate::config::{Config, ConfigError};
 use crate::converge::{self, ConvergeError, Report, Settings};
 use crate::hooks::{self, HookError};
+use crate::label_key;
 use crate::paths::Paths;
-use crate::plan::launch::{Launch, LaunchFile, MountKind};
+use crate::paths::server_id;
+use crate::plan::desired::{
+    DesiredError, allow_system_mounts, desired, launch_path, read_launch, resolve_binds,
+};
+use crate::plan::launch::Launch;
 use crate::plan::observed::Observed;
 use crate::plan::{self, Plan, PlanError};
 use crate::proxy::{self, ProxyError};
-use crate::template::{self, TemplateErrors};
+use crate::template;
 
 pub mod cli;
 pub mod drain;
-pub mod label_key;
 pub mod release;
 pub mod rollback;
 pub mod status;
 pub mod swapped;
 pub mod swarm;
-
-/// Where the templates render the launch plans, under the state folder.
-pub const LAUNCH_FILE: &str = "launch.json";
 
 /// `instance` (first configuration), `reconfigure`, or `rollback` (a
 /// reconfigure with a release's values: [`rollback`]).
@@ -129,6 +130,15 @@ pub enum RunError {
     Io { path: PathBuf, message: String },
 }
 
+impl From<label_key::KeyError> for RunError {
+    fn from(e: label_key::KeyError) -> RunError {
+        RunError::Io {
+            path: e.path,
+            message: e.message,
+        }
+    }
+}
+
 /// What a failed convergence means for the web front, which was not
 /// touched: its routes still point where they did, and those of containers
 /// left stopped answer 502.
@@ -144,53 +154,6 @@ fn nginx_note(e: &ConvergeError) -> String {
              nginx serves the others",
             down.join(", ")
         )
-    }
-}
-
-/// Why a configuration gives no launch plans. Nothing was changed.
-#[derive(Debug, thiserror::Error)]
-pub enum DesiredError {
-    #[error(transparent)]
-    Invalid(#[from] InvalidValues),
-    #[error("the templates cannot be rendered:\n{0}")]
-    Template(TemplateErrors),
-    #[error("the rendered launch plans {path} are not valid: {message}")]
-    Launch { path: PathBuf, message: String },
-}
-
-/// What a configuration asks for, checked as every run checks it before
-/// changing anything: no value error, every template rendered (in memory),
-/// and the launch plans parsed. `run`, `plan`, `export` and `status` all
-/// start here, so they never disagree about what is wanted.
-pub fn desired(
-    cfg: &Config,
-    paths: &Paths,
-) -> Result<(Vec<template::Rendered>, Vec<Launch>), DesiredError> {
-    cfg.check_values()?;
-    let rendered = template::render_all(cfg, paths, None).map_err(DesiredError::Template)?;
-    let launches = launches_of(&rendered, paths)?;
-    Ok((rendered, launches))
-}
-
-/// The launch plans among rendered files (none when no template renders
-/// them).
-pub fn launches_of(
-    rendered: &[template::Rendered],
-    paths: &Paths,
-) -> Result<Vec<Launch>, DesiredError> {
-    let launch_path = launch_path(paths);
-    let text = rendered.iter().find_map(|r| match &r.action {
-        template::Action::Write(text) if r.dest == launch_path => Some(text.as_str()),
-        _ => None,
-    });
-    match text {
-        Some(t) => LaunchFile::parse(t)
-            .map(|f| f.containers)
-            .map_err(|e| DesiredError::Launch {
-                path: launch_path.clone(),
-                message: e.to_string(),
-            }),
-        None => Ok(Vec::new()),
     }
 }
 
@@ -355,7 +318,7 @@ pub async fn prepare_with(
     // Under swarm the docker containers are the swarm's; the local engines
     // keep the others (and lose the docker ones, which move).
     let (desired, on_swarm) = if swarm::is_swarm(&cfg) {
-        swarm::split(desired)
+        plan::swarm::split(desired)
     } else {
         (desired, Vec::new())
     };
@@ -386,8 +349,16 @@ pub async fn prepare_with(
     let label_key = label_key::load(paths)?;
     // The engines' snapshot and, off the swarm, what this server left on
     // one: independent questions, asked together.
+    let accel = vm_accel(&cfg);
     let engines = async {
-        let mut backends = Backends::connect(&paths.state).await;
+        let mut backends = Backends::connect_with(&paths.state, accel).await;
+        // A run (not `plan`, which only says) first brings back what should
+        // run and no supervisor restarts: VMs after a reboot.
+        if opts.stop_swapped {
+            for (kind, name, e) in backends.revive().await {
+                eprintln!("conteneur: {kind} '{name}' could not be started again: {e}");
+            }
+        }
         let observed = backends.inspect().await;
         (backends, observed)
     };
@@ -474,29 +445,12 @@ pub(crate) async fn read_sources<'a>(
     todo.into_iter().zip(commits).collect()
 }
 
-/// Where each host folder of `launches` really leads, symbolic links
-/// followed, under `root` and not protected (unless `allow_system`): what
-/// a run checks before anything changes, and `export` before it writes.
-pub fn resolve_binds<'a>(
-    root: &Path,
-    launches: impl IntoIterator<Item = &'a Launch>,
-    allow_system: bool,
-) -> Result<(), crate::mounts::MountError> {
-    let mut resolved = Vec::new();
-    for d in launches {
-        for m in d.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
-            let given = plan::mount_given(d, &m.host);
-            let path = crate::mounts::resolve(root, given, allow_system)?;
-            resolved.push((given, path.display().to_string()));
-        }
-    }
-    // Nested once links are followed too (`/srv/b` a link into `/srv/a`).
-    crate::mounts::check_nested(&resolved)
-}
-
-/// `conteneur_allow_system_mounts`: may containers get protected folders?
-pub fn allow_system_mounts(cfg: &Config) -> bool {
-    cfg.first("conteneur_allow_system_mounts").as_deref() == Some("oui")
+/// `conteneur_vm_accel`: how VMs run (the dictionary's check refuses any
+/// other word; unset: auto).
+pub fn vm_accel(cfg: &Config) -> crate::backend::vm::AccelChoice {
+    cfg.first("conteneur_vm_accel")
+        .and_then(|t| crate::backend::vm::AccelChoice::parse(t.trim()))
+        .unwrap_or_default()
 }
 
 /// The planner's settings for this server (`pull`: pull moving tags again;
@@ -875,15 +829,6 @@ pub fn secret_values(cfg: &Config) -> converge::SecretValues {
     )
 }
 
-/// This server's identity on the engine: its root folder, made absolute.
-/// Containers of other roots sharing the engine are never touched.
-pub fn server_id(paths: &Paths) -> String {
-    std::fs::canonicalize(&paths.root)
-        .unwrap_or_else(|_| paths.root.clone())
-        .display()
-        .to_string()
-}
-
 /// Pull progress: bars on a terminal, one line per image otherwise.
 fn make_progress(quiet: bool) -> Box<dyn Progress> {
     if !quiet && std::io::stderr().is_terminal() {
@@ -952,17 +897,6 @@ impl Progress for BarProgress {
             }
         }
     }
-}
-
-/// Is `path` the rendered launch file? (For tests and `status`.)
-pub fn launch_path(paths: &Paths) -> PathBuf {
-    paths.state.join(LAUNCH_FILE)
-}
-
-/// Reads the launch file last written by a run, if any.
-pub fn read_launch(path: &Path) -> Option<Vec<Launch>> {
-    let text = std::fs::read_to_string(path).ok()?;
-    LaunchFile::parse(&text).ok().map(|f| f.containers)
 }
 
 #[cfg(test)]

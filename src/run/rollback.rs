@@ -324,7 +324,7 @@ pub async fn plan(
 ) -> Result<(Restored, Prepared), RollbackError> {
     let release = read(paths, number, &release::list(paths))?;
     let mut cfg = Config::load(paths)?;
-    let key = super::label_key::load(paths)?.key;
+    let key = super::label_key::load(paths).map_err(RunError::from)?.key;
     let mut restored = restore(&mut cfg, &release, &key)?;
     let prepared = super::prepare_with(cfg, paths, opts).await?;
     restored.images_moved = moved(&release, &prepared);
@@ -348,7 +348,7 @@ pub async fn rollback(
     let release = pick(paths, number)?;
     let eol_lock = EolLock::acquire(&paths.config, true)?;
     let mut cfg = Config::load(paths)?;
-    let key = super::label_key::load(paths)?.key;
+    let key = super::label_key::load(paths).map_err(RunError::from)?.key;
     let mut restored = restore(&mut cfg, &release, &key)?;
     let mut prepared = super::prepare_with(cfg, paths, opts).await?;
     restored.images_moved = moved(&release, &prepared);

@@ -17,7 +17,6 @@ use crate::backend::swarm::{Outcome, ServiceStatus, SwarmBackend, front_image_re
 use crate::config::Config;
 use crate::paths::Paths;
 use crate::plan::launch::{Launch, MountKind};
-use crate::plan::observed::Kind;
 use crate::plan::redact::LabelKey;
 use crate::plan::swarm::{self as plan, Desired, FRONT, SwarmAction, SwarmObserved, SwarmPlan};
 
@@ -26,39 +25,6 @@ use super::{RunError, number};
 /// Is the configuration's orchestrator the swarm?
 pub fn is_swarm(cfg: &Config) -> bool {
     cfg.first("conteneur_orchestrator").as_deref() == Some("swarm")
-}
-
-/// The launches the swarm runs (docker types) and those the local engines
-/// keep (lxc, snap, and the types refused anyway).
-pub fn split(launches: Vec<Launch>) -> (Vec<Launch>, Vec<Launch>) {
-    launches
-        .into_iter()
-        .partition(|l| Kind::of_type(&l.backend) != Some(Kind::Docker))
-}
-
-/// The swarm settings of the configuration; `pin` is the constraint that
-/// keeps bind mounts and the front on conteneur's node.
-pub fn settings(
-    cfg: &Config,
-    server: &str,
-    pin: String,
-    launches: &[Launch],
-    label_key: &LabelKey,
-) -> Result<plan::Settings, BackendError> {
-    Ok(plan::Settings {
-        server: server.to_string(),
-        update_delay: number(cfg, "conteneur_swarm_update_delay", 5),
-        monitor: number(cfg, "conteneur_swarm_monitor", 5).max(1),
-        endpoint: plan::Endpoint::parse(&cfg.first("conteneur_swarm_endpoint").unwrap_or_default()),
-        start_period: number(cfg, "conteneur_health_timeout", 30).max(1),
-        pin,
-        front_image: if launches.iter().any(|l| !l.ports.is_empty()) {
-            front_image_ref()?
-        } else {
-            String::new()
-        },
-        label_key: label_key.clone(),
-    })
 }
 
 /// Everything a swarm run needs, checked before anything changes.
@@ -89,7 +55,12 @@ pub async fn prepare(
     let backend = SwarmBackend::connect().await.map_err(RunError::Engine)?;
     let server = super::server_id(paths);
     let pin = format!("node.id=={}", backend.node_id());
-    let settings = settings(cfg, &server, pin, launches, label_key).map_err(RunError::Engine)?;
+    let front_image = if plan::needs_front(launches) {
+        front_image_ref().map_err(RunError::Engine)?
+    } else {
+        String::new()
+    };
+    let settings = plan::settings(cfg, &server, pin, front_image, label_key);
     // Host folders resolved as for local containers (links followed, the
     // real folder checked); created right before their service is.
     let allow_system = super::allow_system_mounts(cfg);
@@ -339,31 +310,4 @@ pub fn status_text(list: &[ServiceStatus]) -> String {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn docker_types_go_to_the_swarm_lxc_and_snap_stay_local() {
-        let launch = |name: &str, backend: &str| -> Launch {
-            serde_json::from_value(serde_json::json!({
-                "name": name, "index": 1, "backend": backend, "image": "i", "tag": "t",
-                "restart": "no", "stop_timeout": 1, "health": {"path": null, "port": null},
-                "publish": false, "websocket": false
-            }))
-            .expect("launch")
-        };
-        let (local, swarm) = split(vec![
-            launch("a", "docker"),
-            launch("b", "lxc"),
-            launch("c", "docker+git"),
-            launch("d", "snap"),
-        ]);
-        let names = |v: &[Launch]| v.iter().map(|l| l.name.clone()).collect::<Vec<_>>();
-        assert_eq!(names(&local), ["b", "d"]);
-        // docker+git goes to the swarm's plan, which refuses it by name.
-        assert_eq!(names(&swarm), ["a", "c"]);
-    }
 }

@@ -22,7 +22,7 @@
 //!   the web front: it has a path, or it is the first port),
 //!   `mounts` (`[{in, out, kind}]`, complete pairs only, `kind` is `bind`
 //!   when `out` is an absolute path and `volume` otherwise), `env` (list),
-//!   `memory`, `restart`, `stop_timeout` (integer), `health_path` (string or
+//!   `memory`, `cpus` (integer or none), `restart`, `stop_timeout` (integer), `health_path` (string or
 //!   none), `websocket` and `publish` (booleans), `replicas` (integer)
 //!   and `placement` (list) for swarm, `app` (`networks`,
 //!   `depends_on`, `tmpfs` lists; `command`, `user` strings;
@@ -402,6 +402,8 @@ fn containers(r: &Reader<'_>) -> Result<T, String> {
             ("mounts", T::from(mounts)),
             ("env", T::from(env)),
             ("memory", T::from(r.text(&p("memory"))?.unwrap_or_default())),
+            // None when unset (a VM gets one CPU, a container no limit).
+            ("cpus", opt_int(r.int(&p("cpus"))?)),
             (
                 "restart",
                 T::from(r.text(&p("restart"))?.unwrap_or_default()),

@@ -1,7 +1,6 @@
 //! The `vm` engine behind the [`Backend`] trait, so the executor drives it
-//! like any other engine. The kind it reports is given at construction:
-//! the plan's `Kind` has no `vm` yet (issue 25's wiring adds `Kind::Vm` and
-//! builds this with it).
+//! like any other engine. The kind it reports is given at construction
+//! ([`Kind::Vm`] in [`crate::backend::Backends::connect`]).
 
 use std::collections::BTreeMap;
 
@@ -48,9 +47,12 @@ impl Backend for VmBackend {
         mounts: &[HostMount],
         labels: &BTreeMap<String, String>,
     ) -> Result<String, BackendError> {
-        // `_cpus` is not in the launch plan yet: one CPU.
-        let spec = VmSpec::from_launch(launch, mounts, 1);
+        let spec = VmSpec::from_launch(launch, mounts, launch.cpus.unwrap_or(1));
         self.engine.create(name, &spec, labels).await
+    }
+
+    async fn retire(&self, id: &str) -> Result<(), BackendError> {
+        self.engine.retire(id)
     }
 
     async fn start(&self, id: &str) -> Result<(), BackendError> {
@@ -71,6 +73,16 @@ impl Backend for VmBackend {
 
     async fn running(&self, id: &str) -> Result<bool, BackendError> {
         self.engine.running(id).await
+    }
+
+    async fn revive(&self) -> Vec<(String, BackendError)> {
+        match self.engine.revive().await {
+            Ok(started) => started
+                .into_iter()
+                .filter_map(|(name, r)| r.err().map(|e| (name, e)))
+                .collect(),
+            Err(e) => vec![(String::new(), e)],
+        }
     }
 
     async fn logs(

@@ -200,7 +200,9 @@ impl VmEngine {
     ) -> Result<String, BackendError> {
         let id = self.docker.prepare(image, tag, progress).await?;
         let reference = format!("{image}:{tag}");
-        self.extract(&reference, &id)
+        // The run's stall watchdog hears of the extraction too: each chunk
+        // of the disk read is progress, a stalled read is silence.
+        self.extract(&reference, &id, progress)
             .await
             .map_err(|m| BackendError::pull(image, tag, m))?;
         self.remember(&reference, &id)
@@ -252,11 +254,17 @@ impl VmEngine {
     /// archive API, unpacked beside the cache and checked, then renamed
     /// into place (a concurrent extraction of the same image loses the
     /// rename and keeps the winner's).
-    async fn extract(&self, reference: &str, image_id: &str) -> Result<GuestImage, String> {
+    async fn extract(
+        &self,
+        reference: &str,
+        image_id: &str,
+        progress: &dyn Progress,
+    ) -> Result<GuestImage, String> {
         let target = self.image_dir(image_id);
         if target.is_dir() {
             return self.guest(image_id, reference);
         }
+        progress.update(reference, "extracting /disk/");
         let images = self.dir.join("images");
         crate::folders::create_dir_all(&images, crate::folders::PRIVATE)
             .map_err(|e| format!("{}: {e}", images.display()))?;
@@ -265,7 +273,7 @@ impl VmEngine {
             .tempdir_in(&images)
             .map_err(|e| format!("{}: {e}", images.display()))?;
         let tar = work.path().join("disk.tar");
-        tokio::time::timeout(EXTRACT_BOUND, self.download_disk(reference, &tar))
+        tokio::time::timeout(EXTRACT_BOUND, self.download_disk(reference, &tar, progress))
             .await
             .map_err(|_| {
                 format!(
@@ -296,7 +304,12 @@ impl VmEngine {
     }
 
     /// Writes the tar of `/disk/` of image `reference` to `out`.
-    async fn download_disk(&self, reference: &str, out: &Path) -> Result<(), String> {
+    async fn download_disk(
+        &self,
+        reference: &str,
+        out: &Path,
+        progress: &dyn Progress,
+    ) -> Result<(), String> {
         let docker = self.docker.client();
         let body = ContainerCreateBody {
             image: Some(reference.to_string()),
@@ -322,6 +335,7 @@ impl VmEngine {
             let mut file = tokio::fs::File::create(out)
                 .await
                 .map_err(|e| format!("{}: {e}", out.display()))?;
+            let (mut read, mut told) = (0usize, 0usize);
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(|e| match e {
                     bollard::errors::Error::DockerResponseServerError {
@@ -337,6 +351,11 @@ impl VmEngine {
                 tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
                     .await
                     .map_err(|e| format!("{}: {e}", out.display()))?;
+                read += chunk.len();
+                if read - told >= 1 << 20 {
+                    told = read;
+                    progress.update(reference, &format!("extracting /disk/: {} MiB", read >> 20));
+                }
             }
             tokio::io::AsyncWriteExt::flush(&mut file)
                 .await
@@ -389,7 +408,10 @@ impl VmEngine {
                     "the image {reference} is not present (prepare it first)"
                 ))
             })?;
-        let guest = self.extract(&reference, &image_id).await.map_err(&fail)?;
+        let guest = self
+            .extract(&reference, &image_id, &super::NoProgress)
+            .await
+            .map_err(&fail)?;
         let (id, uuid) = state::new_ids().map_err(&fail)?;
         let files = self.files(&id);
         crate::folders::create_dir_all(&files.dir, crate::folders::PRIVATE)
@@ -601,6 +623,14 @@ impl VmEngine {
         }
         std::fs::remove_dir_all(&files.dir)
             .map_err(|e| err(id, "remove", format!("{}: {e}", files.dir.display())))
+    }
+
+    /// VM `id` leaves service (a replace's old instance while it drains):
+    /// it keeps running, but [`Self::revive`] no longer brings it back.
+    pub fn retire(&self, id: &str) -> Result<(), BackendError> {
+        let mut st = self.state(id)?;
+        st.restart = "no".into();
+        state::write(&self.files(id).state(), &st).map_err(|m| err(&st.name, "retire", m))
     }
 
     /// Gives VM `id` the engine name `name` (its id and files stay).

@@ -484,3 +484,25 @@ fn secret_files_belong_to_the_services_numeric_user_and_a_user_name_is_refused()
     l.app.user = "mysql".into();
     assert!(desired(&[l], &under_root(Path::new("/srv/test")), &settings()).is_ok());
 }
+
+#[test]
+fn docker_types_go_to_the_swarm_lxc_and_snap_stay_local() {
+    let launch = |name: &str, backend: &str| -> Launch {
+        serde_json::from_value(serde_json::json!({
+            "name": name, "index": 1, "backend": backend, "image": "i", "tag": "t",
+            "restart": "no", "stop_timeout": 1, "health": {"path": null, "port": null},
+            "publish": false, "websocket": false
+        }))
+        .expect("launch")
+    };
+    let (local, swarm) = super::split(vec![
+        launch("a", "docker"),
+        launch("b", "lxc"),
+        launch("c", "docker+git"),
+        launch("d", "snap"),
+    ]);
+    let names = |v: &[Launch]| v.iter().map(|l| l.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&local), ["b", "d"]);
+    // docker+git goes to the swarm's plan, which refuses it by name.
+    assert_eq!(names(&swarm), ["a", "c"]);
+}

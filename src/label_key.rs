@@ -3,14 +3,23 @@
 //! 0600, made by the first run. `plan` reads it and never writes it: on a
 //! server that never ran, it plans with a fresh key, which is the one the
 //! next run keeps if none appeared meanwhile. Losing the key only means
-//! that every container is replaced once, at the next run.
+//! that every container is replaced once, at the next run. Its own module,
+//! below `run`, because `export` reads the key too (the secret files and
+//! swarm secrets are named with it).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::RunError;
 use crate::paths::Paths;
 use crate::plan::redact::LabelKey;
+
+/// Why the key cannot be read or saved: the file, and what went wrong.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct KeyError {
+    pub path: PathBuf,
+    pub message: String,
+}
 
 /// Where the key is kept, in the state folder.
 pub const FILE: &str = "label.key";
@@ -34,16 +43,16 @@ pub fn path(paths: &Paths) -> PathBuf {
     paths.state.join(FILE)
 }
 
-fn io(path: &Path) -> impl Fn(std::io::Error) -> RunError + '_ {
-    move |e| RunError::Io {
+fn io(path: &Path) -> impl Fn(std::io::Error) -> KeyError + '_ {
+    move |e| KeyError {
         path: path.to_path_buf(),
         message: e.to_string(),
     }
 }
 
-fn read(path: &Path) -> Result<LabelKey, RunError> {
+fn read(path: &Path) -> Result<LabelKey, KeyError> {
     let text = std::fs::read_to_string(path).map_err(io(path))?;
-    LabelKey::from_hex(&text).ok_or_else(|| RunError::Io {
+    LabelKey::from_hex(&text).ok_or_else(|| KeyError {
         path: path.to_path_buf(),
         message: "not a key of conteneur's (64 hexadecimal digits): remove it, and every \
                   container is replaced once at the next run"
@@ -52,7 +61,7 @@ fn read(path: &Path) -> Result<LabelKey, RunError> {
 }
 
 /// The saved key, or a fresh one (not saved yet).
-pub fn load(paths: &Paths) -> Result<Loaded, RunError> {
+pub fn load(paths: &Paths) -> Result<Loaded, KeyError> {
     let path = path(paths);
     if path.exists() {
         return Ok(Loaded {
@@ -72,7 +81,7 @@ impl Loaded {
     /// Saves a fresh key (a temporary file, 0600, renamed only if no key
     /// is there yet). One that appeared since [`load`] means another key
     /// labels containers now: the plan made with this one is refused.
-    pub fn store(&self, paths: &Paths) -> Result<(), RunError> {
+    pub fn store(&self, paths: &Paths) -> Result<(), KeyError> {
         if self.saved {
             return Ok(());
         }
@@ -87,7 +96,7 @@ impl Loaded {
                 if read(&path)? == self.key {
                     Ok(())
                 } else {
-                    Err(RunError::Io {
+                    Err(KeyError {
                         path,
                         message: "the key of the labels appeared during this run: nothing was \
                                   changed; run again"

@@ -33,8 +33,9 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Serialize;
 
+use super::{ExportError, Ordered, bind_host, check_binds, desired, lit, to_text, write_atomic};
+use crate::backend::swarm::front_image_ref;
 use crate::exit::{EXIT_INVALID_CONFIG, EXIT_SYSTEM, Failure};
-use crate::export::{ExportError, Ordered, lit, to_text, write_atomic};
 use crate::paths::Paths;
 use crate::plan::launch::Launch;
 use crate::plan::swarm::{self as swarm, Desired, Endpoint, FRONT, ServiceWant};
@@ -424,8 +425,8 @@ pub fn cmd(paths: &Paths, a: StackArgs) -> Result<u8, Failure> {
             message: other.to_string(),
         },
     };
-    let (cfg, launches) = crate::export::desired(paths).map_err(invalid)?;
-    let (left_out, docker) = crate::run::swarm::split(launches);
+    let (cfg, launches) = desired(paths).map_err(invalid)?;
+    let (left_out, docker) = swarm::split(launches);
     // Each service is named NAME_SERVICE by `docker stack deploy`.
     let too_long: Vec<String> = docker
         .iter()
@@ -443,30 +444,33 @@ pub fn cmd(paths: &Paths, a: StackArgs) -> Result<u8, Failure> {
             ),
         });
     }
-    let server = crate::run::server_id(paths);
+    let server = crate::paths::server_id(paths);
     // The server's label key: the secrets' names are those a swarm run of
     // conteneur creates (they hash the value's hash sealed under it).
-    let key = crate::run::label_key::load(paths).map_err(|e| Failure {
+    let key = crate::label_key::load(paths).map_err(|e| Failure {
         code: EXIT_SYSTEM,
         message: e.to_string(),
     })?;
-    let settings = crate::run::swarm::settings(&cfg, &server, PIN.into(), &docker, &key.key)
-        .map_err(|e| Failure {
+    let front_image = if swarm::needs_front(&docker) {
+        front_image_ref().map_err(|e| Failure {
             code: EXIT_SYSTEM,
             message: e.to_string(),
-        })?;
-    // Bind mounts checked and placed as `export compose` does.
-    crate::export::check_binds(&docker, paths, crate::run::allow_system_mounts(&cfg)).map_err(
-        |e| Failure {
-            code: EXIT_INVALID_CONFIG,
-            message: format!("{e}\nnothing was exported"),
-        },
-    )?;
-    let bind = |_: &Launch, host: &str| {
-        crate::export::bind_host(&paths.root, host)
-            .display()
-            .to_string()
+        })?
+    } else {
+        String::new()
     };
+    let settings = swarm::settings(&cfg, &server, PIN.into(), front_image, &key.key);
+    // Bind mounts checked and placed as `export compose` does.
+    check_binds(
+        &docker,
+        paths,
+        crate::plan::desired::allow_system_mounts(&cfg),
+    )
+    .map_err(|e| Failure {
+        code: EXIT_INVALID_CONFIG,
+        message: format!("{e}\nnothing was exported"),
+    })?;
+    let bind = |_: &Launch, host: &str| bind_host(&paths.root, host).display().to_string();
     let desired = swarm::desired(&docker, &bind, &settings).map_err(|e| Failure {
         code: EXIT_INVALID_CONFIG,
         message: format!("{e}\nnothing was exported"),
@@ -486,7 +490,7 @@ pub fn cmd(paths: &Paths, a: StackArgs) -> Result<u8, Failure> {
                     .map(|s| format!("'{}' of '{}'", s.secret, s.service))
                     .collect::<Vec<_>>()
                     .join(", "),
-                crate::run::label_key::path(paths).display()
+                crate::label_key::path(paths).display()
             ),
         });
     }
