@@ -80,14 +80,28 @@ pub fn list(paths: &Paths) -> Vec<Release> {
 }
 
 /// config.eol's values, each password sealed with `key`.
+/// A value [`values`] keeps as keyed hashes only (a password, a URL
+/// with credentials): never restored, only compared.
+pub fn is_hidden(value: &serde_json::Value) -> bool {
+    value.as_array().is_some_and(|a| {
+        !a.is_empty()
+            && a.iter()
+                .all(|v| v.as_str().is_some_and(crate::plan::redact::is_sealed))
+    })
+}
+
 pub fn values(cfg: &Config, key: &LabelKey) -> BTreeMap<String, serde_json::Value> {
     let mut out = BTreeMap::new();
     for (name, value) in cfg.list() {
         let (Ok(value), Ok(var)) = (value, cfg.variable(name)) else {
             continue;
         };
-        let json = if var.ty == VarType::Password {
-            let lines = value.to_lines();
+        let lines = value.to_lines();
+        // A password, or a URL with credentials in it (a docker+git
+        // repository's token): kept as a keyed hash only, never in clear.
+        let hidden = var.ty == VarType::Password
+            || lines.iter().any(|l| crate::userinfo::split(l).1.is_some());
+        let json = if hidden {
             serde_json::Value::Array(
                 lines
                     .iter()

@@ -228,7 +228,9 @@ pub fn restore(
             let Ok(ty) = cfg.variable(&name).map(|v| v.ty) else {
                 continue;
             };
-            if ty == VarType::Password {
+            // Kept as a keyed hash only (a password, a URL with
+            // credentials): never restored.
+            if ty == VarType::Password || release::is_hidden(want) {
                 continue;
             }
             // Disabled by a value restored earlier in this pass.
@@ -276,7 +278,10 @@ pub fn restore(
     let passwords = |values: &BTreeMap<String, serde_json::Value>| -> Vec<String> {
         values
             .keys()
-            .filter(|n| cfg.variable(n).is_ok_and(|v| v.ty == VarType::Password))
+            .filter(|n| {
+                cfg.variable(n).is_ok_and(|v| v.ty == VarType::Password)
+                    || values.get(*n).is_some_and(release::is_hidden)
+            })
             .cloned()
             .collect()
     };
