@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use bollard::models::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum,
-    EndpointSpec, EndpointSpecModeEnum, HealthConfig, Limit, Mount, MountType,
+    EndpointSpec, EndpointSpecModeEnum, HealthConfig, Limit, Mount, MountType, MountVolumeOptions,
     NetworkAttachmentConfig, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
     ServiceSpecRollbackConfig, ServiceSpecRollbackConfigFailureActionEnum,
     ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfig,
@@ -46,6 +46,13 @@ pub fn service_spec(
                 MountType::BIND
             } else {
                 MountType::VOLUME
+            }),
+            // A named volume the engine creates for a task is this
+            // server's, as the local engine's are (plan::volumes refuses
+            // a volume of another server, or of nobody's).
+            volume_options: (!m.bind).then(|| MountVolumeOptions {
+                labels: Some(to_map(&crate::plan::apps::volume_labels(server, &m.source))),
+                ..Default::default()
             }),
             ..Default::default()
         })
