@@ -4,20 +4,22 @@
 //!
 //! - pulls and builds come first, all of them, in parallel with a bound;
 //!   one that fails stops the run before any container is touched;
-//! - a changed container is replaced without a failed request (see
-//!   `converge/replace.rs`): the new instance is created beside the old one
-//!   (`NAME.next`, on the new engine when the type changed) on host ports
-//!   of its own, started and waited for until healthy; then nginx is
-//!   switched, once for the run ([`Switch`]); only then is the old one
-//!   renamed to drain ([`Draining`], stopped later by the caller) and the
-//!   new one given its name. A failure before the switch removes the new
-//!   one and never touches the old one. On an engine that changes
-//!   containers in place (snap: a refresh), the change is undone (a
-//!   revert) instead;
+//! - a changed container is replaced as the plan's strategy for it says
+//!   (`plan::Strategy`, whose phases `conteneur plan` prints; see
+//!   `converge/replace.rs`), without a failed request: usually the new
+//!   instance is created beside the old one (`NAME.next`, on the new
+//!   engine when the type changed) on host ports of its own, started and
+//!   waited for until healthy; then nginx is switched, once for the run
+//!   ([`Switch`], after the drains are recorded); only then is the old one
+//!   renamed and retired to drain ([`Draining`]) and the new one given its
+//!   name. A failure before the switch removes the new one and never
+//!   touches the old one. On an engine that changes containers in place
+//!   (snap: a refresh), the change is undone (a revert) instead;
 //! - containers converge in parallel, at most `parallel` at a time, in
-//!   waves (`converge/apps.rs`): a container starts once those it depends
-//!   on are healthy, and one whose dependency failed is not started; a
-//!   container nginx does not route to (no `port_out`) finishes its
+//!   the plan's waves (`Plan::after`, run by `converge/apps.rs`): a
+//!   container starts once those it depends on are healthy, and one
+//!   whose dependency failed is not started; a container nginx does not
+//!   route to (no `port_out`) finishes its
 //!   replace within its wave, since it has no switch to wait for; private
 //!   networks are created before the first wave and removed after the
 //!   last container left them;
