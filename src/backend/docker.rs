@@ -29,6 +29,9 @@ pub mod cgroup;
 /// The engine's socket, as Docker's own tools default to it.
 pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
 
+/// Cheap to clone: the clients share the engine's connection pool (the
+/// VM engine pulls through the same one, [`super::vm::VmEngine`]).
+#[derive(Clone)]
 pub struct DockerBackend {
     docker: Docker,
     /// The socket it talks to, for messages.

@@ -402,12 +402,17 @@ impl Backends {
     pub async fn connect_with(state: &std::path::Path, accel: vm::AccelChoice) -> Backends {
         // Each engine is asked at once: the LXC probe runs two tools, and
         // none of them needs another's answer.
-        let (docker, lxc, snap, qemu) = tokio::join!(
+        let (docker, lxc, snap) = tokio::join!(
             docker::DockerBackend::connect(),
             lxc::LxcBackend::detect(state),
             snap::SnapBackend::connect(state),
-            vm::VmEngine::connect(state, accel),
         );
+        // VMs pull through the Docker engine already connected: one
+        // engine, asked once.
+        let qemu = docker
+            .as_ref()
+            .map_err(Clone::clone)
+            .map(|d| vm::VmEngine::with_tools(state, d.clone(), accel, vm::Tools::find()));
         let mut set = Backends::new();
         match docker {
             Ok(b) => set.insert(Box::new(b)),
