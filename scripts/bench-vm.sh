@@ -22,7 +22,8 @@
 #     instance's own host port) polled every 50 ms
 #     until 200; then QEMU killed.
 #
-# Output: target/bench-results/vm/{results.csv,summary.md}.
+# Output: target/bench-results/vm/{results.csv,summary.md}, and each
+# conteneur run's breakdown (`CONTENEUR_TIMINGS=1`) in timings-RUN.txt.
 # Environment: BENCH_RUNS (default 5), BIN (default target/release/conteneur,
 # built unless BIN is given).
 set -euo pipefail
@@ -86,13 +87,24 @@ C set conteneur1_port_out "$PORT"
 C set conteneur1_memory 256m
 C set conteneur1_health_path /health/
 
-# Polls URL every 50 ms until it answers 200 (bounded: 300 s).
+# Starts a GET of URL every 50 ms, each bounded to 1 s, until one answers
+# 200 (bounded: 300 s), and prints when (seconds since the epoch). The GETs
+# overlap: QEMU's user network accepts a connection before the guest
+# listens, and a GET sent then may wait for TCP's retransmission backoff; a
+# fresh one reaches the guest as soon as it listens (conteneur's health
+# check does the same). Both sides are polled this way.
 first_200() {
-  local end=$((SECONDS + 300))
-  until curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; do
-    [ "$SECONDS" -lt "$end" ] || die "no 200 from $1 within 300 s"
-    sleep 0.05
-  done
+  (
+    flag=$(mktemp -u "$WORK/ok.XXXXXX")
+    end=$((SECONDS + 300))
+    until [ -e "$flag" ]; do
+      [ "$SECONDS" -lt "$end" ] || { echo "no 200 from $1 within 300 s" >&2; exit 1; }
+      { curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null && date +%s.%N >>"$flag"; } &
+      sleep 0.05
+    done
+    wait
+    head -1 "$flag"
+  ) || die "no 200 from $1"
 }
 now() { date +%s.%N; }
 
@@ -114,11 +126,11 @@ for run in $(seq 1 "$RUNS"); do
   say "run $run/$RUNS: conteneur reconfigure → 200 through nginx"
   C set nombre_conteneur 1
   t0=$(now)
-  "$BIN" --root "$ROOT" reconfigure --quiet >"$WORK/out.txt" 2>&1 &
+  CONTENEUR_TIMINGS=1 "$BIN" --root "$ROOT" reconfigure --quiet >"$WORK/out.txt" 2>&1 &
   rpid=$!
-  first_200 "http://127.0.0.1:$HTTP/$NAME/"
-  t1=$(now)
+  t1=$(first_200 "http://127.0.0.1:$HTTP/$NAME/")
   wait "$rpid" || { cat "$WORK/out.txt" >&2; die "reconfigure failed"; }
+  cp "$WORK/out.txt" "$OUT/timings-$run.txt"
   echo "conteneur,$run,$(python3 -c "print(round($t1-$t0,3))")" | tee -a "$CSV" >&2
   C set nombre_conteneur 0
   "$BIN" --root "$ROOT" reconfigure --quiet >/dev/null
@@ -129,8 +141,7 @@ for run in $(seq 1 "$RUNS"); do
   t0=$(now)
   xargs -0 -a "$WORK/qemu.argv" sh -c 'exec "$@"' qemu
   BARE_PID=$(cat "$VMDIR/qemu.pid")
-  first_200 "http://127.0.0.1:$BARE_PORT/"
-  t1=$(now)
+  t1=$(first_200 "http://127.0.0.1:$BARE_PORT/")
   echo "bare,$run,$(python3 -c "print(round($t1-$t0,3))")" | tee -a "$CSV" >&2
   kill -9 "$BARE_PID"
   while kill -0 "$BARE_PID" 2>/dev/null; do sleep 0.05; done

@@ -28,7 +28,7 @@ cd "$(dirname "$0")/.."
 REG=${1:-localhost:5000}
 CACHE=${CONTENEUR_TEST_CACHE:-/var/cache/conteneur-test}
 # Bump when the initramfs recipe below changes.
-RECIPE=v2
+RECIPE=v3
 BUSYBOX=/bin/busybox
 
 die() { echo "images-vm.sh: $*" >&2; exit 1; }
@@ -41,7 +41,10 @@ in_registry() {
   curl -fsS "http://${REG/localhost/127.0.0.1}/v2/$1/manifests/$2" \
     -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' >/dev/null 2>&1
 }
-if in_registry vm/web 1.0 && in_registry vm/web 2.0 && in_registry vm/broken 1.0; then
+# The images of this RECIPE are in the registry when its marker tag is: an
+# older recipe's images (another network card driver) are built again.
+if in_registry vm/web "recipe-$RECIPE" && in_registry vm/web 1.0 && in_registry vm/web 2.0 \
+  && in_registry vm/broken 1.0; then
   exit 0
 fi
 
@@ -99,7 +102,7 @@ if [ ! -f "$BOOT/vmlinuz" ] || [ ! -f "$BOOT/initrd.img" ]; then
     done
     grep -qx "$1" "$r/etc/modules" || { cp "$x/lib/modules/$kr/$path" "$r/lib/modules/"; echo "$1" >>"$r/etc/modules"; }
   }
-  for m in virtio_pci virtio_blk crc32c_generic ext4 e1000 button evdev; do load "$m"; done
+  for m in virtio_pci virtio_blk crc32c_generic ext4 virtio_net button evdev; do load "$m"; done
   cat >"$r/init" <<'SH'
 #!/bin/sh
 export PATH=/bin
@@ -140,7 +143,7 @@ fi
 # name tag page-text [extra kernel arguments]
 build() {
   local name=$1 tag=$2 text=$3 extra=${4:-} ref="$REG/$1:$2"
-  in_registry "$name" "$tag" && return 0
+  in_registry vm/web "recipe-$RECIPE" && in_registry "$name" "$tag" && return 0
   local d=$WORK/image-${name//\//-}-$tag
   mkdir -p "$d/disk" "$d/www/health"
   printf '%s\n' "$text" >"$d/www/index.html"
@@ -162,3 +165,7 @@ b3=$!
 wait "$b1" || die "building $REG/vm/web:1.0 failed"
 wait "$b2" || die "building $REG/vm/web:2.0 failed"
 wait "$b3" || die "building $REG/vm/broken:1.0 failed"
+# The marker of this recipe, pushed last: the three images above are its.
+docker tag "$REG/vm/web:1.0" "$REG/vm/web:recipe-$RECIPE"
+docker push "$REG/vm/web:recipe-$RECIPE" >/dev/null
+docker rmi "$REG/vm/web:recipe-$RECIPE" >/dev/null

@@ -293,7 +293,8 @@ pub struct Machine<'a> {
 
 /// QEMU's arguments for `m`: a daemon (its pid in `pidfile`), no display,
 /// the overlay as a virtio disk, QEMU's user network with each port
-/// forwarded, the serial console to a file and QMP on a unix socket. The
+/// forwarded on a virtio network card (an emulated e1000's link comes up
+/// only at its driver's next 2 s watchdog tick: seconds of a boot under TCG), the serial console to a file and QMP on a unix socket. The
 /// VM's uuid is on the command line, so a pid is known to be this VM's.
 pub fn argv(m: &Machine<'_>) -> Vec<String> {
     let mut a: Vec<String> = vec![
@@ -337,7 +338,7 @@ pub fn argv(m: &Machine<'_>) -> Vec<String> {
         "-netdev".into(),
         net,
         "-device".into(),
-        "e1000,netdev=n0,romfile=".into(),
+        "virtio-net-pci,netdev=n0,romfile=".into(),
         "-serial".into(),
         format!("file:{}", m.console.display()),
         "-qmp".into(),
