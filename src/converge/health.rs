@@ -33,7 +33,7 @@ pub async fn wait_healthy(
     // otherwise make the check late by that backoff; a fresh probe reaches
     // the guest as soon as it listens. Each probe has its own bound.
     let mut probes = futures_util::stream::FuturesUnordered::new();
-    let mut last = String::from("no answer yet");
+    let mut last = String::from("no health probe has answered yet (each waits up to 5 s)");
     loop {
         let now = backend.liveness(id).await.map_err(|e| e.to_string())?;
         if !now.running && !now.restarting {

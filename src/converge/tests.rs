@@ -646,3 +646,52 @@ fn a_failed_switch_names_what_it_did_not_take_back() {
     };
     assert!(!plain.to_string().contains("already replaced"));
 }
+
+/// A port whose first connection hangs (QEMU's user network while the
+/// guest boots: the SYN waits for TCP's backoff) and whose later ones are
+/// answered: the check does not wait for the hung probe's 5 s bound, a
+/// later probe passes.
+#[tokio::test]
+async fn a_hung_probe_does_not_hold_the_health_check() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let mut held = Vec::new();
+        let mut first = true;
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            if first {
+                first = false;
+                held.push(s);
+                continue;
+            }
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    let log = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let fake = Fake::new(Kind::Vm, &log);
+    fake.running.lock().unwrap().push("vm1".into());
+    let health = crate::plan::launch::Health {
+        path: Some("/health/".into()),
+        port: Some(port),
+        command: None,
+    };
+    let began = Instant::now();
+    let r = wait_healthy(&fake, "vm1", &health, std::time::Duration::from_secs(20)).await;
+    server.abort();
+    assert_eq!(r, Ok(()));
+    assert!(
+        began.elapsed() < std::time::Duration::from_secs(2),
+        "took {:?}: the hung probe held the check",
+        began.elapsed()
+    );
+}
