@@ -294,8 +294,9 @@ pub struct Machine<'a> {
 /// QEMU's arguments for `m`: a daemon (its pid in `pidfile`), no display,
 /// the overlay as a virtio disk, QEMU's user network with each port
 /// forwarded on a virtio network card (an emulated e1000's link comes up
-/// only at its driver's next 2 s watchdog tick: seconds of a boot under TCG), the serial console to a file and QMP on a unix socket. The
-/// VM's uuid is on the command line, so a pid is known to be this VM's.
+/// only at its driver's next 2 s watchdog tick: seconds of a boot under
+/// TCG), the serial console to a file and QMP on a unix socket. The VM's
+/// uuid is on the command line, so a pid is known to be this VM's.
 pub fn argv(m: &Machine<'_>) -> Vec<String> {
     let mut a: Vec<String> = vec![
         "-uuid".into(),
