@@ -299,6 +299,19 @@ pub trait Backend: Send + Sync {
             addresses: Vec::new(),
         })
     }
+    /// The containers (full ids) whose [`Backend::record`] the engine
+    /// changed between `since` and `until` (both past), from its own log
+    /// of events: one question instead of a record per container. An error
+    /// when the engine keeps no such log or cannot say every change of the
+    /// window (then every record must be asked again).
+    async fn changed(
+        &self,
+        since: std::time::SystemTime,
+        until: std::time::SystemTime,
+    ) -> Result<std::collections::BTreeSet<String>, BackendError> {
+        let _ = (since, until);
+        Err(self.no_apps("changes", "log of events"))
+    }
     /// The engine's health status of the container's in-container check
     /// (`starting`, `healthy`, `unhealthy`) and the last check's output;
     /// None when it has no such check.

@@ -66,6 +66,9 @@ pub struct Watcher {
     /// The configuration and what it wants, kept while its files do not
     /// change.
     kept: Option<super::prepared::Prepared>,
+    /// The engines' records of the containers, kept while nothing says
+    /// they changed.
+    records: super::records::Records,
 }
 
 impl Watcher {
@@ -76,13 +79,15 @@ impl Watcher {
             outages: Outages::default(),
             settings: None,
             kept: None,
+            records: super::records::Records::new(),
         }
     }
 
     /// One round: state, then every target. Failures go to `log`, once per
     /// outage.
     pub async fn round(&mut self, log: &mut dyn Write) -> Round {
-        let (mut snap, read) = super::collect_kept(&self.paths, &mut self.kept).await;
+        let (mut snap, read) =
+            super::collect_kept(&self.paths, &mut self.kept, &mut self.records).await;
         let settings = match read {
             Some(settings) => settings,
             None => self.settings.clone().unwrap_or_else(|| Settings {
@@ -138,6 +143,7 @@ impl Watcher {
             r
         });
         let success = success && !matches!(textfile, Some(Err(_)));
+        crate::timing::mark("report: targets written");
         Round {
             snapshot: snap,
             settings,
