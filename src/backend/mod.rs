@@ -30,7 +30,7 @@ use crate::plan::observed::{Kind, Observed};
 /// What the engine says of a container's process, to tell a crash loop from
 /// a slow start: an engine that restarts a crashing container (Docker's
 /// restart policy) keeps it "running" between restarts.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Liveness {
     pub running: bool,
     /// The engine is restarting it, or has restarted it this many times.
@@ -66,7 +66,7 @@ pub struct LogRequest {
 pub type LogSink<'a> = &'a (dyn Fn(bool, &[u8]) + Send + Sync);
 
 /// The bind mounts of a running container ([`Backend::binds`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Binds {
     /// Its main process, on the host.
     pub pid: u32,
@@ -75,7 +75,7 @@ pub struct Binds {
 }
 
 /// What the engine keeps of one container ([`Backend::record`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Record {
     pub live: Liveness,
     pub binds: Option<Binds>,

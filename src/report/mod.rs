@@ -3,7 +3,8 @@
 //! targets the configuration names (Redis, node_exporter's textfile
 //! collector); `conteneur metrics` prints it as Prometheus text.
 //!
-//! It reads what `status` reads ([`crate::run::status::gather_with`]) and
+//! It reads what `status` reads of the containers
+//! ([`crate::run::status::gather_containers`]) and
 //! asks the engines for more (restarts, CPU, memory, processes); nothing
 //! below it imports it. Key layout and metric names: docs/monitoring.md.
 
@@ -414,7 +415,6 @@ async fn collect_config(
 ) -> Snapshot {
     let Prepared {
         cfg,
-        rendered,
         desired,
         on_swarm,
         render_problem,
@@ -440,10 +440,9 @@ async fn collect_config(
     );
     crate::timing::mark("report: records, usage and quick probes");
     let looked = look(paths, prepared, &backends, &mut observed, &asked, &server).await;
-    let status = crate::run::status::gather_with(
-        paths, cfg, desired, rendered, &backends, &observed, looked,
-    )
-    .await;
+    let status =
+        crate::run::status::gather_containers(paths, cfg, desired, &backends, &observed, looked)
+            .await;
     crate::timing::mark("report: status gathered");
     // The engine's own container for each status line with an id.
     let mine: HashMap<(String, String), &ObservedContainer> = observed

@@ -12,11 +12,17 @@
 //! and every record at the first round and every [`FULL_EVERY`] after, so
 //! that nothing the log missed lives on.
 //!
+//! `watch --once` (cron) keeps them in the state folder between its runs
+//! ([`Records::load`], [`Records::save`]), under the same rules.
+//!
 //! [`Backend::record`]: crate::backend::Backend::record
 //! [`Backend::changed`]: crate::backend::Backend::changed
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
 
 use crate::backend::{Backends, Record};
 use crate::plan::observed::{Kind, ObservedContainer};
@@ -26,6 +32,20 @@ pub const FULL_EVERY: Duration = Duration::from_secs(600);
 /// The windows asked of the engines' logs overlap by this much: an event
 /// stamped a little before the record was read is seen again.
 pub const OVERLAP: Duration = Duration::from_secs(1);
+
+/// The folder of the state folder where `watch --once` keeps the records
+/// between its runs; the configuration's stamp
+/// ([`super::prepared::Stamp`]) does not look in it.
+pub const FOLDER: &str = "report";
+const FILE: &str = "records.json";
+
+/// The records as kept on disk.
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    as_of: Option<SystemTime>,
+    full_at: Option<SystemTime>,
+    records: Vec<(Kind, String, Record)>,
+}
 
 /// A container of an engine: (engine, full id).
 pub type Key = (Kind, String);
@@ -138,6 +158,52 @@ impl Records {
         self.as_of = Some(now);
     }
 
+    /// Where [`Self::save`] keeps them under the state folder `state`.
+    pub fn file(state: &Path) -> PathBuf {
+        state.join(FOLDER).join(FILE)
+    }
+
+    /// The records a previous run kept under the state folder `state`;
+    /// none when there are none or they cannot be read (every record is
+    /// asked then).
+    pub fn load(state: &Path) -> Records {
+        let Ok(text) = std::fs::read(Self::file(state)) else {
+            return Records::new();
+        };
+        match serde_json::from_slice::<Saved>(&text) {
+            Ok(saved) => Records {
+                kept: saved
+                    .records
+                    .into_iter()
+                    .map(|(kind, id, r)| ((kind, id), r))
+                    .collect(),
+                as_of: saved.as_of,
+                full_at: saved.full_at,
+            },
+            Err(_) => Records::new(),
+        }
+    }
+
+    /// Keeps them under the state folder `state` for the next run (only
+    /// root's: they name host folders).
+    pub fn save(&self, state: &Path) -> std::io::Result<()> {
+        let saved = Saved {
+            as_of: self.as_of,
+            full_at: self.full_at,
+            records: self
+                .kept
+                .iter()
+                .map(|((kind, id), r)| (*kind, id.clone(), r.clone()))
+                .collect(),
+        };
+        let text = serde_json::to_vec(&saved).map_err(std::io::Error::other)?;
+        let file = Self::file(state);
+        if let Some(dir) = file.parent() {
+            crate::folders::create_dir_all(dir, crate::folders::PRIVATE)?;
+        }
+        crate::atomic::write(&file, &text, 0o600)
+    }
+
     /// How many records are kept.
     pub fn len(&self) -> usize {
         self.kept.len()
@@ -217,6 +283,27 @@ mod tests {
         let mut lxc = Changes::default();
         lxc.said(Kind::Lxc, BTreeSet::new());
         assert!(r.current(&seen("a", true), &lxc).is_none());
+    }
+
+    #[test]
+    fn records_kept_on_disk_are_the_same_records() {
+        let state = tempfile::tempdir().unwrap();
+        // Nothing kept yet, or a file that cannot be read: none.
+        assert!(Records::load(state.path()).is_empty());
+        let mut r = Records::new();
+        assert_eq!(r.window(t(0)), None);
+        let mut k = kept(&["a", "b"]);
+        k.get_mut(&(Kind::Docker, "b".into())).unwrap().binds = Some(crate::backend::Binds {
+            pid: 42,
+            mounts: vec![("/srv/b".into(), "/data".into())],
+        });
+        r.keep(k.clone(), t(0));
+        r.save(state.path()).unwrap();
+        let mut back = Records::load(state.path());
+        assert_eq!(back.kept, k);
+        assert_eq!(back.window(t(15)), Some((t(0) - OVERLAP, t(15))));
+        std::fs::write(Records::file(state.path()), "{").unwrap();
+        assert!(Records::load(state.path()).is_empty());
     }
 
     #[test]

@@ -93,6 +93,17 @@ impl Watcher {
         }
     }
 
+    /// Takes the engines' records a previous run kept in the state folder
+    /// (`watch --once`, run by cron).
+    pub fn load_records(&mut self) {
+        self.records = super::records::Records::load(&self.paths.state);
+    }
+
+    /// Keeps the engines' records in the state folder for the next run.
+    pub fn save_records(&self) -> std::io::Result<()> {
+        self.records.save(&self.paths.state)
+    }
+
     /// One round: state, then every target. Failures go to `log`, once per
     /// outage.
     pub async fn round(&mut self, log: &mut dyn Write) -> Round {
