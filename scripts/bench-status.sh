@@ -30,6 +30,17 @@ repo=$(pwd)
 
 say() { printf '\n== %s\n' "$*"; }
 
+# Run under `flock /tmp/cargo.lock` (RULES.md), every child would inherit
+# the lock's descriptor, and the private nginx `instance` starts (kept with
+# BENCH_KEEP=1) would hold the lock long after the script ends. flock(1)
+# keeps its own descriptor: closing this shell's copy releases nothing.
+for fd in /proc/$$/fd/*; do
+  n=${fd##*/}
+  case $(readlink "$fd" 2>/dev/null) in
+    */cargo.lock) [ "$n" -gt 2 ] && eval "exec $n>&-" ;;
+  esac
+done
+
 n=${BENCH_CONTAINERS:-200}
 runs=${BENCH_RUNS:-10}
 jobs=${BENCH_JOBS:-1}

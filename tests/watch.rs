@@ -297,8 +297,74 @@ fn watch_reports_every_container_to_redis_and_node_exporter() {
         text(&m)
     );
 
-    // Killed: down at the next round.
+    // The long-running reporter keeps the engine's records between rounds
+    // and asks again those its events name. Killed, web (restart policy
+    // `no`) shows down. api's process is killed on the host (not `docker
+    // kill`, after which the engine brings nothing back) while the
+    // reporter is stopped, and the engine restarts it (`unless-stopped`):
+    // running before and after, only the engine's events tell the
+    // reporter its record changed, and it shows the restart.
+    let prom_file = prom.join("conteneur.prom");
+    let metric = |name: &str, short: &str, v: u8| {
+        format!(
+            "{name}{{engine=\"docker\",name=\"{}\"}} {v}",
+            site.name(short)
+        )
+    };
+    // Resumed and killed however the test ends.
+    let mut watching = Guard {
+        child: spawn_watch(&site, None),
+        _dir: None,
+    };
+    let started = std::fs::metadata(&prom_file).unwrap().modified().unwrap();
+    wait_for(
+        "a round of the long-running reporter",
+        Duration::from_secs(10),
+        || {
+            std::fs::metadata(&prom_file)
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t > started)
+        },
+    );
     assert!(site.docker(&["kill", &site.name("web")]).status.success());
+    let signal = |sig: &str, pid: &str| {
+        let ok = Command::new("kill").args([sig, pid]).status().unwrap();
+        assert!(ok.success(), "kill {sig} {pid}");
+    };
+    let reporter = watching.child.id().to_string();
+    signal("-STOP", &reporter);
+    let inspect = |format: &str| {
+        let out = site.docker(&["inspect", "-f", format, &site.name("api")]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let pid = inspect("{{.State.Pid}}");
+    signal("-KILL", &pid);
+    wait_for("the engine restarts api", Duration::from_secs(10), || {
+        inspect("{{.RestartCount}} {{.State.Running}}") == "1 true"
+    });
+    signal("-CONT", &reporter);
+    let shown = || std::fs::read_to_string(&prom_file).unwrap_or_default();
+    let start = Instant::now();
+    while !{
+        let t = shown();
+        t.contains(&metric("conteneur_container_up", "web", 0))
+            && t.contains(&metric("conteneur_container_up", "api", 1))
+            && t.contains(&metric("conteneur_container_restarts_total", "api", 1))
+    } {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the reporter does not show web down and api restarted within 15 s:\n{}",
+            shown()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        watching.child.try_wait().unwrap().is_none(),
+        "the reporter stopped by itself"
+    );
+    drop(watching);
+
+    // Killed: down at the next round.
     let out = watch_once(&site);
     assert!(out.status.success(), "{}", text(&out));
     wait_for(

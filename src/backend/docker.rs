@@ -25,6 +25,7 @@ use crate::plan::observed::{Kind, Observed, ObservedContainer, ObservedImage};
 
 pub(crate) mod apps;
 pub mod cgroup;
+mod events;
 
 /// The engine's socket, as Docker's own tools default to it.
 pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
@@ -660,6 +661,16 @@ impl Backend for DockerBackend {
             binds: binds_of(c),
             addresses,
         })
+    }
+
+    async fn changed(
+        &self,
+        since: std::time::SystemTime,
+        until: std::time::SystemTime,
+    ) -> Result<std::collections::BTreeSet<String>, BackendError> {
+        events::changed(&self.docker, since, until)
+            .await
+            .map_err(|m| BackendError::Other(format!("the engine's events: {m}")))
     }
 
     async fn health(&self, id: &str) -> Result<Option<(String, String)>, BackendError> {

@@ -30,7 +30,7 @@ use crate::plan::observed::{Kind, Observed};
 /// What the engine says of a container's process, to tell a crash loop from
 /// a slow start: an engine that restarts a crashing container (Docker's
 /// restart policy) keeps it "running" between restarts.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Liveness {
     pub running: bool,
     /// The engine is restarting it, or has restarted it this many times.
@@ -66,7 +66,7 @@ pub struct LogRequest {
 pub type LogSink<'a> = &'a (dyn Fn(bool, &[u8]) + Send + Sync);
 
 /// The bind mounts of a running container ([`Backend::binds`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Binds {
     /// Its main process, on the host.
     pub pid: u32,
@@ -75,7 +75,7 @@ pub struct Binds {
 }
 
 /// What the engine keeps of one container ([`Backend::record`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Record {
     pub live: Liveness,
     pub binds: Option<Binds>,
@@ -298,6 +298,19 @@ pub trait Backend: Send + Sync {
             binds: self.binds(id).await?,
             addresses: Vec::new(),
         })
+    }
+    /// The containers (full ids) whose [`Backend::record`] the engine
+    /// changed between `since` and `until` (both past), from its own log
+    /// of events: one question instead of a record per container. An error
+    /// when the engine keeps no such log or cannot say every change of the
+    /// window (then every record must be asked again).
+    async fn changed(
+        &self,
+        since: std::time::SystemTime,
+        until: std::time::SystemTime,
+    ) -> Result<std::collections::BTreeSet<String>, BackendError> {
+        let _ = (since, until);
+        Err(self.no_apps("changes", "log of events"))
     }
     /// The engine's health status of the container's in-container check
     /// (`starting`, `healthy`, `unhealthy`) and the last check's output;

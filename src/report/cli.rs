@@ -34,7 +34,13 @@ pub fn cmd_watch(paths: &Paths, a: WatchArgs) -> Result<u8, Failure> {
         rt.block_on(watcher.run_forever(&mut err));
         return Ok(0);
     }
+    // The engines' records of the previous run, asked again only where
+    // the engine's events say they changed (records.rs).
+    watcher.load_records();
     let round = rt.block_on(watcher.round(&mut err));
+    // Only a cache: a state folder that cannot be written costs the next
+    // run its speed, never its answer.
+    let _ = watcher.save_records();
     let redis = match &round.redis {
         None => "no redis".to_string(),
         Some(Ok(n)) => format!("{n} key(s) written to redis"),

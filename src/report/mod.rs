@@ -3,7 +3,8 @@
 //! targets the configuration names (Redis, node_exporter's textfile
 //! collector); `conteneur metrics` prints it as Prometheus text.
 //!
-//! It reads what `status` reads ([`crate::run::status::gather_with`]) and
+//! It reads what `status` reads of the containers
+//! ([`crate::run::status::gather_containers`]) and
 //! asks the engines for more (restarts, CPU, memory, processes); nothing
 //! below it imports it. Key layout and metric names: docs/monitoring.md.
 
@@ -11,6 +12,7 @@ pub mod cli;
 pub mod metrics;
 pub mod prepared;
 pub mod probe;
+pub mod records;
 pub mod redis;
 pub mod watch;
 
@@ -27,6 +29,7 @@ use crate::paths::Paths;
 use crate::plan::launch::Launch;
 use crate::plan::observed::{Kind, Observed, ObservedContainer, short_id};
 use prepared::Prepared;
+use records::{Changes, Records};
 
 /// node_exporter's textfile folder on Debian (prometheus-node-exporter).
 pub const DEBIAN_TEXTFILE_DIR: &str = "var/lib/prometheus/node-exporter";
@@ -184,15 +187,18 @@ pub fn split_image(image: &str) -> (String, String) {
 /// [`Snapshot::problem`] and [`Snapshot::engines`]. The settings are None
 /// when the configuration cannot be read.
 pub async fn collect(paths: &Paths) -> (Snapshot, Option<Settings>) {
-    collect_kept(paths, &mut None).await
+    collect_kept(paths, &mut None, &mut Records::new()).await
 }
 
 /// [`collect`], keeping what was read from the configuration's files in
 /// `kept` for the next round, and reading them again only when they
-/// changed (`conteneur watch`).
+/// changed, and the engines' records of the containers in `records`,
+/// asked again only when they may have changed ([`records`]; `conteneur
+/// watch`).
 pub async fn collect_kept(
     paths: &Paths,
     kept: &mut Option<Prepared>,
+    records: &mut Records,
 ) -> (Snapshot, Option<Settings>) {
     let time = SystemTime::now();
     let server = crate::paths::server_id(paths);
@@ -217,6 +223,7 @@ pub async fn collect_kept(
         (backends, observed)
     };
     let (read, (backends, observed)) = tokio::join!(reading, engines);
+    crate::timing::mark("report: configuration ready, engines listed");
     match read {
         Some(Ok(p)) => *kept = Some(p),
         Some(Err(problem)) => {
@@ -240,7 +247,7 @@ pub async fn collect_kept(
         observed,
         server,
     };
-    let snap = collect_config(paths, prepared, engines, time).await;
+    let snap = collect_config(paths, prepared, engines, records, time).await;
     (snap, Some(settings))
 }
 
@@ -273,7 +280,8 @@ struct Asked {
     health: Option<String>,
 }
 
-/// The record (restarts, bind mounts, addresses) and the usage of every
+/// The record (restarts, bind mounts, addresses: the one kept from the
+/// last round when nothing says it changed) and the usage of every
 /// container of ours, asked together, each bounded, and the quicker probe
 /// of each as soon as its record is in: (engine, id) → answers.
 async fn ask_all(
@@ -281,6 +289,7 @@ async fn ask_all(
     observed: &Observed,
     server: &str,
     desired: &[Launch],
+    (records, changes): (&Records, &Changes),
 ) -> HashMap<(Kind, String), Asked> {
     stream::iter(observed.containers.iter().filter(|c| c.is_ours(server)))
         .map(|o| async move {
@@ -292,7 +301,16 @@ async fn ask_all(
             let wanted = desired
                 .iter()
                 .find(|d| d.name == o.name && Kind::of_type(&d.backend) == Some(o.backend));
-            let record = tokio::time::timeout(ASK_TIMEOUT, b.record(&o.id));
+            let kept = records.current(o, changes).cloned();
+            let record = async {
+                match kept {
+                    Some(r) => Some(r),
+                    None => tokio::time::timeout(ASK_TIMEOUT, b.record(&o.id))
+                        .await
+                        .ok()
+                        .and_then(Result::ok),
+                }
+            };
             let usage = async {
                 if o.running {
                     tokio::time::timeout(ASK_TIMEOUT, b.usage(&o.id))
@@ -305,7 +323,6 @@ async fn ask_all(
                 }
             };
             let (record, usage) = tokio::join!(record, usage);
-            let record = record.ok().and_then(Result::ok);
             let health = match (&record, wanted) {
                 (Some(r), Some(d)) if o.running && r.live.running => {
                     probe::quick_health(d, &r.addresses).await
@@ -393,11 +410,11 @@ async fn collect_config(
     paths: &Paths,
     prepared: &Prepared,
     engines: Engines,
+    records: &mut Records,
     time: SystemTime,
 ) -> Snapshot {
     let Prepared {
         cfg,
-        rendered,
         desired,
         on_swarm,
         render_problem,
@@ -408,12 +425,25 @@ async fn collect_config(
         mut observed,
         server,
     } = engines;
-    let asked = ask_all(&backends, &observed, &server, desired).await;
+    let changes = records.changes(&backends, time).await;
+    crate::timing::mark(&format!(
+        "report: engines' events read ({} records kept; changed: {changes})",
+        records.len()
+    ));
+    let asked = ask_all(&backends, &observed, &server, desired, (records, &changes)).await;
+    records.keep(
+        asked
+            .iter()
+            .filter_map(|(k, a)| Some((k.clone(), a.record.clone()?)))
+            .collect(),
+        time,
+    );
+    crate::timing::mark("report: records, usage and quick probes");
     let looked = look(paths, prepared, &backends, &mut observed, &asked, &server).await;
-    let status = crate::run::status::gather_with(
-        paths, cfg, desired, rendered, &backends, &observed, looked,
-    )
-    .await;
+    let status =
+        crate::run::status::gather_containers(paths, cfg, desired, &backends, &observed, looked)
+            .await;
+    crate::timing::mark("report: status gathered");
     // The engine's own container for each status line with an id.
     let mine: HashMap<(String, String), &ObservedContainer> = observed
         .containers

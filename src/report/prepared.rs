@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use crate::config::Config;
 use crate::paths::Paths;
 use crate::plan::launch::Launch;
-use crate::template::Rendered;
 
 /// How deep the folders are walked (dicos/variante/…, extra/NS/…).
 const DEPTH: usize = 4;
@@ -44,6 +43,10 @@ impl Stamp {
             walk(r, DEPTH, &mut out)?;
         }
         walk(&paths.state, 1, &mut out)?;
+        // The reporter's own files (`watch --once`'s records) change at
+        // every round: not the configuration's.
+        let own = paths.state.join(super::records::FOLDER);
+        out.retain(|(p, _)| *p != own);
         Some(Stamp(out))
     }
 }
@@ -77,8 +80,6 @@ fn walk(p: &Path, depth: usize, out: &mut Vec<(PathBuf, Option<FileStamp>)>) -> 
 pub struct Prepared {
     pub(super) stamp: Option<Stamp>,
     pub cfg: Config,
-    /// Its rendered files (empty when they cannot be rendered).
-    pub rendered: Vec<Rendered>,
     /// The containers it wants on the engines (under swarm, the plain
     /// Docker ones only: the services are reported apart).
     pub desired: Vec<Launch>,
@@ -93,10 +94,11 @@ impl Prepared {
     pub fn read(paths: &Paths) -> Result<Prepared, String> {
         let stamp = Stamp::of(paths);
         let cfg = Config::load(paths).map_err(|e| e.to_string())?;
-        let (rendered, desired, render_problem) = match crate::plan::desired::desired(&cfg, paths) {
-            Ok((r, d)) => (r, d, None),
+        // The rendered files are not kept: the reporter does not compare
+        // them with those on disk (`status` does).
+        let (desired, render_problem) = match crate::plan::desired::desired(&cfg, paths) {
+            Ok((_rendered, d)) => (d, None),
             Err(e) => (
-                Vec::new(),
                 crate::plan::desired::read_launch(&crate::plan::desired::launch_path(paths))
                     .unwrap_or_default(),
                 Some(e.to_string()),
@@ -111,7 +113,6 @@ impl Prepared {
         Ok(Prepared {
             stamp,
             cfg,
-            rendered,
             desired,
             on_swarm,
             render_problem,

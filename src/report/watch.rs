@@ -9,6 +9,16 @@ use super::metrics::{self, RunOutcome};
 use super::{Settings, Snapshot};
 use crate::paths::Paths;
 
+/// Hands the memory the round freed back to the system, once a round: the
+/// allocator (mimalloc, `src/main.rs`) keeps freed pages for reuse, and
+/// the reporter sleeps most of the time. Harmless when mimalloc is not the
+/// global allocator (the library's tests): its own heap is then empty.
+fn give_back() {
+    // SAFETY: mi_collect takes no pointer and may be called at any time
+    // from any thread; it only walks mimalloc's own heaps.
+    unsafe { libmimalloc_sys::mi_collect(true) }
+}
+
 /// What is down, and the message said when it went down.
 #[derive(Debug, Default)]
 pub struct Outages {
@@ -66,6 +76,9 @@ pub struct Watcher {
     /// The configuration and what it wants, kept while its files do not
     /// change.
     kept: Option<super::prepared::Prepared>,
+    /// The engines' records of the containers, kept while nothing says
+    /// they changed.
+    records: super::records::Records,
 }
 
 impl Watcher {
@@ -76,13 +89,26 @@ impl Watcher {
             outages: Outages::default(),
             settings: None,
             kept: None,
+            records: super::records::Records::new(),
         }
+    }
+
+    /// Takes the engines' records a previous run kept in the state folder
+    /// (`watch --once`, run by cron).
+    pub fn load_records(&mut self) {
+        self.records = super::records::Records::load(&self.paths.state);
+    }
+
+    /// Keeps the engines' records in the state folder for the next run.
+    pub fn save_records(&self) -> std::io::Result<()> {
+        self.records.save(&self.paths.state)
     }
 
     /// One round: state, then every target. Failures go to `log`, once per
     /// outage.
     pub async fn round(&mut self, log: &mut dyn Write) -> Round {
-        let (mut snap, read) = super::collect_kept(&self.paths, &mut self.kept).await;
+        let (mut snap, read) =
+            super::collect_kept(&self.paths, &mut self.kept, &mut self.records).await;
         let settings = match read {
             Some(settings) => settings,
             None => self.settings.clone().unwrap_or_else(|| Settings {
@@ -138,6 +164,7 @@ impl Watcher {
             r
         });
         let success = success && !matches!(textfile, Some(Err(_)));
+        crate::timing::mark("report: targets written");
         Round {
             snapshot: snap,
             settings,
@@ -192,6 +219,8 @@ impl Watcher {
             }
             let _ = log.flush();
             let wait = round.settings.interval.saturating_sub(start.elapsed());
+            drop(round);
+            give_back();
             tokio::time::sleep(wait.max(Duration::from_millis(100))).await;
         }
     }

@@ -266,13 +266,38 @@ pub async fn look(
 }
 
 /// [`gather`] from engines already connected and a snapshot already taken
-/// (and looked at: [`look`]). The reporter, `conteneur watch`, reads the
-/// same snapshot for more.
+/// (and looked at: [`look`]).
 pub async fn gather_with(
     paths: &Paths,
     cfg: &Config,
     desired: &[Launch],
     rendered: &[Rendered],
+    backends: &Backends,
+    observed: &Observed,
+    looked: Looked,
+) -> Status {
+    let mut status = gather_containers(paths, cfg, desired, backends, observed, looked).await;
+    status.files_not_applied = files_not_applied(paths, cfg, rendered);
+    (status.proxy, status.proxy_running) =
+        match proxy::Mode::from_config(cfg).and_then(|m| proxy::status(paths, m)) {
+            Ok(s) => (
+                s.to_string().trim_end().replace('\n', "; "),
+                s.pid.is_some(),
+            ),
+            Err(e) => (e.to_string(), false),
+        };
+    status
+}
+
+/// [`gather_with`] without the files and the web front (empty in the
+/// answer): the containers, the engines and the plan's drift. The
+/// reporter, `conteneur watch`, reads that much at every round, from the
+/// snapshot it reads for more; the web front's status scans every process
+/// of the machine for nginx orphans.
+pub async fn gather_containers(
+    paths: &Paths,
+    cfg: &Config,
+    desired: &[Launch],
     backends: &Backends,
     observed: &Observed,
     looked: Looked,
@@ -283,7 +308,6 @@ pub async fn gather_with(
         health: known,
     } = looked;
     let server = super::server_id(paths);
-    let files_not_applied = files_not_applied(paths, cfg, rendered);
     let mut problems = Vec::new();
     let mut engines = BTreeMap::new();
     let needed = crate::plan::kinds_needed(desired);
@@ -413,22 +437,14 @@ pub async fn gather_with(
             trouble: None,
         });
     }
-    let (proxy_text, proxy_running) =
-        match proxy::Mode::from_config(cfg).and_then(|m| proxy::status(paths, m)) {
-            Ok(s) => (
-                s.to_string().trim_end().replace('\n', "; "),
-                s.pid.is_some(),
-            ),
-            Err(e) => (e.to_string(), false),
-        };
     Status {
         containers,
         engine,
         engines,
-        proxy: proxy_text,
-        proxy_running,
+        proxy: String::new(),
+        proxy_running: false,
         plan_error,
-        files_not_applied,
+        files_not_applied: Vec::new(),
         volumes: volumes(observed, &server, desired),
         swapped,
     }
