@@ -126,7 +126,7 @@ async fn tool(program: &str, args: &[&str]) -> Result<String, String> {
 fn holds_containers(dir: &Path) -> bool {
     match std::fs::read_dir(dir) {
         Ok(entries) => entries.flatten().any(|e| e.path().join("config").is_file()),
-        Err(e) => e.kind() != std::io::ErrorKind::NotFound && dir.exists(),
+        Err(_) => dir.is_dir(),
     }
 }
 

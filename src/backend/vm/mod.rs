@@ -434,6 +434,7 @@ impl VmEngine {
                 pid: None,
                 accel: None,
                 started_at: None,
+                nic: qemu::NIC.to_string(),
             };
             state::write(&files.state(), &st)
         }
@@ -530,6 +531,7 @@ impl VmEngine {
             console: &files.console(),
             qmp: &files.qmp(),
             pidfile: &files.pidfile(),
+            nic: &st.nic,
         });
         let mut cmd = Command::new(&tools.qemu);
         cmd.args(&args)

@@ -289,14 +289,22 @@ pub struct Machine<'a> {
     pub console: &'a Path,
     pub qmp: &'a Path,
     pub pidfile: &'a Path,
+    /// The network card's QEMU model ([`NIC`] for a new VM).
+    pub nic: &'a str,
 }
+
+/// A new VM's network card: virtio (an emulated e1000's link comes up only
+/// at its driver's next 2 s watchdog tick: seconds of a boot under TCG;
+/// the disk is virtio already, so a guest has virtio drivers anyway).
+pub const NIC: &str = "virtio-net-pci";
+/// The card of a VM made before [`NIC`] (its record names none).
+pub const LEGACY_NIC: &str = "e1000";
 
 /// QEMU's arguments for `m`: a daemon (its pid in `pidfile`), no display,
 /// the overlay as a virtio disk, QEMU's user network with each port
-/// forwarded on a virtio network card (an emulated e1000's link comes up
-/// only at its driver's next 2 s watchdog tick: seconds of a boot under
-/// TCG), the serial console to a file and QMP on a unix socket. The VM's
-/// uuid is on the command line, so a pid is known to be this VM's.
+/// forwarded on the VM's network card (`nic`), the serial console to a
+/// file and QMP on a unix socket. The VM's uuid is on the command line, so
+/// a pid is known to be this VM's.
 pub fn argv(m: &Machine<'_>) -> Vec<String> {
     let mut a: Vec<String> = vec![
         "-uuid".into(),
@@ -339,7 +347,7 @@ pub fn argv(m: &Machine<'_>) -> Vec<String> {
         "-netdev".into(),
         net,
         "-device".into(),
-        "virtio-net-pci,netdev=n0,romfile=".into(),
+        format!("{},netdev=n0,romfile=", m.nic),
         "-serial".into(),
         format!("file:{}", m.console.display()),
         "-qmp".into(),
@@ -471,10 +479,15 @@ mod tests {
             console: Path::new("/s/vm/abc/console.log"),
             qmp: Path::new("/s/vm/abc/qmp.sock"),
             pidfile: Path::new("/s/vm/abc/qemu.pid"),
+            nic: NIC,
         })
         .join(" ");
         assert!(a.contains("-accel tcg -m 256 -smp 2"), "{a}");
         assert!(!a.contains("-cpu host"), "{a}");
+        assert!(
+            a.contains("-device virtio-net-pci,netdev=n0,romfile="),
+            "{a}"
+        );
         assert!(
             a.contains("-kernel /c/vmlinuz -initrd /c/initrd.img -append console=ttyS0 quiet"),
             "{a}"

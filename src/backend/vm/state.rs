@@ -49,6 +49,16 @@ pub struct VmState {
     /// Unix time of its last start.
     #[serde(default)]
     pub started_at: Option<u64>,
+    /// Its network card's QEMU model, chosen when it was made and kept for
+    /// its life: a VM an earlier conteneur made (no such field) keeps the
+    /// e1000 its guest was given, so an upgrade never takes its network
+    /// away at its next start; a new VM gets [`super::qemu::NIC`].
+    #[serde(default = "legacy_nic")]
+    pub nic: String,
+}
+
+fn legacy_nic() -> String {
+    super::qemu::LEGACY_NIC.to_string()
 }
 
 impl VmState {
@@ -182,6 +192,7 @@ mod tests {
             pid: Some(1),
             accel: Some(Accel::Tcg),
             started_at: Some(0),
+            nic: super::super::qemu::NIC.into(),
         };
         let p = d.path().join(STATE);
         write(&p, &s).unwrap();
@@ -189,5 +200,10 @@ mod tests {
         assert!(s.comes_back());
         s.restart = "no".into();
         assert!(!s.comes_back());
+        // A record an earlier conteneur wrote, without the card: e1000.
+        let mut old = serde_json::to_value(&s).unwrap();
+        old.as_object_mut().unwrap().remove("nic");
+        std::fs::write(&p, old.to_string()).unwrap();
+        assert_eq!(read(&p).unwrap().nic, "e1000");
     }
 }
